@@ -1,0 +1,76 @@
+// The typed configuration model. tether.toml is parsed once into these structs (config_parser.h);
+// nothing else in tether touches TOML. Every value is already in its unit (milliseconds, bytes).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/log.h"
+#include "core/socket_address.h"
+
+namespace tether {
+
+using Milliseconds = std::chrono::milliseconds;
+
+// Where a value came from, for error messages that point into the file.
+struct SourcePosition {
+  unsigned line = 0;
+  unsigned column = 0;
+};
+
+struct ServerConfig {
+  unsigned workers = 0;                        // 0 = "auto": one per CPU
+  std::string pid_file = "/tmp/tether.pid";
+  Milliseconds drain_timeout{30'000};
+  Milliseconds ready_timeout{10'000};          // a new generation must report READY within this
+  unsigned max_draining_generations = 4;       // past this, the oldest draining generation is forced down
+  std::string user;                            // only used when started as root
+  std::string error_log = "stderr";            // "stderr" or a path
+  LogLevel log_level = LogLevel::info;
+  std::string access_log = "off";              // "off", "stderr" or a path
+
+  unsigned resolved_workers() const;           // workers, with "auto" resolved to the CPU count
+};
+
+struct LimitsConfig {
+  std::uint64_t max_connections = 100'000;     // per worker
+  Milliseconds header_timeout{10'000};
+  Milliseconds keepalive_timeout{75'000};
+  std::uint64_t max_header_size = 16 * 1024;
+  std::uint64_t max_body_size = 1024 * 1024;
+};
+
+struct ListenConfig {
+  SocketAddress address;
+  unsigned backlog = 511;
+  SourcePosition where;
+};
+
+// The built-in `respond` handler: a fixed answer, like nginx's `return`.
+struct RespondConfig {
+  int status = 200;
+  std::string body;
+  std::string content_type = "text/plain";
+};
+
+struct RouteConfig {
+  std::string path;     // without the trailing '*' for prefix routes
+  bool prefix = false;  // "/static/*" matches every path under "/static/"
+  RespondConfig respond;
+  SourcePosition where;
+};
+
+struct Config {
+  std::string file;     // the path it was read from, for messages
+  ServerConfig server;
+  LimitsConfig limits;
+  std::vector<ListenConfig> listen;
+  std::vector<RouteConfig> routes;
+};
+
+using ConfigPtr = std::shared_ptr<const Config>;
+
+}  // namespace tether

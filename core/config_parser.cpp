@@ -1,0 +1,276 @@
+#include "core/config_parser.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "core/units.h"
+
+namespace tether {
+
+std::string ConfigError::to_string() const {
+  if (where.line == 0) return file + ": " + message;
+  return file + ":" + std::to_string(where.line) + ":" + std::to_string(where.column) + ": " + message;
+}
+
+namespace {
+
+SourcePosition position_of(const toml::source_region& region) {
+  return SourcePosition{static_cast<unsigned>(region.begin.line), static_cast<unsigned>(region.begin.column)};
+}
+
+// Walks the TOML tree, converting each value and collecting every error with its position.
+class ConfigReader {
+ public:
+  ConfigReader(std::string file, std::vector<ConfigError>& errors) : file_(std::move(file)), errors_(errors) {}
+
+  void error(const toml::source_region& at, std::string message) {
+    errors_.push_back(ConfigError{file_, position_of(at), std::move(message)});
+  }
+
+  // Every key of `table` must be one of `known`.
+  void check_keys(const toml::table& table, std::string_view section, std::initializer_list<std::string_view> known) {
+    for (const auto& [key, value] : table) {
+      bool ok = false;
+      for (auto k : known) ok = ok || key.str() == k;
+      if (!ok) error(key.source(), "unknown key \"" + std::string(key.str()) + "\" in " + std::string(section));
+    }
+  }
+
+  const toml::table* table_at(const toml::table& parent, std::string_view key, std::string_view what) {
+    const toml::node* node = parent.get(key);
+    if (!node) return nullptr;
+    if (!node->is_table()) {
+      error(node->source(), std::string(what) + " must be a table");
+      return nullptr;
+    }
+    return node->as_table();
+  }
+
+  void read_string(const toml::table& t, std::string_view key, std::string& out) {
+    const toml::node* node = t.get(key);
+    if (!node) return;
+    if (auto v = node->value<std::string>(); v && node->is_string()) out = *v;
+    else error(node->source(), "\"" + std::string(key) + "\" must be a string");
+  }
+
+  template <typename Int>
+  void read_integer(const toml::table& t, std::string_view key, Int& out, std::int64_t min, std::int64_t max) {
+    const toml::node* node = t.get(key);
+    if (!node) return;
+    if (!node->is_integer()) {
+      error(node->source(), "\"" + std::string(key) + "\" must be an integer");
+      return;
+    }
+    std::int64_t v = node->as_integer()->get();
+    if (v < min || v > max) {
+      error(node->source(), "\"" + std::string(key) + "\" must be between " + std::to_string(min) + " and " +
+                                std::to_string(max));
+      return;
+    }
+    out = static_cast<Int>(v);
+  }
+
+  void read_duration(const toml::table& t, std::string_view key, Milliseconds& out) {
+    const toml::node* node = t.get(key);
+    if (!node) return;
+    std::optional<Milliseconds> d;
+    if (node->is_string()) d = parse_duration(node->as_string()->get());
+    if (d) out = *d;
+    else error(node->source(), "\"" + std::string(key) + "\" must be a duration string such as \"250ms\", \"30s\", \"5m\"");
+  }
+
+  void read_size(const toml::table& t, std::string_view key, std::uint64_t& out) {
+    const toml::node* node = t.get(key);
+    if (!node) return;
+    std::optional<std::uint64_t> s;
+    if (node->is_string()) s = parse_size(node->as_string()->get());
+    else if (node->is_integer() && node->as_integer()->get() >= 0) s = static_cast<std::uint64_t>(node->as_integer()->get());
+    if (s) out = *s;
+    else error(node->source(), "\"" + std::string(key) + "\" must be a size such as 4096, \"64KiB\" or \"1MiB\"");
+  }
+
+  void read_server(const toml::table& root, ServerConfig& server) {
+    const toml::table* t = table_at(root, "server", "[server]");
+    if (!t) return;
+    check_keys(*t, "[server]", {"workers", "pid_file", "drain_timeout", "ready_timeout", "max_draining_generations",
+                                "user", "error_log", "log_level", "access_log"});
+    if (const toml::node* w = t->get("workers")) {
+      if (w->is_string() && w->as_string()->get() == "auto") server.workers = 0;
+      else if (w->is_integer() && w->as_integer()->get() >= 1 && w->as_integer()->get() <= 1024)
+        server.workers = static_cast<unsigned>(w->as_integer()->get());
+      else error(w->source(), "\"workers\" must be \"auto\" or an integer from 1 to 1024");
+    }
+    read_string(*t, "pid_file", server.pid_file);
+    read_duration(*t, "drain_timeout", server.drain_timeout);
+    read_duration(*t, "ready_timeout", server.ready_timeout);
+    read_integer(*t, "max_draining_generations", server.max_draining_generations, 1, 64);
+    read_string(*t, "user", server.user);
+    read_string(*t, "error_log", server.error_log);
+    read_string(*t, "access_log", server.access_log);
+    if (const toml::node* l = t->get("log_level")) {
+      std::optional<LogLevel> level;
+      if (l->is_string()) level = parse_log_level(l->as_string()->get());
+      if (level) server.log_level = *level;
+      else error(l->source(), "\"log_level\" must be one of \"debug\", \"info\", \"notice\", \"warn\", \"error\"");
+    }
+    if (server.ready_timeout.count() == 0) error(t->source(), "\"ready_timeout\" must be greater than 0");
+  }
+
+  void read_limits(const toml::table& root, LimitsConfig& limits) {
+    const toml::table* t = table_at(root, "limits", "[limits]");
+    if (!t) return;
+    check_keys(*t, "[limits]", {"max_connections", "header_timeout", "keepalive_timeout", "max_header_size",
+                                "max_body_size"});
+    read_integer(*t, "max_connections", limits.max_connections, 1, 10'000'000);
+    read_duration(*t, "header_timeout", limits.header_timeout);
+    read_duration(*t, "keepalive_timeout", limits.keepalive_timeout);
+    read_size(*t, "max_header_size", limits.max_header_size);
+    read_size(*t, "max_body_size", limits.max_body_size);
+    if (const toml::node* h = t->get("max_header_size"); h && (limits.max_header_size < 256 || limits.max_header_size > 1024 * 1024))
+      error(h->source(), "\"max_header_size\" must be between 256B and 1MiB");
+  }
+
+  // Each element of an array of tables ([[listen]], [[route]]) is handed to `read_one`.
+  template <typename ReadOne>
+  void for_each_table(const toml::table& root, std::string_view key, ReadOne read_one) {
+    const toml::node* node = root.get(key);
+    if (!node) return;
+    const toml::array* array = node->as_array();
+    if (!array) {
+      error(node->source(), "\"" + std::string(key) + "\" must be an array of tables: write [[" + std::string(key) + "]]");
+      return;
+    }
+    for (const toml::node& element : *array) {
+      if (const toml::table* t = element.as_table()) read_one(*t);
+      else error(element.source(), "each \"" + std::string(key) + "\" entry must be a table");
+    }
+  }
+
+  void read_listen(const toml::table& t, std::vector<ListenConfig>& out) {
+    check_keys(t, "[[listen]]", {"address", "backlog"});
+    ListenConfig listen;
+    listen.where = position_of(t.source());
+    const toml::node* a = t.get("address");
+    if (!a) {
+      error(t.source(), "[[listen]] needs an \"address\" such as \"127.0.0.1:8080\"");
+      return;
+    }
+    if (!a->is_string()) {
+      error(a->source(), "\"address\" must be a string such as \"127.0.0.1:8080\"");
+      return;
+    }
+    std::string why;
+    auto parsed = parse_socket_address(a->as_string()->get(), &why);
+    if (!parsed) {
+      error(a->source(), "invalid address \"" + a->as_string()->get() + "\": " + why);
+      return;
+    }
+    listen.address = *parsed;
+    listen.where = position_of(a->source());
+    read_integer(t, "backlog", listen.backlog, 1, 65535);
+    for (const auto& other : out)
+      if (other.address == listen.address) {
+        error(a->source(), "address " + listen.address.to_string() + " is already listened on (line " +
+                               std::to_string(other.where.line) + ")");
+        return;
+      }
+    out.push_back(listen);
+  }
+
+  void read_respond(const toml::node& node, RespondConfig& respond) {
+    const toml::table* t = node.as_table();
+    if (!t) {
+      error(node.source(), "\"respond\" must be a table such as { status = 200, body = \"ok\" }");
+      return;
+    }
+    check_keys(*t, "respond", {"status", "body", "content_type"});
+    read_integer(*t, "status", respond.status, 200, 599);
+    read_string(*t, "body", respond.body);
+    read_string(*t, "content_type", respond.content_type);
+    if ((respond.status == 204 || respond.status == 304) && !respond.body.empty())
+      error(node.source(), "a " + std::to_string(respond.status) + " response cannot have a body");
+  }
+
+  void read_route(const toml::table& t, std::vector<RouteConfig>& out) {
+    check_keys(t, "[[route]]", {"path", "respond"});
+    RouteConfig route;
+    route.where = position_of(t.source());
+    const toml::node* p = t.get("path");
+    if (!p || !p->is_string()) {
+      error(p ? p->source() : t.source(), "[[route]] needs a \"path\" string such as \"/\" or \"/static/*\"");
+      return;
+    }
+    std::string path = p->as_string()->get();
+    route.where = position_of(p->source());
+    if (path.empty() || path.front() != '/') {
+      error(p->source(), "route path \"" + path + "\" must start with '/'");
+      return;
+    }
+    if (path.back() == '*') {
+      route.prefix = true;
+      path.pop_back();
+    }
+    if (path.find('*') != std::string::npos) {
+      error(p->source(), "route path may contain '*' only at its end");
+      return;
+    }
+    route.path = path;
+    const toml::node* respond = t.get("respond");
+    if (!respond) {
+      error(p->source(), "route \"" + p->as_string()->get() + "\" has no handler: add respond = { ... }");
+      return;
+    }
+    read_respond(*respond, route.respond);
+    out.push_back(route);
+  }
+
+  void read(const toml::table& root, Config& config) {
+    check_keys(root, "the top level", {"server", "limits", "listen", "route"});
+    read_server(root, config.server);
+    read_limits(root, config.limits);
+    for_each_table(root, "listen", [&](const toml::table& t) { read_listen(t, config.listen); });
+    for_each_table(root, "route", [&](const toml::table& t) { read_route(t, config.routes); });
+    if (config.listen.empty() && !root.get("listen"))
+      errors_.push_back(ConfigError{file_, {1, 1}, "no [[listen]] address: add one such as address = \"127.0.0.1:8080\""});
+  }
+
+ private:
+  std::string file_;
+  std::vector<ConfigError>& errors_;
+};
+
+}  // namespace
+
+ConfigLoadResult parse_config_text(std::string_view text, const std::string& file_name) {
+  ConfigLoadResult result;
+  toml::table root;
+  try {
+    root = toml::parse(text, file_name);
+  } catch (const toml::parse_error& e) {
+    result.errors.push_back(ConfigError{file_name, position_of(e.source()), std::string(e.description())});
+    return result;
+  }
+  auto config = std::make_shared<Config>();
+  config->file = file_name;
+  ConfigReader(file_name, result.errors).read(root, *config);
+  if (result.errors.empty()) result.config = std::move(config);
+  return result;
+}
+
+ConfigLoadResult load_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    ConfigLoadResult result;
+    result.errors.push_back(ConfigError{path, {0, 0}, std::string("cannot open: ") + std::strerror(errno)});
+    return result;
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_config_text(text.str(), path);
+}
+
+}  // namespace tether

@@ -1,0 +1,68 @@
+// What each command-line action does: run the master, check a config, signal a running master.
+#include <signal.h>
+
+#include <cstdio>
+
+#include "core/config_parser.h"
+#include "core/log.h"
+#include "master/master.h"
+#include "master/pid_file.h"
+
+namespace tether {
+namespace {
+
+// Loads the config; on errors prints each as "FILE:LINE:COL: message" and returns null.
+ConfigPtr load_or_report(const std::string& path) {
+  ConfigLoadResult loaded = load_config_file(path);
+  for (const ConfigError& error : loaded.errors) std::fprintf(stderr, "%s\n", error.to_string().c_str());
+  return loaded.config;
+}
+
+}  // namespace
+
+int run_master(const std::string& config_path) {
+  ConfigPtr config = load_or_report(config_path);
+  if (!config) {
+    std::fprintf(stderr, "tether: configuration %s has errors\n", config_path.c_str());
+    return 1;
+  }
+  Log::set_process_name("master");
+  Master master(config_path, config);
+  return master.run();
+}
+
+// Checks without touching a running server: parsing and validation only. Listening sockets are
+// never bound here (binding and closing a SO_REUSEPORT socket would reset a live server's backlog).
+int test_config(const std::string& config_path) {
+  if (!load_or_report(config_path)) {
+    std::fprintf(stderr, "tether: configuration %s test failed\n", config_path.c_str());
+    return 1;
+  }
+  std::printf("tether: configuration %s is ok\n", config_path.c_str());
+  return 0;
+}
+
+int signal_master(const std::string& config_path, const std::string& signal_name) {
+  ConfigPtr config = load_or_report(config_path);
+  if (!config) {
+    std::fprintf(stderr, "tether: cannot find the pid file: configuration %s has errors\n", config_path.c_str());
+    return 1;
+  }
+  int signum = signal_name == "reload" ? SIGHUP
+               : signal_name == "quit" ? SIGQUIT
+               : signal_name == "stop" ? SIGTERM
+                                       : SIGUSR1;
+  std::string why;
+  auto pid = read_running_pid(config->server.pid_file, &why);
+  if (!pid) {
+    std::fprintf(stderr, "tether: cannot send %s: %s\n", signal_name.c_str(), why.c_str());
+    return 1;
+  }
+  if (::kill(*pid, signum) != 0) {
+    std::perror("tether: kill()");
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace tether

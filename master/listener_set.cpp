@@ -1,0 +1,90 @@
+#include "master/listener_set.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace tether {
+namespace {
+
+UniqueFd open_reuseport_socket(const ListenConfig& listen, std::string* error) {
+  const SocketAddress& address = listen.address;
+  UniqueFd fd(::socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  int on = 1;
+  auto fail = [&](const char* what) {
+    *error = "cannot listen on " + address.to_string() + ": " + what + ": " + std::strerror(errno);
+    return UniqueFd();
+  };
+  if (!fd) return fail("socket()");
+  if (setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) return fail("SO_REUSEADDR");
+  if (setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) return fail("SO_REUSEPORT");
+  if (address.family() == AF_INET6 && setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0)
+    return fail("IPV6_V6ONLY");
+  if (::bind(fd.get(), address.get(), address.length) != 0) return fail("bind()");
+  if (::listen(fd.get(), static_cast<int>(listen.backlog)) != 0) return fail("listen()");
+  return fd;
+}
+
+}  // namespace
+
+bool ListenerSet::prepare(const Config& config, unsigned workers, std::string* error) {
+  for (const ListenConfig& listen : config.listen) {
+    Address& address = addresses_[listen.address.to_string()];
+    while (address.slots.size() < workers) {
+      UniqueFd fd = open_reuseport_socket(listen, error);
+      if (!fd) {
+        rollback_staged();
+        return false;
+      }
+      address.slots.push_back(std::move(fd));
+    }
+  }
+  return true;
+}
+
+void ListenerSet::commit_staged() {
+  for (auto& [name, address] : addresses_) address.committed = address.slots.size();
+}
+
+void ListenerSet::rollback_staged() {
+  for (auto it = addresses_.begin(); it != addresses_.end();) {
+    it->second.slots.resize(it->second.committed);
+    it = it->second.slots.empty() ? addresses_.erase(it) : std::next(it);
+  }
+}
+
+std::vector<UniqueFd> ListenerSet::retire_unlisted(const Config& config) {
+  std::vector<UniqueFd> retired;
+  for (auto it = addresses_.begin(); it != addresses_.end();) {
+    bool listed = false;
+    for (const ListenConfig& listen : config.listen) listed = listed || listen.address.to_string() == it->first;
+    if (listed) {
+      ++it;
+      continue;
+    }
+    for (UniqueFd& fd : it->second.slots) retired.push_back(std::move(fd));
+    it = addresses_.erase(it);
+  }
+  return retired;
+}
+
+std::vector<int> ListenerSet::fds_for_slot(const Config& config, unsigned slot, unsigned workers) const {
+  std::vector<int> fds;
+  for (const ListenConfig& listen : config.listen) {
+    auto it = addresses_.find(listen.address.to_string());
+    if (it == addresses_.end()) continue;
+    for (std::size_t s = slot; s < it->second.slots.size(); s += workers) fds.push_back(it->second.slots[s].get());
+  }
+  return fds;
+}
+
+std::vector<int> ListenerSet::all_fds() const {
+  std::vector<int> fds;
+  for (const auto& [name, address] : addresses_)
+    for (const UniqueFd& fd : address.slots) fds.push_back(fd.get());
+  return fds;
+}
+
+}  // namespace tether

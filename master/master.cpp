@@ -1,0 +1,342 @@
+#include "master/master.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "core/control_message.h"
+#include "core/log.h"
+#include "master/pid_file.h"
+
+namespace tether {
+namespace {
+
+using std::chrono::milliseconds;
+
+// A worker that outlives its drain or stop by this much is killed.
+constexpr milliseconds kKillGrace{5000};
+// A worker that ran at least this long before crashing is respawned at once.
+constexpr milliseconds kStableUptime{10'000};
+constexpr milliseconds kMaxRespawnDelay{10'000};
+
+std::string describe_exit(int status) {
+  if (WIFSIGNALED(status)) {
+    std::string text = "killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
+    if (WCOREDUMP(status)) text += ", core dumped";
+    return text;
+  }
+  return "exited with status " + std::to_string(WEXITSTATUS(status));
+}
+
+}  // namespace
+
+std::size_t Generation::running() const {
+  return static_cast<std::size_t>(std::count_if(processes.begin(), processes.end(), [](const WorkerProcess& p) { return p.pid != 0; }));
+}
+
+Master::Master(std::string config_path, ConfigPtr config)
+    : config_path_(std::move(config_path)), config_(std::move(config)), pid_file_(config_->server.pid_file) {}
+
+Master::~Master() = default;
+
+int Master::run() {
+  if (!start()) return 1;
+  run_loop();
+  remove_pid_file(pid_file_);
+  LOG_NOTICE("exiting");
+  return 0;
+}
+
+bool Master::start() {
+  std::string why;
+  if (auto running = read_running_pid(pid_file_, &why)) {
+    LOG_ERROR("tether is already running (pid %d, pid file %s)", static_cast<int>(*running), pid_file_.c_str());
+    return false;
+  }
+  if (!resolve_worker_identity(config_->server.user, &identity_, &why) || !apply_log_settings(*config_, &why)) {
+    LOG_ERROR("%s", why.c_str());
+    return false;
+  }
+  if (geteuid() == 0 && !identity_) LOG_WARN("running as root without [server] user: workers keep root privileges");
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int signum : {SIGHUP, SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGCHLD}) sigaddset(&signals, signum);
+  sigprocmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  signal_fd_ = UniqueFd(signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC));
+
+  unsigned workers = config_->server.resolved_workers();
+  if (!listeners_.prepare(*config_, workers, &why)) {
+    LOG_ERROR("%s", why.c_str());
+    return false;
+  }
+  listeners_.commit_staged();
+  if (!write_pid_file(pid_file_, &why)) {
+    LOG_ERROR("%s", why.c_str());
+    return false;
+  }
+  std::string addresses;
+  for (const ListenConfig& listen : config_->listen) addresses += " " + listen.address.to_string();
+  LOG_NOTICE("tether %s started: %u workers, listening on%s", TETHER_VERSION, workers, addresses.c_str());
+  start_generation(config_, Generation::State::active);
+  return true;
+}
+
+void Master::run_loop() {
+  std::vector<pollfd> fds;
+  std::vector<std::pair<Generation*, WorkerProcess*>> owners;
+  while (!(shutdown_ != Shutdown::none && generations_.empty())) {
+    fds.assign(1, pollfd{signal_fd_.get(), POLLIN, 0});
+    owners.assign(1, {nullptr, nullptr});
+    for (Generation& g : generations_)
+      for (WorkerProcess& p : g.processes)
+        if (p.control) {
+          fds.push_back(pollfd{p.control.get(), POLLIN, 0});
+          owners.emplace_back(&g, &p);
+        }
+    int timeout = -1;
+    if (auto next = time_to_next_deadline())
+      timeout = static_cast<int>(std::chrono::ceil<milliseconds>(*next).count());
+    int n = ::poll(fds.data(), fds.size(), timeout);
+    if (n < 0 && errno != EINTR) {
+      LOG_ERROR("poll(): %s", std::strerror(errno));
+      return;
+    }
+    for (std::size_t i = 1; n > 0 && i < fds.size(); ++i)
+      if (fds[i].revents) read_control(*owners[i].first, *owners[i].second);
+    if (n > 0 && fds[0].revents) handle_signals();
+    on_deadlines();
+    remove_finished_generations();
+  }
+}
+
+std::optional<SteadyClock::duration> Master::time_to_next_deadline() const {
+  std::optional<SteadyClock::time_point> next;
+  auto consider = [&](SteadyClock::time_point t) {
+    if (!next || t < *next) next = t;
+  };
+  for (const Generation& g : generations_) {
+    if (g.state != Generation::State::active) consider(g.deadline);
+    else
+      for (const WorkerProcess& p : g.processes)
+        if (p.pid == 0) consider(p.respawn_at);
+  }
+  if (!next) return std::nullopt;
+  return std::max(SteadyClock::duration::zero(), *next - SteadyClock::now());
+}
+
+void Master::handle_signals() {
+  signalfd_siginfo info;
+  while (::read(signal_fd_.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info)) {
+    switch (info.ssi_signo) {
+      case SIGCHLD: reap_children(); break;
+      case SIGHUP: request_reload(); break;
+      case SIGQUIT: begin_graceful_stop(); break;
+      case SIGTERM:
+      case SIGINT: begin_fast_stop(); break;
+      case SIGUSR1: reopen_logs(); break;
+      default: LOG_NOTICE("ignoring signal %u", info.ssi_signo);
+    }
+  }
+}
+
+void Master::reap_children() {
+  for (;;) {
+    int status = 0;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return;
+    for (Generation& g : generations_)
+      for (WorkerProcess& p : g.processes)
+        if (p.pid == pid) on_worker_exit(g, p, status);
+  }
+}
+
+void Master::on_worker_exit(Generation& generation, WorkerProcess& process, int status) {
+  pid_t pid = process.pid;
+  process.pid = 0;
+  process.control.reset();
+  bool expected = process.stop_requested || generation.state == Generation::State::draining ||
+                  generation.state == Generation::State::stopping;
+  if (expected) {
+    LOG_INFO("worker %u (pid %d, generation %u) %s", process.slot, static_cast<int>(pid), generation.number,
+             describe_exit(status).c_str());
+  } else {
+    LOG_ERROR("worker %u (pid %d, generation %u) %s", process.slot, static_cast<int>(pid), generation.number,
+              describe_exit(status).c_str());
+  }
+  if (generation.state == Generation::State::starting) {
+    abandon(generation, "worker " + std::to_string(process.slot) + " " + describe_exit(status) + " before it was ready");
+  } else if (generation.state == Generation::State::active && shutdown_ == Shutdown::none) {
+    schedule_respawn(process);
+  } else if (generation.state == Generation::State::draining) {
+    release_retired_listeners(generation);
+  }
+}
+
+void Master::read_control(Generation& generation, WorkerProcess& process) {
+  bool closed = false;
+  while (auto message = receive_control_message(process.control.get(), &closed)) {
+    switch (message->type) {
+      case ControlType::ready:
+        process.ready = true;
+        if (generation.state == Generation::State::starting &&
+            std::all_of(generation.processes.begin(), generation.processes.end(), [](const WorkerProcess& p) { return p.ready; }))
+          on_generation_ready(generation);
+        break;
+      case ControlType::accept_stopped:
+        process.accept_stopped = true;
+        release_retired_listeners(generation);
+        break;
+      default:
+        LOG_WARN("unexpected control message %u from worker pid %d", static_cast<unsigned>(message->type),
+                 static_cast<int>(process.pid));
+    }
+    if (process.control.get() < 0) return;
+  }
+  // A hang-up only closes our end; the exit itself is handled when SIGCHLD reaps the process.
+  if (closed) process.control.reset();
+}
+
+void Master::on_deadlines() {
+  auto now = SteadyClock::now();
+  for (Generation& g : generations_) {
+    if (g.state == Generation::State::active) {
+      if (shutdown_ != Shutdown::none) continue;
+      for (WorkerProcess& p : g.processes)
+        if (p.pid == 0 && p.respawn_at <= now) spawn(g, p);
+      continue;
+    }
+    if (g.deadline > now) continue;
+    if (g.state == Generation::State::starting) {
+      abandon(g, "not every worker reported READY within ready_timeout");
+      continue;
+    }
+    for (WorkerProcess& p : g.processes)
+      if (p.pid != 0) {
+        LOG_WARN("worker %u (pid %d, generation %u) did not exit in time: killing it", p.slot, static_cast<int>(p.pid),
+                 g.number);
+        ::kill(p.pid, SIGKILL);
+      }
+    g.deadline = now + kKillGrace;  // SIGKILL cannot be ignored; this only bounds the retry
+  }
+}
+
+void Master::start_generation(ConfigPtr config, Generation::State state) {
+  Generation& g = generations_.emplace_back();
+  g.number = next_generation_++;
+  g.config = std::move(config);
+  g.workers = g.config->server.resolved_workers();
+  g.state = state;
+  g.deadline = SteadyClock::now() + g.config->server.ready_timeout;
+  g.processes.resize(g.workers);
+  for (unsigned slot = 0; slot < g.workers; ++slot) {
+    g.processes[slot].slot = slot;
+    if (!spawn(g, g.processes[slot]) && state == Generation::State::starting) {
+      abandon(g, "cannot start worker " + std::to_string(slot));
+      return;
+    }
+  }
+}
+
+bool Master::spawn(Generation& generation, WorkerProcess& process) {
+  SpawnRequest request{generation.config, process.slot, generation.number, generation.workers, &listeners_, identity_, {}};
+  std::string why;
+  if (!spawn_worker(request, process, &why)) {
+    LOG_ERROR("cannot start worker %u of generation %u: %s", process.slot, generation.number, why.c_str());
+    schedule_respawn(process);
+    return false;
+  }
+  LOG_DEBUG("started worker %u (pid %d) of generation %u", process.slot, static_cast<int>(process.pid), generation.number);
+  return true;
+}
+
+// The first crash is repaired at once; crashes in quick succession back off exponentially.
+void Master::schedule_respawn(WorkerProcess& process) {
+  auto now = SteadyClock::now();
+  if (now - process.started_at >= kStableUptime) process.recent_crashes = 0;
+  ++process.recent_crashes;
+  milliseconds delay{0};
+  if (process.recent_crashes > 1)
+    delay = std::min(kMaxRespawnDelay, milliseconds(100) * (1u << std::min(process.recent_crashes - 2, 7u)));
+  process.respawn_at = now + delay;
+  if (delay.count() > 0)
+    LOG_WARN("worker %u crashed %u times in a row: respawning in %lldms", process.slot, process.recent_crashes,
+             static_cast<long long>(delay.count()));
+}
+
+void Master::begin_graceful_stop() {
+  if (shutdown_ != Shutdown::none) return;
+  shutdown_ = Shutdown::graceful;
+  LOG_NOTICE("graceful stop: draining every worker");
+  for (Generation& g : generations_) {
+    if (g.state == Generation::State::starting) stop(g, kKillGrace);
+    else if (g.state == Generation::State::active) drain(g);
+  }
+}
+
+void Master::begin_fast_stop() {
+  if (shutdown_ == Shutdown::fast) return;
+  shutdown_ = Shutdown::fast;
+  LOG_NOTICE("fast stop");
+  for (Generation& g : generations_) stop(g, kKillGrace);
+}
+
+void Master::reopen_logs() {
+  std::string why;
+  if (!Log::reopen(&why)) LOG_ERROR("%s", why.c_str());
+  else if (!apply_log_settings(*config_, &why)) LOG_ERROR("%s", why.c_str());
+  LOG_NOTICE("reopened logs");
+  for (Generation& g : generations_)
+    for (WorkerProcess& p : g.processes)
+      if (p.control) send_control_message(p.control.get(), ControlMessage{ControlType::reopen_logs});
+}
+
+// Opens the error log the config names and hands the log files to the worker user, which must
+// be able to reopen them after rotation.
+bool Master::apply_log_settings(const Config& config, std::string* why) {
+  if (config.server.error_log != Log::target() || config.server.log_level != Log::level()) {
+    if (!Log::open(config.server.error_log, config.server.log_level, why)) return false;
+  }
+  if (identity_) {
+    for (const std::string& file : {config.server.error_log, config.server.access_log}) {
+      if (file == "stderr" || file == "off") continue;
+      if (int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640); fd >= 0) {
+        if (fchown(fd, identity_->uid, identity_->gid) != 0) LOG_WARN("cannot hand %s to user %s", file.c_str(), identity_->user.c_str());
+        ::close(fd);
+      }
+    }
+  }
+  return true;
+}
+
+Generation* Master::starting_generation() {
+  for (Generation& g : generations_)
+    if (g.state == Generation::State::starting) return &g;
+  return nullptr;
+}
+
+Generation* Master::active_generation() {
+  for (Generation& g : generations_)
+    if (g.state == Generation::State::active) return &g;
+  return nullptr;
+}
+
+void Master::remove_finished_generations() {
+  generations_.remove_if([](const Generation& g) {
+    bool done = g.state != Generation::State::active && g.state != Generation::State::starting && g.running() == 0;
+    if (done) LOG_INFO("generation %u is gone", g.number);
+    return done;
+  });
+  if (shutdown_ != Shutdown::none)
+    generations_.remove_if([](const Generation& g) { return g.running() == 0; });
+}
+
+}  // namespace tether

@@ -1,0 +1,123 @@
+// The reload protocol of DESIGN.md ("Listeners and zero-drop reload"), as Master's methods:
+//   1. re-read and validate the config; on error keep the running generation;
+//   2. open listeners the new config adds; fork generation g+1;
+//   3. once every new worker reported READY, tell generation g to DRAIN (else kill g+1, keep g);
+//   4. close listeners the new config dropped once g stopped accepting; reap g.
+// Reloads are serialised: a HUP during a reload schedules exactly one more.
+#include <signal.h>
+
+#include "core/config_parser.h"
+#include "core/control_message.h"
+#include "core/log.h"
+#include "master/master.h"
+
+namespace tether {
+namespace {
+constexpr std::chrono::milliseconds kDrainKillGrace{5000};
+}
+
+void Master::request_reload() {
+  if (shutdown_ != Shutdown::none) return;
+  if (starting_generation()) {
+    reload_pending_ = true;  // coalesced: one more reload runs when this one has finished
+    LOG_NOTICE("reload requested while one is in progress: it will follow");
+    return;
+  }
+  begin_reload();
+}
+
+void Master::begin_reload() {
+  reload_pending_ = false;
+  LOG_NOTICE("reloading %s", config_path_.c_str());
+  ConfigLoadResult loaded = load_config_file(config_path_);
+  if (!loaded.errors.empty()) {
+    for (const ConfigError& error : loaded.errors) LOG_ERROR("%s", error.to_string().c_str());
+    LOG_ERROR("reload failed: configuration has %zu error(s); generation %u keeps serving", loaded.errors.size(),
+              active_generation() ? active_generation()->number : 0);
+    return;
+  }
+  std::string why;
+  std::optional<WorkerIdentity> identity;
+  if (!resolve_worker_identity(loaded.config->server.user, &identity, &why) ||
+      !listeners_.prepare(*loaded.config, loaded.config->server.resolved_workers(), &why)) {
+    LOG_ERROR("reload failed: %s; the running generation keeps serving", why.c_str());
+    return;
+  }
+  identity_ = identity;
+  if (!apply_log_settings(*loaded.config, &why)) LOG_ERROR("%s (keeping the previous error log)", why.c_str());
+  ++reloads_;
+  start_generation(loaded.config, Generation::State::starting);
+}
+
+void Master::on_generation_ready(Generation& fresh) {
+  listeners_.commit_staged();
+  Generation* previous = active_generation();
+  fresh.state = Generation::State::active;
+  config_ = fresh.config;
+  if (previous) {
+    previous->retired_listeners = listeners_.retire_unlisted(*fresh.config);
+    drain(*previous);
+    release_retired_listeners(*previous);
+  }
+  LOG_NOTICE("reload complete: generation %u serving with %u workers", fresh.number, fresh.workers);
+  limit_draining_generations();
+  if (reload_pending_) begin_reload();
+}
+
+void Master::abandon(Generation& fresh, const std::string& why) {
+  if (fresh.state != Generation::State::starting) return;
+  LOG_ERROR("reload failed: generation %u %s; generation %u keeps serving", fresh.number, why.c_str(),
+            active_generation() ? active_generation()->number : 0);
+  stop(fresh, std::chrono::milliseconds(0));
+  for (WorkerProcess& p : fresh.processes)
+    if (p.pid != 0) ::kill(p.pid, SIGKILL);
+  listeners_.rollback_staged();
+  if (reload_pending_) begin_reload();
+}
+
+void Master::drain(Generation& generation) {
+  generation.state = Generation::State::draining;
+  generation.deadline = SteadyClock::now() + generation.config->server.drain_timeout + kDrainKillGrace;
+  for (WorkerProcess& p : generation.processes) {
+    p.stop_requested = true;
+    if (p.control) send_control_message(p.control.get(), ControlMessage{ControlType::drain});
+  }
+  LOG_INFO("generation %u draining", generation.number);
+}
+
+void Master::stop(Generation& generation, SteadyClock::duration grace) {
+  generation.state = Generation::State::stopping;
+  generation.deadline = SteadyClock::now() + grace;
+  for (WorkerProcess& p : generation.processes) {
+    p.stop_requested = true;
+    if (p.control) send_control_message(p.control.get(), ControlMessage{ControlType::stop});
+    else if (p.pid != 0) ::kill(p.pid, SIGTERM);
+  }
+}
+
+// A reload storm must not pile up processes: past the limit the oldest draining generation is
+// stopped at once instead of waiting for its drain_timeout.
+void Master::limit_draining_generations() {
+  unsigned limit = config_->server.max_draining_generations;
+  auto count = [this] {
+    unsigned n = 0;
+    for (const Generation& g : generations_) n += g.state == Generation::State::draining;
+    return n;
+  };
+  for (Generation& g : generations_) {
+    if (count() <= limit) return;
+    if (g.state != Generation::State::draining) continue;
+    LOG_WARN("more than %u generations draining: stopping generation %u now", limit, g.number);
+    stop(g, kDrainKillGrace);
+  }
+}
+
+void Master::release_retired_listeners(Generation& generation) {
+  if (generation.retired_listeners.empty()) return;
+  for (const WorkerProcess& p : generation.processes)
+    if (p.pid != 0 && !p.accept_stopped) return;
+  LOG_INFO("closing %zu listening sockets no longer configured", generation.retired_listeners.size());
+  generation.retired_listeners.clear();
+}
+
+}  // namespace tether

@@ -1,0 +1,84 @@
+#include "master/worker_process.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/log.h"
+#include "worker/worker.h"
+
+namespace tether {
+namespace {
+
+// The child starts as a copy of the master: restore default signal handling and close every
+// descriptor that is not its own (other slots' sockets, other workers' channels, signalfd).
+void prepare_child(const std::vector<int>& keep) {
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_UNBLOCK, &all, nullptr);
+  for (int signum : {SIGHUP, SIGQUIT, SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGCHLD, SIGPIPE}) signal(signum, SIG_DFL);
+
+  std::vector<int> to_close;
+  if (DIR* dir = opendir("/proc/self/fd")) {
+    int own = dirfd(dir);
+    while (dirent* entry = readdir(dir)) {
+      int fd = std::atoi(entry->d_name);
+      if (fd <= STDERR_FILENO || fd == own) continue;
+      if (std::find(keep.begin(), keep.end(), fd) == keep.end()) to_close.push_back(fd);
+    }
+    closedir(dir);
+  }
+  for (int fd : to_close) ::close(fd);
+}
+
+}  // namespace
+
+bool spawn_worker(const SpawnRequest& request, WorkerProcess& process, std::string* error) {
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
+    *error = std::string("socketpair(): ") + std::strerror(errno);
+    return false;
+  }
+  std::vector<int> listen_fds = request.listeners->fds_for_slot(*request.config, request.slot, request.workers);
+  pid_t master = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    *error = std::string("fork(): ") + std::strerror(errno);
+    ::close(pair[0]);
+    ::close(pair[1]);
+    return false;
+  }
+  if (pid == 0) {
+    std::vector<int> keep = listen_fds;
+    keep.push_back(pair[1]);
+    keep.push_back(Log::fd());
+    prepare_child(keep);
+    if (request.identity) {
+      std::string why;
+      if (!drop_privileges(*request.identity, &why)) {
+        LOG_ERROR("%s", why.c_str());
+        _exit(2);
+      }
+    }
+    WorkerStartup startup{request.config, request.slot, request.generation, listen_fds, pair[1], master};
+    int status = run_worker(startup);
+    _exit(status);
+  }
+  ::close(pair[1]);
+  process.pid = pid;
+  process.slot = request.slot;
+  process.control = UniqueFd(pair[0]);
+  process.ready = false;
+  process.accept_stopped = false;
+  process.stop_requested = false;
+  process.started_at = SteadyClock::now();
+  return true;
+}
+
+}  // namespace tether

@@ -1,0 +1,44 @@
+// Forking one worker: its control channel, its listening sockets, its privileges.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "core/config.h"
+#include "core/unique_fd.h"
+#include "master/listener_set.h"
+#include "master/privileges.h"
+
+namespace tether {
+
+using SteadyClock = std::chrono::steady_clock;
+
+struct WorkerProcess {
+  pid_t pid = 0;          // 0: not running (crashed, waiting for its respawn)
+  unsigned slot = 0;
+  UniqueFd control;       // the master's end of the control channel
+  bool ready = false;
+  bool accept_stopped = false;
+  bool stop_requested = false;  // we told it to drain or stop: its exit is no crash
+  SteadyClock::time_point started_at{};
+  unsigned recent_crashes = 0;  // for the respawn back-off
+  SteadyClock::time_point respawn_at{};
+};
+
+struct SpawnRequest {
+  ConfigPtr config;
+  unsigned slot = 0;
+  unsigned generation = 0;
+  unsigned workers = 1;
+  const ListenerSet* listeners = nullptr;
+  std::optional<WorkerIdentity> identity;
+  std::vector<int> master_fds;  // descriptors of the master that the child must close
+};
+
+// Forks the worker for `request.slot` into `process` (pid, control). Returns false with *error set.
+bool spawn_worker(const SpawnRequest& request, WorkerProcess& process, std::string* error);
+
+}  // namespace tether

@@ -1,0 +1,88 @@
+#include "worker/access_log.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/log.h"
+#include "core/socket_address.h"
+
+namespace tether {
+namespace {
+constexpr std::size_t kFlushThreshold = 64 * 1024;
+}
+
+AccessLog::~AccessLog() {
+  flush();
+  close_file();
+}
+
+void AccessLog::close_file() {
+  if (fd_ > STDERR_FILENO) ::close(fd_);
+  fd_ = -1;
+}
+
+bool AccessLog::open(const std::string& target, unsigned worker_slot, unsigned generation, std::string* why) {
+  target_ = target;
+  identity_ = " worker=" + std::to_string(worker_slot) + " gen=" + std::to_string(generation);
+  return reopen(why);
+}
+
+bool AccessLog::reopen(std::string* why) {
+  flush();
+  close_file();
+  if (target_ == "off") return true;
+  if (target_ == "stderr") {
+    fd_ = STDERR_FILENO;
+    return true;
+  }
+  fd_ = ::open(target_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd_ < 0) {
+    *why = "cannot open access log \"" + target_ + "\": " + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+void AccessLog::record(const uv_tcp_t& peer, const RequestSummary& summary) {
+  SocketAddress remote;
+  int length = sizeof remote.storage;
+  if (uv_tcp_getpeername(&peer, reinterpret_cast<sockaddr*>(&remote.storage), &length) == 0) {
+    remote.length = static_cast<socklen_t>(length);
+    buffer_ += remote.to_string();
+  } else {
+    buffer_ += '-';
+  }
+  buffer_ += " [";
+  buffer_ += log_timestamp();
+  buffer_ += "] \"";
+  buffer_ += summary.method;
+  buffer_ += ' ';
+  buffer_ += summary.target;
+  buffer_ += " HTTP/";
+  buffer_ += std::to_string(summary.http_major);
+  buffer_ += '.';
+  buffer_ += std::to_string(summary.http_minor);
+  buffer_ += "\" ";
+  buffer_ += std::to_string(summary.status);
+  buffer_ += ' ';
+  buffer_ += std::to_string(summary.body_bytes);
+  buffer_ += identity_;
+  buffer_ += '\n';
+  if (buffer_.size() >= kFlushThreshold) flush();
+}
+
+void AccessLog::flush() {
+  std::size_t offset = 0;
+  while (fd_ >= 0 && offset < buffer_.size()) {
+    ssize_t n = ::write(fd_, buffer_.data() + offset, buffer_.size() - offset);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // a full disk must not stop the server: the lines are dropped
+    offset += static_cast<std::size_t>(n);
+  }
+  buffer_.clear();
+}
+
+}  // namespace tether

@@ -1,0 +1,255 @@
+#include "worker/connection.h"
+
+#include <unistd.h>
+
+#include <new>
+#include <string>
+
+#include "worker/access_log.h"
+
+namespace tether {
+namespace {
+
+// Stop reading a client whose unsent responses pass this (a pipelining flood), resume below it.
+constexpr std::size_t kMaxQueuedOutput = 256 * 1024;
+// Read and discard for this long after our FIN, so the client sees our last answer, not a reset.
+constexpr std::uint64_t kLingerMs = 2000;
+// While draining, an idle keep-alive connection is closed once it has been quiet this long; a
+// connection that just became idle may be about to carry the client's next request.
+constexpr std::uint64_t kDrainQuietMs = 1000;
+
+struct WriteRequest {
+  uv_write_t req;
+  std::string data;
+};
+
+Connection& connection_of(uv_handle_t* handle) { return *static_cast<Connection*>(handle->data); }
+
+}  // namespace
+
+Connection::Connection(ConnectionHost& host)
+    : host_(host), session_(host.http_limits(), host.router(), this) {}
+
+Connection* Connection::start(ConnectionHost& host, int fd) {
+  auto* c = new Connection(host);
+  uv_tcp_init(host.loop(), &c->tcp_);
+  uv_timer_init(host.loop(), &c->timer_);
+  c->tcp_.data = c;
+  c->timer_.data = c;
+  c->open_handles_ = 2;
+  c->idle_since_ms_ = uv_now(host.loop());
+  if (uv_tcp_open(&c->tcp_, fd) != 0) {
+    ::close(fd);
+    c->close_now();
+    return nullptr;
+  }
+  uv_tcp_nodelay(&c->tcp_, 1);
+  c->set_reading(true);
+  c->update_timer();
+  return c;
+}
+
+bool Connection::busy() const {
+  return session_.phase() != HttpSession::Phase::idle || pending_writes_ != 0;
+}
+
+void Connection::set_reading(bool reading) {
+  if (reading == reading_ || closed_) return;
+  reading_ = reading;
+  if (reading) uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), on_alloc, on_read);
+  else uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+}
+
+void Connection::on_alloc(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
+  *buf = connection_of(handle).host_.read_buffer();
+}
+
+void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  Connection& c = connection_of(reinterpret_cast<uv_handle_t*>(stream));
+  if (nread > 0) {
+    if (!c.lingering_) c.handle_input(buf->base, static_cast<std::size_t>(nread));
+    return;
+  }
+  if (nread == 0) return;  // EAGAIN
+  // End of file or error. A client that half-closed after its last request still gets the
+  // answers already produced; anything else ends the connection now.
+  c.peer_closed_ = true;
+  c.set_reading(false);
+  if (nread == UV_EOF && !c.lingering_ && c.pending_writes_ != 0) return;
+  c.close_now();
+}
+
+void Connection::handle_input(const char* data, std::size_t length) {
+  session_.feed(std::string_view(data, length));
+  flush_output();
+  after_output_progress();
+}
+
+void Connection::flush_output() {
+  std::string& output = session_.output();
+  if (output.empty() || closed_) return;
+  auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
+  std::size_t offset = 0;
+  if (pending_writes_ == 0) {
+    // Fast path: the kernel usually takes the whole response at once, with no allocation.
+    uv_buf_t whole = uv_buf_init(output.data(), static_cast<unsigned>(output.size()));
+    int written = uv_try_write(stream, &whole, 1);
+    if (written > 0) offset = static_cast<std::size_t>(written);
+    else if (written < 0 && written != UV_EAGAIN) {
+      output.clear();
+      close_now();
+      return;
+    }
+  }
+  if (offset < output.size()) {
+    auto* request = new WriteRequest;
+    request->data.assign(output, offset);
+    request->req.data = this;
+    uv_buf_t rest = uv_buf_init(request->data.data(), static_cast<unsigned>(request->data.size()));
+    if (uv_write(&request->req, stream, &rest, 1, on_write) == 0) ++pending_writes_;
+    else {
+      delete request;
+      output.clear();
+      close_now();
+      return;
+    }
+  }
+  output.clear();
+}
+
+void Connection::on_write(uv_write_t* req, int status) {
+  auto* request = reinterpret_cast<WriteRequest*>(req);
+  Connection& c = *static_cast<Connection*>(req->data);
+  delete request;
+  --c.pending_writes_;
+  if (c.closed_) return;
+  if (status < 0) {
+    c.close_now();
+    return;
+  }
+  c.after_output_progress();
+}
+
+// Decides what comes next once input was handled or output made progress.
+void Connection::after_output_progress() {
+  if (closed_) return;
+  if (pending_writes_ == 0 && peer_closed_) {
+    close_now();
+    return;
+  }
+  if (session_.phase() == HttpSession::Phase::closing) {
+    set_reading(false);
+    if (pending_writes_ == 0) begin_lingering_close();
+    return;
+  }
+  set_reading(tcp_.write_queue_size < kMaxQueuedOutput);
+  if (session_.phase() == HttpSession::Phase::idle && pending_writes_ == 0 && timer_purpose_ != TimerPurpose::idle)
+    idle_since_ms_ = uv_now(host_.loop());
+  update_timer();
+}
+
+void Connection::update_timer() {
+  const LimitsConfig& limits = host_.limits();
+  auto header_ms = static_cast<std::uint64_t>(limits.header_timeout.count());
+  if (pending_writes_ != 0) {
+    if (timer_purpose_ != TimerPurpose::send) arm_timer(TimerPurpose::send, header_ms);
+    return;
+  }
+  switch (session_.phase()) {
+    case HttpSession::Phase::headers:
+      if (timer_purpose_ != TimerPurpose::header) arm_timer(TimerPurpose::header, header_ms);
+      return;
+    case HttpSession::Phase::body:
+      arm_timer(TimerPurpose::body, header_ms);  // re-armed on every read: an inactivity limit
+      return;
+    case HttpSession::Phase::closing:
+      return;
+    case HttpSession::Phase::idle:
+      break;
+  }
+  if (!session_.received_anything()) {
+    // A new connection gets header_timeout to send its first request (counted from accept).
+    if (timer_purpose_ != TimerPurpose::header) arm_timer(TimerPurpose::header, header_ms);
+    if (!session_.draining()) return;
+  }
+  std::uint64_t limit = session_.draining() ? kDrainQuietMs : static_cast<std::uint64_t>(limits.keepalive_timeout.count());
+  std::uint64_t now = uv_now(host_.loop());
+  std::uint64_t idle_for = now - idle_since_ms_;
+  arm_timer(TimerPurpose::idle, idle_for >= limit ? 0 : limit - idle_for);
+}
+
+void Connection::arm_timer(TimerPurpose purpose, std::uint64_t timeout_ms) {
+  timer_purpose_ = purpose;
+  uv_timer_start(&timer_, on_timer, timeout_ms, 0);
+}
+
+void Connection::on_timer(uv_timer_t* timer) {
+  Connection& c = connection_of(reinterpret_cast<uv_handle_t*>(timer));
+  TimerPurpose purpose = c.timer_purpose_;
+  c.timer_purpose_ = TimerPurpose::none;
+  switch (purpose) {
+    case TimerPurpose::header:
+    case TimerPurpose::body:
+      c.session_.expire_header_timeout();
+      c.flush_output();
+      c.after_output_progress();
+      return;
+    case TimerPurpose::idle:
+      c.begin_lingering_close();
+      return;
+    case TimerPurpose::send:
+    case TimerPurpose::linger:
+    case TimerPurpose::none:
+      c.close_now();
+      return;
+  }
+}
+
+void Connection::start_drain() {
+  if (closed_ || lingering_) return;
+  session_.start_drain();
+  if (!busy()) update_timer();
+}
+
+// Sends our FIN, then reads and discards until the client closes or kLingerMs pass: closing
+// with unread input would make the kernel send a reset that can destroy our last answer.
+void Connection::begin_lingering_close() {
+  if (closed_ || lingering_) return;
+  lingering_ = true;
+  auto* req = new uv_shutdown_t;
+  req->data = this;
+  if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&tcp_), on_shutdown) != 0) {
+    delete req;
+    close_now();
+    return;
+  }
+  if (!peer_closed_) set_reading(true);
+  arm_timer(TimerPurpose::linger, kLingerMs);
+}
+
+void Connection::on_shutdown(uv_shutdown_t* req, int status) {
+  Connection& c = *static_cast<Connection*>(req->data);
+  delete req;
+  if (status < 0 || c.peer_closed_) c.close_now();
+}
+
+void Connection::close_now() {
+  if (closed_) return;
+  closed_ = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_handle_closed);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_handle_closed);
+}
+
+void Connection::on_handle_closed(uv_handle_t* handle) {
+  Connection& c = connection_of(handle);
+  if (--c.open_handles_ != 0) return;
+  c.host_.on_connection_closed(c);
+  delete &c;
+}
+
+void Connection::on_request_answered(const RequestSummary& summary) {
+  AccessLog& log = host_.access_log();
+  if (log.enabled()) log.record(tcp_, summary);
+}
+
+}  // namespace tether

@@ -1,0 +1,92 @@
+// One client TCP connection: the libuv handles around an HttpSession. It reads, feeds the
+// session, writes its output, and keeps exactly one timer armed for the current phase:
+//   waiting for / reading headers   header_timeout from the first byte (a slowloris never resets it)
+//   reading a body                  header_timeout of inactivity between reads
+//   idle between requests           keepalive_timeout (while draining: a short quiet period)
+//   writing to a client that stalls header_timeout without progress
+//   lingering close                 a few seconds to read the client's last bytes before closing
+// The Connection frees itself in the close callback of its last handle, never before.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+
+#include "core/config.h"
+#include "worker/http_session.h"
+
+namespace tether {
+
+class Connection;
+class AccessLog;
+
+// What every connection of a worker borrows from it.
+class ConnectionHost {
+ public:
+  virtual ~ConnectionHost() = default;
+  virtual uv_loop_t* loop() = 0;
+  virtual const LimitsConfig& limits() const = 0;
+  virtual const HttpLimits& http_limits() const = 0;
+  virtual const Router& router() const = 0;
+  virtual AccessLog& access_log() = 0;
+  // Scratch space for reads: data is parsed before the next read, so one buffer serves all.
+  virtual uv_buf_t read_buffer() = 0;
+  virtual void on_connection_closed(Connection& connection) = 0;
+};
+
+class Connection final : public RequestObserver {
+ public:
+  // Takes ownership of an accepted, non-blocking socket and starts serving it.
+  // Returns null (socket closed) if libuv cannot adopt it.
+  static Connection* start(ConnectionHost& host, int fd);
+
+  // Graceful shutdown: finish the request in flight with "Connection: close"; an idle
+  // connection is closed once it has been quiet for a moment (never mid-request).
+  void start_drain();
+  // Closes at once (fast stop, or drain_timeout reached).
+  void close_now();
+
+  bool busy() const;
+
+  // Intrusive list of the worker's connections.
+  Connection* prev = nullptr;
+  Connection* next = nullptr;
+
+ private:
+  enum class TimerPurpose { none, header, body, idle, send, linger };
+
+  explicit Connection(ConnectionHost& host);
+  ~Connection() override = default;
+
+  void on_request_answered(const RequestSummary& summary) override;
+
+  static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void on_write(uv_write_t* req, int status);
+  static void on_shutdown(uv_shutdown_t* req, int status);
+  static void on_timer(uv_timer_t* timer);
+  static void on_handle_closed(uv_handle_t* handle);
+
+  void handle_input(const char* data, std::size_t length);
+  void flush_output();
+  void after_output_progress();
+  void begin_lingering_close();
+  void update_timer();
+  void arm_timer(TimerPurpose purpose, std::uint64_t timeout_ms);
+  void set_reading(bool reading);
+
+  ConnectionHost& host_;
+  uv_tcp_t tcp_;
+  uv_timer_t timer_;
+  HttpSession session_;
+  std::uint64_t idle_since_ms_ = 0;
+  std::uint32_t pending_writes_ = 0;
+  std::uint8_t open_handles_ = 0;
+  TimerPurpose timer_purpose_ = TimerPurpose::none;
+  bool reading_ = false;
+  bool peer_closed_ = false;
+  bool lingering_ = false;
+  bool closed_ = false;
+};
+
+}  // namespace tether

@@ -1,0 +1,236 @@
+#include "worker/worker.h"
+
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+#include <string>
+
+#include "core/log.h"
+#include "worker/acceptor.h"
+#include "worker/access_log.h"
+#include "worker/connection.h"
+#include "worker/control_channel.h"
+#include "worker/router.h"
+
+namespace tether {
+namespace {
+
+// After EMFILE/ENFILE, accepting resumes after this pause instead of spinning on the error.
+constexpr std::uint64_t kAcceptRetryMs = 500;
+constexpr std::size_t kReadBufferSize = 64 * 1024;
+
+class Worker final : public ConnectionHost, public AcceptorOwner {
+ public:
+  explicit Worker(const WorkerStartup& startup)
+      : config_(startup.config),
+        slot_(startup.slot),
+        generation_(startup.generation),
+        router_(config_->routes),
+        http_limits_{config_->limits.max_header_size, config_->limits.max_body_size},
+        read_buffer_(new char[kReadBufferSize]) {
+    uv_loop_init(&loop_);
+    for (int fd : startup.listen_fds) acceptors_.push_back(std::make_unique<Acceptor>(&loop_, fd, *this));
+    control_ = std::make_unique<ControlChannel>(
+        &loop_, startup.control_fd, [this](const ControlMessage& m) { on_control(m); },
+        [this] { on_master_gone(); });
+    uv_timer_init(&loop_, &accept_retry_timer_);
+    uv_timer_init(&loop_, &drain_timer_);
+    uv_timer_init(&loop_, &exit_timer_);
+    uv_check_init(&loop_, &flush_check_);
+    accept_retry_timer_.data = drain_timer_.data = exit_timer_.data = flush_check_.data = this;
+    uv_check_start(&flush_check_, [](uv_check_t* h) { static_cast<Worker*>(h->data)->access_log_.flush(); });
+    uv_unref(reinterpret_cast<uv_handle_t*>(&flush_check_));
+    for (int signum : {SIGTERM, SIGINT, SIGQUIT, SIGUSR1}) {
+      auto& handle = signals_.emplace_back(std::make_unique<uv_signal_t>());
+      uv_signal_init(&loop_, handle.get());
+      handle->data = this;
+      uv_signal_start(handle.get(), on_signal, signum);
+    }
+  }
+
+  ~Worker() override {
+    if (!torn_down_) close_everything();
+    uv_run(&loop_, UV_RUN_DEFAULT);  // lets close callbacks run
+    uv_loop_close(&loop_);
+  }
+
+  bool open_logs() {
+    std::string why;
+    if (!access_log_.open(config_->server.access_log, slot_, generation_, &why)) {
+      LOG_ERROR("%s", why.c_str());
+      return false;
+    }
+    return true;
+  }
+
+  int run() {
+    for (auto& acceptor : acceptors_) acceptor->resume();
+    control_->send(ControlType::ready);
+    LOG_INFO("worker %u of generation %u serving", slot_, generation_);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    access_log_.flush();
+    return 0;
+  }
+
+  // ConnectionHost
+  uv_loop_t* loop() override { return &loop_; }
+  const LimitsConfig& limits() const override { return config_->limits; }
+  const HttpLimits& http_limits() const override { return http_limits_; }
+  const Router& router() const override { return router_; }
+  AccessLog& access_log() override { return access_log_; }
+  uv_buf_t read_buffer() override { return uv_buf_init(read_buffer_.get(), kReadBufferSize); }
+
+  void on_connection_closed(Connection& c) override {
+    if (c.prev) c.prev->next = c.next;
+    else connections_ = c.next;
+    if (c.next) c.next->prev = c.prev;
+    --connection_count_;
+    if (draining_ && connection_count_ == 0) request_exit();
+    else if (at_capacity_ && connection_count_ < config_->limits.max_connections) {
+      at_capacity_ = false;
+      resume_accepting();
+    }
+  }
+
+  // AcceptorOwner
+  bool on_accepted(int fd) override {
+    Connection* c = Connection::start(*this, fd);
+    if (!c) return true;
+    c->next = connections_;
+    if (connections_) connections_->prev = c;
+    connections_ = c;
+    ++connection_count_;
+    if (draining_) c->start_drain();  // accepted from the backlog after DRAIN: serve once, close
+    if (connection_count_ >= config_->limits.max_connections) {
+      if (!at_capacity_) LOG_WARN("max_connections (%lu) reached: not accepting until one closes",
+                                  static_cast<unsigned long>(config_->limits.max_connections));
+      at_capacity_ = true;
+      pause_accepting();
+      return false;
+    }
+    return true;
+  }
+
+  void on_accept_exhausted(int error) override {
+    LOG_ERROR("accept() failed: %s; pausing accepts for %lums", std::strerror(error),
+              static_cast<unsigned long>(kAcceptRetryMs));
+    pause_accepting();
+    uv_timer_start(&accept_retry_timer_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->resume_accepting(); },
+                   kAcceptRetryMs, 0);
+  }
+
+ private:
+  void pause_accepting() {
+    for (auto& acceptor : acceptors_) acceptor->pause();
+  }
+  void resume_accepting() {
+    if (draining_ || at_capacity_) return;
+    for (auto& acceptor : acceptors_) acceptor->resume();
+  }
+
+  void on_control(const ControlMessage& message) {
+    switch (message.type) {
+      case ControlType::drain: start_drain(); break;
+      case ControlType::stop: request_exit(); break;
+      case ControlType::reopen_logs: reopen_logs(); break;
+      default: LOG_WARN("unexpected control message %u", static_cast<unsigned>(message.type));
+    }
+  }
+
+  void on_master_gone() {
+    LOG_NOTICE("master is gone: exiting");
+    request_exit();
+  }
+
+  static void on_signal(uv_signal_t* handle, int signum) {
+    auto& self = *static_cast<Worker*>(handle->data);
+    if (signum == SIGQUIT) self.start_drain();
+    else if (signum == SIGUSR1) self.reopen_logs();
+    else self.request_exit();
+  }
+
+  void reopen_logs() {
+    std::string why;
+    if (!Log::reopen(&why)) LOG_ERROR("%s", why.c_str());
+    if (!access_log_.reopen(&why)) LOG_ERROR("%s", why.c_str());
+  }
+
+  // Stop accepting (closing only our descriptors), let requests in flight finish with
+  // "Connection: close", close idle connections, and give the rest drain_timeout.
+  void start_drain() {
+    if (draining_) return;
+    draining_ = true;
+    acceptors_.clear();
+    uv_timer_stop(&accept_retry_timer_);
+    control_->send(ControlType::accept_stopped);
+    LOG_INFO("draining %lu connections (at most %lldms)", static_cast<unsigned long>(connection_count_),
+             static_cast<long long>(config_->server.drain_timeout.count()));
+    for (Connection* c = connections_; c; c = c->next) c->start_drain();
+    if (connection_count_ == 0) {
+      request_exit();
+      return;
+    }
+    uv_timer_start(&drain_timer_, [](uv_timer_t* t) {
+      auto& self = *static_cast<Worker*>(t->data);
+      LOG_NOTICE("drain_timeout reached: closing %lu connections", static_cast<unsigned long>(self.connection_count_));
+      self.request_exit();
+    }, static_cast<std::uint64_t>(config_->server.drain_timeout.count()), 0);
+  }
+
+  // Tears everything down from a fresh callback (never from inside the handler that asked).
+  void request_exit() {
+    if (exiting_) return;
+    exiting_ = true;
+    uv_timer_start(&exit_timer_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->close_everything(); }, 0, 0);
+  }
+
+  void close_everything() {
+    torn_down_ = true;
+    acceptors_.clear();
+    control_.reset();
+    for (Connection* c = connections_; c; c = c->next) c->close_now();
+    for (auto& handle : signals_) uv_close(reinterpret_cast<uv_handle_t*>(handle.get()), nullptr);
+    for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&accept_retry_timer_), reinterpret_cast<uv_handle_t*>(&drain_timer_),
+                           reinterpret_cast<uv_handle_t*>(&exit_timer_), reinterpret_cast<uv_handle_t*>(&flush_check_)})
+      uv_close(h, nullptr);
+  }
+
+  ConfigPtr config_;
+  unsigned slot_;
+  unsigned generation_;
+  Router router_;
+  HttpLimits http_limits_;
+  std::unique_ptr<char[]> read_buffer_;
+  uv_loop_t loop_;
+  std::vector<std::unique_ptr<Acceptor>> acceptors_;
+  std::unique_ptr<ControlChannel> control_;
+  std::vector<std::unique_ptr<uv_signal_t>> signals_;
+  uv_timer_t accept_retry_timer_;
+  uv_timer_t drain_timer_;
+  uv_timer_t exit_timer_;
+  uv_check_t flush_check_;
+  AccessLog access_log_;
+  Connection* connections_ = nullptr;
+  std::size_t connection_count_ = 0;
+  bool at_capacity_ = false;
+  bool draining_ = false;
+  bool exiting_ = false;
+  bool torn_down_ = false;
+};
+
+}  // namespace
+
+int run_worker(const WorkerStartup& startup) {
+  // Die with the master; if it is already gone, PR_SET_PDEATHSIG came too late: check by hand.
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() != startup.master_pid) return 1;
+  Log::set_process_name("worker " + std::to_string(startup.slot) + " g" + std::to_string(startup.generation));
+  signal(SIGPIPE, SIG_IGN);
+  Worker worker(startup);
+  if (!worker.open_logs()) return 1;
+  return worker.run();
+}
+
+}  // namespace tether

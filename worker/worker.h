@@ -1,0 +1,26 @@
+// A worker process: one libuv loop serving the listening sockets of its slot, until the master
+// tells it to drain or stop (control channel), or the master dies.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <vector>
+
+#include "core/config.h"
+
+namespace tether {
+
+struct WorkerStartup {
+  ConfigPtr config;
+  unsigned slot = 0;
+  unsigned generation = 0;
+  std::vector<int> listen_fds;  // the sockets this slot accepts on; the worker owns them
+  int control_fd = -1;          // its end of the control channel; the worker owns it
+  pid_t master_pid = 0;
+};
+
+// Runs the worker to completion and returns the process exit status.
+int run_worker(const WorkerStartup& startup);
+
+}  // namespace tether
