@@ -37,7 +37,7 @@ Connection* Connection::start(ConnectionHost& host, int fd) {
   c->tcp_.data = c;
   c->timer_.data = c;
   c->open_handles_ = 2;
-  c->idle_since_ms_ = uv_now(host.loop());
+  c->last_activity_ms_ = uv_now(host.loop());
   if (uv_tcp_open(&c->tcp_, fd) != 0) {
     ::close(fd);
     c->close_now();
@@ -80,6 +80,7 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
 }
 
 void Connection::handle_input(const char* data, std::size_t length) {
+  last_activity_ms_ = uv_now(host_.loop());
   session_.feed(std::string_view(data, length));
   flush_output();
   after_output_progress();
@@ -127,6 +128,7 @@ void Connection::on_write(uv_write_t* req, int status) {
     c.close_now();
     return;
   }
+  c.last_activity_ms_ = uv_now(c.host_.loop());
   c.after_output_progress();
 }
 
@@ -143,8 +145,6 @@ void Connection::after_output_progress() {
     return;
   }
   set_reading(tcp_.write_queue_size < kMaxQueuedOutput);
-  if (session_.phase() == HttpSession::Phase::idle && pending_writes_ == 0 && timer_purpose_ != TimerPurpose::idle)
-    idle_since_ms_ = uv_now(host_.loop());
   update_timer();
 }
 
@@ -174,7 +174,7 @@ void Connection::update_timer() {
   }
   std::uint64_t limit = session_.draining() ? kDrainQuietMs : static_cast<std::uint64_t>(limits.keepalive_timeout.count());
   std::uint64_t now = uv_now(host_.loop());
-  std::uint64_t idle_for = now - idle_since_ms_;
+  std::uint64_t idle_for = now - last_activity_ms_;
   arm_timer(TimerPurpose::idle, idle_for >= limit ? 0 : limit - idle_for);
 }
 

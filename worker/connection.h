@@ -79,7 +79,7 @@ class Connection final : public RequestObserver {
   uv_tcp_t tcp_;
   uv_timer_t timer_;
   HttpSession session_;
-  std::uint64_t idle_since_ms_ = 0;
+  std::uint64_t last_activity_ms_ = 0;  // last byte read or write completed (loop time)
   std::uint32_t pending_writes_ = 0;
   std::uint8_t open_handles_ = 0;
   TimerPurpose timer_purpose_ = TimerPurpose::none;

@@ -1,0 +1,106 @@
+// The command line of the real binary: -t, -s, -v, -h.
+#include <gtest/gtest.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "support/http_client.h"
+#include "support/tether_server.h"
+
+using namespace tether::test;
+
+namespace {
+const std::string kBinary = TETHER_BINARY;
+}
+
+TEST(CommandLine, TestReportsAGoodConfigAsOk) {
+  TetherServer server(1);
+  std::string output;
+  EXPECT_EQ(run_command(kBinary + " -t -c " + server.config_path(), &output), 0);
+  EXPECT_EQ(output, "tether: configuration " + server.config_path() + " is ok\n");
+}
+
+TEST(CommandLine, TestReportsEveryErrorWithFileLineAndColumn) {
+  TetherServer server(1);
+  server.write_config("[server]\nworkers = \"lots\"\n[limits]\nheader_timeout = 10\n[[listen]]\naddress = \"127.0.0.1:80\"\nbogus = 1\n");
+  std::string output;
+  EXPECT_EQ(run_command(kBinary + " -t -c " + server.config_path(), &output), 1);
+  const std::string file = server.config_path();
+  EXPECT_NE(output.find(file + ":2:11: \"workers\" must be \"auto\""), std::string::npos) << output;
+  EXPECT_NE(output.find(file + ":4:18: \"header_timeout\" must be a duration"), std::string::npos) << output;
+  EXPECT_NE(output.find(file + ":7:1: unknown key \"bogus\" in [[listen]]"), std::string::npos) << output;
+  EXPECT_NE(output.find("test failed"), std::string::npos) << output;
+}
+
+TEST(CommandLine, TestDoesNotBindTheListenAddress) {
+  // A socket bound without SO_REUSEPORT holds the port: if -t bound it, -t would fail.
+  int port = free_port();
+  int holder = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(holder, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(holder, 8), 0);
+  TetherServer server(1);
+  server.write_config("[server]\npid_file = \"" + server.pid_file() + "\"\n[[listen]]\naddress = \"127.0.0.1:" +
+                      std::to_string(port) + "\"\n");
+  std::string output;
+  EXPECT_EQ(run_command(kBinary + " -t -c " + server.config_path(), &output), 0) << output;
+  // Whereas running for real must fail to bind, with a clear error.
+  EXPECT_EQ(run_command(kBinary + " -c " + server.config_path(), &output), 1);
+  EXPECT_NE(output.find("cannot listen on 127.0.0.1:" + std::to_string(port)), std::string::npos) << output;
+  ::close(holder);
+}
+
+TEST(CommandLine, SignalWithoutARunningMasterFailsClearly) {
+  TetherServer server(1);
+  std::string output;
+  EXPECT_EQ(run_command(kBinary + " -s reload -c " + server.config_path(), &output), 1);
+  EXPECT_NE(output.find("cannot send reload"), std::string::npos) << output;
+  EXPECT_NE(output.find(server.pid_file()), std::string::npos) << output;
+  std::ofstream(server.pid_file()) << "999999\n";
+  EXPECT_EQ(run_command(kBinary + " -s quit -c " + server.config_path(), &output), 1);
+  EXPECT_NE(output.find("not running"), std::string::npos) << output;
+}
+
+TEST(CommandLine, SignalReachesTheRunningMaster) {
+  TetherServer server(1);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  std::string output;
+  EXPECT_EQ(run_command(kBinary + " -s reload -c " + server.config_path(), &output), 0) << output;
+  EXPECT_TRUE(server.wait_for_log("reload complete: generation 2", 5s)) << server.error_log();
+  EXPECT_EQ(run_command(kBinary + " -s quit -c " + server.config_path(), &output), 0) << output;
+  EXPECT_TRUE(server.wait_for_log("exiting", 5s)) << server.error_log();
+}
+
+TEST(CommandLine, VersionHelpAndUsageErrors) {
+  std::string output;
+  EXPECT_EQ(run_command(kBinary + " -v", &output), 0);
+  EXPECT_EQ(output.rfind("tether ", 0), 0u);
+  EXPECT_EQ(run_command(kBinary + " -h", &output), 0);
+  EXPECT_NE(output.find("-s SIGNAL"), std::string::npos);
+  EXPECT_EQ(run_command(kBinary + " --bogus", &output), 2);
+  EXPECT_NE(output.find("unknown option \"--bogus\""), std::string::npos);
+}
+
+TEST(CommandLine, StartingWithABrokenConfigFailsWithItsErrors) {
+  TetherServer server(1);
+  server.write_config("[[listen]]\naddress = \"127.0.0.1:1\"\n[[route]]\npath = \"x\"\nrespond = {}\n");
+  std::string output;
+  EXPECT_EQ(run_command(kBinary + " -c " + server.config_path(), &output), 1);
+  EXPECT_NE(output.find(server.config_path() + ":4:8: route path \"x\" must start with '/'"), std::string::npos) << output;
+}
+
+TEST(CommandLine, SecondMasterOnTheSamePidFileRefusesToStart) {
+  TetherServer server(1);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  std::string output;
+  EXPECT_EQ(run_command(kBinary + " -c " + server.config_path(), &output), 1);
+  EXPECT_NE(output.find("tether is already running (pid " + std::to_string(server.master_pid())), std::string::npos)
+      << output;
+  EXPECT_TRUE(http_get(server.port(), "/"));
+}

@@ -1,0 +1,74 @@
+// Supervision: crashed workers come back, workers never outlive the master.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <fstream>
+#include <thread>
+
+#include "support/http_client.h"
+#include "support/tether_server.h"
+
+using namespace tether::test;
+
+TEST(Process, MasterForksTheConfiguredNumberOfWorkersAndWritesItsPid) {
+  TetherServer server(3);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  EXPECT_TRUE(server.wait_for_workers(3, 2s));
+  std::ifstream pid_file(server.pid_file());
+  pid_t pid = 0;
+  pid_file >> pid;
+  EXPECT_EQ(pid, server.master_pid());
+}
+
+TEST(Process, KilledWorkerIsReplacedWithinOneSecondWhileOthersServe) {
+  TetherServer server(2);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  ASSERT_TRUE(server.wait_for_workers(2, 2s));
+  auto before = server.worker_pids();
+  pid_t victim = before[0];
+  ASSERT_EQ(::kill(victim, SIGKILL), 0);
+  auto killed_at = std::chrono::steady_clock::now();
+  // The other worker keeps serving meanwhile.
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(http_get(server.port(), "/")) << "request " << i;
+  bool replaced = false;
+  while (!replaced && std::chrono::steady_clock::now() - killed_at < 1s) {
+    auto now = server.worker_pids();
+    replaced = now.size() == 2 && std::find(now.begin(), now.end(), victim) == now.end();
+    if (!replaced) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(replaced) << server.error_log();
+  EXPECT_TRUE(server.wait_for_log("killed by signal 9 (Killed)", 1s)) << server.error_log();
+  EXPECT_TRUE(http_get(server.port(), "/"));
+}
+
+TEST(Process, RepeatedCrashesBackOff) {
+  TetherServer server(1);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  for (int round = 0; round < 3; ++round) {
+    ASSERT_TRUE(server.wait_for_workers(1, 3s));
+    ::kill(server.worker_pids()[0], SIGKILL);
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_TRUE(server.wait_for_log("crashed 3 times in a row: respawning in 200ms", 2s)) << server.error_log();
+  EXPECT_TRUE(server.wait_for_workers(1, 3s));
+}
+
+TEST(Process, NoWorkerSurvivesTheMasterBeingKilled) {
+  TetherServer server(2);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  ASSERT_TRUE(server.wait_for_workers(2, 2s));
+  auto workers = server.worker_pids();
+  HttpClient idle;  // a connection in progress must not keep a worker alive
+  ASSERT_TRUE(idle.connect(server.port()));
+  server.signal(SIGKILL);
+  auto deadline = std::chrono::steady_clock::now() + 2s;
+  bool all_gone = false;
+  while (!all_gone && std::chrono::steady_clock::now() < deadline) {
+    all_gone = std::none_of(workers.begin(), workers.end(), process_alive);
+    if (!all_gone) std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_TRUE(all_gone);
+  server.stop();
+}

@@ -1,0 +1,51 @@
+// A small blocking HTTP/1.1 client over a real TCP socket, for driving tether byte by byte.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace tether::test {
+
+struct HttpResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+  std::string header(const std::string& name) const {
+    auto it = headers.find(name);
+    return it == headers.end() ? "" : it->second;
+  }
+};
+
+class HttpClient {
+ public:
+  HttpClient() = default;
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+  ~HttpClient();
+
+  bool connect(int port, const char* host = "127.0.0.1");
+  bool send(const std::string& bytes);
+  // Reads one response (Content-Length framed, or to EOF). nullopt on timeout, reset or EOF first.
+  std::optional<HttpResponse> read_response(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  // True if the server closes (EOF or reset) within `timeout`, after reading any leftover bytes.
+  bool wait_closed(std::chrono::milliseconds timeout, std::string* leftover = nullptr);
+  // GET `path` on this connection and read the answer.
+  std::optional<HttpResponse> get(const std::string& path, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  void close();
+  int fd() const { return fd_; }
+
+ private:
+  // Waits for and appends more bytes to buffer_; false on timeout/EOF/error (sets closed_ on EOF/error).
+  bool fill(std::chrono::steady_clock::time_point deadline);
+
+  int fd_ = -1;
+  std::string buffer_;
+  bool closed_ = false;
+};
+
+// One request on a fresh connection.
+std::optional<HttpResponse> http_get(int port, const std::string& path);
+
+}  // namespace tether::test

@@ -1,0 +1,178 @@
+#include "support/tether_server.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "support/http_client.h"
+
+namespace tether::test {
+
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+  socklen_t length = sizeof address;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  ::close(fd);
+  return ntohs(address.sin_port);
+}
+
+int run_command(const std::string& command, std::string* output) {
+  output->clear();
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return -1;
+  char buffer[4096];
+  std::size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) output->append(buffer, n);
+  int status = ::pclose(pipe);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+TetherServer::TetherServer(unsigned workers, const std::string& extra, const std::string& server_extra)
+    : port_(free_port()) {
+  char pattern[] = "/tmp/tether-test-XXXXXX";
+  dir_ = ::mkdtemp(pattern);
+  config_ = "[server]\nworkers = " + std::to_string(workers) + "\npid_file = \"" + pid_file() + "\"\nerror_log = \"" +
+            error_log_path() + "\"\nlog_level = \"info\"\n" + server_extra + "\n[[listen]]\naddress = \"127.0.0.1:" +
+            std::to_string(port_) + "\"\n\n[[route]]\npath = \"/\"\nrespond = { status = 200, body = \"tether\\n\" }\n" +
+            extra;
+  for (auto at = config_.find("@DIR@"); at != std::string::npos; at = config_.find("@DIR@"))
+    config_.replace(at, 5, dir_);
+  write_config(config_);
+}
+
+TetherServer::~TetherServer() {
+  stop();
+  std::string ignored;
+  run_command("rm -rf '" + dir_ + "'", &ignored);
+}
+
+void TetherServer::write_config(const std::string& text) const {
+  std::ofstream(config_path() + ".new") << text;
+  std::rename((config_path() + ".new").c_str(), config_path().c_str());
+}
+
+bool TetherServer::start() {
+  master_ = ::fork();
+  if (master_ == 0) {
+    int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, STDIN_FILENO);
+    ::execl(TETHER_BINARY, "tether", "-c", config_path().c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    HttpClient client;
+    if (client.connect(port_) && client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")) {
+      auto response = client.read_response(2s);
+      if (response && response->status == 200) return true;
+    }
+    int status;
+    if (::waitpid(master_, &status, WNOHANG) == master_) {
+      master_ = 0;
+      return false;
+    }
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+void TetherServer::signal(int signum) const {
+  if (master_ > 0) ::kill(master_, signum);
+}
+
+int TetherServer::stop() {
+  if (master_ <= 0) return -1;
+  auto workers = worker_pids();
+  ::kill(master_, SIGTERM);
+  int status = 0;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (::waitpid(master_, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(master_, SIGKILL);
+      ::waitpid(master_, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  for (pid_t pid : workers) ::kill(pid, SIGKILL);  // no-op when they exited as they should
+  master_ = 0;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string TetherServer::error_log() const {
+  std::ifstream in(error_log_path());
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::vector<pid_t> TetherServer::worker_pids() const {
+  std::vector<pid_t> pids;
+  if (master_ <= 0) return pids;
+  std::ifstream in("/proc/" + std::to_string(master_) + "/task/" + std::to_string(master_) + "/children");
+  pid_t pid;
+  while (in >> pid) pids.push_back(pid);
+  return pids;
+}
+
+bool TetherServer::wait_for_log(const std::string& needle, std::chrono::milliseconds timeout, int count) const {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  do {
+    std::string log = error_log();
+    int found = 0;
+    for (auto pos = log.find(needle); pos != std::string::npos; pos = log.find(needle, pos + 1)) ++found;
+    if (found >= count) return true;
+    std::this_thread::sleep_for(20ms);
+  } while (std::chrono::steady_clock::now() < deadline);
+  return false;
+}
+
+bool TetherServer::wait_for_workers(std::size_t n, std::chrono::milliseconds timeout) const {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  do {
+    if (worker_pids().size() == n) return true;
+    std::this_thread::sleep_for(20ms);
+  } while (std::chrono::steady_clock::now() < deadline);
+  return false;
+}
+
+std::size_t open_fd_count(pid_t pid) {
+  std::size_t n = 0;
+  if (DIR* dir = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str())) {
+    while (dirent* entry = ::readdir(dir)) n += entry->d_name[0] != '.';
+    ::closedir(dir);
+  }
+  return n;
+}
+
+std::size_t resident_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtoul(line.c_str() + 6, nullptr, 10);
+  return 0;
+}
+
+bool process_alive(pid_t pid) {
+  if (::kill(pid, 0) != 0) return false;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string ignored, state;
+  in >> ignored >> ignored >> state;
+  return state != "Z";
+}
+
+}  // namespace tether::test

@@ -1,0 +1,67 @@
+// Starts the real tether binary on a loopback port with a config written for the test, and stops
+// every process it started when it goes out of scope.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace tether::test {
+
+using namespace std::chrono_literals;
+
+// A TCP port on 127.0.0.1 that is free right now (the kernel picks it).
+int free_port();
+// Runs a command line through /bin/sh; returns its exit status and fills *output (stdout+stderr).
+int run_command(const std::string& command, std::string* output);
+
+class TetherServer {
+ public:
+  // `extra` is appended to a config holding [server] (pid_file, workers, error_log), one
+  // [[listen]] on 127.0.0.1:port() and a "/" route answering "tether\n". "@DIR@" in either
+  // is replaced by the test's own temporary directory.
+  explicit TetherServer(unsigned workers = 2, const std::string& extra = "", const std::string& server_extra = "");
+  TetherServer(const TetherServer&) = delete;
+  TetherServer& operator=(const TetherServer&) = delete;
+  ~TetherServer();
+
+  // Starts the master and waits until the port answers HTTP. False if it did not in 10 s.
+  bool start();
+  // Sends `signum` to the master.
+  void signal(int signum) const;
+  // Fast stop and reap; kills everything left after 10 s. Returns the master's exit status.
+  int stop();
+
+  int port() const { return port_; }
+  pid_t master_pid() const { return master_; }
+  const std::string& dir() const { return dir_; }
+  std::string config_path() const { return dir_ + "/tether.toml"; }
+  std::string pid_file() const { return dir_ + "/tether.pid"; }
+  std::string error_log_path() const { return dir_ + "/error.log"; }
+  std::string error_log() const;
+  // Replaces the config file (for reload tests).
+  void write_config(const std::string& text) const;
+  std::string default_config() const { return config_; }
+
+  // The master's direct children, as the kernel lists them.
+  std::vector<pid_t> worker_pids() const;
+  // Waits until the error log contains `needle` (count times). False on timeout.
+  bool wait_for_log(const std::string& needle, std::chrono::milliseconds timeout, int count = 1) const;
+  // Waits until the master has exactly `n` children. False on timeout.
+  bool wait_for_workers(std::size_t n, std::chrono::milliseconds timeout) const;
+
+ private:
+  std::string dir_;
+  std::string config_;
+  int port_;
+  pid_t master_ = 0;
+};
+
+// Helpers reading /proc.
+std::size_t open_fd_count(pid_t pid);
+std::size_t resident_kib(pid_t pid);
+bool process_alive(pid_t pid);
+
+}  // namespace tether::test

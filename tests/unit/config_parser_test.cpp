@@ -1,0 +1,155 @@
+#include "core/config_parser.h"
+
+#include <gtest/gtest.h>
+
+using namespace std::chrono_literals;
+using tether::ConfigLoadResult;
+using tether::parse_config_text;
+
+namespace {
+
+constexpr const char* kListen = "[[listen]]\naddress = \"127.0.0.1:8080\"\n";
+
+ConfigLoadResult parse(const std::string& text) { return parse_config_text(text, "t.toml"); }
+
+// Expects exactly one error, at line:col, whose message contains `needle`.
+void expect_single_error(const std::string& text, unsigned line, unsigned column, const std::string& needle) {
+  ConfigLoadResult result = parse(text);
+  ASSERT_EQ(result.errors.size(), 1u) << text;
+  EXPECT_EQ(result.config, nullptr);
+  const auto& error = result.errors.front();
+  EXPECT_EQ(error.where.line, line) << error.to_string();
+  EXPECT_EQ(error.where.column, column) << error.to_string();
+  EXPECT_NE(error.message.find(needle), std::string::npos) << error.to_string();
+  EXPECT_EQ(error.to_string().rfind("t.toml:" + std::to_string(line) + ":" + std::to_string(column) + ": ", 0), 0u);
+}
+
+}  // namespace
+
+TEST(ConfigParser, TheDocumentedShapeParsesIntoTypedValues) {
+  ConfigLoadResult result = parse(R"(
+[server]
+workers = 3
+pid_file = "/run/t.pid"
+drain_timeout = "45s"
+user = "tether"
+error_log = "/var/log/tether/error.log"
+log_level = "warn"
+access_log = "/var/log/tether/access.log"
+
+[limits]
+max_connections = 500
+header_timeout = "2500ms"
+keepalive_timeout = "1m"
+max_header_size = "8KiB"
+max_body_size = "2MiB"
+
+[[listen]]
+address = "127.0.0.1:8080"
+[[listen]]
+address = "[::1]:8081"
+backlog = 128
+
+[[route]]
+path = "/static/*"
+respond = { status = 204 }
+[[route]]
+path = "/"
+respond = { status = 200, body = "hi\n", content_type = "text/html" }
+)");
+  ASSERT_TRUE(result.errors.empty()) << result.errors.front().to_string();
+  const auto& c = *result.config;
+  EXPECT_EQ(c.server.workers, 3u);
+  EXPECT_EQ(c.server.pid_file, "/run/t.pid");
+  EXPECT_EQ(c.server.drain_timeout, 45s);
+  EXPECT_EQ(c.server.user, "tether");
+  EXPECT_EQ(c.server.log_level, tether::LogLevel::warn);
+  EXPECT_EQ(c.limits.max_connections, 500u);
+  EXPECT_EQ(c.limits.header_timeout, 2500ms);
+  EXPECT_EQ(c.limits.keepalive_timeout, 60s);
+  EXPECT_EQ(c.limits.max_header_size, 8192u);
+  EXPECT_EQ(c.limits.max_body_size, 2u * 1024 * 1024);
+  ASSERT_EQ(c.listen.size(), 2u);
+  EXPECT_EQ(c.listen[1].address.to_string(), "[::1]:8081");
+  EXPECT_EQ(c.listen[1].backlog, 128u);
+  ASSERT_EQ(c.routes.size(), 2u);
+  EXPECT_TRUE(c.routes[0].prefix);
+  EXPECT_EQ(c.routes[0].path, "/static/");
+  EXPECT_EQ(c.routes[0].respond.status, 204);
+  EXPECT_EQ(c.routes[1].respond.body, "hi\n");
+  EXPECT_EQ(c.routes[1].respond.content_type, "text/html");
+}
+
+TEST(ConfigParser, DefaultsApplyWhenSectionsAreLeftOut) {
+  ConfigLoadResult result = parse(kListen);
+  ASSERT_TRUE(result.errors.empty());
+  EXPECT_EQ(result.config->server.workers, 0u);  // auto
+  EXPECT_GE(result.config->server.resolved_workers(), 1u);
+  EXPECT_EQ(result.config->server.drain_timeout, 30s);
+  EXPECT_EQ(result.config->limits.max_header_size, 16u * 1024);
+  EXPECT_EQ(result.config->server.access_log, "off");
+}
+
+TEST(ConfigParser, TomlSyntaxErrorsGiveLineAndColumn) {
+  expect_single_error("[server]\nworkers = = 2\n", 2, 11, "");
+}
+
+TEST(ConfigParser, UnknownKeysAreErrorsAtTheKey) {
+  expect_single_error(std::string(kListen) + "[server]\n  wrokers = 2\n", 4, 3, "unknown key \"wrokers\" in [server]");
+  expect_single_error(std::string(kListen) + "[limits]\nmax_conns = 2\n", 4, 1, "unknown key \"max_conns\"");
+  expect_single_error(std::string(kListen) + "[extra]\n", 3, 2, "unknown key \"extra\" in the top level");
+  expect_single_error("[[listen]]\naddress = \"127.0.0.1:1\"\nport = 1\n", 3, 1, "unknown key \"port\" in [[listen]]");
+  expect_single_error(std::string(kListen) + "[[route]]\npath = \"/\"\nrespond = { status = 200, bdy = \"x\" }\n", 5, 27,
+                      "unknown key \"bdy\" in respond");
+}
+
+TEST(ConfigParser, WrongTypesAreErrorsAtTheValue) {
+  expect_single_error(std::string(kListen) + "[server]\nworkers = \"many\"\n", 4, 11, "\"workers\" must be \"auto\" or an integer");
+  expect_single_error(std::string(kListen) + "[server]\nworkers = 0\n", 4, 11, "\"workers\"");
+  expect_single_error(std::string(kListen) + "[server]\npid_file = 5\n", 4, 12, "\"pid_file\" must be a string");
+  expect_single_error(std::string(kListen) + "[server]\ndrain_timeout = 30\n", 4, 17, "duration");
+  expect_single_error(std::string(kListen) + "[server]\ndrain_timeout = \"30 seconds\"\n", 4, 17, "duration");
+  expect_single_error(std::string(kListen) + "[server]\nlog_level = \"loud\"\n", 4, 13, "\"log_level\" must be one of");
+  expect_single_error(std::string(kListen) + "[limits]\nmax_body_size = \"1 MB\"\n", 4, 17, "size");
+  expect_single_error(std::string(kListen) + "[limits]\nmax_connections = \"10\"\n", 4, 19, "must be an integer");
+  expect_single_error(std::string(kListen) + "[limits]\nmax_connections = 0\n", 4, 19, "between 1 and");
+  expect_single_error(std::string(kListen) + "[limits]\nmax_header_size = \"10B\"\n", 4, 19, "between 256B and 1MiB");
+  expect_single_error("server = 1\n" + std::string(kListen), 1, 10, "[server] must be a table");
+}
+
+TEST(ConfigParser, ListenAddressesAreValidated) {
+  expect_single_error("[[listen]]\naddress = \"localhost:80\"\n", 2, 11, "invalid address \"localhost:80\"");
+  expect_single_error("[[listen]]\naddress = \"127.0.0.1:99999\"\n", 2, 11, "port");
+  expect_single_error("[[listen]]\naddress = 8080\n", 2, 11, "must be a string");
+  expect_single_error("[[listen]]\nbacklog = 5\n", 1, 1, "needs an \"address\"");
+  expect_single_error("[[listen]]\naddress = \"127.0.0.1:80\"\n[[listen]]\naddress = \"127.0.0.1:80\"\n", 4, 11,
+                      "already listened on (line 2)");
+  expect_single_error("listen = \"127.0.0.1:80\"\n", 1, 10, "must be an array of tables");
+  expect_single_error("[server]\nworkers = 1\n", 1, 1, "no [[listen]] address");
+}
+
+TEST(ConfigParser, RoutesAreValidated) {
+  std::string base = kListen;
+  expect_single_error(base + "[[route]]\nrespond = { status = 200 }\n", 3, 1, "needs a \"path\"");
+  expect_single_error(base + "[[route]]\npath = \"static\"\nrespond = { status = 200 }\n", 4, 8, "must start with '/'");
+  expect_single_error(base + "[[route]]\npath = \"/a*b\"\nrespond = { status = 200 }\n", 4, 8, "only at its end");
+  expect_single_error(base + "[[route]]\npath = \"/\"\n", 4, 8, "has no handler");
+  expect_single_error(base + "[[route]]\npath = \"/\"\nrespond = \"ok\"\n", 5, 11, "\"respond\" must be a table");
+  expect_single_error(base + "[[route]]\npath = \"/\"\nrespond = { status = 99 }\n", 5, 22, "between 200 and 599");
+  expect_single_error(base + "[[route]]\npath = \"/\"\nrespond = { status = 204, body = \"x\" }\n", 5, 11, "cannot have a body");
+}
+
+TEST(ConfigParser, EveryErrorIsReportedNotOnlyTheFirst) {
+  ConfigLoadResult result = parse("[server]\nworkers = \"x\"\nfoo = 1\n[limits]\nheader_timeout = 5\n[[listen]]\naddress = \"nope\"\n");
+  ASSERT_EQ(result.errors.size(), 4u);
+  EXPECT_EQ(result.errors[0].where.line, 3u);  // unknown keys are checked first in each table
+  EXPECT_EQ(result.errors[1].where.line, 2u);
+  EXPECT_EQ(result.errors[2].where.line, 5u);
+  EXPECT_EQ(result.errors[3].where.line, 7u);
+}
+
+TEST(ConfigParser, AMissingFileIsAnErrorNamingIt) {
+  ConfigLoadResult result = tether::load_config_file("/nonexistent/tether.toml");
+  ASSERT_EQ(result.errors.size(), 1u);
+  EXPECT_EQ(result.errors[0].to_string(), "/nonexistent/tether.toml: cannot open: No such file or directory");
+}
