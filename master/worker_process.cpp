@@ -13,6 +13,10 @@
 #include "core/log.h"
 #include "worker/worker.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
+
 namespace tether {
 namespace {
 
@@ -68,6 +72,10 @@ bool spawn_worker(const SpawnRequest& request, WorkerProcess& process, std::stri
     }
     WorkerStartup startup{request.config, request.slot, request.generation, listen_fds, pair[1], master};
     int status = run_worker(startup);
+#if defined(__SANITIZE_ADDRESS__)
+    // _exit skips LeakSanitizer's exit hook: check the worker's heap explicitly.
+    __lsan_do_leak_check();
+#endif
     _exit(status);
   }
   ::close(pair[1]);

@@ -201,8 +201,15 @@ TEST(Reload, FiftyReloadsDoNotGrowTheMastersDescriptorsOrMemory) {
   ASSERT_TRUE(server.wait_for_workers(2, 5s));
   ASSERT_TRUE(server.wait_for_log("generation 55 is gone", 5s));
   EXPECT_EQ(open_fd_count(server.master_pid()), fds);
+#if defined(__SANITIZE_ADDRESS__)
+  // ASan's quarantine keeps freed memory resident, so RSS says nothing here; LeakSanitizer
+  // checks the master's heap when it exits instead (a leak makes the exit status non-zero).
+  (void)rss;
+#else
   EXPECT_LE(resident_kib(server.master_pid()), rss + 256) << "RSS before: " << rss << " KiB";
+#endif
   EXPECT_TRUE(http_get(server.port(), "/"));
+  EXPECT_EQ(server.stop(), 0);
 }
 
 TEST(Reload, StormIsCoalescedAndDrainingGenerationsAreBounded) {

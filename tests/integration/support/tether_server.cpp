@@ -14,6 +14,8 @@
 #include <sstream>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 #include "support/http_client.h"
 
 namespace tether::test {
@@ -55,7 +57,14 @@ TetherServer::TetherServer(unsigned workers, const std::string& extra, const std
 }
 
 TetherServer::~TetherServer() {
-  stop();
+  // A sanitizer report (ASan, UBSan, LeakSanitizer) from the master or a worker fails the test.
+  int status = stop();
+  if (status > 0) ADD_FAILURE() << "tether exited with status " << status << "\n" << error_log();
+  std::ifstream in(dir_ + "/stderr.log");
+  std::stringstream stderr_text;
+  stderr_text << in.rdbuf();
+  if (stderr_text.str().find("Sanitizer") != std::string::npos || stderr_text.str().find("runtime error") != std::string::npos)
+    ADD_FAILURE() << "sanitizer report:\n" << stderr_text.str();
   std::string ignored;
   run_command("rm -rf '" + dir_ + "'", &ignored);
 }
@@ -70,6 +79,8 @@ bool TetherServer::start() {
   if (master_ == 0) {
     int null = ::open("/dev/null", O_RDWR);
     ::dup2(null, STDIN_FILENO);
+    int errors = ::open((dir_ + "/stderr.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ::dup2(errors, STDERR_FILENO);
     ::execl(TETHER_BINARY, "tether", "-c", config_path().c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
