@@ -123,3 +123,30 @@ TEST(Limits, AtMaxConnectionsTheWorkerStopsAcceptingUntilOneCloses) {
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 200);
 }
+
+TEST(Limits, RunningOutOfDescriptorsPausesAcceptingInsteadOfSpinning) {
+  TetherServer server(1);
+  server.set_fd_limit(48);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  std::vector<std::unique_ptr<HttpClient>> clients;
+  for (int i = 0; i < 80; ++i) {
+    auto client = std::make_unique<HttpClient>();
+    ASSERT_TRUE(client->connect(server.port()));  // completes in the kernel's backlog
+    clients.push_back(std::move(client));
+  }
+  EXPECT_TRUE(server.wait_for_log("accept() failed: Too many open files; pausing accepts for 500ms", 3s))
+      << server.error_log();
+  // Pausing, not spinning: a handful of log lines per second, not thousands.
+  std::this_thread::sleep_for(1s);
+  std::string log = server.error_log();
+  int lines = 0;
+  for (auto pos = log.find("pausing accepts"); pos != std::string::npos; pos = log.find("pausing accepts", pos + 1)) ++lines;
+  EXPECT_LE(lines, 6);
+  clients.clear();
+  // Once descriptors are free again, the worker serves.
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  std::optional<HttpResponse> response;
+  while (!response && std::chrono::steady_clock::now() < deadline) response = http_get(server.port(), "/");
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+}

@@ -1,7 +1,9 @@
 // Supervision: crashed workers come back, workers never outlive the master.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <fstream>
@@ -71,4 +73,27 @@ TEST(Process, NoWorkerSurvivesTheMasterBeingKilled) {
   }
   EXPECT_TRUE(all_gone);
   server.stop();
+}
+
+TEST(Process, WorkersDropRootPrivilegesToTheConfiguredUser) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to switch users";
+  TetherServer server(2, "", "user = \"nobody\"\naccess_log = \"@DIR@/access.log\"\n");
+  ::chmod(server.dir().c_str(), 0755);  // the workers, as nobody, open the access log in it
+  ASSERT_TRUE(server.start()) << server.error_log();
+  ASSERT_TRUE(server.wait_for_workers(2, 2s));
+  auto uid_of = [](pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind("Uid:", 0) == 0) return std::stoi(line.substr(4));
+    return -1;
+  };
+  EXPECT_EQ(uid_of(server.master_pid()), 0);
+  for (pid_t worker : server.worker_pids()) EXPECT_EQ(uid_of(worker), 65534);
+  EXPECT_TRUE(http_get(server.port(), "/"));
+  // Rotation works for the unprivileged workers too: the master hands them the log files.
+  server.signal(SIGUSR1);
+  EXPECT_TRUE(server.wait_for_log("reopened logs", 2s));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_EQ(server.error_log().find("cannot open access log"), std::string::npos) << server.error_log();
 }

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -81,6 +82,10 @@ bool TetherServer::start() {
     ::dup2(null, STDIN_FILENO);
     int errors = ::open((dir_ + "/stderr.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::dup2(errors, STDERR_FILENO);
+    if (fd_limit_ != 0) {
+      rlimit limit{fd_limit_, fd_limit_};
+      ::setrlimit(RLIMIT_NOFILE, &limit);
+    }
     ::execl(TETHER_BINARY, "tether", "-c", config_path().c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }

@@ -29,6 +29,8 @@ class TetherServer {
 
   // Starts the master and waits until the port answers HTTP. False if it did not in 10 s.
   bool start();
+  // Limits the descriptors of the processes start() creates (RLIMIT_NOFILE), 0 = inherited.
+  void set_fd_limit(unsigned limit) { fd_limit_ = limit; }
   // Sends `signum` to the master.
   void signal(int signum) const;
   // Fast stop and reap; kills everything left after 10 s. Returns the master's exit status.
@@ -57,6 +59,7 @@ class TetherServer {
   std::string config_;
   int port_;
   pid_t master_ = 0;
+  unsigned fd_limit_ = 0;
 };
 
 // Helpers reading /proc.
