@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libuv1-dev node-llhttp libtomlplusplus-dev libssl-dev
   libgtest-dev
-  curl wrk python3 procps psmisc
+  curl wrk procps groff-base
 )
 
 missing=()

@@ -172,10 +172,17 @@ void Connection::update_timer() {
     if (timer_purpose_ != TimerPurpose::header) arm_timer(TimerPurpose::header, header_ms);
     if (!session_.draining()) return;
   }
-  std::uint64_t limit = session_.draining() ? kDrainQuietMs : static_cast<std::uint64_t>(limits.keepalive_timeout.count());
-  std::uint64_t now = uv_now(host_.loop());
-  std::uint64_t idle_for = now - last_activity_ms_;
-  arm_timer(TimerPurpose::idle, idle_for >= limit ? 0 : limit - idle_for);
+  // An armed idle timer is left alone: on expiry it checks last_activity_ms_ and re-arms for the
+  // remainder, which spares a timer-heap update on every keep-alive request.
+  if (timer_purpose_ == TimerPurpose::idle && !session_.draining()) return;
+  arm_timer(TimerPurpose::idle, idle_time_left());
+}
+
+std::uint64_t Connection::idle_time_left() const {
+  std::uint64_t limit =
+      session_.draining() ? kDrainQuietMs : static_cast<std::uint64_t>(host_.limits().keepalive_timeout.count());
+  std::uint64_t idle_for = uv_now(host_.loop()) - last_activity_ms_;
+  return idle_for >= limit ? 0 : limit - idle_for;
 }
 
 void Connection::arm_timer(TimerPurpose purpose, std::uint64_t timeout_ms) {
@@ -195,7 +202,8 @@ void Connection::on_timer(uv_timer_t* timer) {
       c.after_output_progress();
       return;
     case TimerPurpose::idle:
-      c.begin_lingering_close();
+      if (std::uint64_t left = c.idle_time_left(); left > 0) c.arm_timer(TimerPurpose::idle, left);
+      else c.begin_lingering_close();
       return;
     case TimerPurpose::send:
     case TimerPurpose::linger:
@@ -208,7 +216,7 @@ void Connection::on_timer(uv_timer_t* timer) {
 void Connection::start_drain() {
   if (closed_ || lingering_) return;
   session_.start_drain();
-  if (!busy()) update_timer();
+  if (!busy()) update_timer();  // re-arms the idle timer for the shorter quiet period
 }
 
 // Sends our FIN, then reads and discards until the client closes or kLingerMs pass: closing

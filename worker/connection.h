@@ -73,6 +73,7 @@ class Connection final : public RequestObserver {
   void begin_lingering_close();
   void update_timer();
   void arm_timer(TimerPurpose purpose, std::uint64_t timeout_ms);
+  std::uint64_t idle_time_left() const;
   void set_reading(bool reading);
 
   ConnectionHost& host_;
