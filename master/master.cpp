@@ -153,9 +153,11 @@ void Master::reap_children() {
     int status = 0;
     pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid <= 0) return;
-    for (Generation& g : generations_)
-      for (WorkerProcess& p : g.processes)
-        if (p.pid == pid) on_worker_exit(g, p, status);
+    [&] {
+      for (Generation& g : generations_)
+        for (WorkerProcess& p : g.processes)
+          if (p.pid == pid) return on_worker_exit(g, p, status);
+    }();
   }
 }
 

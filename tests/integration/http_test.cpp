@@ -1,5 +1,8 @@
 // HTTP/1.1 behaviour of the real server over real sockets.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -159,4 +162,20 @@ TEST(AccessLog, OneLinePerRequestWithWorkerAndGeneration) {
   EXPECT_NE(text.str().find("\"GET / HTTP/1.1\" 200 7 worker=0 gen=1\n"), std::string::npos) << text.str();
   EXPECT_NE(text.str().find("\"GET /teapot?x=1 HTTP/1.1\" 404 14 worker=0 gen=1\n"), std::string::npos) << text.str();
   EXPECT_NE(text.str().find("127.0.0.1:"), std::string::npos);
+}
+
+TEST(Http, ServesOnAnIPv6Listener) {
+  int probe = ::socket(AF_INET6, SOCK_STREAM, 0);
+  sockaddr_in6 loopback{};
+  loopback.sin6_family = AF_INET6;
+  loopback.sin6_addr = in6addr_loopback;
+  bool has_ipv6 = probe >= 0 && ::bind(probe, reinterpret_cast<sockaddr*>(&loopback), sizeof loopback) == 0;
+  if (probe >= 0) ::close(probe);
+  if (!has_ipv6) GTEST_SKIP() << "this machine has no IPv6 loopback";
+  int port6 = free_port();
+  TetherServer server(1, "[[listen]]\naddress = \"[::1]:" + std::to_string(port6) + "\"\n");
+  ASSERT_TRUE(server.start()) << server.error_log();
+  std::string output;
+  EXPECT_EQ(run_command("curl -sS -g 'http://[::1]:" + std::to_string(port6) + "/'", &output), 0) << output;
+  EXPECT_EQ(output, "tether\n");
 }
