@@ -10,4 +10,16 @@ unsigned ServerConfig::resolved_workers() const {
   return cpus > 0 ? static_cast<unsigned>(cpus) : 1;
 }
 
+const ConfigValue* ConfigValue::find(std::string_view key) const {
+  for (const auto& [name, value] : table)
+    if (name == key) return &value;
+  return nullptr;
+}
+
+const ModuleConfig* Config::module(std::string_view name) const {
+  for (const ModuleConfig& m : modules)
+    if (m.name == name) return &m;
+  return nullptr;
+}
+
 }  // namespace tether

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,7 @@ struct ServerConfig {
   std::string error_log = "stderr";            // "stderr" or a path
   LogLevel log_level = LogLevel::info;
   std::string access_log = "off";              // "off", "stderr" or a path
+  std::string modules_dir = TETHER_DEFAULT_MODULES_DIR;
 
   unsigned resolved_workers() const;           // workers, with "auto" resolved to the CPU count
 };
@@ -56,10 +58,37 @@ struct RespondConfig {
   std::string content_type = "text/plain";
 };
 
+// A TOML value kept as it was written, for the tables that belong to modules: the core cannot
+// know their keys, so modules validate them through the module API (include/tether/module.h).
+struct ConfigValue {
+  enum class Type { string, integer, floating, boolean, table, array };
+  Type type = Type::table;
+  SourcePosition where;
+  std::string string;
+  std::int64_t integer = 0;
+  double floating = 0;
+  bool boolean = false;
+  std::vector<std::pair<std::string, ConfigValue>> table;  // in file order; keys are unique
+  std::vector<ConfigValue> array;
+
+  const ConfigValue* find(std::string_view key) const;
+};
+
+// [modules.<name>]: a module to load and its own settings.
+struct ModuleConfig {
+  std::string name;
+  std::string path;     // the .so file: modules_dir/<name>.so unless `path` is given
+  ConfigValue settings; // the table without `path`
+  SourcePosition where;
+};
+
 struct RouteConfig {
   std::string path;     // without the trailing '*' for prefix routes
   bool prefix = false;  // "/static/*" matches every path under "/static/"
+  std::string handler;  // empty: the built-in `respond`; else the name of the module answering
   RespondConfig respond;
+  // [route.<module>] tables: per-route settings for modules, keyed by module name.
+  std::vector<std::pair<std::string, ConfigValue>> module_settings;
   SourcePosition where;
 };
 
@@ -69,6 +98,9 @@ struct Config {
   LimitsConfig limits;
   std::vector<ListenConfig> listen;
   std::vector<RouteConfig> routes;
+  std::vector<ModuleConfig> modules;  // in file order; that is the order hooks run in
+
+  const ModuleConfig* module(std::string_view name) const;
 };
 
 using ConfigPtr = std::shared_ptr<const Config>;

@@ -1,5 +1,6 @@
 #include "core/config_parser.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -97,7 +98,7 @@ class ConfigReader {
     const toml::table* t = table_at(root, "server", "[server]");
     if (!t) return;
     check_keys(*t, "[server]", {"workers", "pid_file", "drain_timeout", "ready_timeout", "max_draining_generations",
-                                "user", "error_log", "log_level", "access_log"});
+                                "user", "error_log", "log_level", "access_log", "modules_dir"});
     if (const toml::node* w = t->get("workers")) {
       if (w->is_string() && w->as_string()->get() == "auto") server.workers = 0;
       else if (w->is_integer() && w->as_integer()->get() >= 1 && w->as_integer()->get() <= 1024)
@@ -111,6 +112,7 @@ class ConfigReader {
     read_string(*t, "user", server.user);
     read_string(*t, "error_log", server.error_log);
     read_string(*t, "access_log", server.access_log);
+    read_string(*t, "modules_dir", server.modules_dir);
     if (const toml::node* l = t->get("log_level")) {
       std::optional<LogLevel> level;
       if (l->is_string()) level = parse_log_level(l->as_string()->get());
@@ -195,9 +197,21 @@ class ConfigReader {
       error(node.source(), "a " + std::to_string(respond.status) + " response cannot have a body");
   }
 
-  void read_route(const toml::table& t, std::vector<RouteConfig>& out) {
-    check_keys(t, "[[route]]", {"path", "respond"});
+  // [route.<module>] tables hold per-route settings of configured modules; any other key is unknown.
+  void read_route(const toml::table& t, const std::vector<ModuleConfig>& modules, std::vector<RouteConfig>& out) {
     RouteConfig route;
+    for (const auto& [key, value] : t) {
+      std::string_view name = key.str();
+      if (name == "path" || name == "respond" || name == "handler") continue;
+      if (!has_module(modules, name)) {
+        error(key.source(), "unknown key \"" + std::string(name) + "\" in [[route]] (not a configured module either)");
+      } else if (!value.is_table()) {
+        error(value.source(), "[route." + std::string(name) + "] must be a table of settings for module \"" +
+                                  std::string(name) + "\"");
+      } else {
+        route.module_settings.emplace_back(std::string(name), to_value(value));
+      }
+    }
     route.where = position_of(t.source());
     const toml::node* p = t.get("path");
     if (!p || !p->is_string()) {
@@ -220,20 +234,106 @@ class ConfigReader {
     }
     route.path = path;
     const toml::node* respond = t.get("respond");
-    if (!respond) {
-      error(p->source(), "route \"" + p->as_string()->get() + "\" has no handler: add respond = { ... }");
+    const toml::node* handler = t.get("handler");
+    if (respond && handler) {
+      error(handler->source(), "a route has either \"respond\" or \"handler\", not both");
       return;
     }
-    read_respond(*respond, route.respond);
-    out.push_back(route);
+    if (handler) {
+      read_string(t, "handler", route.handler);
+      if (handler->is_string() && !has_module(modules, route.handler))
+        error(handler->source(), "handler \"" + route.handler + "\" is not a configured module: add [modules." +
+                                     route.handler + "]");
+    } else if (respond) {
+      read_respond(*respond, route.respond);
+    } else {
+      error(p->source(), "route \"" + p->as_string()->get() + "\" has no handler: add respond = { ... } or handler = \"module\"");
+      return;
+    }
+    out.push_back(std::move(route));
+  }
+
+  static bool has_module(const std::vector<ModuleConfig>& modules, std::string_view name) {
+    return std::any_of(modules.begin(), modules.end(), [&](const ModuleConfig& m) { return m.name == name; });
+  }
+
+  static bool valid_module_name(std::string_view name) {
+    if (name.empty() || name.size() > 64) return false;
+    for (char c : name)
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+    return true;
+  }
+
+  void read_modules(const toml::table& root, const ServerConfig& server, std::vector<ModuleConfig>& out) {
+    const toml::table* t = table_at(root, "modules", "[modules]");
+    if (!t) return;
+    for (const auto& [key, value] : *t) {
+      std::string name(key.str());
+      if (!valid_module_name(name)) {
+        error(key.source(), "module name \"" + name + "\" must be 1 to 64 of a-z, 0-9 and _");
+        continue;
+      }
+      if (!value.is_table()) {
+        error(value.source(), "[modules." + name + "] must be a table");
+        continue;
+      }
+      ModuleConfig module;
+      module.name = name;
+      module.where = position_of(key.source());
+      module.path = server.modules_dir + "/" + name + ".so";
+      module.settings = to_value(value);
+      module.settings.where = module.where;
+      auto& entries = module.settings.table;
+      for (auto it = entries.begin(); it != entries.end(); ++it) {
+        if (it->first != "path") continue;
+        if (it->second.type != ConfigValue::Type::string || it->second.string.empty())
+          error(value.as_table()->get("path")->source(), "\"path\" must be the path of the module's .so file");
+        else module.path = it->second.string;
+        entries.erase(it);
+        break;
+      }
+      out.push_back(std::move(module));
+    }
+  }
+
+  // A TOML node as a ConfigValue, with positions, for module settings.
+  ConfigValue to_value(const toml::node& node) {
+    ConfigValue v;
+    v.where = position_of(node.source());
+    if (const auto* table = node.as_table()) {
+      v.type = ConfigValue::Type::table;
+      for (const auto& [key, child] : *table) {
+        v.table.emplace_back(std::string(key.str()), to_value(child));
+        v.table.back().second.where = position_of(child.source());
+      }
+    } else if (const auto* array = node.as_array()) {
+      v.type = ConfigValue::Type::array;
+      for (const toml::node& child : *array) v.array.push_back(to_value(child));
+    } else if (node.is_string()) {
+      v.type = ConfigValue::Type::string;
+      v.string = node.as_string()->get();
+    } else if (node.is_integer()) {
+      v.type = ConfigValue::Type::integer;
+      v.integer = node.as_integer()->get();
+    } else if (node.is_floating_point()) {
+      v.type = ConfigValue::Type::floating;
+      v.floating = node.as_floating_point()->get();
+    } else if (node.is_boolean()) {
+      v.type = ConfigValue::Type::boolean;
+      v.boolean = node.as_boolean()->get();
+    } else {
+      error(node.source(), "dates and times are not supported in module settings");
+    }
+    return v;
   }
 
   void read(const toml::table& root, Config& config) {
-    check_keys(root, "the top level", {"server", "limits", "listen", "route"});
+    check_keys(root, "the top level", {"server", "limits", "listen", "route", "modules"});
     read_server(root, config.server);
     read_limits(root, config.limits);
+    read_modules(root, config.server, config.modules);
     for_each_table(root, "listen", [&](const toml::table& t) { read_listen(t, config.listen); });
-    for_each_table(root, "route", [&](const toml::table& t) { read_route(t, config.routes); });
+    for_each_table(root, "route", [&](const toml::table& t) { read_route(t, config.modules, config.routes); });
     if (config.listen.empty() && !root.get("listen"))
       errors_.push_back(ConfigError{file_, {1, 1}, "no [[listen]] address: add one such as address = \"127.0.0.1:8080\""});
   }
