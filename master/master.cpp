@@ -13,6 +13,7 @@
 
 #include "core/control_message.h"
 #include "core/log.h"
+#include "core/shared_metrics.h"
 #include "master/pid_file.h"
 
 namespace tether {
@@ -73,6 +74,11 @@ bool Master::start() {
   signal(SIGPIPE, SIG_IGN);
   signal_fd_ = UniqueFd(signalfd(-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC));
 
+  if (!shared_metrics().create(&why)) {
+    LOG_ERROR("%s", why.c_str());
+    return false;
+  }
+  core_metrics().register_all(shared_metrics());
   unsigned workers = config_->server.resolved_workers();
   if (!listeners_.prepare(*config_, workers, &why)) {
     LOG_ERROR("%s", why.c_str());
@@ -87,6 +93,7 @@ bool Master::start() {
   for (const ListenConfig& listen : config_->listen) addresses += " " + listen.address.to_string();
   LOG_NOTICE("tether %s started: %u workers, listening on%s", TETHER_VERSION, workers, addresses.c_str());
   start_generation(config_, Generation::State::active);
+  shared_metrics().set(0, core_metrics().generation, generations_.back().number);
   return true;
 }
 
@@ -165,6 +172,8 @@ void Master::on_worker_exit(Generation& generation, WorkerProcess& process, int 
   pid_t pid = process.pid;
   process.pid = 0;
   process.control.reset();
+  shared_metrics().release_slot(process.metrics_slot);
+  process.metrics_slot = 0;
   bool expected = process.stop_requested || generation.state == Generation::State::draining ||
                   generation.state == Generation::State::stopping;
   if (expected) {
@@ -177,6 +186,7 @@ void Master::on_worker_exit(Generation& generation, WorkerProcess& process, int 
   if (generation.state == Generation::State::starting) {
     abandon(generation, "worker " + std::to_string(process.slot) + " " + describe_exit(status) + " before it was ready");
   } else if (generation.state == Generation::State::active && shutdown_ == Shutdown::none) {
+    shared_metrics().add(0, core_metrics().worker_restarts, 1);
     schedule_respawn(process);
   } else if (generation.state == Generation::State::draining) {
     release_retired_listeners(generation);

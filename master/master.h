@@ -88,7 +88,6 @@ class Master {
   UniqueFd signal_fd_;
   bool reload_pending_ = false;
   enum class Shutdown { none, graceful, fast } shutdown_ = Shutdown::none;
-  unsigned reloads_ = 0;
 };
 
 // Entry points for the command line.

@@ -9,6 +9,7 @@
 #include "core/config_parser.h"
 #include "core/control_message.h"
 #include "core/log.h"
+#include "core/shared_metrics.h"
 #include "master/master.h"
 
 namespace tether {
@@ -45,7 +46,6 @@ void Master::begin_reload() {
   }
   identity_ = identity;
   if (!apply_log_settings(*loaded.config, &why)) LOG_ERROR("%s (keeping the previous error log)", why.c_str());
-  ++reloads_;
   start_generation(loaded.config, Generation::State::starting);
 }
 
@@ -54,6 +54,8 @@ void Master::on_generation_ready(Generation& fresh) {
   Generation* previous = active_generation();
   fresh.state = Generation::State::active;
   config_ = fresh.config;
+  shared_metrics().add(0, core_metrics().reloads, 1);
+  shared_metrics().set(0, core_metrics().generation, fresh.number);
   if (previous) {
     previous->retired_listeners = listeners_.retire_unlisted(*fresh.config);
     drain(*previous);

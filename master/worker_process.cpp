@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "core/log.h"
+#include "core/shared_metrics.h"
 #include "worker/worker.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -51,9 +52,11 @@ bool spawn_worker(const SpawnRequest& request, WorkerProcess& process, std::stri
   }
   std::vector<int> listen_fds = request.listeners->fds_for_slot(*request.config, request.slot, request.workers);
   pid_t master = getpid();
+  process.metrics_slot = shared_metrics().acquire_slot();
   pid_t pid = fork();
   if (pid < 0) {
     *error = std::string("fork(): ") + std::strerror(errno);
+    shared_metrics().release_slot(process.metrics_slot);
     ::close(pair[0]);
     ::close(pair[1]);
     return false;
@@ -70,7 +73,8 @@ bool spawn_worker(const SpawnRequest& request, WorkerProcess& process, std::stri
         _exit(2);
       }
     }
-    WorkerStartup startup{request.config, request.slot, request.generation, listen_fds, pair[1], master};
+    WorkerStartup startup{request.config, request.slot, request.generation, listen_fds, pair[1], master,
+                          process.metrics_slot};
     int status = run_worker(startup);
 #if defined(__SANITIZE_ADDRESS__)
     // _exit skips LeakSanitizer's exit hook: check the worker's heap explicitly.

@@ -19,6 +19,7 @@ using SteadyClock = std::chrono::steady_clock;
 struct WorkerProcess {
   pid_t pid = 0;          // 0: not running (crashed, waiting for its respawn)
   unsigned slot = 0;
+  std::size_t metrics_slot = 0;  // its slot in shared_metrics(); released when it exits
   UniqueFd control;       // the master's end of the control channel
   bool ready = false;
   bool accept_stopped = false;

@@ -5,6 +5,7 @@
 #include <new>
 #include <string>
 
+#include "core/shared_metrics.h"
 #include "worker/access_log.h"
 
 namespace tether {
@@ -28,7 +29,9 @@ Connection& connection_of(uv_handle_t* handle) { return *static_cast<Connection*
 }  // namespace
 
 Connection::Connection(ConnectionHost& host)
-    : host_(host), session_(host.http_limits(), host.router(), this) {}
+    : host_(host), session_(host.http_limits(), host.router(), this, host.dispatcher()) {
+  session_.set_transport(this);
+}
 
 Connection* Connection::start(ConnectionHost& host, int fd) {
   auto* c = new Connection(host);
@@ -49,6 +52,19 @@ Connection* Connection::start(ConnectionHost& host, int fd) {
   return c;
 }
 
+bool Connection::peer_address(sockaddr_storage* address, socklen_t* length) const {
+  int n = static_cast<int>(*length);
+  if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(address), &n) != 0) return false;
+  *length = static_cast<socklen_t>(n);
+  return true;
+}
+
+int Connection::fd() const {
+  uv_os_fd_t fd = -1;
+  uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp_), &fd);
+  return fd;
+}
+
 bool Connection::busy() const {
   return session_.phase() != HttpSession::Phase::idle || pending_writes_ != 0;
 }
@@ -67,6 +83,7 @@ void Connection::on_alloc(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
 void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   Connection& c = connection_of(reinterpret_cast<uv_handle_t*>(stream));
   if (nread > 0) {
+    shared_metrics().add(c.host_.metrics_slot(), core_metrics().bytes_received, nread);
     if (!c.lingering_) c.handle_input(buf->base, static_cast<std::size_t>(nread));
     return;
   }
@@ -89,6 +106,7 @@ void Connection::handle_input(const char* data, std::size_t length) {
 void Connection::flush_output() {
   std::string& output = session_.output();
   if (output.empty() || closed_) return;
+  shared_metrics().add(host_.metrics_slot(), core_metrics().bytes_sent, static_cast<std::int64_t>(output.size()));
   auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
   std::size_t offset = 0;
   if (pending_writes_ == 0) {
@@ -144,7 +162,8 @@ void Connection::after_output_progress() {
     if (pending_writes_ == 0) begin_lingering_close();
     return;
   }
-  set_reading(tcp_.write_queue_size < kMaxQueuedOutput);
+  // A request waiting for a module's answer is not followed by more reading (backpressure).
+  set_reading(tcp_.write_queue_size < kMaxQueuedOutput && session_.phase() != HttpSession::Phase::waiting);
   update_timer();
 }
 
@@ -163,6 +182,10 @@ void Connection::update_timer() {
       arm_timer(TimerPurpose::body, header_ms);  // re-armed on every read: an inactivity limit
       return;
     case HttpSession::Phase::closing:
+      return;
+    case HttpSession::Phase::waiting:  // the module answering it owns the timing
+      uv_timer_stop(&timer_);
+      timer_purpose_ = TimerPurpose::none;
       return;
     case HttpSession::Phase::idle:
       break;
@@ -244,6 +267,7 @@ void Connection::on_shutdown(uv_shutdown_t* req, int status) {
 void Connection::close_now() {
   if (closed_) return;
   closed_ = true;
+  host_.on_connection_closing(*this);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_handle_closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_handle_closed);
 }
@@ -255,7 +279,14 @@ void Connection::on_handle_closed(uv_handle_t* handle) {
   delete &c;
 }
 
+void Connection::on_deferred_answer() {
+  flush_output();
+  after_output_progress();
+}
+
 void Connection::on_request_answered(const RequestSummary& summary) {
+  if (summary.status >= 100 && summary.status < 600)
+    shared_metrics().add(host_.metrics_slot(), core_metrics().requests[summary.status / 100 - 1], 1);
   AccessLog& log = host_.access_log();
   if (log.enabled()) log.record(tcp_, summary);
 }

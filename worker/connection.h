@@ -29,8 +29,12 @@ class ConnectionHost {
   virtual const HttpLimits& http_limits() const = 0;
   virtual const Router& router() const = 0;
   virtual AccessLog& access_log() = 0;
+  virtual RequestDispatcher* dispatcher() = 0;  // null when no module is loaded
+  virtual std::size_t metrics_slot() const = 0;
   // Scratch space for reads: data is parsed before the next read, so one buffer serves all.
   virtual uv_buf_t read_buffer() = 0;
+  // Before the socket closes (modules' connection_closed hooks), then once it is gone.
+  virtual void on_connection_closing(Connection& connection) = 0;
   virtual void on_connection_closed(Connection& connection) = 0;
 };
 
@@ -47,6 +51,9 @@ class Connection final : public RequestObserver {
   void close_now();
 
   bool busy() const;
+  // The client's address into *address (length in/out). False if the socket has none.
+  bool peer_address(sockaddr_storage* address, socklen_t* length) const;
+  int fd() const;
 
   // Intrusive list of the worker's connections.
   Connection* prev = nullptr;
@@ -59,6 +66,7 @@ class Connection final : public RequestObserver {
   ~Connection() override = default;
 
   void on_request_answered(const RequestSummary& summary) override;
+  void on_deferred_answer() override;
 
   static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
   static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);

@@ -79,7 +79,9 @@ void append_response(std::string& out, const ResponseHead& head, std::string_vie
   }
   if (head.connection == ConnectionHeader::close) out += "\r\nConnection: close";
   else if (head.connection == ConnectionHeader::keep_alive) out += "\r\nConnection: keep-alive";
-  out += "\r\n\r\n";
+  out += "\r\n";
+  out += head.extra_headers;
+  out += "\r\n";
   if (!head_only && !bodyless) out.append(body);
 }
 

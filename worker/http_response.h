@@ -23,6 +23,7 @@ struct ResponseHead {
   std::string_view content_type;
   std::size_t content_length = 0;
   ConnectionHeader connection = ConnectionHeader::none;
+  std::string_view extra_headers;  // complete "Name: value\r\n" lines
 };
 
 // Appends the status line and headers, then `body` unless `head_only` (HEAD request).

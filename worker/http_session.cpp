@@ -26,7 +26,15 @@ const llhttp_settings_t& HttpSession::parser_settings() {
     s.on_message_begin = on_message_begin;
     s.on_url = on_url;
     s.on_header_field = on_header_field;
+    s.on_header_field_complete = [](llhttp_t* p) {
+      session_of(p).in_header_name_ = false;
+      return 0;
+    };
     s.on_header_value = on_header_value;
+    s.on_header_value_complete = [](llhttp_t* p) {
+      session_of(p).finish_header_line();
+      return 0;
+    };
     s.on_headers_complete = on_headers_complete;
     s.on_body = on_body;
     s.on_message_complete = on_message_complete;
@@ -35,19 +43,39 @@ const llhttp_settings_t& HttpSession::parser_settings() {
   return settings;
 }
 
-HttpSession::HttpSession(const HttpLimits& limits, const Router& router, RequestObserver* observer)
-    : limits_(limits), router_(router), observer_(observer) {
+HttpSession::HttpSession(const HttpLimits& limits, const Router& router, RequestObserver* observer,
+                         RequestDispatcher* dispatcher)
+    : limits_(limits), router_(router), observer_(observer), dispatcher_(dispatcher) {
   llhttp_init(&parser_, HTTP_REQUEST, &parser_settings());
   parser_.data = this;
+}
+
+HttpSession::~HttpSession() {
+  if (dispatcher_) dispatcher_->session_closed(*this, phase_ == Phase::waiting);
 }
 
 void HttpSession::feed(std::string_view data) {
   if (phase_ == Phase::closing || data.empty()) return;
   received_anything_ = true;
+  if (phase_ == Phase::waiting) {
+    pending_input_.append(data);  // parsed once the waiting request is answered
+    return;
+  }
+  parse(data);
+}
+
+void HttpSession::parse(std::string_view data) {
   llhttp_errno_t result = llhttp_execute(&parser_, data.data(), data.size());
   switch (result) {
     case HPE_OK:
-    case HPE_PAUSED:  // we paused after the last answer: the rest of the input is ignored
+      return;
+    case HPE_PAUSED:
+      // Paused after a request: either the last answer (closing: the rest is ignored) or a
+      // request whose handler answers later (keep the rest for then).
+      if (phase_ == Phase::waiting) {
+        const char* stop = llhttp_get_error_pos(&parser_);
+        pending_input_.assign(stop, static_cast<std::size_t>(data.data() + data.size() - stop));
+      }
       return;
     case HPE_PAUSED_UPGRADE:
       // Upgrade requests were answered as ordinary requests with "Connection: close".
@@ -61,10 +89,16 @@ void HttpSession::feed(std::string_view data) {
 
 void HttpSession::expire_header_timeout() {
   if (phase_ == Phase::headers || phase_ == Phase::body) answer_error(408);
-  else phase_ = Phase::closing;  // nothing of a request arrived: close without an answer
+  else if (phase_ != Phase::waiting) phase_ = Phase::closing;  // nothing of a request arrived
 }
 
 void HttpSession::start_drain() { draining_ = true; }
+
+const std::string* HttpSession::header(std::string_view name) const {
+  for (std::size_t i = 0; i < header_count_; ++i)
+    if (equals_ignoring_case(headers_[i].first, name)) return &headers_[i].second;
+  return nullptr;
+}
 
 bool HttpSession::count_header_bytes(std::size_t length) {
   header_bytes_ += length;
@@ -74,14 +108,15 @@ bool HttpSession::count_header_bytes(std::size_t length) {
 }
 
 void HttpSession::finish_header_line() {
-  if (equals_ignoring_case(header_name_, "host")) {
+  if (header_count_ >= headers_.size()) return;
+  const auto& [name, value] = headers_[header_count_];
+  if (equals_ignoring_case(name, "host")) {
     has_host_ = true;
-  } else if (equals_ignoring_case(header_name_, "expect")) {
-    if (equals_ignoring_case(header_value_, "100-continue")) expect_continue_ = true;
+  } else if (equals_ignoring_case(name, "expect")) {
+    if (equals_ignoring_case(value, "100-continue")) expect_continue_ = true;
     else expect_unsupported_ = true;
   }
-  header_name_.clear();
-  header_value_.clear();
+  ++header_count_;
   in_header_value_ = false;
 }
 
@@ -90,15 +125,16 @@ int HttpSession::on_message_begin(llhttp_t* parser) {
   s.phase_ = Phase::headers;
   s.method_.clear();
   s.url_.clear();
-  s.header_name_.clear();
-  s.header_value_.clear();
+  s.body_.clear();
+  s.header_count_ = 0;
+  s.in_header_name_ = false;
   s.in_header_value_ = false;
   s.has_host_ = false;
   s.expect_continue_ = false;
   s.expect_unsupported_ = false;
   s.header_bytes_ = 0;
-  s.body_bytes_ = 0;
   s.pending_error_ = 0;
+  s.answered_ = false;
   return 0;
 }
 
@@ -114,22 +150,27 @@ int HttpSession::on_url(llhttp_t* parser, const char* at, std::size_t length) {
 
 int HttpSession::on_header_field(llhttp_t* parser, const char* at, std::size_t length) {
   HttpSession& s = session_of(parser);
-  if (s.in_header_value_) s.finish_header_line();
-  s.header_name_.append(at, length);
-  // Each header line also costs its ": " and CRLF.
-  return s.count_header_bytes(length + (s.header_name_.size() == length ? 4 : 0)) ? 0 : -1;
+  std::size_t overhead = 0;
+  if (!s.in_header_name_) {  // a new header line; its ": " and CRLF count too
+    s.in_header_name_ = true;
+    overhead = 4;
+    if (s.header_count_ == s.headers_.size()) s.headers_.emplace_back();
+    s.headers_[s.header_count_].first.clear();
+    s.headers_[s.header_count_].second.clear();
+  }
+  s.headers_[s.header_count_].first.append(at, length);
+  return s.count_header_bytes(length + overhead) ? 0 : -1;
 }
 
 int HttpSession::on_header_value(llhttp_t* parser, const char* at, std::size_t length) {
   HttpSession& s = session_of(parser);
   s.in_header_value_ = true;
-  s.header_value_.append(at, length);
+  if (s.header_count_ < s.headers_.size()) s.headers_[s.header_count_].second.append(at, length);
   return s.count_header_bytes(length) ? 0 : -1;
 }
 
 int HttpSession::on_headers_complete(llhttp_t* parser) {
   HttpSession& s = session_of(parser);
-  if (s.in_header_value_ || !s.header_name_.empty()) s.finish_header_line();
   s.method_ = llhttp_method_name(static_cast<llhttp_method_t>(parser->method));
   s.phase_ = Phase::body;
   int status = s.check_headers();
@@ -150,38 +191,54 @@ int HttpSession::check_headers() {
   return 0;
 }
 
-int HttpSession::on_body(llhttp_t* parser, const char*, std::size_t length) {
+int HttpSession::on_body(llhttp_t* parser, const char* at, std::size_t length) {
   HttpSession& s = session_of(parser);
-  s.body_bytes_ += length;
-  if (s.body_bytes_ > s.limits_.max_body_size) {
+  if (s.body_.size() + length > s.limits_.max_body_size) {
     s.pending_error_ = 413;
     return -1;
   }
+  s.body_.append(at, length);
   return 0;
 }
 
 int HttpSession::on_message_complete(llhttp_t* parser) {
   HttpSession& s = session_of(parser);
-  s.answer_request();
-  return s.phase_ == Phase::closing ? HPE_PAUSED : 0;
+  s.handle_request();
+  return s.phase_ == Phase::closing || s.phase_ == Phase::waiting ? HPE_PAUSED : 0;
 }
 
-void HttpSession::answer_request() {
-  bool keep_alive = llhttp_should_keep_alive(&parser_) && !draining_ && !parser_.upgrade;
-  ResponseHead head;
-  std::string_view body;
-  std::string fallback;
-  if (const RouteConfig* route = router_.match(url_)) {
-    head.status = route->respond.status;
-    head.content_type = route->respond.content_type;
-    body = route->respond.body;
-  } else {
-    head.status = 404;
-    head.content_type = "text/plain";
-    fallback = default_error_body(404);
-    body = fallback;
+void HttpSession::handle_request() {
+  keep_alive_ = llhttp_should_keep_alive(&parser_) && !parser_.upgrade;
+  const RouteConfig* route = router_.match(url_);
+  using Outcome = RequestDispatcher::Outcome;
+  Outcome outcome = Outcome::declined;
+  if (dispatcher_) outcome = dispatcher_->check_access(*this, route);
+  if (outcome == Outcome::declined) {
+    if (!route) {
+      answer(404, "text/plain", "", default_error_body(404));
+      return;
+    }
+    if (route->handler.empty()) {
+      answer(route->respond.status, route->respond.content_type, "", route->respond.body);
+      return;
+    }
+    outcome = dispatcher_ ? dispatcher_->run_handler(*this, *route) : Outcome::declined;
+    if (outcome == Outcome::declined) answer(404, "text/plain", "", default_error_body(404));
   }
+  if (outcome == Outcome::deferred && !answered_) phase_ = Phase::waiting;
+}
+
+void HttpSession::answer(int status, std::string_view content_type, std::string_view extra_headers,
+                         std::string_view body) {
+  if (answered_ || (phase_ != Phase::body && phase_ != Phase::waiting)) return;  // one answer per request
+  answered_ = true;
+  bool was_waiting = phase_ == Phase::waiting;
+  bool keep_alive = keep_alive_ && !draining_;
+  ResponseHead head;
+  head.status = status;
+  head.content_type = content_type;
   head.content_length = body.size();
+  head.extra_headers = extra_headers;
   if (!keep_alive) head.connection = ConnectionHeader::close;
   else if (parser_.http_major == 1 && parser_.http_minor == 0) head.connection = ConnectionHeader::keep_alive;
   bool head_only = parser_.method == HTTP_HEAD;
@@ -189,15 +246,25 @@ void HttpSession::answer_request() {
   ++requests_answered_;
   phase_ = keep_alive ? Phase::idle : Phase::closing;
   if (observer_)
-    observer_->on_request_answered(RequestSummary{method_, url_, parser_.http_major, parser_.http_minor, head.status,
-                                                  head_only ? 0 : body.size()});
+    observer_->on_request_answered(
+        RequestSummary{method_, url_, parser_.http_major, parser_.http_minor, status, head_only ? 0 : body.size()});
+  if (!was_waiting) return;
+  // Parsing stopped at this request: go on with what arrived meanwhile, then let the transport write.
+  if (phase_ == Phase::idle) {
+    llhttp_resume(&parser_);
+    std::string rest = std::move(pending_input_);
+    pending_input_.clear();
+    if (!rest.empty()) parse(rest);
+  }
+  if (observer_) observer_->on_deferred_answer();
 }
 
 void HttpSession::answer_error(int status) {
   std::string body = default_error_body(status);
-  ResponseHead head{status, "text/plain", body.size(), ConnectionHeader::close};
+  ResponseHead head{status, "text/plain", body.size(), ConnectionHeader::close, {}};
   append_response(output_, head, body, false);
   phase_ = Phase::closing;
+  answered_ = true;
   if (observer_)
     observer_->on_request_answered(RequestSummary{method_.empty() ? std::string_view("-") : method_,
                                                   url_.empty() ? std::string_view("-") : url_, parser_.http_major,

@@ -2,10 +2,14 @@
 // can be driven byte by byte in unit tests. The transport (connection.h) feeds it what it reads,
 // writes what it puts in output(), and arms timers according to phase().
 //
-// Requests are answered in order (pipelining), each response is appended to output() as soon as
-// its request is complete. After an error answer (400, 408, 413, 414, 417, 431) or a response
-// carrying "Connection: close", the session is `closing`: further input is ignored and the
-// transport closes the connection once output() has been written.
+// Requests are answered in order (pipelining). A complete request runs the access phase and
+// its route's handler through the RequestDispatcher (modules), or the built-in `respond`. A
+// handler may answer later (phase `waiting`): parsing then stops, input that arrives meanwhile
+// is kept, and parsing resumes once answer() is called.
+//
+// After an error answer (400, 408, 413, 414, 417, 431) or a response carrying
+// "Connection: close", the session is `closing`: further input is ignored and the transport
+// closes the connection once output() has been written.
 #pragma once
 
 #include <llhttp.h>
@@ -13,6 +17,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "worker/router.h"
 
@@ -37,6 +43,23 @@ class RequestObserver {
  public:
   virtual ~RequestObserver() = default;
   virtual void on_request_answered(const RequestSummary& summary) = 0;
+  // A request that was waiting got its answer: output() has grown and parsing may go on.
+  virtual void on_deferred_answer() {}
+};
+
+class HttpSession;
+
+// Runs what modules add to a request: the access phase and module handlers.
+class RequestDispatcher {
+ public:
+  enum class Outcome { answered, declined, deferred };
+  virtual ~RequestDispatcher() = default;
+  // Access phase for every request; `route` may be null. answered: a module answered it.
+  virtual Outcome check_access(HttpSession& session, const RouteConfig* route) = 0;
+  // The handler of a route whose handler names a module.
+  virtual Outcome run_handler(HttpSession& session, const RouteConfig& route) = 0;
+  // The session ends; `waiting` if a request still waits for its answer.
+  virtual void session_closed(HttpSession& session, bool waiting) = 0;
 };
 
 class HttpSession {
@@ -45,12 +68,15 @@ class HttpSession {
     idle,     // between requests: nothing of the next request has arrived
     headers,  // a request has begun; its headers are not complete yet
     body,     // headers complete, reading the body
+    waiting,  // the request is complete; its handler will answer later
     closing,  // answered for the last time; ignore input, close after output is written
   };
 
-  HttpSession(const HttpLimits& limits, const Router& router, RequestObserver* observer);
+  HttpSession(const HttpLimits& limits, const Router& router, RequestObserver* observer,
+              RequestDispatcher* dispatcher = nullptr);
   HttpSession(const HttpSession&) = delete;
   HttpSession& operator=(const HttpSession&) = delete;
+  ~HttpSession();
 
   // Parses `data`; complete requests are answered into output().
   void feed(std::string_view data);
@@ -59,11 +85,30 @@ class HttpSession {
   // Graceful shutdown: the next response carries "Connection: close" and ends the session.
   void start_drain();
 
+  // Answers the current request (from a handler, now or later). `extra_headers` are complete
+  // "Name: value\r\n" lines. Content-Length, Date, Server and Connection are added here.
+  void answer(int status, std::string_view content_type, std::string_view extra_headers, std::string_view body);
+
   Phase phase() const { return phase_; }
   bool draining() const { return draining_; }
   bool received_anything() const { return received_anything_; }
   std::uint64_t requests_answered() const { return requests_answered_; }
   std::string& output() { return output_; }
+
+  // The current request, for handlers.
+  std::string_view method() const { return method_; }
+  std::string_view target() const { return url_; }
+  std::string_view body() const { return body_; }
+  int http_major() const { return parser_.http_major; }
+  int http_minor() const { return parser_.http_minor; }
+  // The value of a request header (case-insensitive name); nullptr if absent.
+  const std::string* header(std::string_view name) const;
+
+  // The transport (the Connection) and the dispatcher's own per-session state.
+  void* transport() const { return transport_; }
+  void set_transport(void* transport) { transport_ = transport; }
+  void* dispatcher_state() const { return dispatcher_state_; }
+  void set_dispatcher_state(void* state) { dispatcher_state_ = state; }
 
  private:
   static const llhttp_settings_t& parser_settings();
@@ -75,34 +120,42 @@ class HttpSession {
   static int on_body(llhttp_t* parser, const char* at, std::size_t length);
   static int on_message_complete(llhttp_t* parser);
 
+  void parse(std::string_view data);
   bool count_header_bytes(std::size_t length);
   int check_headers();
-  void answer_request();
+  void handle_request();
   void answer_error(int status);
   void finish_header_line();
 
   const HttpLimits& limits_;
   const Router& router_;
   RequestObserver* observer_;
+  RequestDispatcher* dispatcher_;
+  void* transport_ = nullptr;
+  void* dispatcher_state_ = nullptr;
   llhttp_t parser_;
 
   Phase phase_ = Phase::idle;
   bool draining_ = false;
   bool received_anything_ = false;
+  bool keep_alive_ = true;  // of the current request
   std::uint64_t requests_answered_ = 0;
   std::string output_;
+  std::string pending_input_;  // arrived while a request was waiting for its answer
 
-  // The request being parsed.
+  // The request being parsed. Header entries are reused from request to request.
   std::string method_;
   std::string url_;
-  std::string header_name_;
-  std::string header_value_;
+  std::string body_;
+  std::vector<std::pair<std::string, std::string>> headers_;
+  std::size_t header_count_ = 0;
+  bool in_header_name_ = false;
   bool in_header_value_ = false;
+  bool answered_ = false;
   bool has_host_ = false;
   bool expect_continue_ = false;
   bool expect_unsupported_ = false;
   std::uint64_t header_bytes_ = 0;
-  std::uint64_t body_bytes_ = 0;
   int pending_error_ = 0;  // status chosen by a callback that stopped the parser
 };
 

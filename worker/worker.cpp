@@ -11,7 +11,9 @@
 #include "worker/acceptor.h"
 #include "worker/access_log.h"
 #include "worker/connection.h"
+#include "core/shared_metrics.h"
 #include "worker/control_channel.h"
+#include "worker/module_runtime.h"
 #include "worker/router.h"
 
 namespace tether {
@@ -23,14 +25,16 @@ constexpr std::size_t kReadBufferSize = 64 * 1024;
 
 class Worker final : public ConnectionHost, public AcceptorOwner {
  public:
-  explicit Worker(const WorkerStartup& startup)
+  Worker(const WorkerStartup& startup, std::vector<std::unique_ptr<LoadedModule>> modules)
       : config_(startup.config),
         slot_(startup.slot),
         generation_(startup.generation),
+        metrics_slot_(startup.metrics_slot),
         router_(config_->routes),
         http_limits_{config_->limits.max_header_size, config_->limits.max_body_size},
         read_buffer_(new char[kReadBufferSize]) {
     uv_loop_init(&loop_);
+    modules_ = std::make_unique<ModuleRuntime>(*config_, std::move(modules), &loop_, slot_, generation_, metrics_slot_);
     for (int fd : startup.listen_fds) acceptors_.push_back(std::make_unique<Acceptor>(&loop_, fd, *this));
     control_ = std::make_unique<ControlChannel>(
         &loop_, startup.control_fd, [this](const ControlMessage& m) { on_control(m); },
@@ -66,6 +70,7 @@ class Worker final : public ConnectionHost, public AcceptorOwner {
   }
 
   int run() {
+    if (!modules_->start()) return 1;
     for (auto& acceptor : acceptors_) acceptor->resume();
     control_->send(ControlType::ready);
     LOG_INFO("worker %u of generation %u serving", slot_, generation_);
@@ -81,12 +86,19 @@ class Worker final : public ConnectionHost, public AcceptorOwner {
   const Router& router() const override { return router_; }
   AccessLog& access_log() override { return access_log_; }
   uv_buf_t read_buffer() override { return uv_buf_init(read_buffer_.get(), kReadBufferSize); }
+  RequestDispatcher* dispatcher() override { return modules_->empty() ? nullptr : modules_.get(); }
+  std::size_t metrics_slot() const override { return metrics_slot_; }
+
+  void on_connection_closing(Connection& c) override {
+    if (modules_->watches_connections()) modules_->connection_closed(c.fd());
+  }
 
   void on_connection_closed(Connection& c) override {
     if (c.prev) c.prev->next = c.next;
     else connections_ = c.next;
     if (c.next) c.next->prev = c.prev;
     --connection_count_;
+    shared_metrics().add(metrics_slot_, core_metrics().connections_open, -1);
     if (draining_ && connection_count_ == 0) request_exit();
     else if (at_capacity_ && connection_count_ < config_->limits.max_connections) {
       at_capacity_ = false;
@@ -96,12 +108,18 @@ class Worker final : public ConnectionHost, public AcceptorOwner {
 
   // AcceptorOwner
   bool on_accepted(int fd) override {
+    shared_metrics().add(metrics_slot_, core_metrics().connections_accepted, 1);
+    if (modules_->watches_connections() && !modules_->connection_accepted(fd)) {
+      ::close(fd);  // refused by a module before a byte was read
+      return true;
+    }
     Connection* c = Connection::start(*this, fd);
     if (!c) return true;
     c->next = connections_;
     if (connections_) connections_->prev = c;
     connections_ = c;
     ++connection_count_;
+    shared_metrics().add(metrics_slot_, core_metrics().connections_open, 1);
     if (draining_) c->start_drain();  // accepted from the backlog after DRAIN: serve once, close
     if (connection_count_ >= config_->limits.max_connections) {
       if (!at_capacity_) LOG_WARN("max_connections (%lu) reached: not accepting until one closes",
@@ -165,6 +183,7 @@ class Worker final : public ConnectionHost, public AcceptorOwner {
     acceptors_.clear();
     uv_timer_stop(&accept_retry_timer_);
     control_->send(ControlType::accept_stopped);
+    modules_->drain();
     LOG_INFO("draining %lu connections (at most %lldms)", static_cast<unsigned long>(connection_count_),
              static_cast<long long>(config_->server.drain_timeout.count()));
     for (Connection* c = connections_; c; c = c->next) c->start_drain();
@@ -191,6 +210,7 @@ class Worker final : public ConnectionHost, public AcceptorOwner {
     acceptors_.clear();
     control_.reset();
     for (Connection* c = connections_; c; c = c->next) c->close_now();
+    modules_->stop();
     for (auto& handle : signals_) uv_close(reinterpret_cast<uv_handle_t*>(handle.get()), nullptr);
     for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&accept_retry_timer_), reinterpret_cast<uv_handle_t*>(&drain_timer_),
                            reinterpret_cast<uv_handle_t*>(&exit_timer_), reinterpret_cast<uv_handle_t*>(&flush_check_)})
@@ -200,10 +220,12 @@ class Worker final : public ConnectionHost, public AcceptorOwner {
   ConfigPtr config_;
   unsigned slot_;
   unsigned generation_;
+  std::size_t metrics_slot_;
   Router router_;
   HttpLimits http_limits_;
   std::unique_ptr<char[]> read_buffer_;
   uv_loop_t loop_;
+  std::unique_ptr<ModuleRuntime> modules_;  // destroyed (dlclose) only after the loop has closed
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   std::unique_ptr<ControlChannel> control_;
   std::vector<std::unique_ptr<uv_signal_t>> signals_;
@@ -228,7 +250,11 @@ int run_worker(const WorkerStartup& startup) {
   if (getppid() != startup.master_pid) return 1;
   Log::set_process_name("worker " + std::to_string(startup.slot) + " g" + std::to_string(startup.generation));
   signal(SIGPIPE, SIG_IGN);
-  Worker worker(startup);
+  std::vector<ConfigError> errors;
+  auto modules = load_modules(*startup.config, &errors);
+  for (const ConfigError& error : errors) LOG_ERROR("%s", error.to_string().c_str());
+  if (!errors.empty()) return 1;
+  Worker worker(startup, std::move(modules));
   if (!worker.open_logs()) return 1;
   return worker.run();
 }

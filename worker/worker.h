@@ -18,6 +18,7 @@ struct WorkerStartup {
   std::vector<int> listen_fds;  // the sockets this slot accepts on; the worker owns them
   int control_fd = -1;          // its end of the control channel; the worker owns it
   pid_t master_pid = 0;
+  std::size_t metrics_slot = 0; // where this process counts in shared_metrics()
 };
 
 // Runs the worker to completion and returns the process exit status.

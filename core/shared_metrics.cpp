@@ -1,0 +1,157 @@
+#include "core/shared_metrics.h"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+namespace tether {
+
+struct SharedMetrics::Entry {
+  char name[96];
+  char labels[96];
+  char help[160];
+  MetricType type;
+};
+
+struct SharedMetrics::Registry {
+  std::atomic<std::uint32_t> lock;        // spin lock, held only while registering
+  std::atomic<std::uint32_t> count;       // entries[0..count) are complete
+  std::atomic<std::uint8_t> slot_used[kMaxSlots];
+  Entry entries[kMaxMetrics];
+};
+
+namespace {
+
+bool valid_name(std::string_view name) {
+  if (name.empty() || name.size() >= 96) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    char c = name[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' || (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void copy_text(char* to, std::size_t capacity, std::string_view from) {
+  std::size_t n = std::min(capacity - 1, from.size());
+  std::memcpy(to, from.data(), n);
+  to[n] = '\0';
+}
+
+}  // namespace
+
+bool SharedMetrics::create(std::string* why) {
+  std::size_t values_bytes = sizeof(std::atomic<std::int64_t>) * kMaxSlots * kMaxMetrics;
+  std::size_t total = sizeof(Registry) + values_bytes;
+  void* memory = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (memory == MAP_FAILED) {
+    *why = std::string("cannot map shared memory for metrics: ") + std::strerror(errno);
+    return false;
+  }
+  registry_ = new (memory) Registry{};  // zero pages: every atomic starts at 0
+  values_ = reinterpret_cast<std::atomic<std::int64_t>*>(static_cast<char*>(memory) + sizeof(Registry));
+  registry_->slot_used[0] = 1;
+  return true;
+}
+
+std::atomic<std::int64_t>* SharedMetrics::value(std::size_t slot, std::uint32_t metric) const {
+  return &values_[slot * kMaxMetrics + (metric - 1)];
+}
+
+std::uint32_t SharedMetrics::register_metric(std::string_view name, std::string_view labels, std::string_view help,
+                                             MetricType type) {
+  if (!registry_ || !valid_name(name) || labels.size() >= 96) return kNoMetric;
+  while (registry_->lock.exchange(1, std::memory_order_acquire) != 0) std::this_thread::yield();
+  std::uint32_t n = registry_->count.load(std::memory_order_relaxed);
+  std::uint32_t found = kNoMetric;
+  for (std::uint32_t i = 0; i < n && found == kNoMetric; ++i)
+    if (name == registry_->entries[i].name && labels == registry_->entries[i].labels) found = i + 1;
+  if (found == kNoMetric && n < kMaxMetrics) {
+    Entry& e = registry_->entries[n];
+    copy_text(e.name, sizeof e.name, name);
+    copy_text(e.labels, sizeof e.labels, labels);
+    copy_text(e.help, sizeof e.help, help);
+    e.type = type;
+    registry_->count.store(n + 1, std::memory_order_release);
+    found = n + 1;
+  }
+  registry_->lock.store(0, std::memory_order_release);
+  return found;
+}
+
+void SharedMetrics::add(std::size_t slot, std::uint32_t metric, std::int64_t delta) {
+  if (!registry_ || metric == kNoMetric || metric > kMaxMetrics || slot >= kMaxSlots) return;
+  value(slot, metric)->fetch_add(delta, std::memory_order_relaxed);
+}
+
+void SharedMetrics::set(std::size_t slot, std::uint32_t metric, std::int64_t v) {
+  if (!registry_ || metric == kNoMetric || metric > kMaxMetrics || slot >= kMaxSlots) return;
+  value(slot, metric)->store(v, std::memory_order_relaxed);
+}
+
+std::size_t SharedMetrics::count() const { return registry_ ? registry_->count.load(std::memory_order_acquire) : 0; }
+
+bool SharedMetrics::read(std::size_t index, MetricSample* sample) const {
+  if (index >= count()) return false;
+  const Entry& e = registry_->entries[index];
+  std::int64_t sum = 0;
+  auto metric = static_cast<std::uint32_t>(index + 1);
+  for (std::size_t slot = 0; slot < kMaxSlots; ++slot)
+    if (registry_->slot_used[slot].load(std::memory_order_relaxed)) sum += value(slot, metric)->load(std::memory_order_relaxed);
+  *sample = MetricSample{e.name, e.labels, e.help, e.type, sum};
+  return true;
+}
+
+std::size_t SharedMetrics::acquire_slot() {
+  if (!registry_) return 0;
+  for (std::size_t i = 0; i < kMaxSlots - 1; ++i) {
+    std::size_t slot = 1 + (next_free_hint_ - 1 + i) % (kMaxSlots - 1);
+    if (registry_->slot_used[slot].load(std::memory_order_relaxed)) continue;
+    registry_->slot_used[slot].store(1, std::memory_order_relaxed);
+    next_free_hint_ = slot + 1 < kMaxSlots ? slot + 1 : 1;
+    return slot;
+  }
+  return 0;
+}
+
+void SharedMetrics::release_slot(std::size_t slot) {
+  if (!registry_ || slot == 0 || slot >= kMaxSlots) return;
+  std::size_t n = count();
+  for (std::uint32_t metric = 1; metric <= n; ++metric) {
+    std::int64_t v = value(slot, metric)->exchange(0, std::memory_order_relaxed);
+    if (registry_->entries[metric - 1].type == MetricType::counter) add(0, metric, v);
+  }
+  registry_->slot_used[slot].store(0, std::memory_order_relaxed);
+}
+
+SharedMetrics& shared_metrics() {
+  static SharedMetrics instance;
+  return instance;
+}
+
+void CoreMetrics::register_all(SharedMetrics& m) {
+  connections_open = m.register_metric("tether_connections_open", "kind=\"http\"", "Open client connections by kind.",
+                                       MetricType::gauge);
+  connections_accepted = m.register_metric("tether_connections_accepted_total", "", "Connections accepted.",
+                                           MetricType::counter);
+  const char* classes[] = {"code=\"1xx\"", "code=\"2xx\"", "code=\"3xx\"", "code=\"4xx\"", "code=\"5xx\""};
+  for (int i = 0; i < 5; ++i)
+    requests[i] = m.register_metric("tether_http_requests_total", classes[i], "HTTP requests answered, by status class.",
+                                    MetricType::counter);
+  bytes_received = m.register_metric("tether_received_bytes_total", "", "Bytes read from clients.", MetricType::counter);
+  bytes_sent = m.register_metric("tether_sent_bytes_total", "", "Bytes written to clients.", MetricType::counter);
+  reloads = m.register_metric("tether_reloads_total", "", "Successful configuration reloads.", MetricType::counter);
+  generation = m.register_metric("tether_generation", "", "The generation of workers currently serving.",
+                                 MetricType::gauge);
+  worker_restarts = m.register_metric("tether_worker_restarts_total", "", "Workers respawned after a crash.",
+                                      MetricType::counter);
+}
+
+CoreMetrics& core_metrics() {
+  static CoreMetrics instance;
+  return instance;
+}
+
+}  // namespace tether

@@ -1,0 +1,80 @@
+// Counters and gauges in memory shared by the master and every worker (an anonymous MAP_SHARED
+// mapping the master creates before it forks anything, so every generation inherits it).
+//
+// Each process writes only to its own slot (no cache-line contention, relaxed atomics); a
+// reader sums a metric over all slots. The master gives each worker process a slot of its own
+// and, when the process exits, folds the slot's counters into the master's slot 0 and clears it
+// (gauges of a dead process, such as its open connections, simply vanish).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace tether {
+
+enum class MetricType : std::uint32_t { counter = 0, gauge = 1 };
+
+struct MetricSample {
+  std::string_view name;
+  std::string_view labels;
+  std::string_view help;
+  MetricType type;
+  std::int64_t value;
+};
+
+class SharedMetrics {
+ public:
+  static constexpr std::size_t kMaxMetrics = 256;
+  static constexpr std::size_t kMaxSlots = 4096;  // slot 0: the master and folded totals
+  static constexpr std::uint32_t kNoMetric = 0;
+
+  // Maps the shared memory. Call once, in the master, before forking.
+  bool create(std::string* why);
+  bool ready() const { return registry_ != nullptr; }
+
+  // Finds or adds (name, labels). Returns a 1-based handle, kNoMetric if full or invalid.
+  std::uint32_t register_metric(std::string_view name, std::string_view labels, std::string_view help, MetricType type);
+  void add(std::size_t slot, std::uint32_t metric, std::int64_t delta);
+  void set(std::size_t slot, std::uint32_t metric, std::int64_t value);
+
+  std::size_t count() const;
+  // The metric at 0-based `index`, summed over all slots.
+  bool read(std::size_t index, MetricSample* sample) const;
+
+  // Master side: slot bookkeeping for worker processes.
+  std::size_t acquire_slot();            // 0 when none is free
+  void release_slot(std::size_t slot);   // folds counters into slot 0, clears the slot
+
+ private:
+  struct Entry;
+  struct Registry;
+  std::atomic<std::int64_t>* value(std::size_t slot, std::uint32_t metric) const;
+
+  Registry* registry_ = nullptr;
+  std::atomic<std::int64_t>* values_ = nullptr;  // [kMaxSlots][kMaxMetrics]
+  // Only the master's copy is meaningful: which slots are handed out.
+  std::size_t next_free_hint_ = 1;
+};
+
+// The process-wide instance (created by the master, inherited by workers).
+SharedMetrics& shared_metrics();
+
+// The metrics the core itself maintains, registered by the master at start.
+struct CoreMetrics {
+  std::uint32_t connections_open = 0;      // gauge {kind="http"}
+  std::uint32_t connections_accepted = 0;
+  std::uint32_t requests[5] = {};          // by status class 1xx..5xx
+  std::uint32_t bytes_received = 0;
+  std::uint32_t bytes_sent = 0;
+  std::uint32_t reloads = 0;
+  std::uint32_t generation = 0;            // gauge, set by the master
+  std::uint32_t worker_restarts = 0;
+
+  void register_all(SharedMetrics& metrics);
+};
+CoreMetrics& core_metrics();
+
+}  // namespace tether

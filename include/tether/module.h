@@ -1,0 +1,231 @@
+/*
+ * tether/module.h — the ABI between the tether server and its modules.
+ *
+ * A module is a shared object (.so) that exports one function, TETHER_MODULE_ENTRY, returning
+ * a pointer to its descriptor (tether_module). The server loads it with dlopen() in every
+ * worker process of a generation and in a short-lived checker process (for `tether -t` and
+ * before every reload). The server gives the module a table of host functions (tether_host).
+ *
+ * Compatibility
+ *   - The module's abi_major must equal the server's TETHER_MODULE_ABI_MAJOR, and its abi_minor
+ *     must not be newer than the server's: a server accepts every module built for an older or
+ *     equal minor version of the same major.
+ *   - Both structs start with their own size. The server reads only the hooks that fit in the
+ *     module's descriptor size; a module must check host->size (or host->abi_minor) before it
+ *     calls a host function added after ABI 1.0. New members are only ever appended.
+ *   - Nothing C++ crosses this boundary: no exceptions, no STL types, no memory allocated on one
+ *     side and freed on the other (each side frees what it allocated).
+ *
+ * Threading: every hook and every host function runs on the worker's event-loop thread and must
+ * not block. Blocking work goes through host->queue_work(): its `work` function runs on a thread
+ * pool and must not call the host; its `after` function runs on the loop again.
+ *
+ * Lifecycle, per worker process:
+ *   create_config (once per [modules.<name>] table)  -> create_route_config (per route with a
+ *   [route.<name>] table) -> worker_init -> { connection_accepted / access / content /
+ *   connection_closed }* -> worker_drain (the worker stops accepting) -> worker_exit ->
+ *   destroy_route_config / destroy_config.
+ * The checker process calls only create_config, create_route_config and the destroy hooks.
+ *
+ * Return codes follow nginx: TETHER_OK, TETHER_ERROR, TETHER_AGAIN, TETHER_DECLINED.
+ * See tether-module(3) for a walk-through and examples/hello-module for a complete module.
+ */
+#ifndef TETHER_MODULE_H
+#define TETHER_MODULE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TETHER_MODULE_ABI_MAJOR 1
+#define TETHER_MODULE_ABI_MINOR 0
+
+/* The symbol every module exports: const tether_module *tether_module_entry(void). */
+#define TETHER_MODULE_ENTRY tether_module_entry
+#define TETHER_MODULE_ENTRY_NAME "tether_module_entry"
+
+#if defined(__GNUC__)
+#define TETHER_MODULE_EXPORT __attribute__((visibility("default")))
+#else
+#define TETHER_MODULE_EXPORT
+#endif
+
+enum {
+  TETHER_OK = 0,         /* done */
+  TETHER_ERROR = -1,     /* failed; the server answers 500 where a request is involved */
+  TETHER_AGAIN = -2,     /* not finished: the module will complete it later */
+  TETHER_DECLINED = -5,  /* not mine / not present: the server goes on as if the hook did not exist */
+};
+
+typedef enum tether_log_level {
+  TETHER_LOG_DEBUG = 0,
+  TETHER_LOG_INFO = 1,
+  TETHER_LOG_NOTICE = 2,
+  TETHER_LOG_WARN = 3,
+  TETHER_LOG_ERROR = 4,
+} tether_log_level;
+
+typedef enum tether_metric_type {
+  TETHER_METRIC_COUNTER = 0, /* only goes up */
+  TETHER_METRIC_GAUGE = 1,   /* goes up and down */
+} tether_metric_type;
+
+/* Opaque handles owned by the server. */
+typedef struct tether_config tether_config;   /* a settings table; valid only during the hook it is given to */
+typedef struct tether_worker tether_worker;   /* the worker process; valid from worker_init to worker_exit */
+typedef struct tether_request tether_request; /* a request; valid until it is answered */
+typedef struct tether_timer tether_timer;     /* valid until timer_stop() */
+
+/* A metric handle from metric_register(); 0 is "no metric". */
+typedef uint32_t tether_metric;
+
+/* One metric, summed over every worker, as metric_read() reports it. */
+typedef struct tether_metric_sample {
+  size_t size;           /* set by the caller to sizeof(tether_metric_sample) */
+  const char *name;      /* Prometheus name, e.g. "tether_http_requests_total" */
+  const char *labels;    /* label pairs without braces, e.g. "code=\"2xx\"", or "" */
+  const char *help;
+  tether_metric_type type;
+  int64_t value;
+} tether_metric_sample;
+
+/* What a module may know of a request. Strings are not NUL-terminated: use the lengths. */
+typedef struct tether_request_info {
+  size_t size;               /* set by the caller to sizeof(tether_request_info) */
+  const char *method;        size_t method_length;
+  const char *target;        size_t target_length;  /* as sent: path and query */
+  const char *path;          size_t path_length;    /* target without "?query" */
+  const char *query;         size_t query_length;   /* after '?', empty if none */
+  const char *body;          size_t body_length;    /* the whole body (bounded by max_body_size) */
+  const char *route;         size_t route_length;   /* the matching route's path as configured */
+  int http_major;
+  int http_minor;
+  const struct sockaddr *peer;                      /* the client's address */
+  unsigned peer_length;
+} tether_request_info;
+
+/* What a module may know of a new connection (connection_accepted / connection_closed). */
+typedef struct tether_connection_info {
+  size_t size;
+  int fd;                          /* the socket: options may be set, never close or read it */
+  const struct sockaddr *peer;     unsigned peer_length;
+  const struct sockaddr *local;    unsigned local_length; /* the listening address it came in on */
+} tether_connection_info;
+
+typedef void (*tether_timer_cb)(tether_timer *timer, void *user);
+typedef void (*tether_work_cb)(void *user);               /* thread pool: must not call the host */
+typedef void (*tether_after_work_cb)(void *user, int status); /* loop thread; status TETHER_OK or TETHER_ERROR */
+
+/* Functions the server offers to modules. */
+typedef struct tether_host {
+  size_t size;
+  uint16_t abi_major;
+  uint16_t abi_minor;
+  const char *server_version;
+
+  /* Logging into the server's error log, prefixed with the module's name. printf format. */
+  void (*log)(tether_log_level level, const char *module, const char *format, ...)
+#if defined(__GNUC__)
+      __attribute__((format(printf, 3, 4)))
+#endif
+      ;
+
+  /* Settings, inside create_config / create_route_config only. Each getter returns TETHER_OK
+   * with *value set, TETHER_DECLINED when the key is absent (value untouched), or TETHER_ERROR
+   * when it has the wrong type (the error is already recorded with file:line:col). Strings stay
+   * valid until the hook returns: copy what you keep. Durations are strings like "30s"; sizes
+   * are integers or strings like "64KiB". */
+  int (*config_string)(tether_config *settings, const char *key, const char **value);
+  int (*config_integer)(tether_config *settings, const char *key, int64_t *value);
+  int (*config_boolean)(tether_config *settings, const char *key, int *value);
+  int (*config_duration_ms)(tether_config *settings, const char *key, uint64_t *value);
+  int (*config_size)(tether_config *settings, const char *key, uint64_t *value);
+  /* Records an error at `key` (or at the table when key is NULL); the config is then rejected. */
+  void (*config_error)(tether_config *settings, const char *key, const char *message);
+  /* Records an error for every key not in known[0..count). Returns TETHER_OK if there was none. */
+  int (*config_only_keys)(tether_config *settings, const char *const *known, size_t count);
+
+  /* The worker. */
+  unsigned (*worker_id)(const tether_worker *worker);          /* slot: 0..workers-1 */
+  unsigned (*worker_generation)(const tether_worker *worker);
+  int (*worker_draining)(const tether_worker *worker);         /* 1 once the worker drains */
+
+  /* Requests, in access/content hooks and, for a request answered with TETHER_AGAIN, until
+   * respond() is called. Every request a module deferred with TETHER_AGAIN must be answered
+   * exactly once with respond(), even if the client went away meanwhile. */
+  tether_worker *(*request_worker)(const tether_request *request);
+  int (*request_info)(const tether_request *request, tether_request_info *info);
+  /* The value of header `name` (case-insensitive), NULL if absent; not NUL-terminated. */
+  const char *(*request_header)(const tether_request *request, const char *name, size_t *length);
+  /* Adds a header to the response respond() will send. The server sets Content-Length, Date,
+   * Server and Connection itself. */
+  int (*response_header)(tether_request *request, const char *name, const char *value);
+  /* Answers the request; `content_type` may be NULL. The body is copied. */
+  int (*respond)(tether_request *request, int status, const char *content_type, const void *body, size_t length);
+
+  /* Timers on the worker's loop. repeat_ms 0 = once (the timer then stays allocated until
+   * timer_stop). timer_stop() stops and frees it; call it exactly once per timer. */
+  tether_timer *(*timer_start)(tether_worker *worker, uint64_t timeout_ms, uint64_t repeat_ms, tether_timer_cb cb,
+                               void *user);
+  void (*timer_stop)(tether_timer *timer);
+
+  /* Runs work(user) on a thread pool, then after(user, status) on the loop. */
+  int (*queue_work)(tether_worker *worker, tether_work_cb work, tether_after_work_cb after, void *user);
+
+  /* Metrics in memory shared by every worker (exported by the health module). Register in
+   * worker_init; the same (name, labels) gives the same metric in every worker and generation.
+   * Returns 0 when the registry is full or the name is not a valid Prometheus name. */
+  tether_metric (*metric_register)(const char *name, const char *labels, const char *help, tether_metric_type type);
+  void (*metric_add)(tether_worker *worker, tether_metric metric, int64_t delta);
+  size_t (*metric_count)(void);
+  int (*metric_read)(size_t index, tether_metric_sample *sample);
+} tether_host;
+
+/* A module's descriptor. Every hook may be NULL. `config` is what create_config returned for
+ * the module's [modules.<name>] table; `route_config` what create_route_config returned for the
+ * route's [route.<name>] table, NULL when the route has none. */
+typedef struct tether_module {
+  size_t size;          /* sizeof(tether_module) as the module was compiled */
+  uint16_t abi_major;   /* TETHER_MODULE_ABI_MAJOR as the module was compiled */
+  uint16_t abi_minor;   /* TETHER_MODULE_ABI_MINOR as the module was compiled */
+  const char *name;     /* must equal the name in [modules.<name>] */
+  const char *version;
+
+  /* Settings: validate with the host's config_* functions and return TETHER_OK with *config
+   * set (NULL is fine), or TETHER_ERROR. */
+  int (*create_config)(const tether_host *host, tether_config *settings, void **config);
+  int (*create_route_config)(const tether_host *host, tether_config *settings, void *config, void **route_config);
+  void (*destroy_config)(void *config);
+  void (*destroy_route_config)(void *route_config);
+
+  /* Per worker: after the worker opened its listeners, before it accepts. TETHER_ERROR stops
+   * the worker (and so fails a reload). */
+  int (*worker_init)(const tether_host *host, tether_worker *worker, void *config);
+  /* The worker stopped accepting and drains (reload or graceful stop). */
+  void (*worker_drain)(tether_worker *worker, void *config);
+  void (*worker_exit)(tether_worker *worker, void *config);
+
+  /* A connection was accepted: TETHER_DECLINED (or TETHER_ERROR) closes it at once, before a
+   * byte is read; connection_closed is then not called for it. */
+  int (*connection_accepted)(tether_worker *worker, void *config, const tether_connection_info *connection);
+  void (*connection_closed)(tether_worker *worker, void *config, const tether_connection_info *connection);
+
+  /* Every request, before its handler, for every module (route_config NULL when the route has
+   * no [route.<name>] table): TETHER_DECLINED lets it through; TETHER_OK means the module
+   * answered it (e.g. 429); TETHER_ERROR answers 500. */
+  int (*access)(tether_request *request, void *config, void *route_config);
+  /* The handler of routes with handler = "<name>": TETHER_OK answered, TETHER_AGAIN will answer
+   * later with respond(), TETHER_DECLINED answers 404, TETHER_ERROR answers 500. */
+  int (*content)(tether_request *request, void *config, void *route_config);
+} tether_module;
+
+typedef const tether_module *(*tether_module_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TETHER_MODULE_H */

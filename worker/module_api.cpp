@@ -1,0 +1,305 @@
+// The host functions of include/tether/module.h (ABI 1.0).
+#include "worker/module_api.h"
+
+#include <cstdarg>
+#include <cstring>
+
+#include "core/log.h"
+#include "core/shared_metrics.h"
+#include "core/units.h"
+#include "worker/connection.h"
+#include "worker/http_session.h"
+
+namespace tether {
+namespace {
+
+// ---- logging
+
+void host_log(tether_log_level level, const char* module, const char* format, ...) {
+  auto ours = static_cast<LogLevel>(std::min<int>(std::max<int>(level, TETHER_LOG_DEBUG), TETHER_LOG_ERROR));
+  if (!Log::enabled(ours)) return;
+  char text[2048];
+  va_list args;
+  va_start(args, format);
+  vsnprintf(text, sizeof text, format, args);
+  va_end(args);
+  Log::write(ours, "[%s] %s", module ? module : "module", text);
+}
+
+// ---- settings
+
+const ConfigValue* lookup(tether_config* settings, const char* key) {
+  return settings && settings->table && key ? settings->table->find(key) : nullptr;
+}
+
+void record_error(tether_config* settings, const ConfigValue* at, const std::string& message) {
+  settings->failed = true;
+  SourcePosition where = at ? at->where : settings->table->where;
+  settings->errors->push_back(ConfigError{settings->file, where, message + " in " + settings->context});
+}
+
+int wrong_type(tether_config* settings, const char* key, const ConfigValue* value, const char* expected) {
+  record_error(settings, value, std::string("\"") + key + "\" must be " + expected);
+  return TETHER_ERROR;
+}
+
+int config_string(tether_config* settings, const char* key, const char** out) {
+  const ConfigValue* v = lookup(settings, key);
+  if (!v) return TETHER_DECLINED;
+  if (v->type != ConfigValue::Type::string) return wrong_type(settings, key, v, "a string");
+  *out = v->string.c_str();
+  return TETHER_OK;
+}
+
+int config_integer(tether_config* settings, const char* key, int64_t* out) {
+  const ConfigValue* v = lookup(settings, key);
+  if (!v) return TETHER_DECLINED;
+  if (v->type != ConfigValue::Type::integer) return wrong_type(settings, key, v, "an integer");
+  *out = v->integer;
+  return TETHER_OK;
+}
+
+int config_boolean(tether_config* settings, const char* key, int* out) {
+  const ConfigValue* v = lookup(settings, key);
+  if (!v) return TETHER_DECLINED;
+  if (v->type != ConfigValue::Type::boolean) return wrong_type(settings, key, v, "true or false");
+  *out = v->boolean ? 1 : 0;
+  return TETHER_OK;
+}
+
+int config_duration_ms(tether_config* settings, const char* key, uint64_t* out) {
+  const ConfigValue* v = lookup(settings, key);
+  if (!v) return TETHER_DECLINED;
+  std::optional<Milliseconds> d;
+  if (v->type == ConfigValue::Type::string) d = parse_duration(v->string);
+  if (!d) return wrong_type(settings, key, v, "a duration such as \"250ms\" or \"30s\"");
+  *out = static_cast<uint64_t>(d->count());
+  return TETHER_OK;
+}
+
+int config_size(tether_config* settings, const char* key, uint64_t* out) {
+  const ConfigValue* v = lookup(settings, key);
+  if (!v) return TETHER_DECLINED;
+  std::optional<std::uint64_t> size;
+  if (v->type == ConfigValue::Type::string) size = parse_size(v->string);
+  else if (v->type == ConfigValue::Type::integer && v->integer >= 0) size = static_cast<std::uint64_t>(v->integer);
+  if (!size) return wrong_type(settings, key, v, "a size such as 4096 or \"64KiB\"");
+  *out = *size;
+  return TETHER_OK;
+}
+
+void config_error(tether_config* settings, const char* key, const char* message) {
+  if (!settings || !message) return;
+  const ConfigValue* at = key ? lookup(settings, key) : nullptr;
+  record_error(settings, at, key && at ? std::string("\"") + key + "\": " + message : std::string(message));
+}
+
+int config_only_keys(tether_config* settings, const char* const* known, size_t count) {
+  int status = TETHER_OK;
+  for (const auto& [key, value] : settings->table->table) {
+    bool ok = false;
+    for (size_t i = 0; i < count && !ok; ++i) ok = key == known[i];
+    if (!ok) {
+      record_error(settings, &value, "unknown key \"" + key + "\"");
+      status = TETHER_ERROR;
+    }
+  }
+  return status;
+}
+
+// ---- worker
+
+unsigned worker_id(const tether_worker* worker) { return worker->slot; }
+unsigned worker_generation(const tether_worker* worker) { return worker->generation; }
+int worker_draining(const tether_worker* worker) { return worker->draining ? 1 : 0; }
+
+// ---- requests
+
+tether_worker* request_worker(const tether_request* request) { return request->worker; }
+
+int request_info(const tether_request* request, tether_request_info* info) {
+  if (!request->session || !info || info->size < sizeof(tether_request_info)) return TETHER_ERROR;
+  const HttpSession& s = *request->session;
+  std::string_view target = s.target();
+  std::size_t question = target.find('?');
+  std::string_view path = target.substr(0, question);
+  std::string_view query = question == std::string_view::npos ? std::string_view() : target.substr(question + 1);
+  info->method = s.method().data();
+  info->method_length = s.method().size();
+  info->target = target.data();
+  info->target_length = target.size();
+  info->path = path.data();
+  info->path_length = path.size();
+  info->query = query.data();
+  info->query_length = query.size();
+  info->body = s.body().data();
+  info->body_length = s.body().size();
+  info->route = request->route ? request->route->path.c_str() : "";
+  info->route_length = request->route ? request->route->path.size() : 0;
+  info->http_major = s.http_major();
+  info->http_minor = s.http_minor();
+  auto* mutable_request = const_cast<tether_request*>(request);
+  const auto* connection = static_cast<const Connection*>(s.transport());
+  if (mutable_request->peer_length == 0 && connection) {
+    mutable_request->peer_length = sizeof mutable_request->peer;
+    if (!connection->peer_address(&mutable_request->peer, &mutable_request->peer_length)) mutable_request->peer_length = 0;
+  }
+  info->peer = request->peer_length ? reinterpret_cast<const sockaddr*>(&request->peer) : nullptr;
+  info->peer_length = request->peer_length;
+  return TETHER_OK;
+}
+
+const char* request_header(const tether_request* request, const char* name, size_t* length) {
+  if (!request->session || !name) return nullptr;
+  const std::string* value = request->session->header(name);
+  if (!value) return nullptr;
+  if (length) *length = value->size();
+  return value->data();
+}
+
+bool valid_header_text(const char* text, bool is_name) {
+  if (!text || (is_name && !*text)) return false;
+  for (const char* c = text; *c; ++c)
+    if (*c == '\r' || *c == '\n' || (is_name && (*c == ':' || *c == ' '))) return false;
+  return true;
+}
+
+int response_header(tether_request* request, const char* name, const char* value) {
+  if (!valid_header_text(name, true) || !valid_header_text(value, false)) return TETHER_ERROR;
+  request->response_headers.append(name).append(": ").append(value).append("\r\n");
+  return TETHER_OK;
+}
+
+int respond(tether_request* request, int status, const char* content_type, const void* body, size_t length) {
+  if (status < 100 || status > 999) return TETHER_ERROR;
+  bool was_waiting = request->waiting;
+  request->waiting = false;
+  if (!request->session) {  // the client left while the module worked: nothing to send
+    if (was_waiting) delete request;
+    return TETHER_OK;
+  }
+  std::string headers = std::move(request->response_headers);
+  request->response_headers.clear();
+  request->session->answer(status, content_type ? content_type : "",
+                           headers, std::string_view(static_cast<const char*>(body), body ? length : 0));
+  return TETHER_OK;
+}
+
+// ---- timers
+
+tether_timer* timer_start(tether_worker* worker, uint64_t timeout_ms, uint64_t repeat_ms, tether_timer_cb cb, void* user) {
+  if (!cb) return nullptr;
+  auto* timer = new tether_timer;
+  timer->worker = worker;
+  worker->timers.insert(timer);
+  timer->callback = cb;
+  timer->user = user;
+  uv_timer_init(worker->loop, &timer->handle);
+  timer->handle.data = timer;
+  uv_timer_start(&timer->handle, [](uv_timer_t* h) {
+    auto* t = static_cast<tether_timer*>(h->data);
+    t->callback(t, t->user);
+  }, timeout_ms, repeat_ms);
+  return timer;
+}
+
+void timer_stop(tether_timer* timer) {
+  if (!timer) return;
+  timer->worker->timers.erase(timer);
+  uv_timer_stop(&timer->handle);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer->handle),
+           [](uv_handle_t* h) { delete static_cast<tether_timer*>(h->data); });
+}
+
+// ---- blocking work
+
+struct Work {
+  uv_work_t request;
+  tether_work_cb work;
+  tether_after_work_cb after;
+  void* user;
+};
+
+int queue_work(tether_worker* worker, tether_work_cb work, tether_after_work_cb after, void* user) {
+  if (!work) return TETHER_ERROR;
+  auto* w = new Work{{}, work, after, user};
+  w->request.data = w;
+  int status = uv_queue_work(worker->loop, &w->request,
+      [](uv_work_t* r) {
+        auto* item = static_cast<Work*>(r->data);
+        item->work(item->user);
+      },
+      [](uv_work_t* r, int result) {
+        auto* item = static_cast<Work*>(r->data);
+        if (item->after) item->after(item->user, result == 0 ? TETHER_OK : TETHER_ERROR);
+        delete item;
+      });
+  if (status != 0) {
+    delete w;
+    return TETHER_ERROR;
+  }
+  return TETHER_OK;
+}
+
+// ---- metrics
+
+tether_metric metric_register(const char* name, const char* labels, const char* help, tether_metric_type type) {
+  if (!name) return 0;
+  return shared_metrics().register_metric(name, labels ? labels : "", help ? help : "",
+                                          type == TETHER_METRIC_GAUGE ? MetricType::gauge : MetricType::counter);
+}
+
+void metric_add(tether_worker* worker, tether_metric metric, int64_t delta) {
+  shared_metrics().add(worker ? worker->metrics_slot : 0, metric, delta);
+}
+
+size_t metric_count() { return shared_metrics().count(); }
+
+int metric_read(size_t index, tether_metric_sample* sample) {
+  MetricSample s;
+  if (!sample || sample->size < sizeof(tether_metric_sample) || !shared_metrics().read(index, &s)) return TETHER_ERROR;
+  // The registry's strings are NUL-terminated in shared memory and never change once written.
+  sample->name = s.name.data();
+  sample->labels = s.labels.data();
+  sample->help = s.help.data();
+  sample->type = s.type == MetricType::gauge ? TETHER_METRIC_GAUGE : TETHER_METRIC_COUNTER;
+  sample->value = s.value;
+  return TETHER_OK;
+}
+
+const tether_host kHost = {
+    sizeof(tether_host),
+    TETHER_MODULE_ABI_MAJOR,
+    TETHER_MODULE_ABI_MINOR,
+    TETHER_VERSION,
+    host_log,
+    config_string,
+    config_integer,
+    config_boolean,
+    config_duration_ms,
+    config_size,
+    config_error,
+    config_only_keys,
+    worker_id,
+    worker_generation,
+    worker_draining,
+    request_worker,
+    request_info,
+    request_header,
+    response_header,
+    respond,
+    timer_start,
+    timer_stop,
+    queue_work,
+    metric_register,
+    metric_add,
+    metric_count,
+    metric_read,
+};
+
+}  // namespace
+
+const tether_host& module_host_table() { return kHost; }
+void close_module_timer(tether_timer* timer) { timer_stop(timer); }
+
+}  // namespace tether

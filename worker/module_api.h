@@ -1,0 +1,66 @@
+// The server's side of include/tether/module.h: the opaque handles modules see, and the table
+// of host functions handed to them.
+#pragma once
+
+#include <sys/socket.h>
+#include <tether/module.h>
+#include <uv.h>
+
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "core/config.h"
+#include "core/config_parser.h"
+
+// The opaque ABI types are defined here, in the global namespace where the C header declares them.
+
+struct tether_config {
+  const tether::ConfigValue* table = nullptr;
+  std::string file;
+  std::string context;  // "[modules.health]" or "[route.health] of route \"/x\"", for messages
+  std::vector<tether::ConfigError>* errors = nullptr;
+  bool failed = false;
+};
+
+struct tether_timer;
+
+struct tether_worker {
+  uv_loop_t* loop = nullptr;
+  unsigned slot = 0;
+  unsigned generation = 0;
+  std::size_t metrics_slot = 0;
+  bool draining = false;
+  std::unordered_set<tether_timer*> timers;  // running module timers, closed at exit if left behind
+};
+
+namespace tether {
+class HttpSession;
+struct RouteConfig;
+}  // namespace tether
+
+struct tether_request {
+  tether::HttpSession* session = nullptr;  // null once the connection is gone
+  tether_worker* worker = nullptr;
+  const tether::RouteConfig* route = nullptr;
+  std::string response_headers;            // "Name: value\r\n" lines added by modules
+  bool waiting = false;                    // a module answered TETHER_AGAIN
+  sockaddr_storage peer{};                 // filled on first request_info()
+  socklen_t peer_length = 0;
+};
+
+struct tether_timer {
+  uv_timer_t handle;
+  tether_worker* worker = nullptr;
+  tether_timer_cb callback = nullptr;
+  void* user = nullptr;
+};
+
+namespace tether {
+
+// The host function table given to every module (ABI 1.0).
+const tether_host& module_host_table();
+// Stops and frees a module timer (also used at exit for timers a module left running).
+void close_module_timer(tether_timer* timer);
+
+}  // namespace tether

@@ -1,0 +1,164 @@
+#include "worker/module_runtime.h"
+
+#include <sys/socket.h>
+
+#include "core/log.h"
+#include "worker/http_response.h"
+
+namespace tether {
+
+ModuleRuntime::ModuleRuntime(const Config& config, std::vector<std::unique_ptr<LoadedModule>> modules, uv_loop_t* loop,
+                             unsigned slot, unsigned generation, std::size_t metrics_slot)
+    : config_(config), modules_(std::move(modules)) {
+  worker_.loop = loop;
+  worker_.slot = slot;
+  worker_.generation = generation;
+  worker_.metrics_slot = metrics_slot;
+  for (auto& m : modules_) {
+    if (m->has(&tether_module::access)) access_modules_.push_back(m.get());
+    if (m->has(&tether_module::connection_accepted) || m->has(&tether_module::connection_closed))
+      connection_modules_.push_back(m.get());
+  }
+  handler_of_route_.assign(config.routes.size(), nullptr);
+  for (std::size_t r = 0; r < config.routes.size(); ++r)
+    for (auto& m : modules_)
+      if (config.routes[r].handler == m->name()) handler_of_route_[r] = m.get();
+}
+
+ModuleRuntime::~ModuleRuntime() { stop(); }
+
+bool ModuleRuntime::start() {
+  started_ = true;
+  for (auto& m : modules_) {
+    if (!m->has(&tether_module::worker_init)) continue;
+    if (m->descriptor().worker_init(&module_host_table(), &worker_, m->config()) != TETHER_OK) {
+      LOG_ERROR("module %s (%s): worker_init failed", m->name().c_str(), m->path().c_str());
+      return false;
+    }
+  }
+  return true;
+}
+
+void ModuleRuntime::drain() {
+  worker_.draining = true;
+  for (auto& m : modules_)
+    if (m->has(&tether_module::worker_drain)) m->descriptor().worker_drain(&worker_, m->config());
+}
+
+void ModuleRuntime::stop() {
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  for (auto& m : modules_)
+    if (m->has(&tether_module::worker_exit)) m->descriptor().worker_exit(&worker_, m->config());
+  if (!worker_.timers.empty()) {
+    LOG_WARN("modules left %zu timers running at exit: closing them", worker_.timers.size());
+    auto timers = worker_.timers;
+    for (tether_timer* timer : timers) close_module_timer(timer);
+  }
+}
+
+namespace {
+tether_connection_info describe(int fd, sockaddr_storage* peer, sockaddr_storage* local) {
+  tether_connection_info info{};
+  info.size = sizeof info;
+  info.fd = fd;
+  socklen_t peer_length = sizeof *peer, local_length = sizeof *local;
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(peer), &peer_length) == 0) {
+    info.peer = reinterpret_cast<sockaddr*>(peer);
+    info.peer_length = peer_length;
+  }
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(local), &local_length) == 0) {
+    info.local = reinterpret_cast<sockaddr*>(local);
+    info.local_length = local_length;
+  }
+  return info;
+}
+}  // namespace
+
+bool ModuleRuntime::connection_accepted(int fd) {
+  sockaddr_storage peer{}, local{};
+  tether_connection_info info = describe(fd, &peer, &local);
+  for (LoadedModule* m : connection_modules_) {
+    if (!m->has(&tether_module::connection_accepted)) continue;
+    if (m->descriptor().connection_accepted(&worker_, m->config(), &info) != TETHER_OK) return false;
+  }
+  return true;
+}
+
+void ModuleRuntime::connection_closed(int fd) {
+  sockaddr_storage peer{}, local{};
+  tether_connection_info info = describe(fd, &peer, &local);
+  for (LoadedModule* m : connection_modules_)
+    if (m->has(&tether_module::connection_closed)) m->descriptor().connection_closed(&worker_, m->config(), &info);
+}
+
+std::size_t ModuleRuntime::route_index(const RouteConfig* route) const {
+  return route ? static_cast<std::size_t>(route - config_.routes.data()) : config_.routes.size();
+}
+
+// One request object per session, reused for each of its requests (they come one at a time).
+tether_request* ModuleRuntime::request_for(HttpSession& session, const RouteConfig* route) {
+  auto* request = static_cast<tether_request*>(session.dispatcher_state());
+  if (!request) {
+    request = new tether_request;
+    request->session = &session;
+    request->worker = &worker_;
+    session.set_dispatcher_state(request);
+  }
+  request->route = route;
+  request->response_headers.clear();
+  request->peer_length = 0;
+  return request;
+}
+
+// Turns a hook's return code into what the session does next.
+RequestDispatcher::Outcome ModuleRuntime::after_hook(const LoadedModule& module, const char* hook, int status,
+                                                     tether_request* request, bool may_wait) {
+  HttpSession& session = *request->session;
+  bool answered = session.phase() != HttpSession::Phase::body;
+  if (status == TETHER_DECLINED && !answered) return Outcome::declined;
+  if (status == TETHER_AGAIN && may_wait && !answered) {
+    request->waiting = true;
+    return Outcome::deferred;
+  }
+  if (status == TETHER_OK && answered) return Outcome::answered;
+  if (!answered) {
+    LOG_ERROR("module %s: %s returned %d without answering the request: answering 500", module.name().c_str(), hook, status);
+    session.answer(500, "text/plain", "", default_error_body(500));
+  }
+  return Outcome::answered;
+}
+
+RequestDispatcher::Outcome ModuleRuntime::check_access(HttpSession& session, const RouteConfig* route) {
+  if (access_modules_.empty()) return Outcome::declined;
+  tether_request* request = request_for(session, route);
+  std::size_t index = route_index(route);
+  for (LoadedModule* m : access_modules_) {
+    int status = m->descriptor().access(request, m->config(), m->route_config(index));
+    Outcome outcome = after_hook(*m, "access", status, request, false);
+    if (outcome != Outcome::declined) return outcome;
+  }
+  return Outcome::declined;
+}
+
+RequestDispatcher::Outcome ModuleRuntime::run_handler(HttpSession& session, const RouteConfig& route) {
+  std::size_t index = route_index(&route);
+  LoadedModule* m = index < handler_of_route_.size() ? handler_of_route_[index] : nullptr;
+  if (!m || !m->has(&tether_module::content)) {
+    session.answer(500, "text/plain", "", default_error_body(500));
+    return Outcome::answered;
+  }
+  tether_request* request = request_for(session, &route);
+  int status = m->descriptor().content(request, m->config(), m->route_config(index));
+  return after_hook(*m, "content", status, request, true);
+}
+
+void ModuleRuntime::session_closed(HttpSession& session, bool waiting) {
+  auto* request = static_cast<tether_request*>(session.dispatcher_state());
+  if (!request) return;
+  session.set_dispatcher_state(nullptr);
+  if (waiting && request->waiting) request->session = nullptr;  // the module frees it in respond()
+  else delete request;
+}
+
+}  // namespace tether

@@ -1,0 +1,54 @@
+// The modules of one worker at run time: their lifecycle hooks, the access phase and module
+// handlers of requests (RequestDispatcher), and the connection hooks.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "core/config.h"
+#include "worker/http_session.h"
+#include "worker/module_api.h"
+#include "worker/module_loader.h"
+
+namespace tether {
+
+class ModuleRuntime final : public RequestDispatcher {
+ public:
+  ModuleRuntime(const Config& config, std::vector<std::unique_ptr<LoadedModule>> modules, uv_loop_t* loop,
+                unsigned slot, unsigned generation, std::size_t metrics_slot);
+  ModuleRuntime(const ModuleRuntime&) = delete;
+  ModuleRuntime& operator=(const ModuleRuntime&) = delete;
+  ~ModuleRuntime() override;
+
+  bool empty() const { return modules_.empty(); }
+  // worker_init of every module, in config order. False (logged) if one failed.
+  bool start();
+  void drain();
+  // worker_exit of every module, then closes timers a module left running.
+  void stop();
+
+  // connection_accepted hooks; false if a module refused the connection.
+  bool connection_accepted(int fd);
+  void connection_closed(int fd);
+  bool watches_connections() const { return !connection_modules_.empty(); }
+
+  Outcome check_access(HttpSession& session, const RouteConfig* route) override;
+  Outcome run_handler(HttpSession& session, const RouteConfig& route) override;
+  void session_closed(HttpSession& session, bool waiting) override;
+
+ private:
+  tether_request* request_for(HttpSession& session, const RouteConfig* route);
+  std::size_t route_index(const RouteConfig* route) const;
+  Outcome after_hook(const LoadedModule& module, const char* hook, int status, tether_request* request, bool may_wait);
+
+  const Config& config_;
+  std::vector<std::unique_ptr<LoadedModule>> modules_;
+  std::vector<LoadedModule*> access_modules_;
+  std::vector<LoadedModule*> connection_modules_;
+  std::vector<LoadedModule*> handler_of_route_;  // by route index; null for `respond` routes
+  tether_worker worker_;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace tether
