@@ -6,22 +6,27 @@
 #include "core/config_parser.h"
 #include "core/log.h"
 #include "master/master.h"
+#include "master/module_check.h"
 #include "master/pid_file.h"
 
 namespace tether {
 namespace {
 
 // Loads the config; on errors prints each as "FILE:LINE:COL: message" and returns null.
-ConfigPtr load_or_report(const std::string& path) {
+// With `check_modules`, the modules are also loaded and configured, in a checker child.
+ConfigPtr load_or_report(const std::string& path, bool check_modules) {
   ConfigLoadResult loaded = load_config_file(path);
   for (const ConfigError& error : loaded.errors) std::fprintf(stderr, "%s\n", error.to_string().c_str());
-  return loaded.config;
+  if (!loaded.config || !check_modules) return loaded.config;
+  std::vector<std::string> module_errors = check_modules_in_child(*loaded.config);
+  for (const std::string& error : module_errors) std::fprintf(stderr, "%s\n", error.c_str());
+  return module_errors.empty() ? loaded.config : nullptr;
 }
 
 }  // namespace
 
 int run_master(const std::string& config_path) {
-  ConfigPtr config = load_or_report(config_path);
+  ConfigPtr config = load_or_report(config_path, true);
   if (!config) {
     std::fprintf(stderr, "tether: configuration %s has errors\n", config_path.c_str());
     return 1;
@@ -34,7 +39,7 @@ int run_master(const std::string& config_path) {
 // Checks without touching a running server: parsing and validation only. Listening sockets are
 // never bound here (binding and closing a SO_REUSEPORT socket would reset a live server's backlog).
 int test_config(const std::string& config_path) {
-  if (!load_or_report(config_path)) {
+  if (!load_or_report(config_path, true)) {
     std::fprintf(stderr, "tether: configuration %s test failed\n", config_path.c_str());
     return 1;
   }
@@ -43,7 +48,7 @@ int test_config(const std::string& config_path) {
 }
 
 int signal_master(const std::string& config_path, const std::string& signal_name) {
-  ConfigPtr config = load_or_report(config_path);
+  ConfigPtr config = load_or_report(config_path, false);
   if (!config) {
     std::fprintf(stderr, "tether: cannot find the pid file: configuration %s has errors\n", config_path.c_str());
     return 1;

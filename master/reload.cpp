@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/shared_metrics.h"
 #include "master/master.h"
+#include "master/module_check.h"
 
 namespace tether {
 namespace {
@@ -34,6 +35,13 @@ void Master::begin_reload() {
   if (!loaded.errors.empty()) {
     for (const ConfigError& error : loaded.errors) LOG_ERROR("%s", error.to_string().c_str());
     LOG_ERROR("reload failed: configuration has %zu error(s); generation %u keeps serving", loaded.errors.size(),
+              active_generation() ? active_generation()->number : 0);
+    return;
+  }
+  std::vector<std::string> module_errors = check_modules_in_child(*loaded.config);
+  if (!module_errors.empty()) {
+    for (const std::string& error : module_errors) LOG_ERROR("%s", error.c_str());
+    LOG_ERROR("reload failed: modules could not be loaded; generation %u keeps serving",
               active_generation() ? active_generation()->number : 0);
     return;
   }
