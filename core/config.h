@@ -63,7 +63,8 @@ struct RespondConfig {
 struct ConfigValue {
   enum class Type { string, integer, floating, boolean, table, array };
   Type type = Type::table;
-  SourcePosition where;
+  SourcePosition where;      // of the value
+  SourcePosition key_where;  // of the key naming it in its table
   std::string string;
   std::int64_t integer = 0;
   double floating = 0;

@@ -304,7 +304,7 @@ class ConfigReader {
       v.type = ConfigValue::Type::table;
       for (const auto& [key, child] : *table) {
         v.table.emplace_back(std::string(key.str()), to_value(child));
-        v.table.back().second.where = position_of(child.source());
+        v.table.back().second.key_where = position_of(key.source());
       }
     } else if (const auto* array = node.as_array()) {
       v.type = ConfigValue::Type::array;

@@ -100,7 +100,9 @@ int config_only_keys(tether_config* settings, const char* const* known, size_t c
     bool ok = false;
     for (size_t i = 0; i < count && !ok; ++i) ok = key == known[i];
     if (!ok) {
-      record_error(settings, &value, "unknown key \"" + key + "\"");
+      settings->failed = true;
+      settings->errors->push_back(
+          ConfigError{settings->file, value.key_where, "unknown key \"" + key + "\" in " + settings->context});
       status = TETHER_ERROR;
     }
   }

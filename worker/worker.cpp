@@ -13,6 +13,7 @@
 #include "worker/connection.h"
 #include "core/shared_metrics.h"
 #include "worker/control_channel.h"
+#include "worker/crash_report.h"
 #include "worker/module_runtime.h"
 #include "worker/router.h"
 
@@ -250,6 +251,7 @@ int run_worker(const WorkerStartup& startup) {
   if (getppid() != startup.master_pid) return 1;
   Log::set_process_name("worker " + std::to_string(startup.slot) + " g" + std::to_string(startup.generation));
   signal(SIGPIPE, SIG_IGN);
+  install_crash_report();
   std::vector<ConfigError> errors;
   auto modules = load_modules(*startup.config, &errors);
   for (const ConfigError& error : errors) LOG_ERROR("%s", error.to_string().c_str());
