@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -253,6 +254,13 @@ class ConfigReader {
     out.push_back(std::move(route));
   }
 
+  // Relative paths of modules are relative to the directory of the config file.
+  std::string relative_to_config(const std::string& path) const {
+    if (path.empty() || path.front() == '/') return path;
+    std::filesystem::path base = std::filesystem::absolute(file_).parent_path();
+    return (base / path).lexically_normal().string();
+  }
+
   static bool has_module(const std::vector<ModuleConfig>& modules, std::string_view name) {
     return std::any_of(modules.begin(), modules.end(), [&](const ModuleConfig& m) { return m.name == name; });
   }
@@ -280,7 +288,7 @@ class ConfigReader {
       ModuleConfig module;
       module.name = name;
       module.where = position_of(key.source());
-      module.path = server.modules_dir + "/" + name + ".so";
+      module.path = relative_to_config(server.modules_dir) + "/" + name + ".so";
       module.settings = to_value(value);
       module.settings.where = module.where;
       auto& entries = module.settings.table;
@@ -288,7 +296,7 @@ class ConfigReader {
         if (it->first != "path") continue;
         if (it->second.type != ConfigValue::Type::string || it->second.string.empty())
           error(value.as_table()->get("path")->source(), "\"path\" must be the path of the module's .so file");
-        else module.path = it->second.string;
+        else module.path = relative_to_config(it->second.string);
         entries.erase(it);
         break;
       }

@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTETHER_BUILD_TESTS=OFF
-cmake --build build -j"$(nproc)" --target tether
+cmake --build build -j"$(nproc)"
 exec ./build/tether -c conf/tether.toml "$@"

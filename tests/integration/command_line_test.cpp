@@ -104,3 +104,9 @@ TEST(CommandLine, SecondMasterOnTheSamePidFileRefusesToStart) {
       << output;
   EXPECT_TRUE(http_get(server.port(), "/"));
 }
+
+TEST(CommandLine, TheShippedDefaultConfigIsValidWithItsModules) {
+  std::string output;
+  EXPECT_EQ(run_command(kBinary + " -t -c " TETHER_SOURCE_DIR "/conf/tether.toml", &output), 0) << output;
+  EXPECT_NE(output.find("is ok"), std::string::npos) << output;
+}
