@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <climits>
 #include <new>
 #include <string>
 
@@ -63,6 +65,25 @@ int Connection::fd() const {
   uv_os_fd_t fd = -1;
   uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp_), &fd);
   return fd;
+}
+
+namespace {
+std::uint32_t clamp_ms(std::uint64_t ms) { return static_cast<std::uint32_t>(std::min<std::uint64_t>(ms, UINT32_MAX)); }
+}  // namespace
+
+void Connection::set_keepalive(std::uint64_t idle_timeout_ms, std::uint64_t max_requests) {
+  keepalive_idle_ms_ = clamp_ms(idle_timeout_ms);
+  session_.set_max_requests(max_requests);
+}
+
+void Connection::set_heartbeat(std::uint64_t interval_ms, std::uint64_t timeout_ms) {
+  heartbeat_interval_ms_ = clamp_ms(interval_ms);
+  heartbeat_timeout_ms_ = clamp_ms(timeout_ms);
+}
+
+void Connection::heartbeat(std::uint64_t* interval_ms, std::uint64_t* timeout_ms) const {
+  if (interval_ms) *interval_ms = heartbeat_interval_ms_;
+  if (timeout_ms) *timeout_ms = heartbeat_timeout_ms_;
 }
 
 bool Connection::busy() const {
@@ -202,8 +223,8 @@ void Connection::update_timer() {
 }
 
 std::uint64_t Connection::idle_time_left() const {
-  std::uint64_t limit =
-      session_.draining() ? kDrainQuietMs : static_cast<std::uint64_t>(host_.limits().keepalive_timeout.count());
+  std::uint64_t keepalive = keepalive_idle_ms_ ? keepalive_idle_ms_ : static_cast<std::uint64_t>(host_.limits().keepalive_timeout.count());
+  std::uint64_t limit = session_.draining() ? kDrainQuietMs : keepalive;
   std::uint64_t idle_for = uv_now(host_.loop()) - last_activity_ms_;
   return idle_for >= limit ? 0 : limit - idle_for;
 }

@@ -15,6 +15,9 @@
 #include "core/config.h"
 #include "worker/http_session.h"
 
+// The opaque handle modules get for a connection (include/tether/module.h) is the Connection.
+struct tether_connection {};
+
 namespace tether {
 
 class Connection;
@@ -38,7 +41,7 @@ class ConnectionHost {
   virtual void on_connection_closed(Connection& connection) = 0;
 };
 
-class Connection final : public RequestObserver {
+class Connection final : public tether_connection, public RequestObserver {
  public:
   // Takes ownership of an accepted, non-blocking socket and starts serving it.
   // Returns null (socket closed) if libuv cannot adopt it.
@@ -51,9 +54,17 @@ class Connection final : public RequestObserver {
   void close_now();
 
   bool busy() const;
+
+  // Per-connection settings modules may change (the keepalive module).
+  void set_keepalive(std::uint64_t idle_timeout_ms, std::uint64_t max_requests);
+  void set_heartbeat(std::uint64_t interval_ms, std::uint64_t timeout_ms);
+  void heartbeat(std::uint64_t* interval_ms, std::uint64_t* timeout_ms) const;
   // The client's address into *address (length in/out). False if the socket has none.
   bool peer_address(sockaddr_storage* address, socklen_t* length) const;
   int fd() const;
+
+  // Whether connection_accepted hooks ran and accepted it (so connection_closed hooks run too).
+  bool announced_to_modules = false;
 
   // Intrusive list of the worker's connections.
   Connection* prev = nullptr;
@@ -90,6 +101,9 @@ class Connection final : public RequestObserver {
   HttpSession session_;
   std::uint64_t last_activity_ms_ = 0;  // last byte read or write completed (loop time)
   std::uint32_t pending_writes_ = 0;
+  std::uint32_t keepalive_idle_ms_ = 0;        // 0: [limits] keepalive_timeout
+  std::uint32_t heartbeat_interval_ms_ = 30'000;
+  std::uint32_t heartbeat_timeout_ms_ = 60'000;
   std::uint8_t open_handles_ = 0;
   TimerPurpose timer_purpose_ = TimerPurpose::none;
   bool reading_ = false;

@@ -233,7 +233,7 @@ void HttpSession::answer(int status, std::string_view content_type, std::string_
   if (answered_ || (phase_ != Phase::body && phase_ != Phase::waiting)) return;  // one answer per request
   answered_ = true;
   bool was_waiting = phase_ == Phase::waiting;
-  bool keep_alive = keep_alive_ && !draining_;
+  bool keep_alive = keep_alive_ && !draining_ && (max_requests_ == 0 || requests_answered_ + 1 < max_requests_);
   ResponseHead head;
   head.status = status;
   head.content_type = content_type;

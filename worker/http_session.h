@@ -84,6 +84,8 @@ class HttpSession {
   void expire_header_timeout();
   // Graceful shutdown: the next response carries "Connection: close" and ends the session.
   void start_drain();
+  // The answer to request number `max_requests` closes the connection (0: no limit).
+  void set_max_requests(std::uint64_t max_requests) { max_requests_ = max_requests; }
 
   // Answers the current request (from a handler, now or later). `extra_headers` are complete
   // "Name: value\r\n" lines. Content-Length, Date, Server and Connection are added here.
@@ -140,6 +142,7 @@ class HttpSession {
   bool received_anything_ = false;
   bool keep_alive_ = true;  // of the current request
   std::uint64_t requests_answered_ = 0;
+  std::uint64_t max_requests_ = 0;
   std::string output_;
   std::string pending_input_;  // arrived while a request was waiting for its answer
 

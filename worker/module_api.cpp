@@ -109,6 +109,25 @@ int config_only_keys(tether_config* settings, const char* const* known, size_t c
   return status;
 }
 
+int config_table(tether_config* settings, const char* key, tether_config** table) {
+  const ConfigValue* v = lookup(settings, key);
+  if (!v) return TETHER_DECLINED;
+  if (v->type != ConfigValue::Type::table) return wrong_type(settings, key, v, "a table");
+  tether_config& child = settings->children.emplace_back();
+  child.table = v;
+  child.file = settings->file;
+  child.context = settings->context + "." + key;
+  child.errors = settings->errors;
+  *table = &child;
+  return TETHER_OK;
+}
+
+size_t config_key_count(tether_config* settings) { return settings->table->table.size(); }
+
+const char* config_key(tether_config* settings, size_t index) {
+  return index < settings->table->table.size() ? settings->table->table[index].first.c_str() : nullptr;
+}
+
 // ---- worker
 
 unsigned worker_id(const tether_worker* worker) { return worker->slot; }
@@ -184,6 +203,35 @@ int respond(tether_request* request, int status, const char* content_type, const
   request->response_headers.clear();
   request->session->answer(status, content_type ? content_type : "",
                            headers, std::string_view(static_cast<const char*>(body), body ? length : 0));
+  return TETHER_OK;
+}
+
+// ---- connections
+
+Connection* connection_of(tether_connection* c) { return static_cast<Connection*>(c); }
+const Connection* connection_of(const tether_connection* c) { return static_cast<const Connection*>(c); }
+
+tether_connection* request_connection(const tether_request* request) {
+  return request->session ? static_cast<Connection*>(request->session->transport()) : nullptr;
+}
+
+int connection_fd(const tether_connection* connection) { return connection ? connection_of(connection)->fd() : -1; }
+
+int connection_set_keepalive(tether_connection* connection, uint64_t idle_timeout_ms, uint64_t max_requests) {
+  if (!connection) return TETHER_ERROR;
+  connection_of(connection)->set_keepalive(idle_timeout_ms, max_requests);
+  return TETHER_OK;
+}
+
+int connection_set_heartbeat(tether_connection* connection, uint64_t interval_ms, uint64_t timeout_ms) {
+  if (!connection || interval_ms == 0 || timeout_ms == 0) return TETHER_ERROR;
+  connection_of(connection)->set_heartbeat(interval_ms, timeout_ms);
+  return TETHER_OK;
+}
+
+int connection_heartbeat(const tether_connection* connection, uint64_t* interval_ms, uint64_t* timeout_ms) {
+  if (!connection) return TETHER_ERROR;
+  connection_of(connection)->heartbeat(interval_ms, timeout_ms);
   return TETHER_OK;
 }
 
@@ -282,6 +330,9 @@ const tether_host kHost = {
     config_size,
     config_error,
     config_only_keys,
+    config_table,
+    config_key_count,
+    config_key,
     worker_id,
     worker_generation,
     worker_draining,
@@ -290,6 +341,11 @@ const tether_host kHost = {
     request_header,
     response_header,
     respond,
+    request_connection,
+    connection_fd,
+    connection_set_keepalive,
+    connection_set_heartbeat,
+    connection_heartbeat,
     timer_start,
     timer_stop,
     queue_work,

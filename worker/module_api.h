@@ -6,6 +6,7 @@
 #include <tether/module.h>
 #include <uv.h>
 
+#include <deque>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -21,6 +22,7 @@ struct tether_config {
   std::string context;  // "[modules.health]" or "[route.health] of route \"/x\"", for messages
   std::vector<tether::ConfigError>* errors = nullptr;
   bool failed = false;
+  std::deque<tether_config> children;  // nested tables handed out by config_table()
 };
 
 struct tether_timer;

@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include "core/log.h"
+#include "worker/connection.h"
 #include "worker/http_response.h"
 
 namespace tether {
@@ -58,10 +59,12 @@ void ModuleRuntime::stop() {
 }
 
 namespace {
-tether_connection_info describe(int fd, sockaddr_storage* peer, sockaddr_storage* local) {
+tether_connection_info describe(Connection& connection, sockaddr_storage* peer, sockaddr_storage* local) {
   tether_connection_info info{};
+  int fd = connection.fd();
   info.size = sizeof info;
   info.fd = fd;
+  info.connection = &connection;
   socklen_t peer_length = sizeof *peer, local_length = sizeof *local;
   if (getpeername(fd, reinterpret_cast<sockaddr*>(peer), &peer_length) == 0) {
     info.peer = reinterpret_cast<sockaddr*>(peer);
@@ -75,9 +78,9 @@ tether_connection_info describe(int fd, sockaddr_storage* peer, sockaddr_storage
 }
 }  // namespace
 
-bool ModuleRuntime::connection_accepted(int fd) {
+bool ModuleRuntime::connection_accepted(Connection& connection) {
   sockaddr_storage peer{}, local{};
-  tether_connection_info info = describe(fd, &peer, &local);
+  tether_connection_info info = describe(connection, &peer, &local);
   for (LoadedModule* m : connection_modules_) {
     if (!m->has(&tether_module::connection_accepted)) continue;
     if (m->descriptor().connection_accepted(&worker_, m->config(), &info) != TETHER_OK) return false;
@@ -85,9 +88,9 @@ bool ModuleRuntime::connection_accepted(int fd) {
   return true;
 }
 
-void ModuleRuntime::connection_closed(int fd) {
+void ModuleRuntime::connection_closed(Connection& connection) {
   sockaddr_storage peer{}, local{};
-  tether_connection_info info = describe(fd, &peer, &local);
+  tether_connection_info info = describe(connection, &peer, &local);
   for (LoadedModule* m : connection_modules_)
     if (m->has(&tether_module::connection_closed)) m->descriptor().connection_closed(&worker_, m->config(), &info);
 }

@@ -12,6 +12,8 @@
 
 namespace tether {
 
+class Connection;
+
 class ModuleRuntime final : public RequestDispatcher {
  public:
   ModuleRuntime(const Config& config, std::vector<std::unique_ptr<LoadedModule>> modules, uv_loop_t* loop,
@@ -28,8 +30,8 @@ class ModuleRuntime final : public RequestDispatcher {
   void stop();
 
   // connection_accepted hooks; false if a module refused the connection.
-  bool connection_accepted(int fd);
-  void connection_closed(int fd);
+  bool connection_accepted(Connection& connection);
+  void connection_closed(Connection& connection);
   bool watches_connections() const { return !connection_modules_.empty(); }
 
   Outcome check_access(HttpSession& session, const RouteConfig* route) override;

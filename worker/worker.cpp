@@ -91,7 +91,7 @@ class Worker final : public ConnectionHost, public AcceptorOwner {
   std::size_t metrics_slot() const override { return metrics_slot_; }
 
   void on_connection_closing(Connection& c) override {
-    if (modules_->watches_connections()) modules_->connection_closed(c.fd());
+    if (modules_->watches_connections() && c.announced_to_modules) modules_->connection_closed(c);
   }
 
   void on_connection_closed(Connection& c) override {
@@ -110,12 +110,12 @@ class Worker final : public ConnectionHost, public AcceptorOwner {
   // AcceptorOwner
   bool on_accepted(int fd) override {
     shared_metrics().add(metrics_slot_, core_metrics().connections_accepted, 1);
-    if (modules_->watches_connections() && !modules_->connection_accepted(fd)) {
-      ::close(fd);  // refused by a module before a byte was read
-      return true;
-    }
     Connection* c = Connection::start(*this, fd);
     if (!c) return true;
+    if (modules_->watches_connections()) {
+      if (!modules_->connection_accepted(*c)) c->close_now();  // refused before a byte was read
+      else c->announced_to_modules = true;
+    }
     c->next = connections_;
     if (connections_) connections_->prev = c;
     connections_ = c;

@@ -78,6 +78,7 @@ typedef struct tether_config tether_config;   /* a settings table; valid only du
 typedef struct tether_worker tether_worker;   /* the worker process; valid from worker_init to worker_exit */
 typedef struct tether_request tether_request; /* a request; valid until it is answered */
 typedef struct tether_timer tether_timer;     /* valid until timer_stop() */
+typedef struct tether_connection tether_connection; /* a client connection; valid until connection_closed */
 
 /* A metric handle from metric_register(); 0 is "no metric". */
 typedef uint32_t tether_metric;
@@ -113,6 +114,7 @@ typedef struct tether_connection_info {
   int fd;                          /* the socket: options may be set, never close or read it */
   const struct sockaddr *peer;     unsigned peer_length;
   const struct sockaddr *local;    unsigned local_length; /* the listening address it came in on */
+  tether_connection *connection;
 } tether_connection_info;
 
 typedef void (*tether_timer_cb)(tether_timer *timer, void *user);
@@ -147,6 +149,12 @@ typedef struct tether_host {
   void (*config_error)(tether_config *settings, const char *key, const char *message);
   /* Records an error for every key not in known[0..count). Returns TETHER_OK if there was none. */
   int (*config_only_keys)(tether_config *settings, const char *const *known, size_t count);
+  /* A nested table (key = { ... } or [modules.<name>.key]), valid as long as `settings`. Same
+   * return codes as the getters. */
+  int (*config_table)(tether_config *settings, const char *key, tether_config **table);
+  /* The keys of a table in file order, for tables whose keys are data (addresses, names). */
+  size_t (*config_key_count)(tether_config *settings);
+  const char *(*config_key)(tether_config *settings, size_t index);
 
   /* The worker. */
   unsigned (*worker_id)(const tether_worker *worker);          /* slot: 0..workers-1 */
@@ -165,6 +173,19 @@ typedef struct tether_host {
   int (*response_header)(tether_request *request, const char *name, const char *value);
   /* Answers the request; `content_type` may be NULL. The body is copied. */
   int (*respond)(tether_request *request, int status, const char *content_type, const void *body, size_t length);
+
+  /* Connections, from a request or from connection_accepted. */
+  tether_connection *(*request_connection)(const tether_request *request); /* NULL once the client left */
+  int (*connection_fd)(const tether_connection *connection);  /* for setsockopt/getsockopt only */
+  /* HTTP keep-alive of this connection from now on: the idle time allowed between requests
+   * (0: [limits] keepalive_timeout) and the number of requests after which it closes (0: no
+   * limit; the last answer carries "Connection: close"). */
+  int (*connection_set_keepalive)(tether_connection *connection, uint64_t idle_timeout_ms, uint64_t max_requests);
+  /* The heartbeat long-lived protocols use on this connection (WebSocket ping, SSE comment line):
+   * one every interval_ms, and give up after timeout_ms without a sign of life. Default 30 s and
+   * 60 s; the keepalive module sets them per listener or route. */
+  int (*connection_set_heartbeat)(tether_connection *connection, uint64_t interval_ms, uint64_t timeout_ms);
+  int (*connection_heartbeat)(const tether_connection *connection, uint64_t *interval_ms, uint64_t *timeout_ms);
 
   /* Timers on the worker's loop. repeat_ms 0 = once (the timer then stays allocated until
    * timer_stop). timer_stop() stops and frees it; call it exactly once per timer. */

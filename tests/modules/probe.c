@@ -6,10 +6,14 @@
  *                 action = "work"      answers after host->queue_work ran on the thread pool
  *                 action = "header"    echoes the X-Probe request header and sets one
  *                 action = "deny"      access phase answers 403 for this route
+ *                 action = "sockopts"  reports the connection's socket options and heartbeat
  * [modules.probe] greeting = "..." is prefixed to "version" answers; `fail_init = true` makes
  * worker_init fail. Built several times with different PROBE_VERSION / PROBE_ABI_MAJOR.
  */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <tether/module.h>
@@ -21,7 +25,7 @@
 #define PROBE_ABI_MAJOR TETHER_MODULE_ABI_MAJOR
 #endif
 
-typedef enum { ACTION_VERSION, ACTION_CRASH, ACTION_DEFER, ACTION_WORK, ACTION_HEADER, ACTION_DENY } action;
+typedef enum { ACTION_VERSION, ACTION_CRASH, ACTION_DEFER, ACTION_WORK, ACTION_HEADER, ACTION_DENY, ACTION_SOCKOPTS } action;
 
 typedef struct {
   char greeting[64];
@@ -51,7 +55,7 @@ static void destroy_config(void *config) { free(config); }
 
 static int create_route_config(const tether_host *h, tether_config *settings, void *config, void **out) {
   static const char *const known[] = {"action"};
-  static const char *const names[] = {"version", "crash", "defer", "work", "header", "deny"};
+  static const char *const names[] = {"version", "crash", "defer", "work", "header", "deny", "sockopts"};
   const char *name = "version";
   size_t i;
   (void)config;
@@ -96,6 +100,28 @@ static void work_done(void *user, int status) {
 /* Exported, so that the crash report can name it. */
 TETHER_MODULE_EXPORT __attribute__((noinline)) int probe_crash(void) { return *(volatile int *)NULL; }
 
+static int socket_option(int fd, int level, int name) {
+  int value = -1;
+  socklen_t length = sizeof value;
+  getsockopt(fd, level, name, &value, &length);
+  return value;
+}
+
+static int report_sockopts(tether_request *request) {
+  tether_connection *connection = host->request_connection(request);
+  int fd = host->connection_fd(connection);
+  uint64_t interval = 0, timeout = 0;
+  char text[256];
+  int n;
+  host->connection_heartbeat(connection, &interval, &timeout);
+  n = snprintf(text, sizeof text, "nodelay=%d keepalive=%d idle=%d interval=%d count=%d user_timeout=%d heartbeat=%lu/%lu\n",
+               socket_option(fd, IPPROTO_TCP, TCP_NODELAY) != 0, socket_option(fd, SOL_SOCKET, SO_KEEPALIVE) != 0,
+               socket_option(fd, IPPROTO_TCP, TCP_KEEPIDLE), socket_option(fd, IPPROTO_TCP, TCP_KEEPINTVL),
+               socket_option(fd, IPPROTO_TCP, TCP_KEEPCNT), socket_option(fd, IPPROTO_TCP, TCP_USER_TIMEOUT),
+               (unsigned long)interval, (unsigned long)timeout);
+  return host->respond(request, 200, "text/plain", text, (size_t)n);
+}
+
 static int access(tether_request *request, void *config, void *route) {
   (void)config;
   if (route && *(action *)route == ACTION_DENY) return host->respond(request, 403, "text/plain", "denied\n", 7);
@@ -117,6 +143,8 @@ static int content(tether_request *request, void *config, void *route) {
     case ACTION_WORK:
       return host->queue_work(host->request_worker(request), slow_work, work_done, request) == TETHER_OK ? TETHER_AGAIN
                                                                                                     : TETHER_ERROR;
+    case ACTION_SOCKOPTS:
+      return report_sockopts(request);
     case ACTION_HEADER:
       value = host->request_header(request, "x-probe", &length);
       host->response_header(request, "X-Probe-Echo", "yes");
