@@ -33,6 +33,7 @@ struct ServerConfig {
   LogLevel log_level = LogLevel::info;
   std::string access_log = "off";              // "off", "stderr" or a path
   std::string modules_dir = TETHER_DEFAULT_MODULES_DIR;
+  std::uint64_t shared_memory = 64 * 1024 * 1024;  // arena for modules' shared zones (fixed at start)
 
   unsigned resolved_workers() const;           // workers, with "auto" resolved to the CPU count
 };

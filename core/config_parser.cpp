@@ -99,7 +99,8 @@ class ConfigReader {
     const toml::table* t = table_at(root, "server", "[server]");
     if (!t) return;
     check_keys(*t, "[server]", {"workers", "pid_file", "drain_timeout", "ready_timeout", "max_draining_generations",
-                                "user", "error_log", "log_level", "access_log", "modules_dir"});
+                                "user", "error_log", "log_level", "access_log", "modules_dir",
+                                "shared_memory"});
     if (const toml::node* w = t->get("workers")) {
       if (w->is_string() && w->as_string()->get() == "auto") server.workers = 0;
       else if (w->is_integer() && w->as_integer()->get() >= 1 && w->as_integer()->get() <= 1024)
@@ -114,6 +115,9 @@ class ConfigReader {
     read_string(*t, "error_log", server.error_log);
     read_string(*t, "access_log", server.access_log);
     read_string(*t, "modules_dir", server.modules_dir);
+    read_size(*t, "shared_memory", server.shared_memory);
+    if (const toml::node* s = t->get("shared_memory"); s && (server.shared_memory < 1024 * 1024 || server.shared_memory > (1ULL << 36)))
+      error(s->source(), "\"shared_memory\" must be between 1MiB and 64GiB");
     if (const toml::node* l = t->get("log_level")) {
       std::optional<LogLevel> level;
       if (l->is_string()) level = parse_log_level(l->as_string()->get());

@@ -14,6 +14,7 @@
 #include "core/control_message.h"
 #include "core/log.h"
 #include "core/shared_metrics.h"
+#include "core/shared_zones.h"
 #include "master/pid_file.h"
 
 namespace tether {
@@ -79,6 +80,10 @@ bool Master::start() {
     return false;
   }
   core_metrics().register_all(shared_metrics());
+  if (!shared_zones().create(config_->server.shared_memory, &why)) {
+    LOG_ERROR("%s", why.c_str());
+    return false;
+  }
   unsigned workers = config_->server.resolved_workers();
   if (!listeners_.prepare(*config_, workers, &why)) {
     LOG_ERROR("%s", why.c_str());

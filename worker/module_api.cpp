@@ -6,6 +6,7 @@
 
 #include "core/log.h"
 #include "core/shared_metrics.h"
+#include "core/shared_zones.h"
 #include "core/units.h"
 #include "worker/connection.h"
 #include "worker/http_session.h"
@@ -317,6 +318,8 @@ int metric_read(size_t index, tether_metric_sample* sample) {
   return TETHER_OK;
 }
 
+void* shared_zone(const char* name, size_t size) { return name ? shared_zones().zone(name, size) : nullptr; }
+
 const tether_host kHost = {
     sizeof(tether_host),
     TETHER_MODULE_ABI_MAJOR,
@@ -353,6 +356,7 @@ const tether_host kHost = {
     metric_add,
     metric_count,
     metric_read,
+    shared_zone,
 };
 
 }  // namespace

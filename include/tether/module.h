@@ -203,6 +203,13 @@ typedef struct tether_host {
   void (*metric_add)(tether_worker *worker, tether_metric metric, int64_t delta);
   size_t (*metric_count)(void);
   int (*metric_read)(size_t index, tether_metric_sample *sample);
+
+  /* Memory shared by every worker of every generation, for state that must be global (rate
+   * limits, counts). The first call with a (name, size) anywhere allocates it, zeroed; every
+   * later call, in any worker, returns the same memory. Zones live as long as the master and
+   * come from [server] shared_memory; NULL when that is exhausted. Use atomics or locks that are
+   * never held across I/O. Call it in worker_init. */
+  void *(*shared_zone)(const char *name, size_t size);
 } tether_host;
 
 /* A module's descriptor. Every hook may be NULL. `config` is what create_config returned for

@@ -19,7 +19,7 @@ void HttpClient::close() {
   fd_ = -1;
 }
 
-bool HttpClient::connect(int port, const char* host) {
+bool HttpClient::connect(int port, const char* host, const char* source) {
   close();
   buffer_.clear();
   closed_ = false;
@@ -30,6 +30,12 @@ bool HttpClient::connect(int port, const char* host) {
   inet_pton(AF_INET, host, &address.sin_addr);
   int on = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  if (source) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    inet_pton(AF_INET, source, &from.sin_addr);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) return false;
+  }
   return ::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
 }
 

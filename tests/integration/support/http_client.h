@@ -25,7 +25,8 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
   ~HttpClient();
 
-  bool connect(int port, const char* host = "127.0.0.1");
+  // Connects to host:port, from `source` (another loopback address, say) when given.
+  bool connect(int port, const char* host = "127.0.0.1", const char* source = nullptr);
   bool send(const std::string& bytes);
   // Reads one response (Content-Length framed, or to EOF). nullopt on timeout, reset or EOF first.
   std::optional<HttpResponse> read_response(std::chrono::milliseconds timeout = std::chrono::seconds(5));

@@ -1,0 +1,312 @@
+/*
+ * ratelimit — request rate limits per route and a concurrent-connection limit per client
+ * address, both global across every worker (state in a tether shared zone, see limiter.h).
+ *
+ *   [modules.ratelimit]
+ *   max_keys = 65536                    # buckets kept; least recently used ones are evicted
+ *   max_connections_per_address = 0     # 0 = no limit; past it a connection's requests get 503
+ *
+ *   [[route]]
+ *   path = "/api/"                      # (a prefix route such as "/api/" plus a star works too)
+ *   ...
+ *   [route.ratelimit]
+ *   rate = "10/s"                       # tokens per second, minute or hour: "10/s", "600/m", "5/h"
+ *   burst = 20                          # tokens saved up (default: one second's worth, at least 1)
+ *   key = "address"                     # or "header:X-Api-Key" (falls back to the address when
+ *                                       # absent) or "segment:2" (the 2nd path segment)
+ *
+ * Over the rate: 429 with Retry-After (seconds). Over the connection limit: 503, and the
+ * connection closes after that answer.
+ */
+#include <math.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <tether/module.h>
+
+#include "limiter.h"
+
+typedef enum { KEY_ADDRESS, KEY_HEADER, KEY_SEGMENT } key_kind;
+
+typedef struct {
+  double rate;  /* tokens per second */
+  double burst;
+  key_kind kind;
+  char header[64];
+  int segment;
+} route_limit;
+
+typedef struct {
+  int64_t max_keys;
+  int64_t max_connections;
+} module_config;
+
+/* Worker-local: connections this worker counted (1) or refused (2), by handle. */
+typedef struct {
+  tether_connection *key;
+  int state;
+} tracked;
+
+static const tether_host *host;
+static rl_state *state;
+static tether_metric rejected_rate, rejected_connections;
+static tracked *table;
+static size_t table_capacity, table_used;
+
+enum { COUNTED = 1, REFUSED = 2 };
+
+static size_t slot_of(tether_connection *c) { return ((uintptr_t)c >> 4) * 11400714819323198485ull & (table_capacity - 1); }
+
+static void track_put(tether_connection *c, int st);
+
+static void grow(void) {
+  tracked *old = table;
+  size_t old_capacity = table_capacity, i;
+  table_capacity = table_capacity ? table_capacity * 2 : 1024;
+  table = calloc(table_capacity, sizeof *table);
+  table_used = 0;
+  for (i = 0; i < old_capacity; ++i)
+    if (old[i].key) track_put(old[i].key, old[i].state);
+  free(old);
+}
+
+static void track_put(tether_connection *c, int st) {
+  size_t i;
+  if ((table_used + 1) * 2 > table_capacity) grow();
+  for (i = slot_of(c); table[i].key; i = (i + 1) & (table_capacity - 1)) {
+  }
+  table[i].key = c;
+  table[i].state = st;
+  table_used++;
+}
+
+static int track_take(tether_connection *c, int remove) {
+  size_t i, j;
+  int st;
+  if (!table_capacity) return 0;
+  for (i = slot_of(c); table[i].key != c; i = (i + 1) & (table_capacity - 1))
+    if (!table[i].key) return 0;
+  st = table[i].state;
+  if (!remove) return st;
+  /* backward-shift deletion keeps probe chains intact without tombstones */
+  table[i].key = NULL;
+  table_used--;
+  for (j = (i + 1) & (table_capacity - 1); table[j].key; j = (j + 1) & (table_capacity - 1)) {
+    tracked moved = table[j];
+    table[j].key = NULL;
+    table_used--;
+    track_put(moved.key, moved.state);
+  }
+  return st;
+}
+
+static uint64_t now_us(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+}
+
+/* The address of a peer, without its port. */
+static uint64_t address_hash(const struct sockaddr *peer) {
+  if (peer && peer->sa_family == AF_INET)
+    return rl_hash(&((const struct sockaddr_in *)peer)->sin_addr, 4, 0);
+  if (peer && peer->sa_family == AF_INET6)
+    return rl_hash(&((const struct sockaddr_in6 *)peer)->sin6_addr, 16, 0);
+  return 1;
+}
+
+static int create_config(const tether_host *h, tether_config *settings, void **out) {
+  static const char *const known[] = {"max_keys", "max_connections_per_address"};
+  module_config *c = calloc(1, sizeof *c);
+  int ok;
+  host = h;
+  if (!c) return TETHER_ERROR;
+  c->max_keys = 65536;
+  ok = host->config_only_keys(settings, known, 2) == TETHER_OK;
+  ok = host->config_integer(settings, "max_keys", &c->max_keys) != TETHER_ERROR && ok;
+  ok = host->config_integer(settings, "max_connections_per_address", &c->max_connections) != TETHER_ERROR && ok;
+  if (c->max_keys < 8 || c->max_keys > 16 * 1024 * 1024) {
+    host->config_error(settings, "max_keys", "must be between 8 and 16777216");
+    ok = 0;
+  }
+  if (c->max_connections < 0 || c->max_connections > 1000000) {
+    host->config_error(settings, "max_connections_per_address", "must be between 0 (no limit) and 1000000");
+    ok = 0;
+  }
+  if (!ok) {
+    free(c);
+    return TETHER_ERROR;
+  }
+  *out = c;
+  return TETHER_OK;
+}
+
+static void destroy_config(void *config) { free(config); }
+
+static int parse_rate(const char *text, double *per_second) {
+  char *end;
+  double amount = strtod(text, &end);
+  if (end == text || amount <= 0 || *end != '/') return 0;
+  if (strcmp(end, "/s") == 0) *per_second = amount;
+  else if (strcmp(end, "/m") == 0) *per_second = amount / 60.0;
+  else if (strcmp(end, "/h") == 0) *per_second = amount / 3600.0;
+  else return 0;
+  return 1;
+}
+
+static int create_route_config(const tether_host *h, tether_config *settings, void *config, void **out) {
+  static const char *const known[] = {"rate", "burst", "key"};
+  const char *rate = NULL, *key = "address";
+  int64_t burst = 0;
+  route_limit *r;
+  int ok, has_burst;
+  (void)config;
+  host = h;
+  r = calloc(1, sizeof *r);
+  if (!r) return TETHER_ERROR;
+  ok = host->config_only_keys(settings, known, 3) == TETHER_OK;
+  if (host->config_string(settings, "rate", &rate) != TETHER_OK || !parse_rate(rate, &r->rate)) {
+    host->config_error(settings, rate ? "rate" : NULL, "needs a rate such as \"10/s\", \"600/m\" or \"5/h\"");
+    ok = 0;
+  }
+  has_burst = host->config_integer(settings, "burst", &burst);
+  if (has_burst == TETHER_ERROR || (has_burst == TETHER_OK && (burst < 1 || burst > 1000000))) {
+    if (has_burst == TETHER_OK) host->config_error(settings, "burst", "must be between 1 and 1000000");
+    ok = 0;
+  }
+  r->burst = has_burst == TETHER_OK ? (double)burst : (r->rate > 1.0 ? ceil(r->rate) : 1.0);
+  if (host->config_string(settings, "key", &key) == TETHER_ERROR) ok = 0;
+  else if (strcmp(key, "address") == 0) r->kind = KEY_ADDRESS;
+  else if (strncmp(key, "header:", 7) == 0 && key[7] && strlen(key + 7) < sizeof r->header) {
+    r->kind = KEY_HEADER;
+    strcpy(r->header, key + 7);
+  } else if (strncmp(key, "segment:", 8) == 0 && atoi(key + 8) >= 1) {
+    r->kind = KEY_SEGMENT;
+    r->segment = atoi(key + 8);
+  } else {
+    host->config_error(settings, "key", "must be \"address\", \"header:<name>\" or \"segment:<n>\"");
+    ok = 0;
+  }
+  if (!ok) {
+    free(r);
+    return TETHER_ERROR;
+  }
+  *out = r;
+  return TETHER_OK;
+}
+
+static void destroy_route_config(void *route) { free(route); }
+
+static int worker_init(const tether_host *h, tether_worker *worker, void *config) {
+  const module_config *c = config;
+  uint32_t addresses = c->max_connections ? 65536 : 8;
+  size_t size = rl_state_size((uint32_t)c->max_keys, addresses);
+  void *zone;
+  (void)worker;
+  host = h;
+  zone = host->shared_zone("ratelimit", size);
+  if (!zone) {
+    host->log(TETHER_LOG_ERROR, "ratelimit", "no shared memory for %zu bytes: raise [server] shared_memory", size);
+    return TETHER_ERROR;
+  }
+  state = rl_state_attach(zone, (uint32_t)c->max_keys, addresses);
+  rejected_rate = host->metric_register("tether_ratelimit_rejected_total", "reason=\"rate\"",
+                                        "Requests refused by the ratelimit module.", TETHER_METRIC_COUNTER);
+  rejected_connections = host->metric_register("tether_ratelimit_rejected_total", "reason=\"connections\"",
+                                               "Requests refused by the ratelimit module.", TETHER_METRIC_COUNTER);
+  return TETHER_OK;
+}
+
+static void worker_exit(tether_worker *worker, void *config) {
+  (void)worker;
+  (void)config;
+  free(table);
+  table = NULL;
+  table_capacity = table_used = 0;
+}
+
+static int connection_accepted(tether_worker *worker, void *config, const tether_connection_info *info) {
+  const module_config *c = config;
+  int untracked = 0;
+  (void)worker;
+  if (!c->max_connections) return TETHER_OK;
+  if (!rl_connection_acquire(state, address_hash(info->peer), (uint32_t)c->max_connections, &untracked))
+    track_put(info->connection, REFUSED);  /* answered 503 on its first request */
+  else if (!untracked)
+    track_put(info->connection, COUNTED);
+  return TETHER_OK;
+}
+
+static void connection_closed(tether_worker *worker, void *config, const tether_connection_info *info) {
+  const module_config *c = config;
+  (void)worker;
+  if (c->max_connections && track_take(info->connection, 1) == COUNTED)
+    rl_connection_release(state, address_hash(info->peer));
+}
+
+/* The bucket key of a request for `route`, NULL-free: the header, path segment or address. */
+static uint64_t request_key(tether_request *request, const route_limit *route, const tether_request_info *info) {
+  uint64_t seed = rl_hash(info->route, info->route_length, 7);  /* each route has its own buckets */
+  if (route->kind == KEY_HEADER) {
+    size_t length = 0;
+    const char *value = host->request_header(request, route->header, &length);
+    if (value) return rl_hash(value, length, seed);
+  } else if (route->kind == KEY_SEGMENT) {
+    const char *p = info->path, *end = info->path + info->path_length;
+    int n = 0;
+    while (p < end) {
+      const char *start;
+      while (p < end && *p == '/') ++p;
+      start = p;
+      while (p < end && *p != '/') ++p;
+      if (p > start && ++n == route->segment) return rl_hash(start, (size_t)(p - start), seed);
+    }
+  }
+  return rl_hash(&seed, sizeof seed, address_hash(info->peer));
+}
+
+static int access_phase(tether_request *request, void *config, void *route_config) {
+  const module_config *c = config;
+  const route_limit *route = route_config;
+  tether_request_info info;
+  rl_verdict verdict;
+  char retry[32];
+  tether_connection *connection = host->request_connection(request);
+  if (c->max_connections && connection && track_take(connection, 0) == REFUSED) {
+    host->metric_add(host->request_worker(request), rejected_connections, 1);
+    host->connection_set_keepalive(connection, 0, 1);  /* this answer closes the connection */
+    return host->respond(request, 503, "text/plain", "503 too many connections from your address\n", 43);
+  }
+  if (!route) return TETHER_DECLINED;
+  memset(&info, 0, sizeof info);
+  info.size = sizeof info;
+  if (host->request_info(request, &info) != TETHER_OK) return TETHER_DECLINED;
+  verdict = rl_take(state, request_key(request, route, &info), route->rate, route->burst, now_us());
+  if (verdict.allowed) return TETHER_DECLINED;
+  host->metric_add(host->request_worker(request), rejected_rate, 1);
+  snprintf(retry, sizeof retry, "%.0f", ceil(verdict.retry_after) < 1 ? 1.0 : ceil(verdict.retry_after));
+  host->response_header(request, "Retry-After", retry);
+  return host->respond(request, 429, "text/plain", "429 too many requests\n", 22);
+}
+
+static const tether_module ratelimit_module = {
+    .size = sizeof(tether_module),
+    .abi_major = TETHER_MODULE_ABI_MAJOR,
+    .abi_minor = TETHER_MODULE_ABI_MINOR,
+    .name = "ratelimit",
+    .version = "1.0.0",
+    .create_config = create_config,
+    .create_route_config = create_route_config,
+    .destroy_config = destroy_config,
+    .destroy_route_config = destroy_route_config,
+    .worker_init = worker_init,
+    .worker_exit = worker_exit,
+    .connection_accepted = connection_accepted,
+    .connection_closed = connection_closed,
+    .access = access_phase,
+};
+
+TETHER_MODULE_EXPORT const tether_module *TETHER_MODULE_ENTRY(void) { return &ratelimit_module; }

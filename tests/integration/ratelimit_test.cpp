@@ -1,0 +1,108 @@
+// The ratelimit module: limits hold across all workers, per client address.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <memory>
+#include <thread>
+#include <sstream>
+
+#include "support/http_client.h"
+#include "support/tether_server.h"
+
+using namespace tether::test;
+
+namespace {
+const std::string kBuiltinModules = TETHER_MODULES_BUILD_DIR;
+
+const std::string kLimits = "[modules.ratelimit]\npath = \"" + kBuiltinModules + "/ratelimit.so\"\n"
+                            "max_connections_per_address = 3\n"
+                            "[[route]]\npath = \"/limited\"\nrespond = { status = 200, body = \"ok\" }\n"
+                            "[route.ratelimit]\nrate = \"1/m\"\nburst = 10\n"
+                            "[[route]]\npath = \"/by-key\"\nrespond = { status = 200, body = \"ok\" }\n"
+                            "[route.ratelimit]\nrate = \"1/m\"\nburst = 2\nkey = \"header:X-Api-Key\"\n";
+
+// Sends `count` requests from `source`, each on a new connection (so that they spread over the
+// workers), and counts the answers by status.
+std::map<int, int> burst(int port, const char* source, const std::string& path, int count,
+                         const std::string& headers = "") {
+  std::map<int, int> statuses;
+  for (int i = 0; i < count; ++i) {
+    HttpClient client;
+    if (!client.connect(port, "127.0.0.1", source)) {
+      statuses[-1]++;
+      continue;
+    }
+    client.send("GET " + path + " HTTP/1.1\r\nHost: t\r\n" + headers + "\r\n");
+    auto response = client.read_response();
+    statuses[response ? response->status : -1]++;
+    if (response && response->status == 429) EXPECT_EQ(response->header("retry-after"), "60");
+  }
+  return statuses;
+}
+}  // namespace
+
+TEST(Ratelimit, ABurstSpreadOverAllWorkersGetsExactlyTheBurst) {
+  TetherServer server(2, kLimits, "access_log = \"@DIR@/access.log\"\n");
+  ASSERT_TRUE(server.start()) << server.error_log();
+  auto from_a = burst(server.port(), "127.0.0.2", "/limited", 30);
+  EXPECT_EQ(from_a[200], 10);
+  EXPECT_EQ(from_a[429], 20);
+  // Another address has its own bucket.
+  auto from_b = burst(server.port(), "127.0.0.3", "/limited", 12);
+  EXPECT_EQ(from_b[200], 10);
+  EXPECT_EQ(from_b[429], 2);
+  // The burst was served by both workers, so the limit held across them.
+  server.stop();
+  std::ifstream in(server.dir() + "/access.log");
+  std::stringstream log;
+  log << in.rdbuf();
+  EXPECT_NE(log.str().find("\"GET /limited HTTP/1.1\" 429 22 worker=0"), std::string::npos);
+  EXPECT_NE(log.str().find("\"GET /limited HTTP/1.1\" 429 22 worker=1"), std::string::npos);
+}
+
+TEST(Ratelimit, AHeaderCanBeTheKey) {
+  TetherServer server(2, kLimits);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  auto alice = burst(server.port(), "127.0.0.4", "/by-key", 5, "X-Api-Key: alice\r\n");
+  EXPECT_EQ(alice[200], 2);
+  auto bob = burst(server.port(), "127.0.0.4", "/by-key", 5, "X-Api-Key: bob\r\n");
+  EXPECT_EQ(bob[200], 2);  // same address, other key: its own bucket
+}
+
+TEST(Ratelimit, ConnectionLimitPerAddressHoldsAcrossWorkers) {
+  TetherServer server(2, kLimits);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  std::vector<std::unique_ptr<HttpClient>> clients;
+  for (int i = 0; i < 5; ++i) {
+    clients.push_back(std::make_unique<HttpClient>());
+    ASSERT_TRUE(clients.back()->connect(server.port(), "127.0.0.1", "127.0.0.5"));
+  }
+  std::this_thread::sleep_for(200ms);  // every connection accepted by one worker or the other
+  std::map<int, int> statuses;
+  for (auto& client : clients) {
+    auto response = client->get("/");
+    statuses[response ? response->status : -1]++;
+    if (response && response->status == 503) {
+      EXPECT_EQ(response->header("connection"), "close");
+      EXPECT_TRUE(client->wait_closed(2s));
+    }
+  }
+  EXPECT_EQ(statuses[200], 3);
+  EXPECT_EQ(statuses[503], 2);
+  // Another address is not affected, and closing connections frees the count.
+  EXPECT_EQ(http_get(server.port(), "/")->status, 200);
+  clients.clear();
+  std::this_thread::sleep_for(200ms);
+  HttpClient again;
+  ASSERT_TRUE(again.connect(server.port(), "127.0.0.1", "127.0.0.5"));
+  EXPECT_EQ(again.get("/")->status, 200);
+}
+
+TEST(Ratelimit, BadSettingsAreReported) {
+  TetherServer server(1, "[modules.ratelimit]\npath = \"" + kBuiltinModules + "/ratelimit.so\"\n"
+                         "[[route]]\npath = \"/x\"\nrespond = { status = 200 }\n[route.ratelimit]\nrate = \"ten\"\n");
+  std::string output;
+  EXPECT_EQ(run_command(std::string(TETHER_BINARY) + " -t -c " + server.config_path(), &output), 1);
+  EXPECT_NE(output.find(":8: \"rate\": needs a rate such as \"10/s\""), std::string::npos) << output;
+}

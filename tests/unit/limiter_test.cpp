@@ -1,0 +1,91 @@
+// The rate limiter's shared state (modules/ratelimit/limiter.c): bucket math and eviction.
+#include "modules/ratelimit/limiter.h"
+
+#include <gtest/gtest.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <vector>
+
+namespace {
+
+struct SharedState {
+  SharedState(uint32_t keys, uint32_t addresses) : size(rl_state_size(keys, addresses)) {
+    memory = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    state = rl_state_attach(memory, keys, addresses);
+  }
+  ~SharedState() { munmap(memory, size); }
+  std::size_t size;
+  void* memory;
+  rl_state* state;
+};
+
+constexpr uint64_t kSecond = 1'000'000;
+
+}  // namespace
+
+TEST(Limiter, ABurstIsAllowedThenTheRateApplies) {
+  SharedState s(64, 8);
+  uint64_t key = rl_hash("10.0.0.1", 8, 1);
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(rl_take(s.state, key, 2.0, 5.0, 0).allowed) << i;
+  rl_verdict over = rl_take(s.state, key, 2.0, 5.0, 0);
+  EXPECT_FALSE(over.allowed);
+  EXPECT_DOUBLE_EQ(over.retry_after, 0.5);  // one token at 2/s
+  EXPECT_FALSE(rl_take(s.state, key, 2.0, 5.0, kSecond / 4).allowed);  // half a token
+  EXPECT_TRUE(rl_take(s.state, key, 2.0, 5.0, kSecond / 2).allowed);
+  // Ten idle seconds refill only up to the burst.
+  int allowed = 0;
+  for (int i = 0; i < 20; ++i) allowed += rl_take(s.state, key, 2.0, 5.0, 11 * kSecond).allowed;
+  EXPECT_EQ(allowed, 5);
+}
+
+TEST(Limiter, KeysAreIndependent) {
+  SharedState s(64, 8);
+  uint64_t a = rl_hash("a", 1, 1), b = rl_hash("b", 1, 1);
+  EXPECT_TRUE(rl_take(s.state, a, 1.0, 1.0, 0).allowed);
+  EXPECT_FALSE(rl_take(s.state, a, 1.0, 1.0, 0).allowed);
+  EXPECT_TRUE(rl_take(s.state, b, 1.0, 1.0, 0).allowed);
+  EXPECT_NE(rl_hash("a", 1, 1), rl_hash("a", 1, 2));  // routes (seeds) separate the same key
+}
+
+TEST(Limiter, MemoryIsBoundedByEvictingTheLeastRecentlyUsed) {
+  SharedState s(8, 8);  // one group of 8 buckets
+  std::vector<uint64_t> keys;
+  for (int i = 0; i < 9; ++i) keys.push_back(rl_hash(&i, sizeof i, 1));
+  for (int i = 0; i < 8; ++i) EXPECT_TRUE(rl_take(s.state, keys[i], 0.001, 1.0, 100 + i).allowed);
+  EXPECT_EQ(rl_bucket_count(s.state), 8u);
+  rl_take(s.state, keys[0], 0.001, 1.0, 200);  // key 0 used again: key 1 is now the oldest
+  EXPECT_TRUE(rl_take(s.state, keys[8], 0.001, 1.0, 300).allowed);  // evicts key 1
+  EXPECT_EQ(rl_bucket_count(s.state), 8u);
+  EXPECT_FALSE(rl_take(s.state, keys[2], 0.001, 1.0, 301).allowed);  // still remembered: empty
+  EXPECT_TRUE(rl_take(s.state, keys[1], 0.001, 1.0, 302).allowed);   // forgotten: a full bucket again
+}
+
+TEST(Limiter, ConnectionCountsHoldAcrossProcesses) {
+  SharedState s(8, 64);
+  uint64_t address = rl_hash("127.0.0.3", 9, 0);
+  int untracked = 0;
+  pid_t child = fork();
+  if (child == 0) {
+    int ok = rl_connection_acquire(s.state, address, 3, &untracked) + rl_connection_acquire(s.state, address, 3, &untracked);
+    _exit(ok == 2 ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(rl_connection_count(s.state, address), 2u);
+  EXPECT_TRUE(rl_connection_acquire(s.state, address, 3, &untracked));
+  EXPECT_FALSE(rl_connection_acquire(s.state, address, 3, &untracked));
+  rl_connection_release(s.state, address);
+  EXPECT_TRUE(rl_connection_acquire(s.state, address, 3, &untracked));
+  EXPECT_EQ(untracked, 0);
+}
+
+TEST(Limiter, AFullCounterGroupFailsOpen) {
+  SharedState s(8, 8);  // one group of 8 counters
+  int untracked = 0;
+  for (uint64_t a = 1; a <= 8; ++a) EXPECT_TRUE(rl_connection_acquire(s.state, a * 1000003, 1, &untracked));
+  EXPECT_TRUE(rl_connection_acquire(s.state, 42, 1, &untracked));
+  EXPECT_EQ(untracked, 1);
+}
