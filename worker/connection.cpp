@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <climits>
 #include <new>
 #include <string>
@@ -121,6 +122,49 @@ void Connection::handle_input(const char* data, std::size_t length) {
   last_activity_ms_ = uv_now(host_.loop());
   session_.feed(std::string_view(data, length));
   flush_output();
+  // After an upgrade, bytes that came with or after the request belong to the module.
+  if (session_.phase() == HttpSession::Phase::upgraded && module_stream_) deliver_to_module(session_.take_pending_input());
+  after_output_progress();
+}
+
+void Connection::deliver_to_module(std::string data) {
+  if (data.empty() || closed_ || !module_stream_ || !module_stream_->callbacks.on_read) return;
+  module_stream_->callbacks.on_read(this, data.data(), data.size(), module_stream_->user);
+}
+
+void Connection::attach_module_stream(const tether_stream_callbacks* callbacks, void* user) {
+  module_stream_ = std::make_unique<ModuleStream>();
+  if (callbacks) {
+    // Copy only the members the module's struct has (it may be older and smaller than ours).
+    std::size_t size = std::min(callbacks->size, sizeof(tether_stream_callbacks));
+    std::memcpy(&module_stream_->callbacks, callbacks, size);
+  }
+  module_stream_->user = user;
+}
+
+std::int64_t Connection::write_for_module(const void* data, std::size_t length) {
+  if (closed_ || lingering_ || !module_stream_) return -1;
+  std::string_view bytes(static_cast<const char*>(data), length);
+  if (session_.phase() == HttpSession::Phase::streaming) session_.append_chunk(bytes);
+  else if (session_.phase() == HttpSession::Phase::upgraded) session_.output().append(bytes);
+  else return -1;
+  flush_output();
+  if (closed_) return -1;
+  auto backlog = static_cast<std::int64_t>(tcp_.write_queue_size);
+  if (backlog >= TETHER_WRITE_BACKLOG) module_stream_->wants_writable = true;
+  update_timer();
+  return backlog;
+}
+
+void Connection::end_module_stream() {
+  if (closed_ || session_.phase() != HttpSession::Phase::streaming) return;
+  module_stream_.reset();  // the module is done with it: no on_close for this connection
+  session_.end_stream();   // the session resumes with pipelined requests (on_deferred_answer)
+}
+
+void Connection::close_for_module() {
+  if (closed_) return;
+  session_.close_after_output();
   after_output_progress();
 }
 
@@ -168,6 +212,11 @@ void Connection::on_write(uv_write_t* req, int status) {
     return;
   }
   c.last_activity_ms_ = uv_now(c.host_.loop());
+  if (c.module_stream_ && c.module_stream_->wants_writable && c.tcp_.write_queue_size < TETHER_WRITE_BACKLOG) {
+    c.module_stream_->wants_writable = false;
+    if (c.module_stream_->callbacks.on_writable) c.module_stream_->callbacks.on_writable(&c, c.module_stream_->user);
+    if (c.closed_) return;
+  }
   c.after_output_progress();
 }
 
@@ -183,8 +232,9 @@ void Connection::after_output_progress() {
     if (pending_writes_ == 0) begin_lingering_close();
     return;
   }
-  // A request waiting for a module's answer is not followed by more reading (backpressure).
-  set_reading(tcp_.write_queue_size < kMaxQueuedOutput && session_.phase() != HttpSession::Phase::waiting);
+  // Reading goes on while a module answers (to notice a client that leaves); the session
+  // bounds what it keeps meanwhile.
+  set_reading(tcp_.write_queue_size < kMaxQueuedOutput);
   update_timer();
 }
 
@@ -204,7 +254,9 @@ void Connection::update_timer() {
       return;
     case HttpSession::Phase::closing:
       return;
-    case HttpSession::Phase::waiting:  // the module answering it owns the timing
+    case HttpSession::Phase::waiting:    // the module answering it owns the timing
+    case HttpSession::Phase::streaming:
+    case HttpSession::Phase::upgraded:
       uv_timer_stop(&timer_);
       timer_purpose_ = TimerPurpose::none;
       return;
@@ -288,6 +340,7 @@ void Connection::on_shutdown(uv_shutdown_t* req, int status) {
 void Connection::close_now() {
   if (closed_) return;
   closed_ = true;
+  if (auto stream = std::move(module_stream_); stream && stream->callbacks.on_close) stream->callbacks.on_close(this, stream->user);
   host_.on_connection_closing(*this);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_handle_closed);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_handle_closed);

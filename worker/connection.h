@@ -8,9 +8,11 @@
 // The Connection frees itself in the close callback of its last handle, never before.
 #pragma once
 
+#include <tether/module.h>
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
 
 #include "core/config.h"
 #include "worker/http_session.h"
@@ -55,6 +57,14 @@ class Connection final : public tether_connection, public RequestObserver {
 
   bool busy() const;
 
+  // A module owns the output (streamed response) or the whole byte stream (upgrade) from now on.
+  void attach_module_stream(const tether_stream_callbacks* callbacks, void* user);
+  // Writes for the module: a chunk of the streamed body, or raw bytes after an upgrade.
+  // Returns the bytes queued and not yet sent, or -1 when closing.
+  std::int64_t write_for_module(const void* data, std::size_t length);
+  void end_module_stream();
+  void close_for_module();
+
   // Per-connection settings modules may change (the keepalive module).
   void set_keepalive(std::uint64_t idle_timeout_ms, std::uint64_t max_requests);
   void set_heartbeat(std::uint64_t interval_ms, std::uint64_t timeout_ms);
@@ -95,7 +105,15 @@ class Connection final : public tether_connection, public RequestObserver {
   std::uint64_t idle_time_left() const;
   void set_reading(bool reading);
 
+  struct ModuleStream {
+    tether_stream_callbacks callbacks{};
+    void* user = nullptr;
+    bool wants_writable = false;
+  };
+  void deliver_to_module(std::string data);
+
   ConnectionHost& host_;
+  std::unique_ptr<ModuleStream> module_stream_;  // only while a module owns the stream
   uv_tcp_t tcp_;
   uv_timer_t timer_;
   HttpSession session_;

@@ -8,6 +8,7 @@ namespace tether {
 const char* http_status_reason(int status) {
   switch (status) {
     case 100: return "Continue";
+    case 101: return "Switching Protocols";
     case 200: return "OK";
     case 201: return "Created";
     case 202: return "Accepted";
@@ -73,9 +74,11 @@ void append_response(std::string& out, const ResponseHead& head, std::string_vie
   }
   // 1xx, 204 and 304 responses never carry a body or its length (RFC 9110 §8.6).
   bool bodyless = head.status < 200 || head.status == 204 || head.status == 304;
-  if (!bodyless) {
+  if (!bodyless && head.framing == BodyFraming::content_length) {
     out += "\r\nContent-Length: ";
     append_number(out, head.content_length);
+  } else if (!bodyless && head.framing == BodyFraming::chunked) {
+    out += "\r\nTransfer-Encoding: chunked";
   }
   if (head.connection == ConnectionHeader::close) out += "\r\nConnection: close";
   else if (head.connection == ConnectionHeader::keep_alive) out += "\r\nConnection: keep-alive";

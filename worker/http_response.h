@@ -18,10 +18,17 @@ enum class ConnectionHeader {
   close,
 };
 
+enum class BodyFraming {
+  content_length,  // Content-Length: the body follows whole
+  chunked,         // Transfer-Encoding: chunked, for streamed HTTP/1.1 responses
+  until_close,     // neither: the body ends when the connection closes (streamed HTTP/1.0)
+};
+
 struct ResponseHead {
   int status = 200;
   std::string_view content_type;
   std::size_t content_length = 0;
+  BodyFraming framing = BodyFraming::content_length;
   ConnectionHeader connection = ConnectionHeader::none;
   std::string_view extra_headers;  // complete "Name: value\r\n" lines
 };

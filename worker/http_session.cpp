@@ -57,8 +57,14 @@ HttpSession::~HttpSession() {
 void HttpSession::feed(std::string_view data) {
   if (phase_ == Phase::closing || data.empty()) return;
   received_anything_ = true;
-  if (phase_ == Phase::waiting) {
-    pending_input_.append(data);  // parsed once the waiting request is answered
+  if (phase_ == Phase::waiting || phase_ == Phase::streaming) {
+    // Parsed once the current request is answered; a client that floods meanwhile is cut off.
+    if (pending_input_.size() + data.size() > limits_.max_header_size + limits_.max_body_size) phase_ = Phase::closing;
+    else pending_input_.append(data);
+    return;
+  }
+  if (phase_ == Phase::upgraded) {
+    pending_input_.append(data);  // the transport hands these to the module that took over
     return;
   }
   parse(data);
@@ -70,15 +76,14 @@ void HttpSession::parse(std::string_view data) {
     case HPE_OK:
       return;
     case HPE_PAUSED:
-      // Paused after a request: either the last answer (closing: the rest is ignored) or a
-      // request whose handler answers later (keep the rest for then).
-      if (phase_ == Phase::waiting) {
+    case HPE_PAUSED_UPGRADE:
+      // Paused after a request: either the last answer (closing: the rest is ignored), or a
+      // request still being answered (waiting, streaming: keep the rest for later), or an
+      // upgrade (the rest belongs to the new protocol).
+      if (phase_ == Phase::waiting || phase_ == Phase::streaming || phase_ == Phase::upgraded) {
         const char* stop = llhttp_get_error_pos(&parser_);
         pending_input_.assign(stop, static_cast<std::size_t>(data.data() + data.size() - stop));
       }
-      return;
-    case HPE_PAUSED_UPGRADE:
-      // Upgrade requests were answered as ordinary requests with "Connection: close".
       return;
     default:
       if (phase_ == Phase::closing) return;
@@ -204,7 +209,7 @@ int HttpSession::on_body(llhttp_t* parser, const char* at, std::size_t length) {
 int HttpSession::on_message_complete(llhttp_t* parser) {
   HttpSession& s = session_of(parser);
   s.handle_request();
-  return s.phase_ == Phase::closing || s.phase_ == Phase::waiting ? HPE_PAUSED : 0;
+  return s.phase_ == Phase::idle ? 0 : HPE_PAUSED;
 }
 
 void HttpSession::handle_request() {
@@ -228,10 +233,13 @@ void HttpSession::handle_request() {
   if (outcome == Outcome::deferred && !answered_) phase_ = Phase::waiting;
 }
 
+bool HttpSession::can_answer() const {
+  return !answered_ && (phase_ == Phase::body || phase_ == Phase::waiting);
+}
+
 void HttpSession::answer(int status, std::string_view content_type, std::string_view extra_headers,
                          std::string_view body) {
-  if (answered_ || (phase_ != Phase::body && phase_ != Phase::waiting)) return;  // one answer per request
-  answered_ = true;
+  if (!can_answer()) return;  // one answer per request
   bool was_waiting = phase_ == Phase::waiting;
   bool keep_alive = keep_alive_ && !draining_ && (max_requests_ == 0 || requests_answered_ + 1 < max_requests_);
   ResponseHead head;
@@ -243,13 +251,21 @@ void HttpSession::answer(int status, std::string_view content_type, std::string_
   else if (parser_.http_major == 1 && parser_.http_minor == 0) head.connection = ConnectionHeader::keep_alive;
   bool head_only = parser_.method == HTTP_HEAD;
   append_response(output_, head, body, head_only);
+  finish_answer(status, head_only ? 0 : body.size(), keep_alive);
+  if (was_waiting) resume_parsing();
+}
+
+void HttpSession::finish_answer(int status, std::size_t body_bytes, bool keep_alive) {
+  answered_ = true;
   ++requests_answered_;
   phase_ = keep_alive ? Phase::idle : Phase::closing;
   if (observer_)
-    observer_->on_request_answered(
-        RequestSummary{method_, url_, parser_.http_major, parser_.http_minor, status, head_only ? 0 : body.size()});
-  if (!was_waiting) return;
-  // Parsing stopped at this request: go on with what arrived meanwhile, then let the transport write.
+    observer_->on_request_answered(RequestSummary{method_, url_, parser_.http_major, parser_.http_minor, status, body_bytes});
+}
+
+// Parsing stopped at the request just answered: go on with what arrived meanwhile, then let the
+// transport write.
+void HttpSession::resume_parsing() {
   if (phase_ == Phase::idle) {
     llhttp_resume(&parser_);
     std::string rest = std::move(pending_input_);
@@ -259,9 +275,70 @@ void HttpSession::answer(int status, std::string_view content_type, std::string_
   if (observer_) observer_->on_deferred_answer();
 }
 
+bool HttpSession::start_stream(int status, std::string_view content_type, std::string_view extra_headers) {
+  if (!can_answer() || status < 200 || status == 204 || status == 304 || parser_.method == HTTP_HEAD) return false;
+  bool was_waiting = phase_ == Phase::waiting;
+  chunked_stream_ = parser_.http_major == 1 && parser_.http_minor >= 1;
+  ResponseHead head;
+  head.status = status;
+  head.content_type = content_type;
+  head.extra_headers = extra_headers;
+  head.framing = chunked_stream_ ? BodyFraming::chunked : BodyFraming::until_close;
+  if (!chunked_stream_) head.connection = ConnectionHeader::close;
+  append_response(output_, head, {}, false);
+  answered_ = true;
+  phase_ = Phase::streaming;
+  if (observer_)
+    observer_->on_request_answered(RequestSummary{method_, url_, parser_.http_major, parser_.http_minor, status, 0});
+  if (was_waiting && observer_) observer_->on_deferred_answer();
+  return true;
+}
+
+void HttpSession::append_chunk(std::string_view data) {
+  if (phase_ != Phase::streaming || data.empty()) return;
+  if (!chunked_stream_) {
+    output_.append(data);
+    return;
+  }
+  char size[20];
+  int n = snprintf(size, sizeof size, "%zx\r\n", data.size());
+  output_.append(size, static_cast<std::size_t>(n));
+  output_.append(data);
+  output_.append("\r\n");
+}
+
+void HttpSession::end_stream() {
+  if (phase_ != Phase::streaming) return;
+  bool keep_alive = chunked_stream_ && keep_alive_ && !draining_ && (max_requests_ == 0 || requests_answered_ + 1 < max_requests_);
+  if (chunked_stream_) output_.append("0\r\n\r\n");
+  ++requests_answered_;
+  phase_ = keep_alive ? Phase::idle : Phase::closing;
+  resume_parsing();
+}
+
+bool HttpSession::upgrade(int status, std::string_view extra_headers) {
+  if (!can_answer() || !parser_.upgrade) return false;
+  bool was_waiting = phase_ == Phase::waiting;
+  ResponseHead head;
+  head.status = status;
+  head.extra_headers = extra_headers;
+  append_response(output_, head, {}, false);
+  answered_ = true;
+  ++requests_answered_;
+  phase_ = Phase::upgraded;
+  if (observer_)
+    observer_->on_request_answered(RequestSummary{method_, url_, parser_.http_major, parser_.http_minor, status, 0});
+  if (was_waiting && observer_) observer_->on_deferred_answer();
+  return true;
+}
+
 void HttpSession::answer_error(int status) {
   std::string body = default_error_body(status);
-  ResponseHead head{status, "text/plain", body.size(), ConnectionHeader::close, {}};
+  ResponseHead head;
+  head.status = status;
+  head.content_type = "text/plain";
+  head.content_length = body.size();
+  head.connection = ConnectionHeader::close;
   append_response(output_, head, body, false);
   phase_ = Phase::closing;
   answered_ = true;

@@ -68,8 +68,10 @@ class HttpSession {
     idle,     // between requests: nothing of the next request has arrived
     headers,  // a request has begun; its headers are not complete yet
     body,     // headers complete, reading the body
-    waiting,  // the request is complete; its handler will answer later
-    closing,  // answered for the last time; ignore input, close after output is written
+    waiting,    // the request is complete; its handler will answer later
+    streaming,  // answered with a streamed body that a module is still writing
+    upgraded,   // switched protocols: the bytes belong to a module, not to HTTP any more
+    closing,    // answered for the last time; ignore input, close after output is written
   };
 
   HttpSession(const HttpLimits& limits, const Router& router, RequestObserver* observer,
@@ -90,6 +92,16 @@ class HttpSession {
   // Answers the current request (from a handler, now or later). `extra_headers` are complete
   // "Name: value\r\n" lines. Content-Length, Date, Server and Connection are added here.
   void answer(int status, std::string_view content_type, std::string_view extra_headers, std::string_view body);
+  // Answers with a streamed body: the head now, then append_chunk() per piece and end_stream().
+  bool start_stream(int status, std::string_view content_type, std::string_view extra_headers);
+  void append_chunk(std::string_view data);
+  void end_stream();
+  // Answers with `status` (101) and hands the connection over; take_pending_input() then holds
+  // the bytes that came after the request.
+  bool upgrade(int status, std::string_view extra_headers);
+  std::string take_pending_input() { return std::exchange(pending_input_, std::string()); }
+  // Ends the session after what is in output() (a module closing its stream or connection).
+  void close_after_output() { phase_ = Phase::closing; }
 
   Phase phase() const { return phase_; }
   bool draining() const { return draining_; }
@@ -126,6 +138,9 @@ class HttpSession {
   bool count_header_bytes(std::size_t length);
   int check_headers();
   void handle_request();
+  bool can_answer() const;
+  void finish_answer(int status, std::size_t body_bytes, bool keep_alive);
+  void resume_parsing();
   void answer_error(int status);
   void finish_header_line();
 
@@ -141,6 +156,7 @@ class HttpSession {
   bool draining_ = false;
   bool received_anything_ = false;
   bool keep_alive_ = true;  // of the current request
+  bool chunked_stream_ = false;  // the streamed body is chunked (HTTP/1.1), else ends with the connection
   std::uint64_t requests_answered_ = 0;
   std::uint64_t max_requests_ = 0;
   std::string output_;

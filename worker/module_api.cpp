@@ -236,6 +236,46 @@ int connection_heartbeat(const tether_connection* connection, uint64_t* interval
   return TETHER_OK;
 }
 
+// ---- streamed responses and upgrades
+
+// Both answer the request; what happens to the request object then is as for respond().
+tether_connection* hand_over(tether_request* request, bool started, const tether_stream_callbacks* callbacks,
+                             void* user) {
+  if (!started) return nullptr;
+  request->waiting = false;
+  request->response_headers.clear();
+  auto* connection = static_cast<Connection*>(request->session->transport());
+  connection->attach_module_stream(callbacks, user);
+  return connection;
+}
+
+tether_connection* stream_start(tether_request* request, int status, const char* content_type,
+                                const tether_stream_callbacks* callbacks, void* user) {
+  if (!request->session) return nullptr;
+  bool started = request->session->start_stream(status, content_type ? content_type : "", request->response_headers);
+  return hand_over(request, started, callbacks, user);
+}
+
+tether_connection* upgrade(tether_request* request, int status, const tether_stream_callbacks* callbacks, void* user) {
+  if (!request->session || status < 100 || status > 199) return nullptr;
+  return hand_over(request, request->session->upgrade(status, request->response_headers), callbacks, user);
+}
+
+int stream_end(tether_connection* connection) {
+  if (!connection) return TETHER_ERROR;
+  connection_of(connection)->end_module_stream();
+  return TETHER_OK;
+}
+
+int64_t connection_write(tether_connection* connection, const void* data, size_t length) {
+  if (!connection || (!data && length)) return -1;
+  return connection_of(connection)->write_for_module(data, length);
+}
+
+void connection_close(tether_connection* connection) {
+  if (connection) connection_of(connection)->close_for_module();
+}
+
 // ---- timers
 
 tether_timer* timer_start(tether_worker* worker, uint64_t timeout_ms, uint64_t repeat_ms, tether_timer_cb cb, void* user) {
@@ -349,6 +389,11 @@ const tether_host kHost = {
     connection_set_keepalive,
     connection_set_heartbeat,
     connection_heartbeat,
+    stream_start,
+    stream_end,
+    upgrade,
+    connection_write,
+    connection_close,
     timer_start,
     timer_stop,
     queue_work,

@@ -117,6 +117,22 @@ typedef struct tether_connection_info {
   tether_connection *connection;
 } tether_connection_info;
 
+/* Callbacks for a connection whose output (streamed response) or whole byte stream (after an
+ * upgrade) a module owns. Every member may be NULL. */
+typedef struct tether_stream_callbacks {
+  size_t size; /* sizeof(tether_stream_callbacks) */
+  /* Bytes from the client, after an upgrade only (including any that came with the request). */
+  void (*on_read)(tether_connection *connection, const char *data, size_t length, void *user);
+  /* connection_write() reported a backlog over TETHER_WRITE_BACKLOG; it has drained below it. */
+  void (*on_writable)(tether_connection *connection, void *user);
+  /* The connection is closed (client gone, error, drain_timeout, connection_close). The handle
+   * is invalid once this returns. */
+  void (*on_close)(tether_connection *connection, void *user);
+} tether_stream_callbacks;
+
+/* Past this many unsent bytes, stop writing until on_writable (backpressure). */
+#define TETHER_WRITE_BACKLOG (64 * 1024)
+
 typedef void (*tether_timer_cb)(tether_timer *timer, void *user);
 typedef void (*tether_work_cb)(void *user);               /* thread pool: must not call the host */
 typedef void (*tether_after_work_cb)(void *user, int status); /* loop thread; status TETHER_OK or TETHER_ERROR */
@@ -186,6 +202,24 @@ typedef struct tether_host {
    * 60 s; the keepalive module sets them per listener or route. */
   int (*connection_set_heartbeat)(tether_connection *connection, uint64_t interval_ms, uint64_t timeout_ms);
   int (*connection_heartbeat)(const tether_connection *connection, uint64_t *interval_ms, uint64_t *timeout_ms);
+
+  /* A streamed response (server-sent events, long downloads): sends the status line and the
+   * headers now (with chunked encoding for HTTP/1.1; for HTTP/1.0 the connection closes at the
+   * end) and answers the request. The body follows with connection_write(), which frames each
+   * write as one chunk, and ends with stream_end(). Requests pipelined behind it wait. */
+  tether_connection *(*stream_start)(tether_request *request, int status, const char *content_type,
+                                     const tether_stream_callbacks *callbacks, void *user);
+  int (*stream_end)(tether_connection *connection);
+  /* Takes the connection over after a protocol upgrade: sends `status` (101) with the headers
+   * set by response_header() (Upgrade, Connection, ...), then hands every byte the client sends
+   * to on_read; connection_write() writes raw bytes. The HTTP layer is done with it. */
+  tether_connection *(*upgrade)(tether_request *request, int status, const tether_stream_callbacks *callbacks,
+                                void *user);
+  /* Queues bytes and returns how many are queued and not yet sent, or -1 when the connection is
+   * closing. Over TETHER_WRITE_BACKLOG, wait for on_writable before writing more. */
+  int64_t (*connection_write)(tether_connection *connection, const void *data, size_t length);
+  /* Closes a streamed or upgraded connection once what was written is sent; on_close follows. */
+  void (*connection_close)(tether_connection *connection);
 
   /* Timers on the worker's loop. repeat_ms 0 = once (the timer then stays allocated until
    * timer_stop). timer_stop() stops and frees it; call it exactly once per timer. */

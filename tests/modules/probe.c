@@ -7,6 +7,9 @@
  *                 action = "header"    echoes the X-Probe request header and sets one
  *                 action = "deny"      access phase answers 403 for this route
  *                 action = "sockopts"  reports the connection's socket options and heartbeat
+ *                 action = "stream"    streams "chunk 1".."chunk 4", one every 50 ms
+ *                 action = "flood"     streams 4 MiB as fast as the client reads (backpressure)
+ *                 action = "echo"      upgrades (Upgrade: probe-echo) and echoes bytes; "bye" closes
  * [modules.probe] greeting = "..." is prefixed to "version" answers; `fail_init = true` makes
  * worker_init fail. Built several times with different PROBE_VERSION / PROBE_ABI_MAJOR.
  */
@@ -25,7 +28,10 @@
 #define PROBE_ABI_MAJOR TETHER_MODULE_ABI_MAJOR
 #endif
 
-typedef enum { ACTION_VERSION, ACTION_CRASH, ACTION_DEFER, ACTION_WORK, ACTION_HEADER, ACTION_DENY, ACTION_SOCKOPTS } action;
+typedef enum {
+  ACTION_VERSION, ACTION_CRASH, ACTION_DEFER, ACTION_WORK, ACTION_HEADER, ACTION_DENY, ACTION_SOCKOPTS,
+  ACTION_STREAM, ACTION_FLOOD, ACTION_ECHO
+} action;
 
 typedef struct {
   char greeting[64];
@@ -55,7 +61,8 @@ static void destroy_config(void *config) { free(config); }
 
 static int create_route_config(const tether_host *h, tether_config *settings, void *config, void **out) {
   static const char *const known[] = {"action"};
-  static const char *const names[] = {"version", "crash", "defer", "work", "header", "deny", "sockopts"};
+  static const char *const names[] = {"version", "crash", "defer", "work",  "header",
+                                      "deny",    "sockopts", "stream", "flood", "echo"};
   const char *name = "version";
   size_t i;
   (void)config;
@@ -122,6 +129,94 @@ static int report_sockopts(tether_request *request) {
   return host->respond(request, 200, "text/plain", text, (size_t)n);
 }
 
+/* ---- streamed responses */
+
+typedef struct {
+  tether_connection *connection;
+  tether_timer *timer;
+  int sent;
+  size_t flooded;
+  int waits; /* times the flood stopped for backpressure */
+} stream_state;
+
+static void stream_closed(tether_connection *connection, void *user) {
+  stream_state *s = user;
+  (void)connection;
+  if (s->timer) host->timer_stop(s->timer);
+  free(s);
+}
+
+static void stream_tick(tether_timer *timer, void *user) {
+  stream_state *s = user;
+  char text[32];
+  int n = snprintf(text, sizeof text, "chunk %d\n", ++s->sent);
+  (void)timer;
+  host->connection_write(s->connection, text, (size_t)n);
+  if (s->sent == 4) {
+    host->timer_stop(s->timer);
+    s->timer = NULL;
+    host->stream_end(s->connection);  /* no on_close follows: free here */
+    free(s);
+  }
+}
+
+#define FLOOD_TOTAL (4u * 1024u * 1024u)
+
+static void flood_more(tether_connection *connection, void *user) {
+  stream_state *s = user;
+  static char block[16384];
+  memset(block, 'x', sizeof block);
+  while (s->flooded < FLOOD_TOTAL) {
+    int64_t backlog = host->connection_write(connection, block, sizeof block);
+    if (backlog < 0) return;
+    s->flooded += sizeof block;
+    if (backlog >= TETHER_WRITE_BACKLOG) {
+      s->waits++;
+      return; /* on_writable calls us again */
+    }
+  }
+  host->log(TETHER_LOG_INFO, "probe", "flood done after %d waits for on_writable", s->waits);
+  host->stream_end(connection);
+  free(s);
+}
+
+static int start_stream(tether_request *request, int flood) {
+  static const tether_stream_callbacks ticking = {sizeof(tether_stream_callbacks), NULL, NULL, stream_closed};
+  static const tether_stream_callbacks flooding = {sizeof(tether_stream_callbacks), NULL, flood_more, stream_closed};
+  stream_state *s = calloc(1, sizeof *s);
+  s->connection = host->stream_start(request, 200, "text/plain", flood ? &flooding : &ticking, s);
+  if (!s->connection) {
+    free(s);
+    return TETHER_ERROR;
+  }
+  if (flood) flood_more(s->connection, s);
+  else s->timer = host->timer_start(host->request_worker(request), 50, 50, stream_tick, s);
+  return TETHER_OK;
+}
+
+/* ---- an upgraded connection that echoes */
+
+static void echo_read(tether_connection *connection, const char *data, size_t length, void *user) {
+  (void)user;
+  if (length >= 3 && memcmp(data + length - 3, "bye", 3) == 0) {
+    host->connection_write(connection, "bye", 3);
+    host->connection_close(connection);
+    return;
+  }
+  host->connection_write(connection, data, length);
+}
+
+static int start_echo(tether_request *request) {
+  static const tether_stream_callbacks echo = {sizeof(tether_stream_callbacks), echo_read, NULL, NULL};
+  size_t length = 0;
+  const char *upgrade = host->request_header(request, "upgrade", &length);
+  if (!upgrade || length != 10 || memcmp(upgrade, "probe-echo", 10) != 0)
+    return host->respond(request, 426, "text/plain", "upgrade to probe-echo\n", 22);
+  host->response_header(request, "Upgrade", "probe-echo");
+  host->response_header(request, "Connection", "Upgrade");
+  return host->upgrade(request, 101, &echo, NULL) ? TETHER_OK : TETHER_ERROR;
+}
+
 static int access(tether_request *request, void *config, void *route) {
   (void)config;
   if (route && *(action *)route == ACTION_DENY) return host->respond(request, 403, "text/plain", "denied\n", 7);
@@ -145,6 +240,12 @@ static int content(tether_request *request, void *config, void *route) {
                                                                                                     : TETHER_ERROR;
     case ACTION_SOCKOPTS:
       return report_sockopts(request);
+    case ACTION_STREAM:
+      return start_stream(request, 0);
+    case ACTION_FLOOD:
+      return start_stream(request, 1);
+    case ACTION_ECHO:
+      return start_echo(request);
     case ACTION_HEADER:
       value = host->request_header(request, "x-probe", &length);
       host->response_header(request, "X-Probe-Echo", "yes");

@@ -220,3 +220,81 @@ TEST_F(HttpSessionTest, UpgradeRequestIsAnsweredAndTheConnectionCloses) {
   EXPECT_NE(out.find("Connection: close"), std::string::npos);
   EXPECT_EQ(session().phase(), Phase::closing);
 }
+
+namespace {
+// Answers "/stream" with a streamed body and upgrades "/up", like a module would.
+class StreamingDispatcher : public tether::RequestDispatcher {
+ public:
+  Outcome check_access(HttpSession&, const RouteConfig*) override { return Outcome::declined; }
+  Outcome run_handler(HttpSession& session, const RouteConfig& route) override {
+    if (route.path == "/up") return session.upgrade(101, "Upgrade: probe\r\nConnection: Upgrade\r\n") ? Outcome::answered
+                                                                                                        : Outcome::declined;
+    session.start_stream(200, "text/event-stream", "");
+    return Outcome::answered;
+  }
+  void session_closed(HttpSession&, bool) override {}
+};
+
+class StreamingSessionTest : public ::testing::Test {
+ protected:
+  StreamingSessionTest() {
+    for (const char* path : {"/stream", "/up"}) {
+      RouteConfig r;
+      r.path = path;
+      r.handler = "module";
+      routes_.push_back(r);
+    }
+    router_ = std::make_unique<Router>(routes_);
+    session_ = std::make_unique<HttpSession>(limits_, *router_, nullptr, &dispatcher_);
+  }
+  std::string take() { return std::exchange(session_->output(), std::string()); }
+  std::vector<RouteConfig> routes_;
+  HttpLimits limits_;
+  StreamingDispatcher dispatcher_;
+  std::unique_ptr<Router> router_;
+  std::unique_ptr<HttpSession> session_;
+};
+}  // namespace
+
+TEST_F(StreamingSessionTest, StreamedBodyIsChunkedAndPipelinedRequestsWaitForItsEnd) {
+  session_->feed("GET /stream HTTP/1.1\r\nHost: x\r\n\r\nGET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string head = take();
+  EXPECT_NE(head.find("Transfer-Encoding: chunked\r\n"), std::string::npos);
+  EXPECT_EQ(head.find("Content-Length"), std::string::npos);
+  EXPECT_EQ(session_->phase(), Phase::streaming);
+  session_->append_chunk("data: 1\n\n");
+  EXPECT_EQ(take(), "9\r\ndata: 1\n\n\r\n");
+  session_->end_stream();  // the second request, held meanwhile, is answered now
+  std::string rest = take();
+  EXPECT_EQ(rest.rfind("0\r\n\r\nHTTP/1.1 200 OK", 0), 0u) << rest;
+  EXPECT_EQ(session_->phase(), Phase::streaming);
+}
+
+TEST_F(StreamingSessionTest, Http10StreamEndsWithTheConnection) {
+  session_->feed("GET /stream HTTP/1.0\r\n\r\n");
+  std::string head = take();
+  EXPECT_NE(head.find("Connection: close"), std::string::npos);
+  EXPECT_EQ(head.find("chunked"), std::string::npos);
+  session_->append_chunk("raw");
+  EXPECT_EQ(take(), "raw");
+  session_->end_stream();
+  EXPECT_EQ(session_->phase(), Phase::closing);
+}
+
+TEST_F(StreamingSessionTest, UpgradeHandsOverTheBytesAfterTheRequest) {
+  session_->feed("GET /up HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: probe\r\n\r\nearly bytes");
+  std::string head = take();
+  EXPECT_EQ(head.rfind("HTTP/1.1 101 Switching Protocols\r\n", 0), 0u) << head;
+  EXPECT_NE(head.find("Upgrade: probe\r\n"), std::string::npos);
+  EXPECT_EQ(head.find("Content-Length"), std::string::npos);
+  EXPECT_EQ(session_->phase(), Phase::upgraded);
+  EXPECT_EQ(session_->take_pending_input(), "early bytes");
+  session_->feed("GET / HTTP/1.1\r\n\r\n");  // no longer HTTP
+  EXPECT_EQ(session_->take_pending_input(), "GET / HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(take(), "");
+}
+
+TEST_F(StreamingSessionTest, UpgradeWithoutAnUpgradeRequestIsRefused) {
+  session_->feed("GET /up HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(take().rfind("HTTP/1.1 404", 0), 0u);
+}

@@ -87,7 +87,21 @@ std::optional<HttpResponse> HttpClient::read_response(std::chrono::milliseconds 
     line_start = next;
   }
   buffer_.erase(0, end + 4);
-  if (response.status == 100 || response.status == 204 || response.status == 304) return response;
+  if (response.status < 200 || response.status == 204 || response.status == 304) return response;
+  if (response.header("transfer-encoding") == "chunked") {
+    // "<hex size>\r\n<data>\r\n" ... "0\r\n\r\n"
+    for (;;) {
+      std::size_t line_end;
+      while ((line_end = buffer_.find("\r\n")) == std::string::npos)
+        if (!fill(deadline)) return std::nullopt;
+      std::size_t size = std::stoul(buffer_.substr(0, line_end), nullptr, 16);
+      while (buffer_.size() < line_end + 2 + size + 2)
+        if (!fill(deadline)) return std::nullopt;
+      response.body.append(buffer_, line_end + 2, size);
+      buffer_.erase(0, line_end + 2 + size + 2);
+      if (size == 0) return response;
+    }
+  }
   std::string length = response.header("content-length");
   if (length.empty()) {
     while (fill(deadline)) {
@@ -102,6 +116,15 @@ std::optional<HttpResponse> HttpClient::read_response(std::chrono::milliseconds 
   response.body = buffer_.substr(0, want);
   buffer_.erase(0, want);
   return response;
+}
+
+std::string HttpClient::read_bytes(std::size_t count, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (buffer_.size() < count && fill(deadline)) {
+  }
+  std::string bytes = buffer_.substr(0, std::min(count, buffer_.size()));
+  buffer_.erase(0, bytes.size());
+  return bytes;
 }
 
 bool HttpClient::wait_closed(std::chrono::milliseconds timeout, std::string* leftover) {

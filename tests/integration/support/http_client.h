@@ -32,6 +32,8 @@ class HttpClient {
   std::optional<HttpResponse> read_response(std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // True if the server closes (EOF or reset) within `timeout`, after reading any leftover bytes.
   bool wait_closed(std::chrono::milliseconds timeout, std::string* leftover = nullptr);
+  // Reads exactly `count` raw bytes (after any response already read). Shorter on timeout/EOF.
+  std::string read_bytes(std::size_t count, std::chrono::milliseconds timeout = std::chrono::seconds(5));
   // GET `path` on this connection and read the answer.
   std::optional<HttpResponse> get(const std::string& path, std::chrono::milliseconds timeout = std::chrono::seconds(5));
   void close();

@@ -1,0 +1,99 @@
+// Streamed responses and protocol upgrades through the module API (the probe test module).
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "support/http_client.h"
+#include "support/tether_server.h"
+
+using namespace tether::test;
+
+namespace {
+const std::string kProbe = "[modules.probe]\npath = \"" + std::string(TETHER_TEST_MODULES_DIR) + "/probe_v1.so\"\n"
+                           "[[route]]\npath = \"/stream\"\nhandler = \"probe\"\n[route.probe]\naction = \"stream\"\n"
+                           "[[route]]\npath = \"/flood\"\nhandler = \"probe\"\n[route.probe]\naction = \"flood\"\n"
+                           "[[route]]\npath = \"/echo\"\nhandler = \"probe\"\n[route.probe]\naction = \"echo\"\n"
+                           "[[route]]\npath = \"/version\"\nhandler = \"probe\"\n";
+}
+
+TEST(Streaming, ChunksArriveOverTimeAndPipelinedRequestsFollow) {
+  TetherServer server(2, kProbe);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  HttpClient client;
+  ASSERT_TRUE(client.connect(server.port()));
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(client.send("GET /stream HTTP/1.1\r\nHost: t\r\n\r\nGET /version HTTP/1.1\r\nHost: t\r\n\r\n"));
+  auto streamed = client.read_response();
+  ASSERT_TRUE(streamed);
+  EXPECT_EQ(streamed->header("transfer-encoding"), "chunked");
+  EXPECT_EQ(streamed->header("content-length"), "");
+  EXPECT_EQ(streamed->body, "chunk 1\nchunk 2\nchunk 3\nchunk 4\n");
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 180ms);
+  auto next = client.read_response();
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->body, "probe 1\n");
+}
+
+TEST(Streaming, CurlReadsTheWholeStream) {
+  TetherServer server(1, kProbe);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  std::string output;
+  EXPECT_EQ(run_command("curl -sS http://127.0.0.1:" + std::to_string(server.port()) + "/stream", &output), 0);
+  EXPECT_EQ(output, "chunk 1\nchunk 2\nchunk 3\nchunk 4\n");
+}
+
+TEST(Streaming, BackpressureDeliversEveryByteToASlowReader) {
+  TetherServer server(1, kProbe);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  std::string output;
+  // 4 MiB read at 4 MB/s: more than the socket buffers hold, so the module has to wait.
+  EXPECT_EQ(run_command("curl -sS --limit-rate 4M http://127.0.0.1:" + std::to_string(server.port()) +
+                            "/flood | wc -c",
+                        &output),
+            0);
+  EXPECT_EQ(output, "4194304\n");
+  ASSERT_TRUE(server.wait_for_log("flood done after", 2s)) << server.error_log();
+  std::string log = server.error_log();
+  int waits = std::stoi(log.substr(log.find("flood done after ") + 17));
+  EXPECT_GT(waits, 0) << log;
+}
+
+TEST(Streaming, AClientLeavingMidStreamIsNoticed) {
+  TetherServer server(1, kProbe);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  for (int i = 0; i < 5; ++i) {
+    HttpClient leaver;
+    ASSERT_TRUE(leaver.connect(server.port()));
+    ASSERT_TRUE(leaver.send("GET /stream HTTP/1.1\r\nHost: t\r\n\r\n"));
+    std::this_thread::sleep_for(80ms);  // the head and a chunk are out
+  }  // each closes mid-stream: the module's on_close frees its timer and state
+  std::this_thread::sleep_for(300ms);
+  EXPECT_EQ(http_get(server.port(), "/version")->body, "probe 1\n");
+}
+
+TEST(Upgrade, TheModuleGetsTheRawBytesIncludingThoseSentWithTheRequest) {
+  TetherServer server(2, kProbe);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  HttpClient client;
+  ASSERT_TRUE(client.connect(server.port()));
+  ASSERT_TRUE(client.send("GET /echo HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: probe-echo\r\n\r\nhello"));
+  auto switched = client.read_response();
+  ASSERT_TRUE(switched);
+  EXPECT_EQ(switched->status, 101);
+  EXPECT_EQ(switched->header("upgrade"), "probe-echo");
+  EXPECT_EQ(switched->header("connection"), "Upgrade");
+  EXPECT_EQ(client.read_bytes(5), "hello");
+  ASSERT_TRUE(client.send("GET / HTTP/1.1\r\n\r\n"));  // not HTTP any more: echoed as bytes
+  EXPECT_EQ(client.read_bytes(18), "GET / HTTP/1.1\r\n\r\n");
+  ASSERT_TRUE(client.send("bye"));
+  EXPECT_EQ(client.read_bytes(3), "bye");
+  EXPECT_TRUE(client.wait_closed(3s));
+}
+
+TEST(Upgrade, WithoutTheUpgradeHeaderTheModuleAnswersNormally) {
+  TetherServer server(1, kProbe);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  auto answer = http_get(server.port(), "/echo");
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->status, 426);
+}
