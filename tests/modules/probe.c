@@ -8,7 +8,7 @@
  *                 action = "deny"      access phase answers 403 for this route
  *                 action = "sockopts"  reports the connection's socket options and heartbeat
  *                 action = "stream"    streams "chunk 1".."chunk 4", one every 50 ms
- *                 action = "flood"     streams 4 MiB as fast as the client reads (backpressure)
+ *                 action = "flood"     streams 32 MiB as fast as the client reads (backpressure)
  *                 action = "echo"      upgrades (Upgrade: probe-echo) and echoes bytes; "bye" closes
  * [modules.probe] greeting = "..." is prefixed to "version" answers; `fail_init = true` makes
  * worker_init fail. Built several times with different PROBE_VERSION / PROBE_ABI_MAJOR.
@@ -160,7 +160,7 @@ static void stream_tick(tether_timer *timer, void *user) {
   }
 }
 
-#define FLOOD_TOTAL (4u * 1024u * 1024u)
+#define FLOOD_TOTAL (32u * 1024u * 1024u)
 
 static void flood_more(tether_connection *connection, void *user) {
   stream_state *s = user;

@@ -30,6 +30,7 @@ bool HttpClient::connect(int port, const char* host, const char* source) {
   inet_pton(AF_INET, host, &address.sin_addr);
   int on = 1;
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  if (receive_buffer_ > 0) ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer_, sizeof receive_buffer_);
   if (source) {
     sockaddr_in from{};
     from.sin_family = AF_INET;

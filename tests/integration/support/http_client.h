@@ -27,6 +27,8 @@ class HttpClient {
 
   // Connects to host:port, from `source` (another loopback address, say) when given.
   bool connect(int port, const char* host = "127.0.0.1", const char* source = nullptr);
+  // SO_RCVBUF for the next connect() (0: the kernel's default), to make a slow reader.
+  void set_receive_buffer(int bytes) { receive_buffer_ = bytes; }
   bool send(const std::string& bytes);
   // Reads one response (Content-Length framed, or to EOF). nullopt on timeout, reset or EOF first.
   std::optional<HttpResponse> read_response(std::chrono::milliseconds timeout = std::chrono::seconds(5));
@@ -44,6 +46,7 @@ class HttpClient {
   bool fill(std::chrono::steady_clock::time_point deadline);
 
   int fd_ = -1;
+  int receive_buffer_ = 0;
   std::string buffer_;
   bool closed_ = false;
 };
