@@ -44,11 +44,32 @@ struct LimitsConfig {
   Milliseconds keepalive_timeout{75'000};
   std::uint64_t max_header_size = 16 * 1024;
   std::uint64_t max_body_size = 1024 * 1024;
+  Milliseconds tls_handshake_timeout{10'000};
+};
+
+// A certificate chain and its key, read from their files by the config loader (as root, before
+// workers drop privileges) and kept in memory: workers build their TLS contexts from these.
+struct TlsCertificate {
+  std::string server_name;  // empty for the listener's default certificate
+  std::string cert_file;
+  std::string key_file;
+  std::string cert_pem;
+  std::string key_pem;
+  SourcePosition where;
+};
+
+struct TlsConfig {
+  TlsCertificate certificate;        // the default
+  std::vector<TlsCertificate> sni;   // chosen by the client's server name
+  std::string min_version = "1.2";   // "1.2" or "1.3"
+  std::string ciphers;               // TLS 1.2 cipher list (OpenSSL syntax), empty: OpenSSL's default
+  std::string ciphersuites;          // TLS 1.3 suites, empty: OpenSSL's default
 };
 
 struct ListenConfig {
   SocketAddress address;
   unsigned backlog = 511;
+  std::shared_ptr<TlsConfig> tls;    // null: plain TCP
   SourcePosition where;
 };
 

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "core/tls_credentials.h"
 #include "core/units.h"
 
 namespace tether {
@@ -131,7 +132,8 @@ class ConfigReader {
     const toml::table* t = table_at(root, "limits", "[limits]");
     if (!t) return;
     check_keys(*t, "[limits]", {"max_connections", "header_timeout", "keepalive_timeout", "max_header_size",
-                                "max_body_size"});
+                                "max_body_size", "tls_handshake_timeout"});
+    read_duration(*t, "tls_handshake_timeout", limits.tls_handshake_timeout);
     read_integer(*t, "max_connections", limits.max_connections, 1, 10'000'000);
     read_duration(*t, "header_timeout", limits.header_timeout);
     read_duration(*t, "keepalive_timeout", limits.keepalive_timeout);
@@ -158,7 +160,7 @@ class ConfigReader {
   }
 
   void read_listen(const toml::table& t, std::vector<ListenConfig>& out) {
-    check_keys(t, "[[listen]]", {"address", "backlog"});
+    check_keys(t, "[[listen]]", {"address", "backlog", "tls"});
     ListenConfig listen;
     listen.where = position_of(t.source());
     const toml::node* a = t.get("address");
@@ -179,6 +181,10 @@ class ConfigReader {
     listen.address = *parsed;
     listen.where = position_of(a->source());
     read_integer(t, "backlog", listen.backlog, 1, 65535);
+    if (const toml::node* tls = t.get("tls")) {
+      if (const toml::table* tls_table = tls->as_table()) listen.tls = read_tls(*tls_table);
+      else error(tls->source(), "\"tls\" must be a table such as { cert = \"cert.pem\", key = \"key.pem\" }");
+    }
     for (const auto& other : out)
       if (other.address == listen.address) {
         error(a->source(), "address " + listen.address.to_string() + " is already listened on (line " +
@@ -186,6 +192,43 @@ class ConfigReader {
         return;
       }
     out.push_back(listen);
+  }
+
+  // cert/key of one certificate (the listener's default, or an SNI entry with server_name).
+  bool read_certificate(const toml::table& t, TlsCertificate& certificate, std::string_view where) {
+    certificate.where = position_of(t.source());
+    read_string(t, "cert", certificate.cert_file);
+    read_string(t, "key", certificate.key_file);
+    if (certificate.cert_file.empty() || certificate.key_file.empty()) {
+      error(t.source(), std::string(where) + " needs \"cert\" and \"key\" files");
+      return false;
+    }
+    certificate.cert_file = relative_to_config(certificate.cert_file);
+    certificate.key_file = relative_to_config(certificate.key_file);
+    if (const toml::node* c = t.get("cert")) certificate.where = position_of(c->source());
+    return true;
+  }
+
+  std::shared_ptr<TlsConfig> read_tls(const toml::table& t) {
+    auto tls = std::make_shared<TlsConfig>();
+    check_keys(t, "tls", {"cert", "key", "min_version", "ciphers", "ciphersuites", "sni"});
+    read_certificate(t, tls->certificate, "tls");
+    read_string(t, "min_version", tls->min_version);
+    if (tls->min_version != "1.2" && tls->min_version != "1.3")
+      error(t.get("min_version")->source(), "\"min_version\" must be \"1.2\" or \"1.3\"");
+    read_string(t, "ciphers", tls->ciphers);
+    read_string(t, "ciphersuites", tls->ciphersuites);
+    for_each_table(t, "sni", [&](const toml::table& entry) {
+      check_keys(entry, "[[listen.tls.sni]]", {"server_name", "cert", "key"});
+      TlsCertificate certificate;
+      read_string(entry, "server_name", certificate.server_name);
+      if (certificate.server_name.empty()) {
+        error(entry.source(), "[[listen.tls.sni]] needs a \"server_name\"");
+        return;
+      }
+      if (read_certificate(entry, certificate, "[[listen.tls.sni]]")) tls->sni.push_back(std::move(certificate));
+    });
+    return tls;
   }
 
   void read_respond(const toml::node& node, RespondConfig& respond) {
@@ -382,7 +425,13 @@ ConfigLoadResult load_config_file(const std::string& path) {
   }
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_config_text(text.str(), path);
+  ConfigLoadResult result = parse_config_text(text.str(), path);
+  if (result.config) {
+    auto config = std::make_shared<Config>(*result.config);
+    load_tls_credentials(*config, &result.errors);
+    result.config = result.errors.empty() ? std::move(config) : nullptr;
+  }
+  return result;
 }
 
 }  // namespace tether

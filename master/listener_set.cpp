@@ -70,14 +70,15 @@ std::vector<UniqueFd> ListenerSet::retire_unlisted(const Config& config) {
   return retired;
 }
 
-std::vector<int> ListenerSet::fds_for_slot(const Config& config, unsigned slot, unsigned workers) const {
-  std::vector<int> fds;
-  for (const ListenConfig& listen : config.listen) {
-    auto it = addresses_.find(listen.address.to_string());
+std::vector<ListenSocket> ListenerSet::fds_for_slot(const Config& config, unsigned slot, unsigned workers) const {
+  std::vector<ListenSocket> sockets;
+  for (std::size_t index = 0; index < config.listen.size(); ++index) {
+    auto it = addresses_.find(config.listen[index].address.to_string());
     if (it == addresses_.end()) continue;
-    for (std::size_t s = slot; s < it->second.slots.size(); s += workers) fds.push_back(it->second.slots[s].get());
+    for (std::size_t s = slot; s < it->second.slots.size(); s += workers)
+      sockets.push_back(ListenSocket{it->second.slots[s].get(), index});
   }
-  return fds;
+  return sockets;
 }
 
 std::vector<int> ListenerSet::all_fds() const {

@@ -14,6 +14,7 @@
 
 #include "core/config.h"
 #include "core/unique_fd.h"
+#include "worker/worker.h"
 
 namespace tether {
 
@@ -27,7 +28,7 @@ class ListenerSet {
   std::vector<UniqueFd> retire_unlisted(const Config& config);
 
   // The sockets worker `slot` of `workers` accepts on, for the addresses of `config`.
-  std::vector<int> fds_for_slot(const Config& config, unsigned slot, unsigned workers) const;
+  std::vector<ListenSocket> fds_for_slot(const Config& config, unsigned slot, unsigned workers) const;
   // Every descriptor held, so that a forked worker can close the ones that are not its own.
   std::vector<int> all_fds() const;
 

@@ -1,6 +1,7 @@
 #include "master/master.h"
 
 #include <fcntl.h>
+#include <openssl/rand.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -254,6 +255,9 @@ void Master::start_generation(ConfigPtr config, Generation::State state) {
   g.state = state;
   g.deadline = SteadyClock::now() + g.config->server.ready_timeout;
   g.processes.resize(g.workers);
+  // Fresh ticket keys per generation: a reload also rotates them.
+  if (RAND_bytes(g.ticket_keys.data(), static_cast<int>(g.ticket_keys.size())) != 1)
+    LOG_WARN("no random bytes for TLS session-ticket keys: session resumption across workers may fail");
   for (unsigned slot = 0; slot < g.workers; ++slot) {
     g.processes[slot].slot = slot;
     if (!spawn(g, g.processes[slot]) && state == Generation::State::starting) {
@@ -264,7 +268,8 @@ void Master::start_generation(ConfigPtr config, Generation::State state) {
 }
 
 bool Master::spawn(Generation& generation, WorkerProcess& process) {
-  SpawnRequest request{generation.config, process.slot, generation.number, generation.workers, &listeners_, identity_, {}};
+  SpawnRequest request{generation.config, process.slot, generation.number, generation.workers,
+                       &listeners_,       identity_,    generation.ticket_keys};
   std::string why;
   if (!spawn_worker(request, process, &why)) {
     LOG_ERROR("cannot start worker %u of generation %u: %s", process.slot, generation.number, why.c_str());

@@ -30,6 +30,7 @@ struct Generation {
   State state = State::starting;
   std::vector<WorkerProcess> processes;        // indexed by slot
   std::vector<UniqueFd> retired_listeners;     // closed once this generation stopped accepting
+  std::array<unsigned char, 80> ticket_keys{}; // TLS session-ticket keys of this generation
   SteadyClock::time_point deadline{};
 
   std::size_t running() const;

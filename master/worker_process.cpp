@@ -50,7 +50,7 @@ bool spawn_worker(const SpawnRequest& request, WorkerProcess& process, std::stri
     *error = std::string("socketpair(): ") + std::strerror(errno);
     return false;
   }
-  std::vector<int> listen_fds = request.listeners->fds_for_slot(*request.config, request.slot, request.workers);
+  std::vector<ListenSocket> listen_sockets = request.listeners->fds_for_slot(*request.config, request.slot, request.workers);
   pid_t master = getpid();
   process.metrics_slot = shared_metrics().acquire_slot();
   pid_t pid = fork();
@@ -62,7 +62,8 @@ bool spawn_worker(const SpawnRequest& request, WorkerProcess& process, std::stri
     return false;
   }
   if (pid == 0) {
-    std::vector<int> keep = listen_fds;
+    std::vector<int> keep;
+    for (const ListenSocket& s : listen_sockets) keep.push_back(s.fd);
     keep.push_back(pair[1]);
     keep.push_back(Log::fd());
     prepare_child(keep);
@@ -73,8 +74,8 @@ bool spawn_worker(const SpawnRequest& request, WorkerProcess& process, std::stri
         _exit(2);
       }
     }
-    WorkerStartup startup{request.config, request.slot, request.generation, listen_fds, pair[1], master,
-                          process.metrics_slot};
+    WorkerStartup startup{request.config, request.slot, request.generation, listen_sockets, pair[1], master,
+                          process.metrics_slot, request.ticket_keys};
     int status = run_worker(startup);
 #if defined(__SANITIZE_ADDRESS__)
     // _exit skips LeakSanitizer's exit hook: check the worker's heap explicitly.

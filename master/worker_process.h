@@ -36,7 +36,7 @@ struct SpawnRequest {
   unsigned workers = 1;
   const ListenerSet* listeners = nullptr;
   std::optional<WorkerIdentity> identity;
-  std::vector<int> master_fds;  // descriptors of the master that the child must close
+  std::array<unsigned char, 80> ticket_keys{};
 };
 
 // Forks the worker for `request.slot` into `process` (pid, control). Returns false with *error set.

@@ -11,8 +11,8 @@ namespace {
 constexpr int kAcceptBatch = 64;
 }
 
-Acceptor::Acceptor(uv_loop_t* loop, int listen_fd, AcceptorOwner& owner)
-    : poll_(new uv_poll_t), fd_(listen_fd), owner_(owner) {
+Acceptor::Acceptor(uv_loop_t* loop, int listen_fd, AcceptorOwner& owner, const void* tag)
+    : poll_(new uv_poll_t), fd_(listen_fd), owner_(owner), tag_(tag) {
   uv_poll_init(loop, poll_, fd_);
   poll_->data = this;
 }
@@ -40,7 +40,7 @@ void Acceptor::on_readable(uv_poll_t* poll, int status, int) {
   for (int i = 0; i < kAcceptBatch && self.active_; ++i) {
     int fd = ::accept4(self.fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
-      if (!self.owner_.on_accepted(fd)) return;
+      if (!self.owner_.on_accepted(fd, self.tag_)) return;
       continue;
     }
     switch (errno) {

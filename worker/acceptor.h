@@ -11,15 +11,17 @@ namespace tether {
 class AcceptorOwner {
  public:
   virtual ~AcceptorOwner() = default;
-  // Called for each accepted socket (non-blocking, close-on-exec). Returns false to stop this round.
-  virtual bool on_accepted(int fd) = 0;
+  // Called for each accepted socket (non-blocking, close-on-exec) with the acceptor's tag.
+  // Returns false to stop this round.
+  virtual bool on_accepted(int fd, const void* tag) = 0;
   // accept() failed for lack of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM).
   virtual void on_accept_exhausted(int error) = 0;
 };
 
 class Acceptor {
  public:
-  Acceptor(uv_loop_t* loop, int listen_fd, AcceptorOwner& owner);
+  // `tag` is handed back with every accepted socket (the listener's TLS context, or null).
+  Acceptor(uv_loop_t* loop, int listen_fd, AcceptorOwner& owner, const void* tag);
   Acceptor(const Acceptor&) = delete;
   Acceptor& operator=(const Acceptor&) = delete;
   ~Acceptor();  // closes the poll handle and this process's descriptor
@@ -33,6 +35,7 @@ class Acceptor {
   uv_poll_t* poll_;  // heap: freed in its close callback, which may run after ~Acceptor
   int fd_;
   AcceptorOwner& owner_;
+  const void* tag_;
   bool active_ = false;
 };
 

@@ -10,6 +10,7 @@
 
 #include "core/shared_metrics.h"
 #include "worker/access_log.h"
+#include "worker/tls_context.h"
 
 namespace tether {
 namespace {
@@ -36,8 +37,17 @@ Connection::Connection(ConnectionHost& host)
   session_.set_transport(this);
 }
 
-Connection* Connection::start(ConnectionHost& host, int fd) {
+Connection* Connection::start(ConnectionHost& host, int fd, const TlsContext* tls) {
   auto* c = new Connection(host);
+  if (tls) {
+    SSL* ssl = tls->new_ssl();
+    if (!ssl) {
+      ::close(fd);
+      delete c;
+      return nullptr;
+    }
+    c->tls_ = std::make_unique<TlsStream>(ssl);
+  }
   uv_tcp_init(host.loop(), &c->tcp_);
   uv_timer_init(host.loop(), &c->timer_);
   c->tcp_.data = c;
@@ -120,10 +130,34 @@ void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
 
 void Connection::handle_input(const char* data, std::size_t length) {
   last_activity_ms_ = uv_now(host_.loop());
+  if (tls_) {
+    handle_tls_input(std::string_view(data, length));
+    return;
+  }
   session_.feed(std::string_view(data, length));
   flush_output();
   // After an upgrade, bytes that came with or after the request belong to the module.
   if (session_.phase() == HttpSession::Phase::upgraded && module_stream_) deliver_to_module(session_.take_pending_input());
+  after_output_progress();
+}
+
+// Decrypts, answers what TLS itself must send (handshake, alerts), then hands the plaintext
+// to the HTTP session exactly as on a plain connection.
+void Connection::handle_tls_input(std::string_view ciphertext) {
+  std::string plaintext, reply;
+  TlsStream::Status status = tls_->receive(ciphertext, &plaintext, &reply);
+  write_bytes(reply);
+  if (status == TlsStream::Status::failed) {  // garbage or a refused handshake: the alert is out
+    session_.close_after_output();
+    after_output_progress();
+    return;
+  }
+  if (!plaintext.empty()) {
+    session_.feed(plaintext);
+    flush_output();
+    if (session_.phase() == HttpSession::Phase::upgraded && module_stream_) deliver_to_module(session_.take_pending_input());
+  }
+  if (status == TlsStream::Status::closed) peer_closed_ = true;  // close_notify: like EOF
   after_output_progress();
 }
 
@@ -170,6 +204,20 @@ void Connection::close_for_module() {
 
 void Connection::flush_output() {
   std::string& output = session_.output();
+  if (output.empty() || closed_) return;
+  if (!tls_) {
+    write_bytes(output);
+    return;
+  }
+  std::string ciphertext;
+  bool ok = tls_->send(output, &ciphertext);
+  output.clear();
+  write_bytes(ciphertext);
+  if (!ok) close_now();
+}
+
+// Sends `output` (ciphertext with TLS) and empties it.
+void Connection::write_bytes(std::string& output) {
   if (output.empty() || closed_) return;
   shared_metrics().add(host_.metrics_slot(), core_metrics().bytes_sent, static_cast<std::int64_t>(output.size()));
   auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
@@ -241,6 +289,11 @@ void Connection::after_output_progress() {
 void Connection::update_timer() {
   const LimitsConfig& limits = host_.limits();
   auto header_ms = static_cast<std::uint64_t>(limits.header_timeout.count());
+  if (tls_ && !tls_->handshake_done() && !lingering_) {  // counted from accept, never re-armed
+    if (timer_purpose_ != TimerPurpose::handshake)
+      arm_timer(TimerPurpose::handshake, static_cast<std::uint64_t>(limits.tls_handshake_timeout.count()));
+    return;
+  }
   if (pending_writes_ != 0) {
     if (timer_purpose_ != TimerPurpose::send) arm_timer(TimerPurpose::send, header_ms);
     return;
@@ -301,6 +354,7 @@ void Connection::on_timer(uv_timer_t* timer) {
       if (std::uint64_t left = c.idle_time_left(); left > 0) c.arm_timer(TimerPurpose::idle, left);
       else c.begin_lingering_close();
       return;
+    case TimerPurpose::handshake:
     case TimerPurpose::send:
     case TimerPurpose::linger:
     case TimerPurpose::none:
@@ -319,6 +373,12 @@ void Connection::start_drain() {
 // with unread input would make the kernel send a reset that can destroy our last answer.
 void Connection::begin_lingering_close() {
   if (closed_ || lingering_) return;
+  if (tls_) {  // our close_notify goes out before the FIN
+    std::string ciphertext;
+    tls_->close(&ciphertext);
+    write_bytes(ciphertext);
+    if (closed_) return;
+  }
   lingering_ = true;
   auto* req = new uv_shutdown_t;
   req->data = this;

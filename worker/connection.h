@@ -16,6 +16,7 @@
 
 #include "core/config.h"
 #include "worker/http_session.h"
+#include "worker/tls_stream.h"
 
 // The opaque handle modules get for a connection (include/tether/module.h) is the Connection.
 struct tether_connection {};
@@ -24,6 +25,7 @@ namespace tether {
 
 class Connection;
 class AccessLog;
+class TlsContext;
 
 // What every connection of a worker borrows from it.
 class ConnectionHost {
@@ -47,7 +49,7 @@ class Connection final : public tether_connection, public RequestObserver {
  public:
   // Takes ownership of an accepted, non-blocking socket and starts serving it.
   // Returns null (socket closed) if libuv cannot adopt it.
-  static Connection* start(ConnectionHost& host, int fd);
+  static Connection* start(ConnectionHost& host, int fd, const TlsContext* tls = nullptr);
 
   // Graceful shutdown: finish the request in flight with "Connection: close"; an idle
   // connection is closed once it has been quiet for a moment (never mid-request).
@@ -81,7 +83,7 @@ class Connection final : public tether_connection, public RequestObserver {
   Connection* next = nullptr;
 
  private:
-  enum class TimerPurpose { none, header, body, idle, send, linger };
+  enum class TimerPurpose { none, handshake, header, body, idle, send, linger };
 
   explicit Connection(ConnectionHost& host);
   ~Connection() override = default;
@@ -98,6 +100,8 @@ class Connection final : public tether_connection, public RequestObserver {
 
   void handle_input(const char* data, std::size_t length);
   void flush_output();
+  void write_bytes(std::string& output);
+  void handle_tls_input(std::string_view ciphertext);
   void after_output_progress();
   void begin_lingering_close();
   void update_timer();
@@ -114,6 +118,7 @@ class Connection final : public tether_connection, public RequestObserver {
 
   ConnectionHost& host_;
   std::unique_ptr<ModuleStream> module_stream_;  // only while a module owns the stream
+  std::unique_ptr<TlsStream> tls_;               // only on TLS listeners
   uv_tcp_t tcp_;
   uv_timer_t timer_;
   HttpSession session_;

@@ -16,6 +16,7 @@
 #include "worker/crash_report.h"
 #include "worker/module_runtime.h"
 #include "worker/router.h"
+#include "worker/tls_context.h"
 
 namespace tether {
 namespace {
@@ -36,7 +37,18 @@ class Worker final : public ConnectionHost, public AcceptorOwner {
         read_buffer_(new char[kReadBufferSize]) {
     uv_loop_init(&loop_);
     modules_ = std::make_unique<ModuleRuntime>(*config_, std::move(modules), &loop_, slot_, generation_, metrics_slot_);
-    for (int fd : startup.listen_fds) acceptors_.push_back(std::make_unique<Acceptor>(&loop_, fd, *this));
+    tls_contexts_.resize(config_->listen.size());
+    for (std::size_t i = 0; i < config_->listen.size(); ++i) {
+      if (!config_->listen[i].tls) continue;
+      std::string why;
+      tls_contexts_[i] = TlsContext::create(*config_->listen[i].tls, startup.ticket_keys, &why);
+      if (!tls_contexts_[i]) {
+        LOG_ERROR("TLS on %s: %s", config_->listen[i].address.to_string().c_str(), why.c_str());
+        tls_failed_ = true;
+      }
+    }
+    for (const ListenSocket& s : startup.listen_sockets)
+      acceptors_.push_back(std::make_unique<Acceptor>(&loop_, s.fd, *this, tls_contexts_[s.listen_index].get()));
     control_ = std::make_unique<ControlChannel>(
         &loop_, startup.control_fd, [this](const ControlMessage& m) { on_control(m); },
         [this] { on_master_gone(); });
@@ -71,7 +83,7 @@ class Worker final : public ConnectionHost, public AcceptorOwner {
   }
 
   int run() {
-    if (!modules_->start()) return 1;
+    if (tls_failed_ || !modules_->start()) return 1;
     for (auto& acceptor : acceptors_) acceptor->resume();
     control_->send(ControlType::ready);
     LOG_INFO("worker %u of generation %u serving", slot_, generation_);
@@ -108,9 +120,9 @@ class Worker final : public ConnectionHost, public AcceptorOwner {
   }
 
   // AcceptorOwner
-  bool on_accepted(int fd) override {
+  bool on_accepted(int fd, const void* tag) override {
     shared_metrics().add(metrics_slot_, core_metrics().connections_accepted, 1);
-    Connection* c = Connection::start(*this, fd);
+    Connection* c = Connection::start(*this, fd, static_cast<const TlsContext*>(tag));
     if (!c) return true;
     if (modules_->watches_connections()) {
       if (!modules_->connection_accepted(*c)) c->close_now();  // refused before a byte was read
@@ -227,6 +239,8 @@ class Worker final : public ConnectionHost, public AcceptorOwner {
   std::unique_ptr<char[]> read_buffer_;
   uv_loop_t loop_;
   std::unique_ptr<ModuleRuntime> modules_;  // destroyed (dlclose) only after the loop has closed
+  std::vector<std::unique_ptr<TlsContext>> tls_contexts_;  // by [[listen]] index; null for plain TCP
+  bool tls_failed_ = false;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   std::unique_ptr<ControlChannel> control_;
   std::vector<std::unique_ptr<uv_signal_t>> signals_;

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <memory>
 #include <vector>
 
@@ -11,14 +12,21 @@
 
 namespace tether {
 
+// A listening socket of a worker, and which [[listen]] entry it belongs to.
+struct ListenSocket {
+  int fd = -1;
+  std::size_t listen_index = 0;
+};
+
 struct WorkerStartup {
   ConfigPtr config;
   unsigned slot = 0;
   unsigned generation = 0;
-  std::vector<int> listen_fds;  // the sockets this slot accepts on; the worker owns them
+  std::vector<ListenSocket> listen_sockets;  // the sockets this slot accepts on; the worker owns them
   int control_fd = -1;          // its end of the control channel; the worker owns it
   pid_t master_pid = 0;
   std::size_t metrics_slot = 0; // where this process counts in shared_metrics()
+  std::array<unsigned char, 80> ticket_keys{};  // TLS session tickets, shared by the generation
 };
 
 // Runs the worker to completion and returns the process exit status.
