@@ -7,7 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libuv1-dev node-llhttp libtomlplusplus-dev libssl-dev
   libgtest-dev
-  curl wrk procps groff-base
+  curl wrk procps groff-base openssl iproute2
 )
 
 missing=()

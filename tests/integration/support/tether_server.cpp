@@ -35,7 +35,7 @@ int free_port() {
 
 int run_command(const std::string& command, std::string* output) {
   output->clear();
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  FILE* pipe = ::popen(("{ " + command + "; } 2>&1").c_str(), "r");
   if (!pipe) return -1;
   char buffer[4096];
   std::size_t n;
