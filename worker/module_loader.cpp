@@ -32,7 +32,7 @@ bool LoadedModule::configure(const Config& config, std::vector<ConfigError>* err
   tether_config settings;
   settings.table = &config_.settings;
   settings.file = config.file;
-  settings.context = "[modules." + config_.name + "]";
+  settings.context = "[modules." + config_.name + "] (" + config_.path + ")";
   settings.errors = errors;
   if (has(&tether_module::create_config)) {
     int status = descriptor_->create_config(&module_host_table(), &settings, &module_config_);
@@ -47,7 +47,7 @@ bool LoadedModule::configure(const Config& config, std::vector<ConfigError>* err
       tether_config route_settings;
       route_settings.table = &table;
       route_settings.file = config.file;
-      route_settings.context = "[route." + module + "] of route \"" + config.routes[r].path + "\"";
+      route_settings.context = "[route." + module + "] of route \"" + config.routes[r].path + "\" (" + config_.path + ")";
       route_settings.errors = errors;
       if (!has(&tether_module::create_route_config)) {
         errors->push_back(ConfigError{config.file, table.where, "module \"" + module + "\" has no per-route settings"});

@@ -200,3 +200,16 @@ TEST(Tls, ReloadServesARenewedCertificateWithoutFailingARequest) {
   EXPECT_EQ(wrk_output.find("Non-2xx"), std::string::npos) << wrk_output;
   EXPECT_EQ(f.serial(), "serial=03EA\n");  // 1002
 }
+
+TEST(Tls, CipherOverridesApplyAndInvalidOnesAreConfigErrors) {
+  TlsFixture f("ciphersuites = \"TLS_CHACHA20_POLY1305_SHA256\"\nciphers = \"ECDHE-ECDSA-AES128-GCM-SHA256\"\n");
+  ASSERT_TRUE(f.server.start()) << f.server.error_log();
+  EXPECT_NE(f.s_client("-tls1_3").find("Cipher is TLS_CHACHA20_POLY1305_SHA256"), std::string::npos);
+  EXPECT_NE(f.s_client("-tls1_2").find("Cipher is ECDHE-ECDSA-AES128-GCM-SHA256"), std::string::npos);
+  std::string config = f.server.default_config() + "[[listen]]\naddress = \"127.0.0.1:" + std::to_string(free_port()) +
+                       "\"\ntls = { cert = \"default.pem\", key = \"default.key\", ciphers = \"NOT-A-CIPHER\" }\n";
+  f.server.write_config(config);
+  std::string output;
+  EXPECT_EQ(run_command(std::string(TETHER_BINARY) + " -t -c " + f.server.config_path(), &output), 1);
+  EXPECT_NE(output.find("no usable cipher in \"ciphers\": NOT-A-CIPHER"), std::string::npos) << output;
+}

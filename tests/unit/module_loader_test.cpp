@@ -84,8 +84,10 @@ TEST(ModuleLoader, SettingsErrorsPointAtTheKey) {
                   "[[route]]\npath = \"/v\"\nhandler = \"probe\"\n[route.probe]\naction = \"explode\"\n");
   EXPECT_TRUE(l.modules.empty());
   std::string all = l.all_errors();
-  EXPECT_NE(all.find("m.toml:6:1: unknown key \"colour\" in [modules.probe]"), std::string::npos) << all;
-  EXPECT_NE(all.find("m.toml:11:10: \"action\": is not an action probe knows in [route.probe] of route \"/v\""),
+  EXPECT_NE(all.find("m.toml:6:1: unknown key \"colour\" in [modules.probe] (" + kDir + "/probe_v1.so)"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("m.toml:11:10: \"action\": is not an action probe knows in [route.probe] of route \"/v\" (" + kDir +
+                     "/probe_v1.so)"),
             std::string::npos)
       << all;
 }
@@ -93,5 +95,6 @@ TEST(ModuleLoader, SettingsErrorsPointAtTheKey) {
 TEST(ModuleLoader, WrongTypeInModuleSettingsIsReportedOnce) {
   Loaded l = load(probe("probe_v1.so", "greeting = 5\n"));
   ASSERT_EQ(l.errors.size(), 1u) << l.all_errors();
-  EXPECT_EQ(l.errors[0].to_string(), "m.toml:5:12: \"greeting\" must be a string in [modules.probe]");
+  EXPECT_EQ(l.errors[0].to_string(),
+            "m.toml:5:12: \"greeting\" must be a string in [modules.probe] (" + kDir + "/probe_v1.so)");
 }
