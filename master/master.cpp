@@ -203,12 +203,17 @@ void Master::read_control(Generation& generation, WorkerProcess& process) {
   bool closed = false;
   while (auto message = receive_control_message(process.control.get(), &closed)) {
     switch (message->type) {
-      case ControlType::ready:
+      case ControlType::ready: {
         process.ready = true;
-        if (generation.state == Generation::State::starting &&
-            std::all_of(generation.processes.begin(), generation.processes.end(), [](const WorkerProcess& p) { return p.ready; }))
-          on_generation_ready(generation);
+        bool all_ready = std::all_of(generation.processes.begin(), generation.processes.end(),
+                                     [](const WorkerProcess& p) { return p.ready; });
+        if (all_ready && generation.state == Generation::State::starting) on_generation_ready(generation);
+        if (all_ready && !announced_ready_ && generation.state == Generation::State::active) {
+          announced_ready_ = true;  // the first generation is up: tell systemd once
+          notifier_.ready("serving generation " + std::to_string(generation.number));
+        }
         break;
+      }
       case ControlType::accept_stopped:
         process.accept_stopped = true;
         release_retired_listeners(generation);
@@ -297,6 +302,7 @@ void Master::schedule_respawn(WorkerProcess& process) {
 void Master::begin_graceful_stop() {
   if (shutdown_ != Shutdown::none) return;
   shutdown_ = Shutdown::graceful;
+  notifier_.stopping();
   LOG_NOTICE("graceful stop: draining every worker");
   for (Generation& g : generations_) {
     if (g.state == Generation::State::starting) stop(g, kKillGrace);
@@ -307,6 +313,7 @@ void Master::begin_graceful_stop() {
 void Master::begin_fast_stop() {
   if (shutdown_ == Shutdown::fast) return;
   shutdown_ = Shutdown::fast;
+  notifier_.stopping();
   LOG_NOTICE("fast stop");
   for (Generation& g : generations_) stop(g, kKillGrace);
 }

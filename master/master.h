@@ -12,6 +12,7 @@
 #include "core/unique_fd.h"
 #include "master/listener_set.h"
 #include "master/privileges.h"
+#include "master/service_notify.h"
 #include "master/worker_process.h"
 
 namespace tether {
@@ -63,6 +64,7 @@ class Master {
 
   void request_reload();
   void begin_reload();
+  void notify_still_serving();
   void on_generation_ready(Generation& fresh);
   void abandon(Generation& fresh, const std::string& why);
   void drain(Generation& generation);
@@ -87,7 +89,9 @@ class Master {
   std::list<Generation> generations_;
   unsigned next_generation_ = 1;
   UniqueFd signal_fd_;
+  ServiceNotifier notifier_;
   bool reload_pending_ = false;
+  bool announced_ready_ = false;
   enum class Shutdown { none, graceful, fast } shutdown_ = Shutdown::none;
 };
 

@@ -30,12 +30,14 @@ void Master::request_reload() {
 
 void Master::begin_reload() {
   reload_pending_ = false;
+  notifier_.reloading();
   LOG_NOTICE("reloading %s", config_path_.c_str());
   ConfigLoadResult loaded = load_config_file(config_path_);
   if (!loaded.errors.empty()) {
     for (const ConfigError& error : loaded.errors) LOG_ERROR("%s", error.to_string().c_str());
     LOG_ERROR("reload failed: configuration has %zu error(s); generation %u keeps serving", loaded.errors.size(),
               active_generation() ? active_generation()->number : 0);
+    notify_still_serving();
     return;
   }
   std::vector<std::string> module_errors = check_modules_in_child(*loaded.config);
@@ -43,6 +45,7 @@ void Master::begin_reload() {
     for (const std::string& error : module_errors) LOG_ERROR("%s", error.c_str());
     LOG_ERROR("reload failed: modules could not be loaded; generation %u keeps serving",
               active_generation() ? active_generation()->number : 0);
+    notify_still_serving();
     return;
   }
   std::string why;
@@ -50,6 +53,7 @@ void Master::begin_reload() {
   if (!resolve_worker_identity(loaded.config->server.user, &identity, &why) ||
       !listeners_.prepare(*loaded.config, loaded.config->server.resolved_workers(), &why)) {
     LOG_ERROR("reload failed: %s; the running generation keeps serving", why.c_str());
+    notify_still_serving();
     return;
   }
   identity_ = identity;
@@ -70,6 +74,7 @@ void Master::on_generation_ready(Generation& fresh) {
     release_retired_listeners(*previous);
   }
   LOG_NOTICE("reload complete: generation %u serving with %u workers", fresh.number, fresh.workers);
+  notifier_.ready("serving generation " + std::to_string(fresh.number));
   limit_draining_generations();
   if (reload_pending_) begin_reload();
 }
@@ -82,7 +87,14 @@ void Master::abandon(Generation& fresh, const std::string& why) {
   for (WorkerProcess& p : fresh.processes)
     if (p.pid != 0) ::kill(p.pid, SIGKILL);
   listeners_.rollback_staged();
+  notify_still_serving();
   if (reload_pending_) begin_reload();
+}
+
+// A reload that failed ends systemd's RELOADING state too: the old generation is still ready.
+void Master::notify_still_serving() {
+  Generation* active = active_generation();
+  notifier_.ready("reload failed; serving generation " + std::to_string(active ? active->number : 0));
 }
 
 void Master::drain(Generation& generation) {

@@ -1,6 +1,9 @@
 // QUIT, TERM and USR1 on the real master.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -86,4 +89,30 @@ TEST(Signals, Usr1ReopensTheLogsAfterRotation) {
   EXPECT_EQ(lines, 10) << fresh;
   EXPECT_EQ(read_file(access + ".1").find("/after-rotation"), std::string::npos);
   EXPECT_NE(read_file(server.error_log_path()).find("reopened logs"), std::string::npos);
+}
+
+TEST(Signals, TheServiceManagerIsToldReadyReloadingAndStopping) {
+  TetherServer server(1);
+  std::string socket_path = server.dir() + "/notify.sock";
+  int listener = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", socket_path.c_str());
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  server.set_env("NOTIFY_SOCKET", socket_path);
+  auto next_message = [&] {
+    pollfd p{listener, POLLIN, 0};
+    if (::poll(&p, 1, 5000) <= 0) return std::string("(nothing)");
+    char buffer[512];
+    ssize_t n = ::recv(listener, buffer, sizeof buffer, 0);
+    return n > 0 ? std::string(buffer, static_cast<std::size_t>(n)) : std::string("(error)");
+  };
+  ASSERT_TRUE(server.start()) << server.error_log();
+  EXPECT_EQ(next_message(), "READY=1\nSTATUS=serving generation 1");
+  server.signal(SIGHUP);
+  EXPECT_EQ(next_message().rfind("RELOADING=1\nMONOTONIC_USEC=", 0), 0u);
+  EXPECT_EQ(next_message(), "READY=1\nSTATUS=serving generation 2");
+  server.signal(SIGQUIT);
+  EXPECT_EQ(next_message(), "STOPPING=1");
+  ::close(listener);
 }

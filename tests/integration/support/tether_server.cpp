@@ -82,6 +82,7 @@ bool TetherServer::start() {
     ::dup2(null, STDIN_FILENO);
     int errors = ::open((dir_ + "/stderr.log").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     ::dup2(errors, STDERR_FILENO);
+    for (const auto& [name, value] : env_) ::setenv(name.c_str(), value.c_str(), 1);
     if (fd_limit_ != 0) {
       rlimit limit{fd_limit_, fd_limit_};
       ::setrlimit(RLIMIT_NOFILE, &limit);

@@ -31,6 +31,8 @@ class TetherServer {
   bool start();
   // Limits the descriptors of the processes start() creates (RLIMIT_NOFILE), 0 = inherited.
   void set_fd_limit(unsigned limit) { fd_limit_ = limit; }
+  // An environment variable for the processes start() creates.
+  void set_env(const std::string& name, const std::string& value) { env_.emplace_back(name, value); }
   // Sends `signum` to the master.
   void signal(int signum) const;
   // Fast stop and reap; kills everything left after 10 s. Returns the master's exit status.
@@ -60,6 +62,7 @@ class TetherServer {
   int port_;
   pid_t master_ = 0;
   unsigned fd_limit_ = 0;
+  std::vector<std::pair<std::string, std::string>> env_;
 };
 
 // Helpers reading /proc.
