@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "master/privileges.h"
 #include "worker/module_loader.h"
 
 namespace tether {
@@ -26,6 +27,12 @@ void write_all(int fd, const std::string& text) {
 
 [[noreturn]] void run_checker(const Config& config, int report_fd) {
   std::vector<ConfigError> errors;
+  std::optional<WorkerIdentity> identity;
+  std::string why;
+  if (!resolve_worker_identity(config.server.user, &identity, &why) || (identity && !drop_privileges(*identity, &why))) {
+    write_all(report_fd, config.file + ": " + why + "\n");
+    _exit(1);
+  }
   {
     auto modules = load_modules(config, &errors);  // destroyed (configs freed, dlclose) before exit
   }

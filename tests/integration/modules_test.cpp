@@ -2,6 +2,7 @@
 // module's .so, refused modules, and a module that crashes.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -257,4 +258,15 @@ TEST(Modules, ACrashInAModuleTakesDownOnlyItsWorkerAndIsReported) {
       << log;
   EXPECT_TRUE(server.wait_for_workers(2, 1s));
   for (int i = 0; i < 10; ++i) EXPECT_TRUE(http_get(server.port(), "/version"));
+}
+
+TEST(Modules, AModuleTheWorkerUserCannotReadIsCaughtByTheCheck) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  TetherServer server(1, "", "user = \"nobody\"\n");
+  std::string private_copy = server.dir() + "/probe.so";  // the test dir is 0700: nobody cannot enter
+  copy_file(kTestModules + "/probe_v1.so", private_copy);
+  server.write_config(server.default_config() + probe_routes(private_copy));
+  std::string output;
+  EXPECT_EQ(run_command(std::string(TETHER_BINARY) + " -t -c " + server.config_path(), &output), 1);
+  EXPECT_NE(output.find("probe.so: cannot open shared object file: Permission denied"), std::string::npos) << output;
 }
