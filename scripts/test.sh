@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the dependencies, builds tether and its tests twice (optimised, then with
-# AddressSanitizer + UndefinedBehaviorSanitizer) and runs every test in both builds.
-# Set TETHER_SKIP_SANITIZE=1 to run only the optimised build.
+# AddressSanitizer + UndefinedBehaviorSanitizer) and runs every test in both builds, then (as
+# root) builds the deb and rpm packages and tests them installed (tests/packaging/package_test.sh:
+# it installs and purges the tether packages on this machine and uses 127.0.0.1:8080).
+# TETHER_SKIP_SANITIZE=1 skips the sanitizer build, TETHER_SKIP_PACKAGING=1 the package test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -17,4 +19,11 @@ run_suite() {
 run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTETHER_BUILD_TESTS=ON
 if [ "${TETHER_SKIP_SANITIZE:-0}" != 1 ]; then
   run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DTETHER_SANITIZE=ON -DTETHER_BUILD_TESTS=ON
+fi
+if [ "${TETHER_SKIP_PACKAGING:-0}" != 1 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    bash tests/packaging/package_test.sh
+  else
+    echo "package test skipped: it needs root (dpkg -i)"
+  fi
 fi
