@@ -400,19 +400,28 @@ class ConfigReader {
 
 }  // namespace
 
-ConfigLoadResult parse_config_text(std::string_view text, const std::string& file_name) {
-  ConfigLoadResult result;
+namespace {
+
+// The parsed config, still mutable for the loader's file-reading step; null on errors.
+std::shared_ptr<Config> parse(std::string_view text, const std::string& file_name, std::vector<ConfigError>* errors) {
   toml::table root;
   try {
     root = toml::parse(text, file_name);
   } catch (const toml::parse_error& e) {
-    result.errors.push_back(ConfigError{file_name, position_of(e.source()), std::string(e.description())});
-    return result;
+    errors->push_back(ConfigError{file_name, position_of(e.source()), std::string(e.description())});
+    return nullptr;
   }
   auto config = std::make_shared<Config>();
   config->file = file_name;
-  ConfigReader(file_name, result.errors).read(root, *config);
-  if (result.errors.empty()) result.config = std::move(config);
+  ConfigReader(file_name, *errors).read(root, *config);
+  return errors->empty() ? config : nullptr;
+}
+
+}  // namespace
+
+ConfigLoadResult parse_config_text(std::string_view text, const std::string& file_name) {
+  ConfigLoadResult result;
+  result.config = parse(text, file_name, &result.errors);
   return result;
 }
 
@@ -425,12 +434,10 @@ ConfigLoadResult load_config_file(const std::string& path) {
   }
   std::ostringstream text;
   text << in.rdbuf();
-  ConfigLoadResult result = parse_config_text(text.str(), path);
-  if (result.config) {
-    auto config = std::make_shared<Config>(*result.config);
-    load_tls_credentials(*config, &result.errors);
-    result.config = result.errors.empty() ? std::move(config) : nullptr;
-  }
+  ConfigLoadResult result;
+  std::shared_ptr<Config> config = parse(text.str(), path, &result.errors);
+  if (config) load_tls_credentials(*config, &result.errors);
+  if (result.errors.empty()) result.config = std::move(config);
   return result;
 }
 
