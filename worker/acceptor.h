@@ -20,7 +20,7 @@ class AcceptorOwner {
 
 class Acceptor {
  public:
-  // `tag` is handed back with every accepted socket (the listener's TLS context, or null).
+  // `tag` is handed back with every accepted socket (the worker's description of the listener).
   Acceptor(uv_loop_t* loop, int listen_fd, AcceptorOwner& owner, const void* tag);
   Acceptor(const Acceptor&) = delete;
   Acceptor& operator=(const Acceptor&) = delete;

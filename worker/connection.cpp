@@ -37,10 +37,11 @@ Connection::Connection(ConnectionHost& host)
   session_.set_transport(this);
 }
 
-Connection* Connection::start(ConnectionHost& host, int fd, const TlsContext* tls) {
+Connection* Connection::start(ConnectionHost& host, int fd, const Listener& listener) {
   auto* c = new Connection(host);
-  if (tls) {
-    SSL* ssl = tls->new_ssl();
+  c->listener_ = &listener;
+  if (listener.tls) {
+    SSL* ssl = listener.tls->new_ssl();
     if (!ssl) {
       ::close(fd);
       delete c;

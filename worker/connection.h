@@ -27,6 +27,12 @@ class Connection;
 class AccessLog;
 class TlsContext;
 
+// What a connection knows of the [[listen]] entry it was accepted on (owned by the worker).
+struct Listener {
+  const ListenConfig* config = nullptr;
+  const TlsContext* tls = nullptr;  // null: plain TCP
+};
+
 // What every connection of a worker borrows from it.
 class ConnectionHost {
  public:
@@ -49,7 +55,7 @@ class Connection final : public tether_connection, public RequestObserver {
  public:
   // Takes ownership of an accepted, non-blocking socket and starts serving it.
   // Returns null (socket closed) if libuv cannot adopt it.
-  static Connection* start(ConnectionHost& host, int fd, const TlsContext* tls = nullptr);
+  static Connection* start(ConnectionHost& host, int fd, const Listener& listener);
 
   // Graceful shutdown: finish the request in flight with "Connection: close"; an idle
   // connection is closed once it has been quiet for a moment (never mid-request).
@@ -74,6 +80,7 @@ class Connection final : public tether_connection, public RequestObserver {
   // The client's address into *address (length in/out). False if the socket has none.
   bool peer_address(sockaddr_storage* address, socklen_t* length) const;
   int fd() const;
+  const Listener& listener() const { return *listener_; }
 
   // Whether connection_accepted hooks ran and accepted it (so connection_closed hooks run too).
   bool announced_to_modules = false;
@@ -117,6 +124,7 @@ class Connection final : public tether_connection, public RequestObserver {
   void deliver_to_module(std::string data);
 
   ConnectionHost& host_;
+  const Listener* listener_ = nullptr;
   std::unique_ptr<ModuleStream> module_stream_;  // only while a module owns the stream
   std::unique_ptr<TlsStream> tls_;               // only on TLS listeners
   uv_tcp_t tcp_;

@@ -59,28 +59,28 @@ void ModuleRuntime::stop() {
 }
 
 namespace {
-tether_connection_info describe(Connection& connection, sockaddr_storage* peer, sockaddr_storage* local) {
+// `local` is the [[listen]] address as configured (so "0.0.0.0:8080" stays that, whatever
+// interface the connection came in on), which is also one system call fewer per connection.
+tether_connection_info describe(Connection& connection, sockaddr_storage* peer) {
   tether_connection_info info{};
-  int fd = connection.fd();
   info.size = sizeof info;
-  info.fd = fd;
+  info.fd = connection.fd();
   info.connection = &connection;
-  socklen_t peer_length = sizeof *peer, local_length = sizeof *local;
-  if (getpeername(fd, reinterpret_cast<sockaddr*>(peer), &peer_length) == 0) {
+  socklen_t peer_length = sizeof *peer;
+  if (connection.peer_address(peer, &peer_length)) {
     info.peer = reinterpret_cast<sockaddr*>(peer);
     info.peer_length = peer_length;
   }
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(local), &local_length) == 0) {
-    info.local = reinterpret_cast<sockaddr*>(local);
-    info.local_length = local_length;
-  }
+  const SocketAddress& local = connection.listener().config->address;
+  info.local = local.get();
+  info.local_length = local.length;
   return info;
 }
 }  // namespace
 
 bool ModuleRuntime::connection_accepted(Connection& connection) {
-  sockaddr_storage peer{}, local{};
-  tether_connection_info info = describe(connection, &peer, &local);
+  sockaddr_storage peer{};
+  tether_connection_info info = describe(connection, &peer);
   for (LoadedModule* m : connection_modules_) {
     if (!m->has(&tether_module::connection_accepted)) continue;
     if (m->descriptor().connection_accepted(&worker_, m->config(), &info) != TETHER_OK) return false;
@@ -89,8 +89,8 @@ bool ModuleRuntime::connection_accepted(Connection& connection) {
 }
 
 void ModuleRuntime::connection_closed(Connection& connection) {
-  sockaddr_storage peer{}, local{};
-  tether_connection_info info = describe(connection, &peer, &local);
+  sockaddr_storage peer{};
+  tether_connection_info info = describe(connection, &peer);
   for (LoadedModule* m : connection_modules_)
     if (m->has(&tether_module::connection_closed)) m->descriptor().connection_closed(&worker_, m->config(), &info);
 }

@@ -38,17 +38,20 @@ class Worker final : public ConnectionHost, public AcceptorOwner {
     uv_loop_init(&loop_);
     modules_ = std::make_unique<ModuleRuntime>(*config_, std::move(modules), &loop_, slot_, generation_, metrics_slot_);
     tls_contexts_.resize(config_->listen.size());
+    listeners_.resize(config_->listen.size());
     for (std::size_t i = 0; i < config_->listen.size(); ++i) {
+      listeners_[i].config = &config_->listen[i];
       if (!config_->listen[i].tls) continue;
       std::string why;
       tls_contexts_[i] = TlsContext::create(*config_->listen[i].tls, startup.ticket_keys, &why);
+      listeners_[i].tls = tls_contexts_[i].get();
       if (!tls_contexts_[i]) {
         LOG_ERROR("TLS on %s: %s", config_->listen[i].address.to_string().c_str(), why.c_str());
         tls_failed_ = true;
       }
     }
     for (const ListenSocket& s : startup.listen_sockets)
-      acceptors_.push_back(std::make_unique<Acceptor>(&loop_, s.fd, *this, tls_contexts_[s.listen_index].get()));
+      acceptors_.push_back(std::make_unique<Acceptor>(&loop_, s.fd, *this, &listeners_[s.listen_index]));
     control_ = std::make_unique<ControlChannel>(
         &loop_, startup.control_fd, [this](const ControlMessage& m) { on_control(m); },
         [this] { on_master_gone(); });
@@ -122,7 +125,7 @@ class Worker final : public ConnectionHost, public AcceptorOwner {
   // AcceptorOwner
   bool on_accepted(int fd, const void* tag) override {
     shared_metrics().add(metrics_slot_, core_metrics().connections_accepted, 1);
-    Connection* c = Connection::start(*this, fd, static_cast<const TlsContext*>(tag));
+    Connection* c = Connection::start(*this, fd, *static_cast<const Listener*>(tag));
     if (!c) return true;
     if (modules_->watches_connections()) {
       if (!modules_->connection_accepted(*c)) c->close_now();  // refused before a byte was read
@@ -240,6 +243,7 @@ class Worker final : public ConnectionHost, public AcceptorOwner {
   uv_loop_t loop_;
   std::unique_ptr<ModuleRuntime> modules_;  // destroyed (dlclose) only after the loop has closed
   std::vector<std::unique_ptr<TlsContext>> tls_contexts_;  // by [[listen]] index; null for plain TCP
+  std::vector<Listener> listeners_;                         // by [[listen]] index
   bool tls_failed_ = false;
   std::vector<std::unique_ptr<Acceptor>> acceptors_;
   std::unique_ptr<ControlChannel> control_;

@@ -113,7 +113,7 @@ typedef struct tether_connection_info {
   size_t size;
   int fd;                          /* the socket: options may be set, never close or read it */
   const struct sockaddr *peer;     unsigned peer_length;
-  const struct sockaddr *local;    unsigned local_length; /* the listening address it came in on */
+  const struct sockaddr *local;    unsigned local_length; /* the [[listen]] address it came in on, as configured */
   tether_connection *connection;
 } tether_connection_info;
 

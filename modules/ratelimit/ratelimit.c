@@ -44,10 +44,12 @@ typedef struct {
   int64_t max_connections;
 } module_config;
 
-/* Worker-local: connections this worker counted (1) or refused (2), by handle. */
+/* Worker-local: connections this worker counted (1) or refused (2), by handle, with the address
+ * hash they were counted under (at close the peer may no longer be known: a reset socket). */
 typedef struct {
   tether_connection *key;
   int state;
+  uint64_t address;
 } tracked;
 
 static const tether_host *host;
@@ -60,7 +62,7 @@ enum { COUNTED = 1, REFUSED = 2 };
 
 static size_t slot_of(tether_connection *c) { return ((uintptr_t)c >> 4) * 11400714819323198485ull & (table_capacity - 1); }
 
-static void track_put(tether_connection *c, int st);
+static void track_put(tether_connection *c, int st, uint64_t address);
 
 static void grow(void) {
   tracked *old = table;
@@ -69,27 +71,30 @@ static void grow(void) {
   table = calloc(table_capacity, sizeof *table);
   table_used = 0;
   for (i = 0; i < old_capacity; ++i)
-    if (old[i].key) track_put(old[i].key, old[i].state);
+    if (old[i].key) track_put(old[i].key, old[i].state, old[i].address);
   free(old);
 }
 
-static void track_put(tether_connection *c, int st) {
+static void track_put(tether_connection *c, int st, uint64_t address) {
   size_t i;
   if ((table_used + 1) * 2 > table_capacity) grow();
   for (i = slot_of(c); table[i].key; i = (i + 1) & (table_capacity - 1)) {
   }
   table[i].key = c;
   table[i].state = st;
+  table[i].address = address;
   table_used++;
 }
 
-static int track_take(tether_connection *c, int remove) {
+/* The state of `c` (0 if untracked), and its address hash in *address; removes it if asked. */
+static int track_take(tether_connection *c, int remove, uint64_t *address) {
   size_t i, j;
   int st;
   if (!table_capacity) return 0;
   for (i = slot_of(c); table[i].key != c; i = (i + 1) & (table_capacity - 1))
     if (!table[i].key) return 0;
   st = table[i].state;
+  if (address) *address = table[i].address;
   if (!remove) return st;
   /* backward-shift deletion keeps probe chains intact without tombstones */
   table[i].key = NULL;
@@ -98,7 +103,7 @@ static int track_take(tether_connection *c, int remove) {
     tracked moved = table[j];
     table[j].key = NULL;
     table_used--;
-    track_put(moved.key, moved.state);
+    track_put(moved.key, moved.state, moved.address);
   }
   return st;
 }
@@ -232,19 +237,21 @@ static int connection_accepted(tether_worker *worker, void *config, const tether
   const module_config *c = config;
   int untracked = 0;
   (void)worker;
+  uint64_t address;
   if (!c->max_connections) return TETHER_OK;
-  if (!rl_connection_acquire(state, address_hash(info->peer), (uint32_t)c->max_connections, &untracked))
-    track_put(info->connection, REFUSED);  /* answered 503 on its first request */
+  address = address_hash(info->peer);
+  if (!rl_connection_acquire(state, address, (uint32_t)c->max_connections, &untracked))
+    track_put(info->connection, REFUSED, address);  /* answered 503 on its first request */
   else if (!untracked)
-    track_put(info->connection, COUNTED);
+    track_put(info->connection, COUNTED, address);
   return TETHER_OK;
 }
 
 static void connection_closed(tether_worker *worker, void *config, const tether_connection_info *info) {
   const module_config *c = config;
+  uint64_t address = 0;
   (void)worker;
-  if (c->max_connections && track_take(info->connection, 1) == COUNTED)
-    rl_connection_release(state, address_hash(info->peer));
+  if (c->max_connections && track_take(info->connection, 1, &address) == COUNTED) rl_connection_release(state, address);
 }
 
 /* The bucket key of a request for `route`, NULL-free: the header, path segment or address. */
@@ -275,7 +282,7 @@ static int access_phase(tether_request *request, void *config, void *route_confi
   rl_verdict verdict;
   char retry[32];
   tether_connection *connection = host->request_connection(request);
-  if (c->max_connections && connection && track_take(connection, 0) == REFUSED) {
+  if (c->max_connections && connection && track_take(connection, 0, NULL) == REFUSED) {
     host->metric_add(host->request_worker(request), rejected_connections, 1);
     host->connection_set_keepalive(connection, 0, 1);  /* this answer closes the connection */
     return host->respond(request, 503, "text/plain", "503 too many connections from your address\n", 43);

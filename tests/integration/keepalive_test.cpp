@@ -90,3 +90,18 @@ TEST(Keepalive, BadSettingsAreReportedWithLineAndColumn) {
       << output;
   EXPECT_NE(output.find("\"heartbeat_interval\" must be a duration"), std::string::npos) << output;
 }
+
+TEST(Keepalive, OverridesOfAWildcardListenerApplyToItsConnections) {
+  int port = free_port();
+  TetherServer server(1, "[[listen]]\naddress = \"0.0.0.0:" + std::to_string(port) + "\"\n"
+                         "[modules.probe]\npath = \"" + kTestModules + "/probe_v1.so\"\n"
+                         "[modules.keepalive]\npath = \"" + kBuiltinModules + "/keepalive.so\"\n"
+                         "[modules.keepalive.listen.\"0.0.0.0:" + std::to_string(port) + "\"]\ntcp_keepalive = true\n"
+                         "[[route]]\npath = \"/sockopts\"\nhandler = \"probe\"\n[route.probe]\naction = \"sockopts\"\n");
+  ASSERT_TRUE(server.start()) << server.error_log();
+  HttpClient client;  // reaches the wildcard listener through 127.0.0.1
+  ASSERT_TRUE(client.connect(port));
+  auto answer = client.get("/sockopts");
+  ASSERT_TRUE(answer);
+  EXPECT_EQ(answer->body.substr(0, 21), "nodelay=1 keepalive=1") << answer->body;
+}
