@@ -89,7 +89,12 @@ TEST(Process, WorkersDropRootPrivilegesToTheConfiguredUser) {
     return -1;
   };
   EXPECT_EQ(uid_of(server.master_pid()), 0);
-  for (pid_t worker : server.worker_pids()) EXPECT_EQ(uid_of(worker), 65534);
+  // A worker drops privileges right after fork: give a just-forked one a moment to get there.
+  for (pid_t worker : server.worker_pids()) {
+    auto deadline = std::chrono::steady_clock::now() + 2s;
+    while (uid_of(worker) != 65534 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+    EXPECT_EQ(uid_of(worker), 65534) << "worker " << worker;
+  }
   EXPECT_TRUE(http_get(server.port(), "/"));
   // Rotation works for the unprivileged workers too: the master hands them the log files.
   server.signal(SIGUSR1);
