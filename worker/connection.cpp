@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <climits>
 #include <new>
 #include <string>
 

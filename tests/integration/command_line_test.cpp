@@ -38,13 +38,8 @@ TEST(CommandLine, TestReportsEveryErrorWithFileLineAndColumn) {
 TEST(CommandLine, TestDoesNotBindTheListenAddress) {
   // A socket bound without SO_REUSEPORT holds the port: if -t bound it, -t would fail.
   int port = free_port();
-  int holder = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(holder, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  ASSERT_EQ(::listen(holder, 8), 0);
+  int holder = hold_port(port);
+  ASSERT_GE(holder, 0);
   TetherServer server(1);
   server.write_config("[server]\npid_file = \"" + server.pid_file() + "\"\n[[listen]]\naddress = \"127.0.0.1:" +
                       std::to_string(port) + "\"\n");

@@ -138,10 +138,7 @@ TEST(Limits, RunningOutOfDescriptorsPausesAcceptingInsteadOfSpinning) {
       << server.error_log();
   // Pausing, not spinning: a handful of log lines per second, not thousands.
   std::this_thread::sleep_for(1s);
-  std::string log = server.error_log();
-  int lines = 0;
-  for (auto pos = log.find("pausing accepts"); pos != std::string::npos; pos = log.find("pausing accepts", pos + 1)) ++lines;
-  EXPECT_LE(lines, 6);
+  EXPECT_LE(count_occurrences(server.error_log(), "pausing accepts"), 6);
   clients.clear();
   // Once descriptors are free again, the worker serves.
   auto deadline = std::chrono::steady_clock::now() + 5s;

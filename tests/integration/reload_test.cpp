@@ -64,13 +64,8 @@ TEST(Reload, KeepsServingWhenANewAddressCannotBeBound) {
   ASSERT_TRUE(server.start()) << server.error_log();
   // A socket bound without SO_REUSEPORT holds the port the new config adds.
   int holder_port = free_port();
-  int holder = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(holder_port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(holder, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  ASSERT_EQ(::listen(holder, 8), 0);
+  int holder = hold_port(holder_port);
+  ASSERT_GE(holder, 0);
   server.write_config(server.default_config() + "[[listen]]\naddress = \"127.0.0.1:" + std::to_string(holder_port) + "\"\n");
   server.signal(SIGHUP);
   ASSERT_TRUE(server.wait_for_log("reload failed: cannot listen on 127.0.0.1:" + std::to_string(holder_port), 5s))
@@ -234,11 +229,10 @@ TEST(Reload, StormIsCoalescedAndDrainingGenerationsAreBounded) {
   // forking a generation per signal.
   for (int i = 0; i < 20; ++i) server.signal(SIGHUP);
   std::this_thread::sleep_for(1s);
-  std::size_t completed = 0;
   std::string log = server.error_log();
-  for (auto pos = log.find("reload complete"); pos != std::string::npos; pos = log.find("reload complete", pos + 1)) ++completed;
-  EXPECT_GE(completed, 5u + 1u);
-  EXPECT_LE(completed, 5u + 6u) << log;
+  int completed = count_occurrences(log, "reload complete");
+  EXPECT_GE(completed, 5 + 1);
+  EXPECT_LE(completed, 5 + 6) << log;
   EXPECT_LE(server.worker_pids().size(), 3u);
   EXPECT_TRUE(http_get(server.port(), "/"));
 }

@@ -84,9 +84,7 @@ TEST(Signals, Usr1ReopensTheLogsAfterRotation) {
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(http_get(server.port(), "/after-rotation"));
   std::this_thread::sleep_for(100ms);
   std::string fresh = read_file(access);
-  int lines = 0;
-  for (auto pos = fresh.find("/after-rotation"); pos != std::string::npos; pos = fresh.find("/after-rotation", pos + 1)) ++lines;
-  EXPECT_EQ(lines, 10) << fresh;
+  EXPECT_EQ(count_occurrences(fresh, "/after-rotation"), 10) << fresh;
   EXPECT_EQ(read_file(access + ".1").find("/after-rotation"), std::string::npos);
   EXPECT_NE(read_file(server.error_log_path()).find("reopened logs"), std::string::npos);
 }

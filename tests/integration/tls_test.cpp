@@ -57,9 +57,7 @@ TEST(Tls, CurlOverHttpsWithKeepAlive) {
       << output;
   EXPECT_NE(output.find("Re-using existing connection"), std::string::npos) << output;
   EXPECT_NE(output.find("ALPN: server accepted http/1.1"), std::string::npos) << output;
-  std::size_t answers = 0;
-  for (auto pos = output.find("\ntether\n"); pos != std::string::npos; pos = output.find("\ntether\n", pos + 1)) ++answers;
-  EXPECT_EQ(answers, 2u) << output;
+  EXPECT_EQ(count_occurrences(output, "\ntether\n"), 2) << output;
 }
 
 TEST(Tls, PipelinedRequestsOverTls) {

@@ -33,6 +33,25 @@ int free_port() {
   return ntohs(address.sin_port);
 }
 
+int hold_port(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 || ::listen(fd, 8) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+int count_occurrences(const std::string& text, const std::string& needle) {
+  int n = 0;
+  for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) ++n;
+  return n;
+}
+
 int run_command(const std::string& command, std::string* output) {
   output->clear();
   FILE* pipe = ::popen(("{ " + command + "; } 2>&1").c_str(), "r");
@@ -149,10 +168,7 @@ std::vector<pid_t> TetherServer::worker_pids() const {
 bool TetherServer::wait_for_log(const std::string& needle, std::chrono::milliseconds timeout, int count) const {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   do {
-    std::string log = error_log();
-    int found = 0;
-    for (auto pos = log.find(needle); pos != std::string::npos; pos = log.find(needle, pos + 1)) ++found;
-    if (found >= count) return true;
+    if (count_occurrences(error_log(), needle) >= count) return true;
     std::this_thread::sleep_for(20ms);
   } while (std::chrono::steady_clock::now() < deadline);
   return false;

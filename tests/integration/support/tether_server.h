@@ -14,6 +14,11 @@ using namespace std::chrono_literals;
 
 // A TCP port on 127.0.0.1 that is free right now (the kernel picks it).
 int free_port();
+// Binds and listens on 127.0.0.1:port without SO_REUSEPORT, so that nobody else can bind it.
+// Returns the socket (close it to release the port), -1 on failure.
+int hold_port(int port);
+// How many times `needle` occurs in `text`.
+int count_occurrences(const std::string& text, const std::string& needle);
 // Runs a command line through /bin/sh; returns its exit status and fills *output (stdout+stderr).
 int run_command(const std::string& command, std::string* output);
 
