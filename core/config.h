@@ -47,6 +47,16 @@ struct LimitsConfig {
   Milliseconds tls_handshake_timeout{10'000};
 };
 
+// [pubsub]: the local broker (in the master) and the publish endpoint (handler = "publish").
+struct PubsubConfig {
+  std::uint64_t history_size = 100;            // messages kept per channel for resume
+  Milliseconds history_ttl{300'000};           // and for at most this long
+  std::uint64_t history_memory = 64 * 1024 * 1024;  // bytes of message data kept in all; oldest evicted first
+  std::uint64_t max_message_size = 64 * 1024;  // larger publishes get 413
+  std::uint64_t max_channels = 100'000;        // channels the broker keeps; publishing to more gets 503
+  std::string publish_token;                   // if set, publishing needs "Authorization: Bearer <token>"
+};
+
 // A certificate chain and its key, read from their files by the config loader (as root, before
 // workers drop privileges) and kept in memory: workers build their TLS contexts from these.
 struct TlsCertificate {
@@ -108,7 +118,7 @@ struct ModuleConfig {
 struct RouteConfig {
   std::string path;     // without the trailing '*' for prefix routes
   bool prefix = false;  // "/static/*" matches every path under "/static/"
-  std::string handler;  // empty: the built-in `respond`; else the name of the module answering
+  std::string handler;  // empty: the built-in `respond`; "publish": the publish endpoint; else a module
   RespondConfig respond;
   // [route.<module>] tables: per-route settings for modules, keyed by module name.
   std::vector<std::pair<std::string, ConfigValue>> module_settings;
@@ -119,6 +129,7 @@ struct Config {
   std::string file;     // the path it was read from, for messages
   ServerConfig server;
   LimitsConfig limits;
+  PubsubConfig pubsub;
   std::vector<ListenConfig> listen;
   std::vector<RouteConfig> routes;
   std::vector<ModuleConfig> modules;  // in file order; that is the order hooks run in

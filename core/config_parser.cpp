@@ -143,6 +143,21 @@ class ConfigReader {
       error(h->source(), "\"max_header_size\" must be between 256B and 1MiB");
   }
 
+  void read_pubsub(const toml::table& root, PubsubConfig& pubsub) {
+    const toml::table* t = table_at(root, "pubsub", "[pubsub]");
+    if (!t) return;
+    check_keys(*t, "[pubsub]", {"history_size", "history_ttl", "history_memory", "max_message_size", "max_channels",
+                                "publish_token"});
+    read_integer(*t, "history_size", pubsub.history_size, 0, 1'000'000);
+    read_duration(*t, "history_ttl", pubsub.history_ttl);
+    read_size(*t, "history_memory", pubsub.history_memory);
+    read_size(*t, "max_message_size", pubsub.max_message_size);
+    read_integer(*t, "max_channels", pubsub.max_channels, 1, 100'000'000);
+    read_string(*t, "publish_token", pubsub.publish_token);
+    if (const toml::node* m = t->get("max_message_size"); m && (pubsub.max_message_size < 1 || pubsub.max_message_size > 16 * 1024 * 1024))
+      error(m->source(), "\"max_message_size\" must be between 1B and 16MiB");
+  }
+
   // Each element of an array of tables ([[listen]], [[route]]) is handed to `read_one`.
   template <typename ReadOne>
   void for_each_table(const toml::table& root, std::string_view key, ReadOne read_one) {
@@ -289,7 +304,7 @@ class ConfigReader {
     }
     if (handler) {
       read_string(t, "handler", route.handler);
-      if (handler->is_string() && !has_module(modules, route.handler))
+      if (handler->is_string() && route.handler != "publish" && !has_module(modules, route.handler))
         error(handler->source(), "handler \"" + route.handler + "\" is not a configured module: add [modules." +
                                      route.handler + "]");
     } else if (respond) {
@@ -383,9 +398,10 @@ class ConfigReader {
   }
 
   void read(const toml::table& root, Config& config) {
-    check_keys(root, "the top level", {"server", "limits", "listen", "route", "modules"});
+    check_keys(root, "the top level", {"server", "limits", "pubsub", "listen", "route", "modules"});
     read_server(root, config.server);
     read_limits(root, config.limits);
+    read_pubsub(root, config.pubsub);
     read_modules(root, config.server, config.modules);
     for_each_table(root, "listen", [&](const toml::table& t) { read_listen(t, config.listen); });
     for_each_table(root, "route", [&](const toml::table& t) { read_route(t, config.modules, config.routes); });

@@ -147,6 +147,14 @@ void CoreMetrics::register_all(SharedMetrics& m) {
                                  MetricType::gauge);
   worker_restarts = m.register_metric("tether_worker_restarts_total", "", "Workers respawned after a crash.",
                                       MetricType::counter);
+  messages_published = m.register_metric("tether_messages_published_total", "", "Messages published to the broker.",
+                                         MetricType::counter);
+  messages_out = m.register_metric("tether_messages_delivered_total", "",
+                                   "Messages queued to subscribers (one per subscriber and message).", MetricType::counter);
+  messages_dropped = m.register_metric("tether_messages_dropped_total", "",
+                                       "Messages discarded for slow subscribers.", MetricType::counter);
+  slow_disconnects = m.register_metric("tether_slow_disconnects_total", "",
+                                       "Subscribers disconnected for not reading their messages.", MetricType::counter);
 }
 
 CoreMetrics& core_metrics() {

@@ -72,6 +72,10 @@ struct CoreMetrics {
   std::uint32_t reloads = 0;
   std::uint32_t generation = 0;            // gauge, set by the master
   std::uint32_t worker_restarts = 0;
+  std::uint32_t messages_published = 0;    // accepted by a worker for the broker
+  std::uint32_t messages_out = 0;          // queued to a subscriber (one per subscriber and message)
+  std::uint32_t messages_dropped = 0;      // discarded by the slow-consumer policy
+  std::uint32_t slow_disconnects = 0;      // subscribers closed by the "disconnect" policy
 
   void register_all(SharedMetrics& metrics);
 };

@@ -45,7 +45,8 @@ std::size_t Generation::running() const {
 }
 
 Master::Master(std::string config_path, ConfigPtr config)
-    : config_path_(std::move(config_path)), config_(std::move(config)), pid_file_(config_->server.pid_file) {}
+    : config_path_(std::move(config_path)), config_(std::move(config)), pid_file_(config_->server.pid_file),
+      broker_(config_->pubsub) {}
 
 Master::~Master() = default;
 
@@ -105,16 +106,28 @@ bool Master::start() {
 
 void Master::run_loop() {
   std::vector<pollfd> fds;
-  std::vector<std::pair<Generation*, WorkerProcess*>> owners;
+  // Per polled descriptor: its worker, and whether it is the pub/sub link (else the control channel).
+  struct Owner {
+    Generation* generation;
+    WorkerProcess* process;
+    bool pubsub;
+  };
+  std::vector<Owner> owners;
   while (!(shutdown_ != Shutdown::none && generations_.empty())) {
     fds.assign(1, pollfd{signal_fd_.get(), POLLIN, 0});
-    owners.assign(1, {nullptr, nullptr});
+    owners.assign(1, Owner{nullptr, nullptr, false});
     for (Generation& g : generations_)
-      for (WorkerProcess& p : g.processes)
+      for (WorkerProcess& p : g.processes) {
         if (p.control) {
           fds.push_back(pollfd{p.control.get(), POLLIN, 0});
-          owners.emplace_back(&g, &p);
+          owners.push_back(Owner{&g, &p, false});
         }
+        if (p.pubsub) {
+          short events = static_cast<short>(POLLIN | (p.pubsub->wants_write() ? POLLOUT : 0));
+          fds.push_back(pollfd{p.pubsub->fd(), events, 0});
+          owners.push_back(Owner{&g, &p, true});
+        }
+      }
     int timeout = -1;
     if (auto next = time_to_next_deadline())
       timeout = static_cast<int>(std::chrono::ceil<milliseconds>(*next).count());
@@ -123,12 +136,46 @@ void Master::run_loop() {
       LOG_ERROR("poll(): %s", std::strerror(errno));
       return;
     }
-    for (std::size_t i = 1; n > 0 && i < fds.size(); ++i)
-      if (fds[i].revents) read_control(*owners[i].first, *owners[i].second);
+    for (std::size_t i = 1; n > 0 && i < fds.size(); ++i) {
+      if (!fds[i].revents) continue;
+      if (!owners[i].pubsub) read_control(*owners[i].generation, *owners[i].process);
+      else if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) read_pubsub(*owners[i].process);
+    }
+    flush_pubsub();
     if (n > 0 && fds[0].revents) handle_signals();
     on_deadlines();
     remove_finished_generations();
   }
+}
+
+std::vector<PubsubLink*> Master::pubsub_links() {
+  std::vector<PubsubLink*> links;
+  for (Generation& g : generations_)
+    for (WorkerProcess& p : g.processes)
+      if (p.pubsub) links.push_back(p.pubsub.get());
+  return links;
+}
+
+// Frames from one worker: everything it published is sequenced and relayed to all workers.
+void Master::read_pubsub(WorkerProcess& process) {
+  std::vector<PubsubLink*> links = pubsub_links();
+  bool open = process.pubsub->read([&](const PubsubFrame& frame) { broker_.handle(*process.pubsub, frame, links); });
+  if (!open) close_pubsub(process);
+  std::int64_t next = broker_.expire(unix_time_ms());
+  broker_expiry_ms_ = next < 0 ? 0 : unix_time_ms() + static_cast<std::uint64_t>(next);
+}
+
+void Master::flush_pubsub() {
+  for (Generation& g : generations_)
+    for (WorkerProcess& p : g.processes)
+      if (p.pubsub && p.pubsub->wants_write() && !p.pubsub->write()) close_pubsub(p);
+}
+
+void Master::close_pubsub(WorkerProcess& process) {
+  if (!process.pubsub) return;
+  broker_.forget_link(*process.pubsub);
+  process.pubsub.reset();
+  process.pubsub_fd.reset();
 }
 
 std::optional<SteadyClock::duration> Master::time_to_next_deadline() const {
@@ -141,6 +188,10 @@ std::optional<SteadyClock::duration> Master::time_to_next_deadline() const {
     else
       for (const WorkerProcess& p : g.processes)
         if (p.pid == 0) consider(p.respawn_at);
+  }
+  if (broker_expiry_ms_ != 0) {
+    std::uint64_t now = unix_time_ms();
+    consider(SteadyClock::now() + milliseconds(broker_expiry_ms_ > now ? broker_expiry_ms_ - now : 0));
   }
   if (!next) return std::nullopt;
   return std::max(SteadyClock::duration::zero(), *next - SteadyClock::now());
@@ -178,6 +229,7 @@ void Master::on_worker_exit(Generation& generation, WorkerProcess& process, int 
   pid_t pid = process.pid;
   process.pid = 0;
   process.control.reset();
+  close_pubsub(process);
   shared_metrics().release_slot(process.metrics_slot);
   process.metrics_slot = 0;
   bool expected = process.stop_requested || generation.state == Generation::State::draining ||
@@ -230,6 +282,10 @@ void Master::read_control(Generation& generation, WorkerProcess& process) {
 
 void Master::on_deadlines() {
   auto now = SteadyClock::now();
+  if (broker_expiry_ms_ != 0 && unix_time_ms() >= broker_expiry_ms_) {
+    std::int64_t next = broker_.expire(unix_time_ms());
+    broker_expiry_ms_ = next < 0 ? 0 : unix_time_ms() + static_cast<std::uint64_t>(next);
+  }
   for (Generation& g : generations_) {
     if (g.state == Generation::State::active) {
       if (shutdown_ != Shutdown::none) continue;

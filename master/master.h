@@ -10,6 +10,7 @@
 
 #include "core/config.h"
 #include "core/unique_fd.h"
+#include "master/broker.h"
 #include "master/listener_set.h"
 #include "master/privileges.h"
 #include "master/service_notify.h"
@@ -56,6 +57,10 @@ class Master {
   void reap_children();
   void on_worker_exit(Generation& generation, WorkerProcess& process, int status);
   void read_control(Generation& generation, WorkerProcess& process);
+  void read_pubsub(WorkerProcess& process);
+  void flush_pubsub();
+  void close_pubsub(WorkerProcess& process);
+  std::vector<PubsubLink*> pubsub_links();
   void on_deadlines();
 
   void start_generation(ConfigPtr config, Generation::State state);
@@ -86,6 +91,8 @@ class Master {
   std::string pid_file_;
   std::optional<WorkerIdentity> identity_;
   ListenerSet listeners_;
+  LocalBroker broker_;
+  std::uint64_t broker_expiry_ms_ = 0;  // 0: nothing to expire
   std::list<Generation> generations_;
   unsigned next_generation_ = 1;
   UniqueFd signal_fd_;

@@ -66,6 +66,7 @@ void Master::on_generation_ready(Generation& fresh) {
   Generation* previous = active_generation();
   fresh.state = Generation::State::active;
   config_ = fresh.config;
+  broker_.configure(config_->pubsub);
   shared_metrics().add(0, core_metrics().reloads, 1);
   shared_metrics().set(0, core_metrics().generation, fresh.number);
   if (previous) {

@@ -50,6 +50,13 @@ bool spawn_worker(const SpawnRequest& request, WorkerProcess& process, std::stri
     *error = std::string("socketpair(): ") + std::strerror(errno);
     return false;
   }
+  int link[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, link) != 0) {
+    *error = std::string("socketpair(): ") + std::strerror(errno);
+    ::close(pair[0]);
+    ::close(pair[1]);
+    return false;
+  }
   std::vector<ListenSocket> listen_sockets = request.listeners->fds_for_slot(*request.config, request.slot, request.workers);
   pid_t master = getpid();
   process.metrics_slot = shared_metrics().acquire_slot();
@@ -57,14 +64,14 @@ bool spawn_worker(const SpawnRequest& request, WorkerProcess& process, std::stri
   if (pid < 0) {
     *error = std::string("fork(): ") + std::strerror(errno);
     shared_metrics().release_slot(process.metrics_slot);
-    ::close(pair[0]);
-    ::close(pair[1]);
+    for (int fd : {pair[0], pair[1], link[0], link[1]}) ::close(fd);
     return false;
   }
   if (pid == 0) {
     std::vector<int> keep;
     for (const ListenSocket& s : listen_sockets) keep.push_back(s.fd);
     keep.push_back(pair[1]);
+    keep.push_back(link[1]);
     keep.push_back(Log::fd());
     prepare_child(keep);
     if (request.identity) {
@@ -74,8 +81,8 @@ bool spawn_worker(const SpawnRequest& request, WorkerProcess& process, std::stri
         _exit(2);
       }
     }
-    WorkerStartup startup{request.config, request.slot, request.generation, listen_sockets, pair[1], master,
-                          process.metrics_slot, request.ticket_keys};
+    WorkerStartup startup{request.config, request.slot, request.generation, listen_sockets, pair[1], link[1],
+                          master, process.metrics_slot, request.ticket_keys};
     int status = run_worker(startup);
 #if defined(__SANITIZE_ADDRESS__)
     // _exit skips LeakSanitizer's exit hook: check the worker's heap explicitly.
@@ -84,9 +91,12 @@ bool spawn_worker(const SpawnRequest& request, WorkerProcess& process, std::stri
     _exit(status);
   }
   ::close(pair[1]);
+  ::close(link[1]);
   process.pid = pid;
   process.slot = request.slot;
   process.control = UniqueFd(pair[0]);
+  process.pubsub_fd = UniqueFd(link[0]);
+  process.pubsub = std::make_unique<PubsubLink>(link[0]);
   process.ready = false;
   process.accept_stopped = false;
   process.stop_requested = false;

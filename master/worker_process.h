@@ -4,10 +4,12 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "core/config.h"
+#include "core/pubsub_wire.h"
 #include "core/unique_fd.h"
 #include "master/listener_set.h"
 #include "master/privileges.h"
@@ -21,6 +23,8 @@ struct WorkerProcess {
   unsigned slot = 0;
   std::size_t metrics_slot = 0;  // its slot in shared_metrics(); released when it exits
   UniqueFd control;       // the master's end of the control channel
+  UniqueFd pubsub_fd;     // the master's end of the pub/sub link (core/pubsub_wire.h)
+  std::unique_ptr<PubsubLink> pubsub;
   bool ready = false;
   bool accept_stopped = false;
   bool stop_requested = false;  // we told it to drain or stop: its exit is no crash

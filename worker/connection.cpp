@@ -3,12 +3,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <new>
 #include <string>
 
 #include "core/shared_metrics.h"
 #include "worker/access_log.h"
+#include "worker/pubsub_hub.h"
 #include "worker/tls_context.h"
 
 namespace tether {
@@ -26,6 +28,13 @@ struct WriteRequest {
   uv_write_t req;
   std::string data;
 };
+
+// A batch of queued frames handed to libuv; the frames stay referenced until it is written.
+struct FrameWrite {
+  uv_write_t req;
+  std::vector<FrameRef> frames;
+};
+
 
 Connection& connection_of(uv_handle_t* handle) { return *static_cast<Connection*>(handle->data); }
 
@@ -179,27 +188,144 @@ void Connection::attach_module_stream(const tether_stream_callbacks* callbacks, 
 std::int64_t Connection::write_for_module(const void* data, std::size_t length) {
   if (closed_ || lingering_ || !module_stream_) return -1;
   std::string_view bytes(static_cast<const char*>(data), length);
-  if (session_.phase() == HttpSession::Phase::streaming) session_.append_chunk(bytes);
-  else if (session_.phase() == HttpSession::Phase::upgraded) session_.output().append(bytes);
-  else return -1;
-  flush_output();
+  if (session_.phase() == HttpSession::Phase::streaming) {
+    if (bytes.empty()) return backlog();  // an empty chunk would end a chunked body
+    module_stream_->queue.push_back(session_.chunked_stream() ? chunk_frame(bytes) : FrameRef::copy_of(bytes));
+  } else if (session_.phase() == HttpSession::Phase::upgraded) {
+    if (!bytes.empty()) module_stream_->queue.push_back(FrameRef::copy_of(bytes));
+  } else {
+    return -1;
+  }
+  flush_queue();
   if (closed_) return -1;
-  auto backlog = static_cast<std::int64_t>(tcp_.write_queue_size);
-  if (backlog >= TETHER_WRITE_BACKLOG) module_stream_->wants_writable = true;
+  std::int64_t queued = backlog();
+  if (queued >= TETHER_WRITE_BACKLOG) module_stream_->wants_writable = true;
   update_timer();
-  return backlog;
+  return queued;
+}
+
+std::int64_t Connection::backlog() const {
+  std::size_t queued = module_stream_ ? module_stream_->queue.bytes() : 0;
+  return static_cast<std::int64_t>(queued + tcp_.write_queue_size);
+}
+
+bool Connection::takes_frames() const {
+  if (closed_ || lingering_ || !module_stream_) return false;
+  auto phase = session_.phase();
+  return phase == HttpSession::Phase::streaming || phase == HttpSession::Phase::upgraded;
+}
+
+void Connection::set_queue_limit(std::uint64_t max_bytes, tether_slow_policy policy) {
+  if (!module_stream_) return;
+  module_stream_->queue_limit = max_bytes;
+  module_stream_->policy = policy;
+}
+
+Subscription*& Connection::subscriptions() { return module_stream_->subscriptions; }
+bool& Connection::flush_scheduled() { return module_stream_->flush_scheduled; }
+
+bool Connection::queue_frame(FrameRef frame) {
+  if (!takes_frames()) return false;
+  ModuleStream& s = *module_stream_;
+  s.queue.push_back(std::move(frame));
+  shared_metrics().add(host_.metrics_slot(), core_metrics().messages_out, 1);
+  if (static_cast<std::uint64_t>(backlog()) > s.queue_limit) handle_overflow();
+  return takes_frames();
+}
+
+// The slow-consumer policy: never more than queue_limit of unsent messages per client.
+void Connection::handle_overflow() {
+  ModuleStream& s = *module_stream_;
+  if (s.policy == TETHER_SLOW_DROP) {
+    std::size_t in_flight = tcp_.write_queue_size;
+    std::size_t room = s.queue_limit > in_flight ? s.queue_limit - in_flight : 0;
+    std::uint64_t dropped = s.queue.drop_oldest(room);
+    s.dropped += dropped;
+    shared_metrics().add(host_.metrics_slot(), core_metrics().messages_dropped, static_cast<std::int64_t>(dropped));
+    return;
+  }
+  shared_metrics().add(host_.metrics_slot(), core_metrics().slow_disconnects, 1);
+  shared_metrics().add(host_.metrics_slot(), core_metrics().messages_dropped, static_cast<std::int64_t>(s.queue.frames()));
+  s.queue.clear();
+  host_.hub().connection_closing(*this);  // no more messages for it
+  if (s.callbacks.on_overflow) s.callbacks.on_overflow(this, s.user);
+  if (!closed_ && module_stream_ && session_.phase() != HttpSession::Phase::closing) close_for_module();
+}
+
+void Connection::flush_queue(bool force) {
+  if (closed_ || !module_stream_) return;
+  ModuleStream& s = *module_stream_;
+  if (pending_writes_ != 0 && !force) return;  // on_write comes back here
+  if (s.dropped != 0) {
+    FrameRef notice = host_.hub().dropped_notice(*this, s.dropped);
+    s.dropped = 0;
+    if (notice) s.queue.push_front(session_.phase() == HttpSession::Phase::streaming && session_.chunked_stream()
+                                       ? chunk_frame(notice.view()) : notice);
+  }
+  if (s.queue.empty()) return;
+  write_frames(s.queue.take_all());
+}
+
+void Connection::write_frames(std::vector<FrameRef> frames) {
+  std::size_t total = 0;
+  for (const FrameRef& f : frames) total += f.size();
+  if (tls_) {  // encrypted per connection: one copy is unavoidable
+    std::string plaintext;
+    plaintext.reserve(total);
+    for (const FrameRef& f : frames) plaintext.append(f.view());
+    std::string ciphertext;
+    bool ok = tls_->send(plaintext, &ciphertext);
+    write_bytes(ciphertext);
+    if (!ok) close_now();
+    return;
+  }
+  shared_metrics().add(host_.metrics_slot(), core_metrics().bytes_sent, static_cast<std::int64_t>(total));
+  auto* request = new FrameWrite;
+  request->frames = std::move(frames);
+  request->req.data = this;
+  std::vector<uv_buf_t> bufs;
+  bufs.reserve(request->frames.size());
+  for (const FrameRef& f : request->frames) bufs.push_back(uv_buf_init(const_cast<char*>(f.data()), static_cast<unsigned>(f.size())));
+  int status = uv_write(&request->req, reinterpret_cast<uv_stream_t*>(&tcp_), bufs.data(), static_cast<unsigned>(bufs.size()),
+                        [](uv_write_t* req, int result) {
+                          auto* done = reinterpret_cast<FrameWrite*>(req);
+                          Connection& c = *static_cast<Connection*>(req->data);
+                          delete done;
+                          c.on_write_done(result);
+                        });
+  if (status != 0) {
+    delete request;
+    close_now();
+    return;
+  }
+  ++pending_writes_;
 }
 
 void Connection::end_module_stream() {
   if (closed_ || session_.phase() != HttpSession::Phase::streaming) return;
+  host_.hub().connection_closing(*this);
+  flush_queue(true);
   module_stream_.reset();  // the module is done with it: no on_close for this connection
   session_.end_stream();   // the session resumes with pipelined requests (on_deferred_answer)
 }
 
 void Connection::close_for_module() {
   if (closed_) return;
+  flush_queue(true);
   session_.close_after_output();
   after_output_progress();
+}
+
+void Connection::shutdown_stream() {
+  if (closed_) return;
+  if (!module_stream_ || !module_stream_->callbacks.on_shutdown) {
+    close_now();
+    return;
+  }
+  if (module_stream_->shutdown_sent) return;
+  module_stream_->shutdown_sent = true;
+  host_.hub().connection_closing(*this);  // the goodbye is the last thing it gets
+  module_stream_->callbacks.on_shutdown(this, module_stream_->user);
 }
 
 void Connection::flush_output() {
@@ -253,19 +379,27 @@ void Connection::on_write(uv_write_t* req, int status) {
   auto* request = reinterpret_cast<WriteRequest*>(req);
   Connection& c = *static_cast<Connection*>(req->data);
   delete request;
-  --c.pending_writes_;
-  if (c.closed_) return;
+  c.on_write_done(status);
+}
+
+void Connection::on_write_done(int status) {
+  --pending_writes_;
+  if (closed_) return;
   if (status < 0) {
-    c.close_now();
+    close_now();
     return;
   }
-  c.last_activity_ms_ = uv_now(c.host_.loop());
-  if (c.module_stream_ && c.module_stream_->wants_writable && c.tcp_.write_queue_size < TETHER_WRITE_BACKLOG) {
-    c.module_stream_->wants_writable = false;
-    if (c.module_stream_->callbacks.on_writable) c.module_stream_->callbacks.on_writable(&c, c.module_stream_->user);
-    if (c.closed_) return;
+  last_activity_ms_ = uv_now(host_.loop());
+  if (module_stream_) {
+    flush_queue();
+    if (closed_) return;
+    if (module_stream_ && module_stream_->wants_writable && backlog() < TETHER_WRITE_BACKLOG) {
+      module_stream_->wants_writable = false;
+      if (module_stream_->callbacks.on_writable) module_stream_->callbacks.on_writable(this, module_stream_->user);
+      if (closed_) return;
+    }
   }
-  c.after_output_progress();
+  after_output_progress();
 }
 
 // Decides what comes next once input was handled or output made progress.
@@ -400,6 +534,7 @@ void Connection::on_shutdown(uv_shutdown_t* req, int status) {
 void Connection::close_now() {
   if (closed_) return;
   closed_ = true;
+  if (module_stream_) host_.hub().connection_closing(*this);
   if (auto stream = std::move(module_stream_); stream && stream->callbacks.on_close) stream->callbacks.on_close(this, stream->user);
   host_.on_connection_closing(*this);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_handle_closed);

@@ -16,6 +16,8 @@
 
 #include "core/config.h"
 #include "worker/http_session.h"
+#include "worker/shared_frame.h"
+#include "worker/stream_queue.h"
 #include "worker/tls_stream.h"
 
 // The opaque handle modules get for a connection (include/tether/module.h) is the Connection.
@@ -25,7 +27,9 @@ namespace tether {
 
 class Connection;
 class AccessLog;
+class PubsubHub;
 class TlsContext;
+struct Subscription;
 
 // What a connection knows of the [[listen]] entry it was accepted on (owned by the worker).
 struct Listener {
@@ -43,6 +47,7 @@ class ConnectionHost {
   virtual const Router& router() const = 0;
   virtual AccessLog& access_log() = 0;
   virtual RequestDispatcher* dispatcher() = 0;  // null when no module is loaded
+  virtual PubsubHub& hub() = 0;
   virtual std::size_t metrics_slot() const = 0;
   // Scratch space for reads: data is parsed before the next read, so one buffer serves all.
   virtual uv_buf_t read_buffer() = 0;
@@ -72,6 +77,22 @@ class Connection final : public tether_connection, public RequestObserver {
   std::int64_t write_for_module(const void* data, std::size_t length);
   void end_module_stream();
   void close_for_module();
+  // drain_timeout is over: the module says goodbye (on_shutdown) or the connection closes now.
+  void shutdown_stream();
+
+  // Pub/sub output (the hub): frames are queued whole and written in batches, at most one
+  // batch in flight. queue_frame() applies the slow-consumer policy; false if the connection
+  // cannot take messages (not streamed/upgraded, or closing).
+  bool queue_frame(FrameRef frame);
+  // Hands what is queued to the socket unless a batch is still in flight (`force`: even then).
+  void flush_queue(bool force = false);
+  bool takes_frames() const;
+  bool has_module_stream() const { return module_stream_ != nullptr; }
+  bool chunked_stream() const { return session_.phase() == HttpSession::Phase::streaming && session_.chunked_stream(); }
+  void set_queue_limit(std::uint64_t max_bytes, tether_slow_policy policy);
+  // The hub's per-connection state: its subscriptions, and whether it waits for a flush.
+  Subscription*& subscriptions();
+  bool& flush_scheduled();
 
   // Per-connection settings modules may change (the keepalive module).
   void set_keepalive(std::uint64_t idle_timeout_ms, std::uint64_t max_requests);
@@ -81,6 +102,7 @@ class Connection final : public tether_connection, public RequestObserver {
   bool peer_address(sockaddr_storage* address, socklen_t* length) const;
   int fd() const;
   const Listener& listener() const { return *listener_; }
+  PubsubHub& hub() { return host_.hub(); }
 
   // Whether connection_accepted hooks ran and accepted it (so connection_closed hooks run too).
   bool announced_to_modules = false;
@@ -101,6 +123,7 @@ class Connection final : public tether_connection, public RequestObserver {
   static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
   static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void on_write(uv_write_t* req, int status);
+  void on_write_done(int status);
   static void on_shutdown(uv_shutdown_t* req, int status);
   static void on_timer(uv_timer_t* timer);
   static void on_handle_closed(uv_handle_t* handle);
@@ -120,7 +143,17 @@ class Connection final : public tether_connection, public RequestObserver {
     tether_stream_callbacks callbacks{};
     void* user = nullptr;
     bool wants_writable = false;
+    bool flush_scheduled = false;
+    bool shutdown_sent = false;
+    tether_slow_policy policy = TETHER_SLOW_DISCONNECT;
+    std::uint64_t queue_limit = 1024 * 1024;
+    std::uint64_t dropped = 0;   // messages dropped since the last DROPPED notice
+    StreamQueue queue;
+    Subscription* subscriptions = nullptr;  // owned by the hub
   };
+  std::int64_t backlog() const;
+  void handle_overflow();
+  void write_frames(std::vector<FrameRef> frames);
   void deliver_to_module(std::string data);
 
   ConnectionHost& host_;

@@ -105,6 +105,7 @@ class HttpSession {
 
   Phase phase() const { return phase_; }
   bool draining() const { return draining_; }
+  bool chunked_stream() const { return chunked_stream_; }
   bool received_anything() const { return received_anything_; }
   std::uint64_t requests_answered() const { return requests_answered_; }
   std::string& output() { return output_; }

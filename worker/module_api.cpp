@@ -1,8 +1,10 @@
-// The host functions of include/tether/module.h (ABI 1.0).
+// The host functions of include/tether/module.h (ABI 1.1).
 #include "worker/module_api.h"
 
 #include <cstdarg>
+#include <cstddef>
 #include <cstring>
+#include <optional>
 
 #include "core/log.h"
 #include "core/shared_metrics.h"
@@ -10,6 +12,7 @@
 #include "core/units.h"
 #include "worker/connection.h"
 #include "worker/http_session.h"
+#include "worker/pubsub_hub.h"
 
 namespace tether {
 namespace {
@@ -360,6 +363,40 @@ int metric_read(size_t index, tether_metric_sample* sample) {
 
 void* shared_zone(const char* name, size_t size) { return name ? shared_zones().zone(name, size) : nullptr; }
 
+// ---- pub/sub (1.1)
+
+tether_feed* feed_create(tether_worker* worker, const tether_feed_format* format) {
+  if (!worker || !worker->hub || !format || format->size < offsetof(tether_feed_format, encode_notice)) return nullptr;
+  return worker->hub->create_feed(*format);
+}
+
+int subscribe(tether_connection* connection, tether_feed* feed, const char* channel, size_t channel_length,
+              const char* since, size_t since_length) {
+  if (!connection || !feed || !channel) return TETHER_ERROR;
+  Connection& c = *connection_of(connection);
+  std::optional<std::string_view> resume_from;
+  if (since) resume_from = std::string_view(since, since_length);
+  return c.hub().subscribe(c, *static_cast<Feed*>(feed), std::string_view(channel, channel_length), resume_from);
+}
+
+int connection_set_queue_limit(tether_connection* connection, uint64_t max_bytes, tether_slow_policy policy) {
+  if (!connection || (policy != TETHER_SLOW_DISCONNECT && policy != TETHER_SLOW_DROP)) return TETHER_ERROR;
+  connection_of(connection)->set_queue_limit(max_bytes, policy);
+  return TETHER_OK;
+}
+
+int publish(tether_worker* worker, const char* channel, size_t channel_length, const void* data, size_t length) {
+  if (!worker || !worker->hub || !channel || (!data && length)) return TETHER_ERROR;
+  bool ok = worker->hub->publish(std::string_view(channel, channel_length),
+                                 std::string_view(static_cast<const char*>(data), length));
+  return ok ? TETHER_OK : TETHER_ERROR;
+}
+
+const char* channel_problem(const char* channel, size_t channel_length) {
+  if (!channel) return "the channel name is empty";
+  return channel_name_problem(std::string_view(channel, channel_length));
+}
+
 const tether_host kHost = {
     sizeof(tether_host),
     TETHER_MODULE_ABI_MAJOR,
@@ -402,6 +439,12 @@ const tether_host kHost = {
     metric_count,
     metric_read,
     shared_zone,
+    feed_create,
+    PubsubHub::buffer_append,
+    subscribe,
+    connection_set_queue_limit,
+    publish,
+    channel_problem,
 };
 
 }  // namespace

@@ -27,12 +27,17 @@ struct tether_config {
 
 struct tether_timer;
 
+namespace tether {
+class PubsubHub;
+}  // namespace tether
+
 struct tether_worker {
   uv_loop_t* loop = nullptr;
   unsigned slot = 0;
   unsigned generation = 0;
   std::size_t metrics_slot = 0;
   bool draining = false;
+  tether::PubsubHub* hub = nullptr;
   std::unordered_set<tether_timer*> timers;  // running module timers, closed at exit if left behind
 };
 
@@ -60,7 +65,7 @@ struct tether_timer {
 
 namespace tether {
 
-// The host function table given to every module (ABI 1.0).
+// The host function table given to every module (ABI 1.1).
 const tether_host& module_host_table();
 // Stops and frees a module timer (also used at exit for timers a module left running).
 void close_module_timer(tether_timer* timer);

@@ -9,8 +9,9 @@
 namespace tether {
 
 ModuleRuntime::ModuleRuntime(const Config& config, std::vector<std::unique_ptr<LoadedModule>> modules, uv_loop_t* loop,
-                             unsigned slot, unsigned generation, std::size_t metrics_slot)
+                             unsigned slot, unsigned generation, std::size_t metrics_slot, PubsubHub* hub)
     : config_(config), modules_(std::move(modules)) {
+  worker_.hub = hub;
   worker_.loop = loop;
   worker_.slot = slot;
   worker_.generation = generation;

@@ -17,7 +17,7 @@ class Connection;
 class ModuleRuntime final : public RequestDispatcher {
  public:
   ModuleRuntime(const Config& config, std::vector<std::unique_ptr<LoadedModule>> modules, uv_loop_t* loop,
-                unsigned slot, unsigned generation, std::size_t metrics_slot);
+                unsigned slot, unsigned generation, std::size_t metrics_slot, PubsubHub* hub);
   ModuleRuntime(const ModuleRuntime&) = delete;
   ModuleRuntime& operator=(const ModuleRuntime&) = delete;
   ~ModuleRuntime() override;

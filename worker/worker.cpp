@@ -15,6 +15,8 @@
 #include "worker/control_channel.h"
 #include "worker/crash_report.h"
 #include "worker/module_runtime.h"
+#include "worker/publish_endpoint.h"
+#include "worker/pubsub_hub.h"
 #include "worker/router.h"
 #include "worker/tls_context.h"
 
@@ -24,8 +26,11 @@ namespace {
 // After EMFILE/ENFILE, accepting resumes after this pause instead of spinning on the error.
 constexpr std::uint64_t kAcceptRetryMs = 500;
 constexpr std::size_t kReadBufferSize = 64 * 1024;
+// After drain_timeout, long-lived connections get this long to say goodbye (WebSocket close
+// handshake, SSE retry hint) before the worker exits.
+constexpr std::uint64_t kShutdownGraceMs = 1000;
 
-class Worker final : public ConnectionHost, public AcceptorOwner {
+class Worker final : public ConnectionHost, public AcceptorOwner, public RequestDispatcher {
  public:
   Worker(const WorkerStartup& startup, std::vector<std::unique_ptr<LoadedModule>> modules)
       : config_(startup.config),
@@ -36,7 +41,10 @@ class Worker final : public ConnectionHost, public AcceptorOwner {
         http_limits_{config_->limits.max_header_size, config_->limits.max_body_size},
         read_buffer_(new char[kReadBufferSize]) {
     uv_loop_init(&loop_);
-    modules_ = std::make_unique<ModuleRuntime>(*config_, std::move(modules), &loop_, slot_, generation_, metrics_slot_);
+    hub_ = std::make_unique<PubsubHub>(&loop_, startup.pubsub_fd, config_->pubsub, slot_, metrics_slot_);
+    publish_ = std::make_unique<PublishEndpoint>(*hub_, metrics_slot_);
+    modules_ = std::make_unique<ModuleRuntime>(*config_, std::move(modules), &loop_, slot_, generation_, metrics_slot_,
+                                               hub_.get());
     tls_contexts_.resize(config_->listen.size());
     listeners_.resize(config_->listen.size());
     for (std::size_t i = 0; i < config_->listen.size(); ++i) {
@@ -102,7 +110,21 @@ class Worker final : public ConnectionHost, public AcceptorOwner {
   const Router& router() const override { return router_; }
   AccessLog& access_log() override { return access_log_; }
   uv_buf_t read_buffer() override { return uv_buf_init(read_buffer_.get(), kReadBufferSize); }
-  RequestDispatcher* dispatcher() override { return modules_->empty() ? nullptr : modules_.get(); }
+  RequestDispatcher* dispatcher() override { return this; }
+  PubsubHub& hub() override { return *hub_; }
+
+  // RequestDispatcher: the built-in publish endpoint, and the modules for everything else.
+  Outcome check_access(HttpSession& session, const RouteConfig* route) override {
+    return modules_->empty() ? Outcome::declined : modules_->check_access(session, route);
+  }
+  Outcome run_handler(HttpSession& session, const RouteConfig& route) override {
+    if (route.handler == "publish") return publish_->handle(session, route);
+    return modules_->run_handler(session, route);
+  }
+  void session_closed(HttpSession& session, bool waiting) override {
+    if (waiting) publish_->session_closed(session);
+    modules_->session_closed(session, waiting);
+  }
   std::size_t metrics_slot() const override { return metrics_slot_; }
 
   void on_connection_closing(Connection& c) override {
@@ -207,11 +229,21 @@ class Worker final : public ConnectionHost, public AcceptorOwner {
       request_exit();
       return;
     }
-    uv_timer_start(&drain_timer_, [](uv_timer_t* t) {
-      auto& self = *static_cast<Worker*>(t->data);
-      LOG_NOTICE("drain_timeout reached: closing %lu connections", static_cast<unsigned long>(self.connection_count_));
-      self.request_exit();
-    }, static_cast<std::uint64_t>(config_->server.drain_timeout.count()), 0);
+    uv_timer_start(&drain_timer_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->end_long_lived_connections(); },
+                   static_cast<std::uint64_t>(config_->server.drain_timeout.count()), 0);
+  }
+
+  // drain_timeout is over: streams and upgraded connections say goodbye so their clients
+  // reconnect to the new generation; whatever is left after a short grace is closed.
+  void end_long_lived_connections() {
+    LOG_NOTICE("drain_timeout reached: closing %lu connections", static_cast<unsigned long>(connection_count_));
+    for (Connection* c = connections_; c;) {
+      Connection* next = c->next;
+      c->shutdown_stream();
+      c = next;
+    }
+    if (connection_count_ == 0) return;
+    uv_timer_start(&drain_timer_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->request_exit(); }, kShutdownGraceMs, 0);
   }
 
   // Tears everything down from a fresh callback (never from inside the handler that asked).
@@ -227,6 +259,7 @@ class Worker final : public ConnectionHost, public AcceptorOwner {
     control_.reset();
     for (Connection* c = connections_; c; c = c->next) c->close_now();
     modules_->stop();
+    hub_->broker().close();
     for (auto& handle : signals_) uv_close(reinterpret_cast<uv_handle_t*>(handle.get()), nullptr);
     for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&accept_retry_timer_), reinterpret_cast<uv_handle_t*>(&drain_timer_),
                            reinterpret_cast<uv_handle_t*>(&exit_timer_), reinterpret_cast<uv_handle_t*>(&flush_check_)})
@@ -241,6 +274,8 @@ class Worker final : public ConnectionHost, public AcceptorOwner {
   HttpLimits http_limits_;
   std::unique_ptr<char[]> read_buffer_;
   uv_loop_t loop_;
+  std::unique_ptr<PubsubHub> hub_;
+  std::unique_ptr<PublishEndpoint> publish_;
   std::unique_ptr<ModuleRuntime> modules_;  // destroyed (dlclose) only after the loop has closed
   std::vector<std::unique_ptr<TlsContext>> tls_contexts_;  // by [[listen]] index; null for plain TCP
   std::vector<Listener> listeners_;                         // by [[listen]] index

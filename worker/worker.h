@@ -24,6 +24,7 @@ struct WorkerStartup {
   unsigned generation = 0;
   std::vector<ListenSocket> listen_sockets;  // the sockets this slot accepts on; the worker owns them
   int control_fd = -1;          // its end of the control channel; the worker owns it
+  int pubsub_fd = -1;           // its end of the pub/sub link to the broker; the worker owns it
   pid_t master_pid = 0;
   std::size_t metrics_slot = 0; // where this process counts in shared_metrics()
   std::array<unsigned char, 80> ticket_keys{};  // TLS session tickets, shared by the generation

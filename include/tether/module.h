@@ -13,6 +13,8 @@
  *   - Both structs start with their own size. The server reads only the hooks that fit in the
  *     module's descriptor size; a module must check host->size (or host->abi_minor) before it
  *     calls a host function added after ABI 1.0. New members are only ever appended.
+ *   - ABI 1.1 added pub/sub (feeds, subscribe, publish) and the stream callbacks on_overflow and
+ *     on_shutdown.
  *   - Nothing C++ crosses this boundary: no exceptions, no STL types, no memory allocated on one
  *     side and freed on the other (each side frees what it allocated).
  *
@@ -41,7 +43,7 @@ extern "C" {
 #endif
 
 #define TETHER_MODULE_ABI_MAJOR 1
-#define TETHER_MODULE_ABI_MINOR 0
+#define TETHER_MODULE_ABI_MINOR 1
 
 /* The symbol every module exports: const tether_module *tether_module_entry(void). */
 #define TETHER_MODULE_ENTRY tether_module_entry
@@ -79,6 +81,8 @@ typedef struct tether_worker tether_worker;   /* the worker process; valid from 
 typedef struct tether_request tether_request; /* a request; valid until it is answered */
 typedef struct tether_timer tether_timer;     /* valid until timer_stop() */
 typedef struct tether_connection tether_connection; /* a client connection; valid until connection_closed */
+typedef struct tether_feed tether_feed;       /* a wire format for pub/sub messages (1.1); valid until worker_exit */
+typedef struct tether_buffer tether_buffer;   /* bytes a feed encoder appends to (1.1) */
 
 /* A metric handle from metric_register(); 0 is "no metric". */
 typedef uint32_t tether_metric;
@@ -128,10 +132,61 @@ typedef struct tether_stream_callbacks {
   /* The connection is closed (client gone, error, drain_timeout, connection_close). The handle
    * is invalid once this returns. */
   void (*on_close)(tether_connection *connection, void *user);
+  /* (1.1) The pub/sub output queued for this client passed its limit with the "disconnect"
+   * policy (see connection_set_queue_limit). Unsent messages are already discarded; write a
+   * goodbye (a close frame) and call connection_close(). NULL: the server closes it. */
+  void (*on_overflow)(tether_connection *connection, void *user);
+  /* (1.1) The worker drained for drain_timeout and now ends long-lived connections: say goodbye
+   * (WebSocket close 1001, an SSE retry hint) and call connection_close() (or stream_end()).
+   * Connections still open a moment later are closed. NULL: the server closes it. */
+  void (*on_shutdown)(tether_connection *connection, void *user);
 } tether_stream_callbacks;
 
 /* Past this many unsent bytes, stop writing until on_writable (backpressure). */
 #define TETHER_WRITE_BACKLOG (64 * 1024)
+
+/* Pub/sub (1.1). A message as a feed encodes it. Ids are "<epoch>-<sequence>" strings, the same on
+ * every worker; they grow within an epoch. Strings are not NUL-terminated. */
+typedef struct tether_message {
+  size_t size;
+  const char *channel;  size_t channel_length;
+  const char *id;       size_t id_length;
+  const void *data;     size_t data_length;
+  uint64_t published_ms;  /* unix time in ms when the broker sequenced it */
+} tether_message;
+
+typedef enum tether_notice_kind {
+  /* A resume could not be complete: messages after `since` may be lost (history limits, or a
+   * server restart: another epoch). What history still held follows the notice. */
+  TETHER_NOTICE_GAP = 1,
+  /* `count` messages were dropped for this slow client (policy "drop"). */
+  TETHER_NOTICE_DROPPED = 2,
+} tether_notice_kind;
+
+typedef struct tether_notice {
+  size_t size;
+  tether_notice_kind kind;
+  const char *channel;  size_t channel_length;   /* GAP: the channel; DROPPED: empty */
+  const char *since;    size_t since_length;     /* GAP: the id the client resumed from */
+  uint64_t count;                                /* DROPPED: how many */
+} tether_notice;
+
+/* How a feed turns messages into bytes for the wire. The server calls encode_message once per
+ * message and feed, and queues the same bytes on every subscriber of that feed. */
+typedef struct tether_feed_format {
+  size_t size;  /* sizeof(tether_feed_format) */
+  /* Append the encoding with host->buffer_append(); TETHER_OK, or TETHER_ERROR to skip it. */
+  int (*encode_message)(void *user, const tether_message *message, tether_buffer *out);
+  /* The same for notices; NULL: notices are not sent on this feed. */
+  int (*encode_notice)(void *user, const tether_notice *notice, tether_buffer *out);
+  void *user;
+} tether_feed_format;
+
+/* What to do when a subscriber's queued output passes its limit. */
+typedef enum tether_slow_policy {
+  TETHER_SLOW_DISCONNECT = 0, /* discard what is queued, on_overflow, close */
+  TETHER_SLOW_DROP = 1,       /* drop the oldest queued messages, then send a DROPPED notice */
+} tether_slow_policy;
 
 typedef void (*tether_timer_cb)(tether_timer *timer, void *user);
 typedef void (*tether_work_cb)(void *user);               /* thread pool: must not call the host */
@@ -244,6 +299,30 @@ typedef struct tether_host {
    * come from [server] shared_memory; NULL when that is exhausted. Use atomics or locks that are
    * never held across I/O. Call it in worker_init. */
   void *(*shared_zone)(const char *name, size_t size);
+
+  /* ---- ABI 1.1: pub/sub. Check host->abi_minor >= 1 before using these. ---- */
+
+  /* A wire format for this worker's subscribers; call in worker_init. The format is copied;
+   * `user` must stay valid until worker_exit. NULL on error. */
+  tether_feed *(*feed_create)(tether_worker *worker, const tether_feed_format *format);
+  /* For encoders: appends bytes to the encoding being built. */
+  void (*buffer_append)(tether_buffer *out, const void *data, size_t length);
+  /* Subscribes a streamed or upgraded connection to `channel`: from now on every message
+   * published to it is encoded with `feed` and written to the connection, in order. With
+   * `since` (an id the client saw last, may be NULL), the messages after it come first, from
+   * the channel's history (or a GAP notice, then what history holds). TETHER_ERROR for an
+   * invalid channel name (see channel_problem) or a connection that cannot take messages. */
+  int (*subscribe)(tether_connection *connection, tether_feed *feed, const char *channel, size_t channel_length,
+                   const char *since, size_t since_length);
+  /* The limit of queued, unsent bytes for a connection's messages, and what happens beyond it.
+   * Default: 1 MiB, TETHER_SLOW_DISCONNECT. */
+  int (*connection_set_queue_limit)(tether_connection *connection, uint64_t max_bytes, tether_slow_policy policy);
+  /* Publishes `data` to `channel` through the broker (the message reaches every subscriber on
+   * every worker, this connection's too if it subscribed). TETHER_ERROR: invalid channel name or
+   * data over [pubsub] max_message_size. */
+  int (*publish)(tether_worker *worker, const char *channel, size_t channel_length, const void *data, size_t length);
+  /* NULL if `channel` is a valid channel name, else a static message saying why not. */
+  const char *(*channel_problem)(const char *channel, size_t channel_length);
 } tether_host;
 
 /* A module's descriptor. Every hook may be NULL. `config` is what create_config returned for

@@ -1,0 +1,256 @@
+#include "core/pubsub_wire.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+
+namespace tether {
+namespace {
+
+constexpr std::size_t kHeaderSize = 5;  // u32 length + u8 type
+constexpr std::size_t kReadChunk = 256 * 1024;
+
+template <typename T>
+void put(std::string& out, T value) {
+  out.append(reinterpret_cast<const char*>(&value), sizeof value);
+}
+
+void put_string(std::string& out, std::string_view s) {
+  put<std::uint32_t>(out, static_cast<std::uint32_t>(s.size()));
+  out.append(s);
+}
+
+void put_id(std::string& out, MessageId id) {
+  put(out, id.epoch);
+  put(out, id.sequence);
+}
+
+// Reserves the frame header; end_frame() fills the length in.
+std::size_t begin_frame(std::string& out, PubsubType type) {
+  std::size_t begin = out.size();
+  put<std::uint32_t>(out, 0);
+  put(out, static_cast<std::uint8_t>(type));
+  return begin;
+}
+
+void end_frame(std::string& out, std::size_t begin) {
+  auto length = static_cast<std::uint32_t>(out.size() - begin - kHeaderSize);
+  std::memcpy(out.data() + begin, &length, sizeof length);
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view body) : rest_(body) {}
+  template <typename T>
+  bool get(T* value) {
+    if (rest_.size() < sizeof(T)) return false;
+    std::memcpy(value, rest_.data(), sizeof(T));
+    rest_.remove_prefix(sizeof(T));
+    return true;
+  }
+  bool get_string(std::string_view* s) {
+    std::uint32_t length = 0;
+    if (!get(&length) || rest_.size() < length) return false;
+    *s = rest_.substr(0, length);
+    rest_.remove_prefix(length);
+    return true;
+  }
+  bool get_id(MessageId* id) { return get(&id->epoch) && get(&id->sequence); }
+  bool done() const { return rest_.empty(); }
+
+ private:
+  std::string_view rest_;
+};
+
+}  // namespace
+
+std::string MessageId::to_string() const {
+  char text[32];
+  int n = std::snprintf(text, sizeof text, "%08x-%llu", epoch, static_cast<unsigned long long>(sequence));
+  return std::string(text, static_cast<std::size_t>(n));
+}
+
+std::optional<MessageId> MessageId::parse(std::string_view text) {
+  std::size_t dash = text.find('-');
+  if (dash != 8) return std::nullopt;
+  MessageId id;
+  const char* end = text.data() + text.size();
+  auto [p1, e1] = std::from_chars(text.data(), text.data() + 8, id.epoch, 16);
+  if (e1 != std::errc() || p1 != text.data() + 8) return std::nullopt;
+  if (dash + 1 == text.size()) return std::nullopt;
+  auto [p2, e2] = std::from_chars(text.data() + dash + 1, end, id.sequence, 10);
+  if (e2 != std::errc() || p2 != end) return std::nullopt;
+  return id;
+}
+
+const char* channel_name_problem(std::string_view name) {
+  if (name.empty()) return "the channel name is empty";
+  if (name.size() > 128) return "the channel name is longer than 128 bytes";
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+              c == '.' || c == ':' || c == '@';
+    if (!ok) return "the channel name may only contain letters, digits and _ - . : @";
+  }
+  return nullptr;
+}
+
+namespace pubsub_frame {
+
+void publish(std::string& out, std::uint64_t request, std::string_view channel, std::string_view data) {
+  std::size_t begin = begin_frame(out, PubsubType::publish);
+  put(out, request);
+  put_string(out, channel);
+  put_string(out, data);
+  end_frame(out, begin);
+}
+
+void history(std::string& out, std::uint64_t request, std::string_view channel, MessageId since) {
+  std::size_t begin = begin_frame(out, PubsubType::history);
+  put(out, request);
+  put_string(out, channel);
+  put_id(out, since);
+  end_frame(out, begin);
+}
+
+void subscribers(std::string& out, std::string_view channel, std::uint64_t count) {
+  std::size_t begin = begin_frame(out, PubsubType::subscribers);
+  put_string(out, channel);
+  put(out, count);
+  end_frame(out, begin);
+}
+
+void info(std::string& out, std::uint64_t request, std::string_view channel) {
+  std::size_t begin = begin_frame(out, PubsubType::info);
+  put(out, request);
+  put_string(out, channel);
+  end_frame(out, begin);
+}
+
+void message(std::string& out, std::string_view channel, MessageId id, std::uint64_t time_ms, std::string_view data) {
+  std::size_t begin = begin_frame(out, PubsubType::message);
+  put_string(out, channel);
+  put_id(out, id);
+  put(out, time_ms);
+  put_string(out, data);
+  end_frame(out, begin);
+}
+
+void published(std::string& out, std::uint64_t request, PublishStatus status, MessageId id) {
+  std::size_t begin = begin_frame(out, PubsubType::published);
+  put(out, request);
+  put(out, static_cast<std::uint32_t>(status));
+  put_id(out, id);
+  end_frame(out, begin);
+}
+
+std::size_t history_reply_begin(std::string& out, std::uint64_t request, HistoryStatus status, std::uint32_t epoch,
+                                std::uint32_t count) {
+  std::size_t begin = begin_frame(out, PubsubType::history_reply);
+  put(out, request);
+  put(out, static_cast<std::uint32_t>(status));
+  put(out, epoch);
+  put(out, count);
+  return begin;
+}
+
+void history_reply_entry(std::string& out, const StoredMessage& message) {
+  put(out, message.sequence);
+  put(out, message.time_ms);
+  put_string(out, message.data);
+}
+
+void history_reply_end(std::string& out, std::size_t begin) { end_frame(out, begin); }
+
+void info_reply(std::string& out, std::uint64_t request, std::uint64_t subscribers, MessageId last,
+                std::uint64_t history_length) {
+  std::size_t begin = begin_frame(out, PubsubType::info_reply);
+  put(out, request);
+  put(out, subscribers);
+  put_id(out, last);
+  put(out, history_length);
+  end_frame(out, begin);
+}
+
+}  // namespace pubsub_frame
+
+bool decode_pubsub_frame(PubsubType type, std::string_view body, PubsubFrame* f) {
+  Reader r(body);
+  f->type = type;
+  f->history.clear();
+  bool ok = false;
+  switch (type) {
+    case PubsubType::publish: ok = r.get(&f->request) && r.get_string(&f->channel) && r.get_string(&f->data); break;
+    case PubsubType::history: ok = r.get(&f->request) && r.get_string(&f->channel) && r.get_id(&f->id); break;
+    case PubsubType::subscribers: ok = r.get_string(&f->channel) && r.get(&f->count); break;
+    case PubsubType::info: ok = r.get(&f->request) && r.get_string(&f->channel); break;
+    case PubsubType::message:
+      ok = r.get_string(&f->channel) && r.get_id(&f->id) && r.get(&f->time_ms) && r.get_string(&f->data);
+      break;
+    case PubsubType::published: ok = r.get(&f->request) && r.get(&f->status) && r.get_id(&f->id); break;
+    case PubsubType::history_reply: {
+      std::uint32_t count = 0;
+      ok = r.get(&f->request) && r.get(&f->status) && r.get(&f->id.epoch) && r.get(&count);
+      for (std::uint32_t i = 0; ok && i < count; ++i) {
+        StoredMessage m;
+        ok = r.get(&m.sequence) && r.get(&m.time_ms) && r.get_string(&m.data);
+        if (ok) f->history.push_back(m);
+      }
+      break;
+    }
+    case PubsubType::info_reply:
+      ok = r.get(&f->request) && r.get(&f->count) && r.get_id(&f->id) && r.get(&f->history_length);
+      break;
+  }
+  return ok && r.done();
+}
+
+bool PubsubLink::write() {
+  std::size_t sent = 0;
+  while (sent < output_.size()) {
+    ssize_t n = ::send(fd_, output_.data() + sent, output_.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+    output_.erase(0, sent);
+    return false;
+  }
+  output_.erase(0, sent);
+  return true;
+}
+
+bool PubsubLink::read(const FrameHandler& handler) {
+  bool open = true;
+  for (;;) {
+    std::size_t old_size = input_.size();
+    input_.resize(old_size + kReadChunk);
+    ssize_t n = ::recv(fd_, input_.data() + old_size, kReadChunk, MSG_DONTWAIT);
+    input_.resize(old_size + static_cast<std::size_t>(n > 0 ? n : 0));
+    if (n > 0) continue;
+    if (n < 0 && errno == EINTR) continue;
+    if (n == 0 || !(errno == EAGAIN || errno == EWOULDBLOCK)) open = false;
+    break;
+  }
+  PubsubFrame frame;
+  while (input_.size() - input_start_ >= kHeaderSize) {
+    std::uint32_t length = 0;
+    std::memcpy(&length, input_.data() + input_start_, sizeof length);
+    if (input_.size() - input_start_ - kHeaderSize < length) break;
+    auto type = static_cast<PubsubType>(static_cast<std::uint8_t>(input_[input_start_ + 4]));
+    std::string_view body(input_.data() + input_start_ + kHeaderSize, length);
+    if (!decode_pubsub_frame(type, body, &frame)) return false;
+    input_start_ += kHeaderSize + length;
+    handler(frame);
+  }
+  input_.erase(0, input_start_);
+  input_start_ = 0;
+  return open;
+}
+
+}  // namespace tether

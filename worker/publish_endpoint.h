@@ -1,0 +1,34 @@
+// The publish API, a built-in handler (routes with handler = "publish", e.g. path = "/pub/*"):
+//   POST|PUT {route}{channel}   body = the message  -> 200 {"channel":"…","id":"…"} once sequenced
+//   GET      {route}{channel}                       -> 200 {"channel":"…","subscribers":N,"last_id":"…","history":N}
+// Errors: 400 (bad channel name, with the reason), 401/403 ([pubsub] publish_token), 405, 413
+// (over [pubsub] max_message_size), 503 (the broker is at max_channels).
+#pragma once
+
+#include <cstdint>
+#include <unordered_map>
+
+#include "core/config.h"
+#include "worker/http_session.h"
+#include "worker/pubsub_hub.h"
+
+namespace tether {
+
+class PublishEndpoint {
+ public:
+  PublishEndpoint(PubsubHub& hub, std::size_t metrics_slot) : hub_(hub), metrics_slot_(metrics_slot) {}
+
+  RequestDispatcher::Outcome handle(HttpSession& session, const RouteConfig& route);
+  // The session ends while its request waits for the broker: forget the request.
+  void session_closed(HttpSession& session);
+
+ private:
+  bool authorized(HttpSession& session);
+  void wait_for(HttpSession& session, std::uint64_t request);
+
+  PubsubHub& hub_;
+  std::size_t metrics_slot_;
+  std::unordered_map<HttpSession*, std::uint64_t> waiting_;
+};
+
+}  // namespace tether

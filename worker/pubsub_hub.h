@@ -1,0 +1,98 @@
+// The worker's pub/sub hub: which of this worker's connections subscribe to which channel, and
+// delivery of the messages the broker relays. A message is encoded once per feed (wire format,
+// created by a module) and the same frame is queued on every subscriber using that feed; the
+// connections touched by a batch of messages are flushed together once the batch is handled.
+//
+// Resume: a subscriber with `since` waits for the broker's history reply and skips live
+// messages until then; the broker sequenced those before answering, so the reply holds them
+// and nothing is delivered twice.
+#pragma once
+
+#include <tether/module.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/config.h"
+#include "core/pubsub_wire.h"
+#include "worker/broker_client.h"
+#include "worker/shared_frame.h"
+
+// The opaque handle modules get for a feed is a Feed.
+struct tether_feed {};
+
+namespace tether {
+
+class Connection;
+
+struct Feed final : tether_feed {
+  tether_feed_format format{};
+  std::size_t index = 0;  // in the hub's feeds
+};
+
+struct HubChannel;
+
+// One connection's subscription to one channel.
+struct Subscription {
+  HubChannel* channel = nullptr;
+  Connection* connection = nullptr;
+  Feed* feed = nullptr;
+  Subscription* prev_in_channel = nullptr;
+  Subscription* next_in_channel = nullptr;
+  Subscription* next_of_connection = nullptr;
+  std::uint64_t history_request = 0;  // non-zero: waiting for history, live messages skipped
+  MessageId since;
+};
+
+struct HubChannel {
+  std::string name;
+  Subscription* subscribers = nullptr;
+  std::uint64_t count = 0;
+};
+
+class PubsubHub {
+ public:
+  PubsubHub(uv_loop_t* loop, int link_fd, const PubsubConfig& config, unsigned slot, std::size_t metrics_slot);
+  PubsubHub(const PubsubHub&) = delete;
+  PubsubHub& operator=(const PubsubHub&) = delete;
+  ~PubsubHub();
+
+  Feed* create_feed(const tether_feed_format& format);
+  // TETHER_OK, or TETHER_ERROR (invalid channel, connection not streamed/upgraded).
+  int subscribe(Connection& connection, Feed& feed, std::string_view channel, std::optional<std::string_view> since);
+  // Sends `data` to the broker; false if the channel name or size is invalid.
+  bool publish(std::string_view channel, std::string_view data);
+  // The connection stops taking messages (closing, overflowed, stream ended).
+  void connection_closing(Connection& connection);
+  // The DROPPED notice for a connection's feed; empty if the feed sends no notices.
+  FrameRef dropped_notice(Connection& connection, std::uint64_t count);
+
+  // The host function encoders append with (tether_host.buffer_append).
+  static void buffer_append(tether_buffer* out, const void* data, std::size_t length);
+
+  BrokerClient& broker() { return *broker_; }
+  const PubsubConfig& config() const { return config_; }
+
+ private:
+  void deliver(const PubsubFrame& frame);
+  void resume(Subscription& subscription, const PubsubFrame& reply);
+  void touch(Connection& connection);
+  void flush();
+  void unlink(Subscription* subscription);
+  FrameRef encode(Feed& feed, const tether_message& message, bool chunked);
+  FrameRef encode_notice(Feed& feed, const tether_notice& notice, bool chunked);
+
+  const PubsubConfig& config_;
+  std::unique_ptr<BrokerClient> broker_;
+  std::vector<std::unique_ptr<Feed>> feeds_;
+  std::unordered_map<std::string, std::unique_ptr<HubChannel>> channels_;
+  std::vector<Connection*> to_flush_;
+  std::size_t metrics_slot_;
+  std::uint32_t subscribers_metric_ = 0;
+};
+
+}  // namespace tether

@@ -1,0 +1,60 @@
+// Whole frames waiting to be handed to the socket, for a connection whose output a module
+// streams (pub/sub messages, WebSocket frames, SSE events). Frames stay whole until they are
+// handed over, so a slow consumer's oldest messages can be dropped without cutting one in half.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "worker/shared_frame.h"
+
+namespace tether {
+
+class StreamQueue {
+ public:
+  bool empty() const { return head_ == frames_.size(); }
+  std::size_t bytes() const { return bytes_; }
+  std::size_t frames() const { return frames_.size() - head_; }
+
+  void push_back(FrameRef frame) {
+    bytes_ += frame.size();
+    frames_.push_back(std::move(frame));
+  }
+  void push_front(FrameRef frame) {
+    bytes_ += frame.size();
+    if (head_ > 0) frames_[--head_] = std::move(frame);
+    else frames_.insert(frames_.begin(), std::move(frame));
+  }
+  // Drops the oldest frames until at most `limit` bytes remain or one frame is left (the newest
+  // is kept: it is the one the client most wants). Returns how many were dropped.
+  std::uint64_t drop_oldest(std::size_t limit) {
+    std::uint64_t dropped = 0;
+    while (bytes_ > limit && frames() > 1) {
+      bytes_ -= frames_[head_].size();
+      frames_[head_++] = FrameRef();
+      ++dropped;
+    }
+    return dropped;
+  }
+  // Hands every queued frame over (in order) and leaves the queue empty.
+  std::vector<FrameRef> take_all() {
+    std::vector<FrameRef> taken;
+    if (head_ == 0) taken.swap(frames_);
+    else taken.assign(std::make_move_iterator(frames_.begin() + static_cast<std::ptrdiff_t>(head_)),
+                      std::make_move_iterator(frames_.end()));
+    clear();
+    return taken;
+  }
+  void clear() {
+    frames_.clear();
+    head_ = 0;
+    bytes_ = 0;
+  }
+
+ private:
+  std::vector<FrameRef> frames_;
+  std::size_t head_ = 0;  // frames_[0..head_) were dropped
+  std::size_t bytes_ = 0;
+};
+
+}  // namespace tether
