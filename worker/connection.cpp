@@ -254,6 +254,8 @@ void Connection::handle_overflow() {
 
 void Connection::flush_queue(bool force) {
   if (closed_ || !module_stream_) return;
+  flush_output();  // the response head (101, stream headers) goes first
+  if (closed_ || !module_stream_) return;
   ModuleStream& s = *module_stream_;
   if (pending_writes_ != 0 && !force) return;  // on_write comes back here
   if (s.dropped != 0) {
