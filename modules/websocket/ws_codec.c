@@ -88,7 +88,10 @@ static ws_event end_frame(ws_parser *p) {
 ws_event ws_parse(ws_parser *p, const char *data, size_t length, size_t *offset, char *scratch, size_t scratch_size,
                   const char **chunk, size_t *chunk_length) {
   for (;;) {
-    if (p->in_payload && p->payload_read == p->payload_length) return end_frame(p);
+    if (p->in_payload && p->payload_read == p->payload_length) {
+      ws_event e = end_frame(p); /* WS_NEED_MORE after a middle fragment: go on with the input */
+      if (e != WS_NEED_MORE) return e;
+    }
     if (*offset >= length) return WS_NEED_MORE;
     if (!p->in_payload) {
       /* Reading a header: 2 bytes tell how long it is. */
