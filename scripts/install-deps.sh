@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libuv1-dev node-llhttp libtomlplusplus-dev libssl-dev
-  libgtest-dev
+  libgtest-dev libwebsockets-dev python3-websockets
   curl wrk procps groff-base openssl iproute2
 )
 

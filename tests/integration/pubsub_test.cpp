@@ -370,3 +370,43 @@ TEST(Drain, LongLivedConnectionsGetTheirGoodbyeAfterDrainTimeout) {
   WsClient fresh;
   EXPECT_EQ(fresh.open(server.port(), "/ws/d"), 101);
 }
+
+TEST(PubSubReload, TwoHundredSubscribersMissNothingAcrossThreeReloadsDuringPublishing) {
+  // 100 WebSocket (python3-websockets) and 100 SSE subscribers; messages published at 100/s
+  // while the master gets three SIGHUPs; every goodbye is followed by a resume.
+  TetherServer server(2, kPubsub, kModulesDir + "drain_timeout = \"500ms\"\n");
+  ASSERT_TRUE(server.start()) << server.error_log();
+  std::vector<pid_t> first_workers = server.worker_pids();
+  std::string output;
+  int status = run_command("/usr/bin/python3 " + std::string(TETHER_SOURCE_DIR) +
+                               "/tests/integration/scripts/reload_subscribers.py --port " + std::to_string(server.port()) +
+                               " --master-pid " + std::to_string(server.master_pid()) + " --websocket 100 --sse 100 --reloads 3",
+                           &output);
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_NE(output.find("\"subscribers_with_errors\": 0"), std::string::npos) << output;
+  EXPECT_NE(output.find("\"reloads\": 3"), std::string::npos) << output;
+  EXPECT_TRUE(server.wait_for_log("drain_timeout reached", std::chrono::seconds(5), 3)) << server.error_log();
+  for (pid_t old : first_workers) EXPECT_FALSE(process_alive(old));
+}
+
+TEST(PubSub, ALibwebsocketsClientReceivesPublishedMessagesAndCanPublish) {
+  // A chat room: what a client sends is published to the channel and comes back to everyone.
+  TetherServer server(2, with_ws_route_settings("[route.websocket]\nclient_messages = \"publish\"\n"), kModulesDir);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  std::string port = std::to_string(server.port());
+  WsClient watcher;
+  ASSERT_EQ(watcher.open(server.port(), "/ws/room"), 101);
+  std::string output;
+  std::thread client([&] { run_command(std::string(LWS_SUBSCRIBER) + " " + port + " /ws/room 3 'hello from lws'", &output); });
+  auto from_lws = watcher.read_message();  // published by the lws client
+  ASSERT_TRUE(from_lws);
+  EXPECT_EQ(data_of(*from_lws), "hello from lws");
+  Publisher publisher(server.port());
+  publisher.send("room", "two");
+  publisher.send("room", "three");
+  client.join();
+  EXPECT_NE(output.find("connected\n"), std::string::npos) << output;
+  EXPECT_NE(output.find("\"data\":\"hello from lws\"}\n"), std::string::npos) << output;
+  EXPECT_NE(output.find("\"data\":\"two\"}\n"), std::string::npos) << output;
+  EXPECT_NE(output.find("\"data\":\"three\"}\n"), std::string::npos) << output;
+}
