@@ -1,0 +1,327 @@
+// tether-bench: a load generator for push servers (tether, nginx+nchan, Pushpin, bench/floor).
+// One process, one libuv loop, thousands of connections from several 127.0.0.x addresses.
+//
+//   tether-bench connect --port P --path /ws/c [--protocol ws|sse] --connections N [--hold S]
+//       open N subscribers and hold them; prints READY once all are up, then holds S seconds
+//   tether-bench fanout  --port P --path /ws/c --publish-path /pub/c --connections N --messages M
+//                        [--size 64] [--rate R] [--protocol ws|sse]
+//       N subscribers; M messages of S bytes published over keep-alive HTTP at R/s (0: as fast as
+//       answers come, 16 in flight); deliveries/s, latency from the timestamp in the payload,
+//       lost, duplicated and out-of-order messages
+//   tether-bench echo    --port P --path /echo/x --connections C [--duration S]
+//       C WebSocket clients each sending a message and waiting for it to come back
+//
+// Common: --host 127.0.0.1, --sources K (bind to 127.0.0.1 .. 127.0.0.K, default 4),
+// --concurrency (handshakes in flight, default 1000), --label NAME. One JSON line on stdout.
+#include <uv.h>
+
+#include <csignal>
+#include <cstdio>
+#include <functional>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "latency.h"
+#include "publisher.h"
+#include "subscriber.h"
+
+using namespace bench;
+
+namespace {
+
+struct Options {
+  std::string mode;
+  Target target;
+  std::string publish_path;
+  int publish_port = 0;
+  std::size_t connections = 100;
+  std::uint64_t messages = 100;
+  std::size_t size = 64;
+  double rate = 0;
+  unsigned sources = 4;
+  std::size_t concurrency = 1000;
+  double hold = 0;
+  double duration = 10;
+  std::string label = "tether";
+};
+
+[[noreturn]] void usage(const char* why) {
+  std::fprintf(stderr, "tether-bench: %s (see the comment at the top of bench/tether-bench/main.cpp)\n", why);
+  std::exit(2);
+}
+
+Options parse(int argc, char** argv) {
+  if (argc < 2) usage("no mode");
+  Options o;
+  o.mode = argv[1];
+  for (int i = 2; i < argc; ++i) {
+    std::string key = argv[i];
+    if (i + 1 >= argc) usage(("no value for " + key).c_str());
+    std::string value = argv[++i];
+    if (key == "--host") o.target.host = value;
+    else if (key == "--port") o.target.port = std::atoi(value.c_str());
+    else if (key == "--path") o.target.path = value;
+    else if (key == "--protocol") o.target.protocol = value == "sse" ? Protocol::sse : Protocol::websocket;
+    else if (key == "--publish-path") o.publish_path = value;
+    else if (key == "--publish-port") o.publish_port = std::atoi(value.c_str());
+    else if (key == "--connections") o.connections = std::strtoul(value.c_str(), nullptr, 10);
+    else if (key == "--messages") o.messages = std::strtoull(value.c_str(), nullptr, 10);
+    else if (key == "--size") o.size = std::strtoul(value.c_str(), nullptr, 10);
+    else if (key == "--rate") o.rate = std::atof(value.c_str());
+    else if (key == "--sources") o.sources = static_cast<unsigned>(std::atoi(value.c_str()));
+    else if (key == "--concurrency") o.concurrency = std::strtoul(value.c_str(), nullptr, 10);
+    else if (key == "--hold") o.hold = std::atof(value.c_str());
+    else if (key == "--duration") o.duration = std::atof(value.c_str());
+    else if (key == "--label") o.label = value;
+    else usage(("unknown option " + key).c_str());
+  }
+  if (o.target.port == 0 || o.target.path.empty()) usage("--port and --path are required");
+  if (o.publish_port == 0) o.publish_port = o.target.port;
+  if (o.sources == 0) o.sources = 1;
+  return o;
+}
+
+double seconds_since(std::uint64_t start_ns) { return static_cast<double>(uv_hrtime() - start_ns) / 1e9; }
+
+// Opens subscribers with at most `concurrency` handshakes in flight.
+class Swarm {
+ public:
+  Swarm(uv_loop_t* loop, const Options& options, Subscriber::Events events) : loop_(loop), options_(options), events_(events) {
+    for (unsigned s = 0; s < options.sources; ++s) {
+      sockaddr_in a;
+      uv_ip4_addr(("127.0.0." + std::to_string(1 + s)).c_str(), 0, &a);
+      sources_.push_back(a);
+    }
+    auto ready = events_.on_ready;
+    events_.on_ready = [this, ready](Subscriber& s) {
+      ++ready_count;
+      --in_flight_;
+      if (ready) ready(s);
+      open_more();
+    };
+    auto failure = events_.on_failure;
+    events_.on_failure = [this, failure](Subscriber& s, Failure f) {
+      if (!s.ready()) {
+        --in_flight_;
+        ++failures[failure_name(f)];
+      } else {
+        ++dropped_after_ready;
+      }
+      subscribers[s.index()] = nullptr;
+      if (failure) failure(s, f);
+      open_more();
+    };
+  }
+
+  void start() {
+    started_ns = uv_hrtime();
+    subscribers.assign(options_.connections, nullptr);
+    open_more();
+  }
+  bool settled() const { return opened_ == options_.connections && in_flight_ == 0; }
+  std::size_t failed() const {
+    std::size_t n = 0;
+    for (auto& [kind, count] : failures) n += count;
+    return n;
+  }
+  void close_all() {
+    for (Subscriber*& s : subscribers)
+      if (s) s->close(), s = nullptr;
+  }
+
+  std::vector<Subscriber*> subscribers;
+  std::size_t ready_count = 0;
+  std::size_t dropped_after_ready = 0;
+  std::map<std::string, std::size_t> failures;
+  std::uint64_t started_ns = 0;
+  std::uint64_t settled_ns = 0;
+
+ private:
+  void open_more() {
+    while (opened_ < options_.connections && in_flight_ < options_.concurrency) {
+      const sockaddr* source = reinterpret_cast<const sockaddr*>(&sources_[opened_ % sources_.size()]);
+      auto* s = new Subscriber(loop_, options_.target, source, events_, opened_);
+      subscribers[opened_] = s;
+      ++opened_;
+      ++in_flight_;
+      s->start();
+    }
+    if (settled() && settled_ns == 0) settled_ns = uv_hrtime();
+  }
+
+  uv_loop_t* loop_;
+  const Options& options_;
+  Subscriber::Events events_;
+  std::vector<sockaddr_in> sources_;
+  std::size_t opened_ = 0;
+  std::size_t in_flight_ = 0;
+};
+
+std::string failures_json(const Swarm& swarm) {
+  std::string out = "{";
+  for (auto& [kind, count] : swarm.failures) out += (out.size() > 1 ? ",\"" : "\"") + kind + "\":" + std::to_string(count);
+  return out + "}";
+}
+
+// Runs the loop until `done` holds, checking every 10 ms.
+void run_until(uv_loop_t* loop, const std::function<bool()>& done) {
+  uv_timer_t check;
+  uv_timer_init(loop, &check);
+  struct State {
+    const std::function<bool()>* done;
+    uv_loop_t* loop;
+  } state{&done, loop};
+  check.data = &state;
+  uv_timer_start(&check, [](uv_timer_t* t) {
+    auto* s = static_cast<State*>(t->data);
+    if ((*s->done)()) uv_stop(s->loop);
+  }, 10, 10);
+  uv_run(loop, UV_RUN_DEFAULT);
+  uv_close(reinterpret_cast<uv_handle_t*>(&check), nullptr);
+  uv_run(loop, UV_RUN_NOWAIT);
+}
+
+int connect_mode(uv_loop_t* loop, const Options& o) {
+  Swarm swarm(loop, o, {});
+  swarm.start();
+  run_until(loop, [&] { return swarm.settled(); });
+  double took = static_cast<double>(swarm.settled_ns - swarm.started_ns) / 1e9;
+  std::fprintf(stderr, "READY %zu connected in %.2fs\n", swarm.ready_count, took);
+  std::fflush(stderr);
+  if (o.hold > 0) {
+    std::uint64_t hold_start = uv_hrtime();
+    run_until(loop, [&] { return seconds_since(hold_start) >= o.hold; });
+  }
+  std::printf("{\"label\":\"%s\",\"mode\":\"connect\",\"protocol\":\"%s\",\"connections\":%zu,\"connected\":%zu,"
+              "\"failed\":%zu,\"failures\":%s,\"dropped_while_held\":%zu,\"seconds\":%.3f,\"connects_per_s\":%.0f}\n",
+              o.label.c_str(), o.target.protocol == Protocol::sse ? "sse" : "ws", o.connections, swarm.ready_count,
+              swarm.failed(), failures_json(swarm).c_str(), swarm.dropped_after_ready, took,
+              took > 0 ? static_cast<double>(swarm.ready_count) / took : 0.0);
+  swarm.close_all();
+  uv_run(loop, UV_RUN_NOWAIT);
+  return swarm.failed() == 0 ? 0 : 1;
+}
+
+int fanout_mode(uv_loop_t* loop, const Options& o) {
+  if (o.publish_path.empty()) usage("fanout needs --publish-path");
+  Latency latency;
+  std::uint64_t delivered = 0, duplicates = 0, out_of_order = 0, last_delivery_ns = 0;
+  Subscriber::Events events;
+  events.on_message = [&](Subscriber& s, std::string_view payload) {
+    std::uint64_t now = uv_hrtime();
+    char* end = nullptr;
+    std::uint64_t sequence = std::strtoull(payload.data(), &end, 10);
+    std::uint64_t sent = std::strtoull(end, nullptr, 10);
+    if (sequence < s.next_sequence) ++duplicates;
+    else {
+      if (sequence > s.next_sequence) ++out_of_order;
+      s.next_sequence = sequence + 1;
+      ++s.received;
+      ++delivered;
+    }
+    latency.add((now - sent) / 1000);
+    last_delivery_ns = now;
+  };
+  Swarm swarm(loop, o, events);
+  swarm.start();
+  run_until(loop, [&] { return swarm.settled(); });
+  if (swarm.ready_count == 0) usage("no subscriber could connect");
+  // Let subscriptions settle everywhere (nchan registers them asynchronously).
+  std::uint64_t pause = uv_hrtime();
+  run_until(loop, [&] { return seconds_since(pause) > 0.5; });
+
+  Publisher publisher(loop, o.target.host, o.publish_port, o.publish_path, o.rate > 0 ? 64 : 16);
+  publisher.start();
+  run_until(loop, [&] { return publisher.connected(); });
+  std::uint64_t sent = 0;
+  std::uint64_t start = uv_hrtime();
+  std::string padding(o.size, 'x');
+  std::uint64_t expected = o.messages * swarm.ready_count;
+  std::function<void()> publish_some = [&] {
+    while (sent < o.messages && publisher.can_send()) {
+      if (o.rate > 0 && static_cast<double>(sent) >= seconds_since(start) * o.rate) break;
+      std::string body = std::to_string(sent) + " " + std::to_string(uv_hrtime()) + " ";
+      if (body.size() < o.size) body += padding.substr(0, o.size - body.size());
+      publisher.send(body);
+      ++sent;
+    }
+  };
+  uv_timer_t pace;  // paces publishing between the checks of run_until
+  uv_timer_init(loop, &pace);
+  pace.data = &publish_some;
+  uv_timer_start(&pace, [](uv_timer_t* t) { (*static_cast<std::function<void()>*>(t->data))(); }, 0, 1);
+  run_until(loop, [&] {
+    publish_some();
+    bool all_sent = sent == o.messages && publisher.answered() == o.messages;
+    bool idle = last_delivery_ns != 0 && seconds_since(last_delivery_ns) > 3 && all_sent;
+    return (all_sent && delivered >= expected) || idle || seconds_since(start) > 120;
+  });
+  uv_timer_stop(&pace);
+  uv_close(reinterpret_cast<uv_handle_t*>(&pace), nullptr);
+  double seconds = static_cast<double>((last_delivery_ns ? last_delivery_ns : uv_hrtime()) - start) / 1e9;
+  std::uint64_t lost = expected > delivered ? expected - delivered : 0;
+  std::printf("{\"label\":\"%s\",\"mode\":\"fanout\",\"protocol\":\"%s\",\"subscribers\":%zu,\"messages\":%llu,"
+              "\"size\":%zu,\"rate\":%.0f,\"delivered\":%llu,\"lost\":%llu,\"duplicated\":%llu,\"out_of_order\":%llu,"
+              "\"publish_errors\":%llu,\"seconds\":%.3f,\"deliveries_per_s\":%.0f,\"latency_us\":{\"p50\":%llu,"
+              "\"p99\":%llu,\"max\":%llu},\"connect_failures\":%s,\"dropped\":%zu}\n",
+              o.label.c_str(), o.target.protocol == Protocol::sse ? "sse" : "ws", swarm.ready_count,
+              static_cast<unsigned long long>(o.messages), o.size, o.rate, static_cast<unsigned long long>(delivered),
+              static_cast<unsigned long long>(lost), static_cast<unsigned long long>(duplicates),
+              static_cast<unsigned long long>(out_of_order), static_cast<unsigned long long>(publisher.failed()), seconds,
+              seconds > 0 ? static_cast<double>(delivered) / seconds : 0.0,
+              static_cast<unsigned long long>(latency.percentile(50)), static_cast<unsigned long long>(latency.percentile(99)),
+              static_cast<unsigned long long>(latency.max()), failures_json(swarm).c_str(), swarm.dropped_after_ready);
+  publisher.close();
+  swarm.close_all();
+  uv_run(loop, UV_RUN_NOWAIT);
+  return lost == 0 && duplicates == 0 ? 0 : 1;
+}
+
+int echo_mode(uv_loop_t* loop, const Options& o) {
+  Latency latency;
+  std::uint64_t round_trips = 0;
+  std::uint64_t start = 0;
+  bool running = true;
+  Subscriber::Events events;
+  events.on_ready = [&](Subscriber& s) { s.send_text(std::to_string(uv_hrtime())); };
+  events.on_message = [&](Subscriber& s, std::string_view payload) {
+    std::uint64_t now = uv_hrtime();
+    if (start != 0) {
+      latency.add((now - std::strtoull(payload.data(), nullptr, 10)) / 1000);
+      ++round_trips;
+    }
+    if (running) s.send_text(std::to_string(now));
+  };
+  Swarm swarm(loop, o, events);
+  swarm.start();
+  run_until(loop, [&] { return swarm.settled(); });
+  start = uv_hrtime();
+  run_until(loop, [&] { return seconds_since(start) >= o.duration; });
+  running = false;
+  double seconds = seconds_since(start);
+  std::printf("{\"label\":\"%s\",\"mode\":\"echo\",\"connections\":%zu,\"seconds\":%.3f,\"round_trips\":%llu,"
+              "\"round_trips_per_s\":%.0f,\"latency_us\":{\"p50\":%llu,\"p99\":%llu,\"max\":%llu},\"connect_failures\":%s}\n",
+              o.label.c_str(), swarm.ready_count, seconds, static_cast<unsigned long long>(round_trips),
+              static_cast<double>(round_trips) / seconds, static_cast<unsigned long long>(latency.percentile(50)),
+              static_cast<unsigned long long>(latency.percentile(99)), static_cast<unsigned long long>(latency.max()),
+              failures_json(swarm).c_str());
+  swarm.close_all();
+  uv_run(loop, UV_RUN_NOWAIT);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o = parse(argc, argv);
+  signal(SIGPIPE, SIG_IGN);
+  uv_loop_t* loop = uv_default_loop();
+  if (o.mode == "connect") return connect_mode(loop, o);
+  if (o.mode == "fanout") return fanout_mode(loop, o);
+  if (o.mode == "echo") return echo_mode(loop, o);
+  usage("the mode is connect, fanout or echo");
+}

@@ -1,0 +1,42 @@
+// Publishes over one HTTP/1.1 keep-alive connection (POST <path> with the message as body), up
+// to `window` requests in flight (pipelined), paced to a rate by the caller.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <deque>
+#include <string>
+
+namespace bench {
+
+class Publisher {
+ public:
+  Publisher(uv_loop_t* loop, std::string host, int port, std::string path, unsigned window);
+  void start();
+  bool connected() const { return connected_; }
+  bool can_send() const { return connected_ && in_flight_ < window_; }
+  void send(const std::string& body);
+  std::uint64_t answered() const { return answered_; }
+  std::uint64_t failed() const { return failed_; }
+  void close();
+
+ private:
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  void parse();
+
+  uv_loop_t* loop_;
+  std::string host_;
+  int port_;
+  std::string path_;
+  unsigned window_;
+  uv_tcp_t tcp_;
+  uv_connect_t connect_;
+  std::string input_;
+  bool connected_ = false;
+  unsigned in_flight_ = 0;
+  std::uint64_t answered_ = 0;
+  std::uint64_t failed_ = 0;  // non-2xx answers
+};
+
+}  // namespace bench

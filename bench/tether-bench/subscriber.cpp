@@ -1,0 +1,223 @@
+#include "subscriber.h"
+
+#include <cstring>
+
+namespace bench {
+
+const char* failure_name(Failure failure) {
+  switch (failure) {
+    case Failure::none: return "none";
+    case Failure::connect: return "connect";
+    case Failure::refused_status: return "status";
+    case Failure::closed: return "closed";
+    case Failure::timeout: return "timeout";
+  }
+  return "?";
+}
+
+Subscriber::Subscriber(uv_loop_t* loop, const Target& target, const sockaddr* source, const Events& events,
+                       std::size_t index)
+    : loop_(loop), target_(target), events_(events), index_(index) {
+  if (source) {
+    std::memcpy(&source_, source, source->sa_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
+    has_source_ = true;
+  }
+}
+
+void Subscriber::start() {
+  uv_tcp_init(loop_, &tcp_);
+  tcp_.data = this;
+  if (has_source_) uv_tcp_bind(&tcp_, reinterpret_cast<const sockaddr*>(&source_), 0);
+  sockaddr_in address;
+  uv_ip4_addr(target_.host.c_str(), target_.port, &address);
+  connect_.data = this;
+  if (uv_tcp_connect(&connect_, &tcp_, reinterpret_cast<const sockaddr*>(&address), on_connect) != 0) fail(Failure::connect);
+}
+
+void Subscriber::on_connect(uv_connect_t* req, int status) {
+  auto& self = *static_cast<Subscriber*>(req->data);
+  if (status != 0 || self.closed_) {
+    self.fail(Failure::connect);
+    return;
+  }
+  uv_tcp_nodelay(&self.tcp_, 1);
+  std::string request = "GET " + self.target_.path + " HTTP/1.1\r\nHost: " + self.target_.host + "\r\n";
+  if (self.target_.protocol == Protocol::websocket)
+    request += "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+               "Sec-WebSocket-Version: 13\r\n";
+  else
+    request += "Accept: text/event-stream\r\n";
+  request += "\r\n";
+  self.write(std::move(request));
+  uv_read_start(reinterpret_cast<uv_stream_t*>(&self.tcp_),
+                [](uv_handle_t*, std::size_t, uv_buf_t* buf) {
+                  static char buffer[256 * 1024];  // one loop thread: parsed before the next read
+                  *buf = uv_buf_init(buffer, sizeof buffer);
+                },
+                on_read);
+}
+
+void Subscriber::write(std::string bytes) {
+  struct Write {
+    uv_write_t req;
+    std::string data;
+  };
+  auto* w = new Write{{}, std::move(bytes)};
+  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+  if (uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1, [](uv_write_t* req, int) {
+        delete reinterpret_cast<Write*>(req);
+      }) != 0)
+    delete w;
+}
+
+void Subscriber::send_text(std::string_view text) {
+  std::string frame;
+  frame.push_back(static_cast<char>(0x81));
+  if (text.size() < 126) {
+    frame.push_back(static_cast<char>(0x80 | text.size()));
+  } else {
+    frame.push_back(static_cast<char>(0x80 | 126));
+    frame.push_back(static_cast<char>(text.size() >> 8));
+    frame.push_back(static_cast<char>(text.size()));
+  }
+  frame.append("\0\0\0\0", 4);  // a zero mask: the payload goes as it is
+  frame.append(text);
+  write(std::move(frame));
+}
+
+void Subscriber::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto& self = *static_cast<Subscriber*>(stream->data);
+  if (nread < 0) {
+    self.fail(Failure::closed);
+    return;
+  }
+  self.input_.append(buf->base, static_cast<std::size_t>(nread));
+  self.handle_input();
+}
+
+void Subscriber::handle_input() {
+  if (!ready_) {
+    if (!parse_head()) return;
+  }
+  if (closed_) return;
+  if (target_.protocol == Protocol::websocket) parse_websocket();
+  else if (chunked_) parse_chunks();
+  else {
+    parse_sse(input_);
+    input_.clear();
+  }
+}
+
+bool Subscriber::parse_head() {
+  std::size_t end = input_.find("\r\n\r\n");
+  if (end == std::string::npos) return false;
+  int status = 0;
+  std::sscanf(input_.c_str(), "HTTP/1.%*d %d", &status);
+  int wanted = target_.protocol == Protocol::websocket ? 101 : 200;
+  if (status != wanted) {
+    fail(Failure::refused_status);
+    return false;
+  }
+  std::string head = input_.substr(0, end);
+  for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  chunked_ = head.find("transfer-encoding: chunked") != std::string::npos;
+  input_.erase(0, end + 4);
+  ready_ = true;
+  if (events_.on_ready) events_.on_ready(*this);
+  return true;
+}
+
+void Subscriber::parse_websocket() {
+  std::size_t at = 0;
+  while (input_.size() - at >= 2) {
+    auto b0 = static_cast<unsigned char>(input_[at]), b1 = static_cast<unsigned char>(input_[at + 1]);
+    std::size_t header = 2;
+    std::uint64_t length = b1 & 0x7F;
+    if (length == 126) header = 4;
+    else if (length == 127) header = 10;
+    if (input_.size() - at < header) break;
+    if (header == 4) length = static_cast<unsigned char>(input_[at + 2]) << 8 | static_cast<unsigned char>(input_[at + 3]);
+    if (header == 10) {
+      length = 0;
+      for (int i = 0; i < 8; ++i) length = length << 8 | static_cast<unsigned char>(input_[at + 2 + i]);
+    }
+    if (input_.size() - at - header < length) break;
+    std::string_view payload(input_.data() + at + header, length);
+    int opcode = b0 & 0x0F;
+    at += header + length;
+    if (opcode == 0x1 || opcode == 0x2) {
+      if (events_.on_message) events_.on_message(*this, payload);
+    } else if (opcode == 0x9) {
+      std::string pong;
+      pong.push_back(static_cast<char>(0x8A));
+      pong.push_back(static_cast<char>(0x80 | payload.size()));
+      pong.append("\0\0\0\0", 4);
+      pong.append(payload);
+      write(std::move(pong));
+    } else if (opcode == 0x8) {
+      fail(Failure::closed);
+      return;
+    }
+    if (closed_) return;
+  }
+  input_.erase(0, at);
+}
+
+void Subscriber::parse_chunks() {
+  std::string body;
+  std::size_t at = 0;
+  for (;;) {
+    if (!in_chunk_) {
+      std::size_t eol = input_.find("\r\n", at);
+      if (eol == std::string::npos) break;
+      chunk_left_ = std::strtoul(input_.c_str() + at, nullptr, 16) + 2;
+      at = eol + 2;
+      in_chunk_ = true;
+      if (chunk_left_ == 2) {  // the last chunk: the stream ended
+        fail(Failure::closed);
+        return;
+      }
+    }
+    std::size_t n = std::min(chunk_left_, input_.size() - at);
+    body.append(input_, at, n);
+    chunk_left_ -= n;
+    at += n;
+    if (chunk_left_ != 0) break;
+    body.resize(body.size() - 2);  // the chunk's CRLF
+    in_chunk_ = false;
+  }
+  input_.erase(0, at);
+  parse_sse(body);
+}
+
+// "data: <payload>\n" lines end an event at an empty line; comments and other fields are skipped.
+void Subscriber::parse_sse(std::string_view body) {
+  sse_pending_.append(body);
+  std::size_t at = 0, end;
+  while ((end = sse_pending_.find("\n\n", at)) != std::string::npos) {
+    std::string_view event(sse_pending_.data() + at, end - at);
+    at = end + 2;
+    std::size_t data = event.rfind("data: ", std::string_view::npos);
+    if (data == std::string_view::npos || (data != 0 && event[data - 1] != '\n')) continue;
+    std::string_view payload = event.substr(data + 6);
+    if (std::size_t nl = payload.find('\n'); nl != std::string_view::npos) payload = payload.substr(0, nl);
+    if (events_.on_message) events_.on_message(*this, payload);
+    if (closed_) return;
+  }
+  sse_pending_.erase(0, at);
+}
+
+void Subscriber::fail(Failure failure) {
+  if (closed_) return;
+  bool was_ready = ready_;
+  close();
+  if (events_.on_failure) events_.on_failure(*this, was_ready && failure == Failure::connect ? Failure::closed : failure);
+}
+
+void Subscriber::close() {
+  if (closed_) return;
+  closed_ = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), [](uv_handle_t* h) { delete static_cast<Subscriber*>(h->data); });
+}
+
+}  // namespace bench

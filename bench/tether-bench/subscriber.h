@@ -1,0 +1,81 @@
+// One subscriber connection of the load generator, on libuv: a WebSocket client (handshake,
+// unmasked server frames, pongs) or an SSE client (HTTP/1.1, chunked or not, "data:" events).
+// Every message payload is handed to the owner; a payload written by the publisher starts with
+// "<sequence> <send time in ns>".
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+namespace bench {
+
+enum class Protocol { websocket, sse };
+
+struct Target {
+  Protocol protocol = Protocol::websocket;
+  std::string host = "127.0.0.1";
+  int port = 0;
+  std::string path;  // "/ws/bench"
+};
+
+enum class Failure { none, connect, refused_status, closed, timeout };
+const char* failure_name(Failure failure);
+
+class Subscriber {
+ public:
+  struct Events {
+    std::function<void(Subscriber&)> on_ready;                      // subscribed (101 / 200 head)
+    std::function<void(Subscriber&, std::string_view payload)> on_message;
+    std::function<void(Subscriber&, Failure)> on_failure;           // before ready, or closed after
+  };
+
+  Subscriber(uv_loop_t* loop, const Target& target, const sockaddr* source, const Events& events, std::size_t index);
+  Subscriber(const Subscriber&) = delete;
+  Subscriber& operator=(const Subscriber&) = delete;
+
+  void start();
+  // Sends a masked WebSocket text frame (echo mode).
+  void send_text(std::string_view text);
+  // Closes; the object deletes itself once libuv is done with it.
+  void close();
+  std::size_t index() const { return index_; }
+  bool ready() const { return ready_; }
+
+  // Per-subscriber delivery bookkeeping (fan-out).
+  std::uint64_t received = 0;
+  std::uint64_t next_sequence = 0;
+  std::uint64_t duplicates = 0;
+  std::uint64_t out_of_order = 0;
+
+ private:
+  static void on_connect(uv_connect_t* req, int status);
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  void write(std::string bytes);
+  void fail(Failure failure);
+  void handle_input();
+  bool parse_head();
+  void parse_websocket();
+  void parse_sse(std::string_view body);
+  void parse_chunks();
+
+  uv_loop_t* loop_;
+  const Target& target_;
+  Events events_;
+  std::size_t index_;
+  uv_tcp_t tcp_;
+  uv_connect_t connect_;
+  sockaddr_storage source_{};
+  bool has_source_ = false;
+  std::string input_;
+  std::string sse_pending_;
+  bool ready_ = false;
+  bool chunked_ = false;
+  bool closed_ = false;
+  std::size_t chunk_left_ = 0;  // bytes of the current chunk still to come (+2 for its CRLF)
+  bool in_chunk_ = false;
+};
+
+}  // namespace bench
