@@ -289,7 +289,9 @@ TEST(SlowConsumer, DisconnectPolicyClosesTheClientThatStopsReadingAndSparesTheOt
   auto m = metrics(server.port());
   EXPECT_EQ(m["tether_slow_disconnects_total"], 1);
   EXPECT_GT(m["tether_messages_dropped_total"], 0);
+#if !defined(__SANITIZE_ADDRESS__)  // ASan's quarantine keeps freed memory resident on purpose
   EXPECT_LT(resident_kib(worker), rss_before + 8 * 1024) << "worker RSS grew from " << rss_before << " KiB";
+#endif
 }
 
 TEST(SlowConsumer, DropPolicyKeepsTheNewestAndTellsTheClientHowManyWereDropped) {
