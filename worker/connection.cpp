@@ -147,6 +147,7 @@ void Connection::handle_input(const char* data, std::size_t length) {
   flush_output();
   // After an upgrade, bytes that came with or after the request belong to the module.
   if (session_.phase() == HttpSession::Phase::upgraded && module_stream_) deliver_to_module(session_.take_pending_input());
+  release_request_if_long_lived();
   after_output_progress();
 }
 
@@ -165,9 +166,18 @@ void Connection::handle_tls_input(std::string_view ciphertext) {
     session_.feed(plaintext);
     flush_output();
     if (session_.phase() == HttpSession::Phase::upgraded && module_stream_) deliver_to_module(session_.take_pending_input());
+    release_request_if_long_lived();
   }
   if (status == TlsStream::Status::closed) peer_closed_ = true;  // close_notify: like EOF
   after_output_progress();
+}
+
+void Connection::release_request_if_long_lived() {
+  if (!module_stream_ || request_released_) return;
+  auto phase = session_.phase();
+  if (phase != HttpSession::Phase::upgraded && phase != HttpSession::Phase::streaming) return;
+  session_.release_request_memory();
+  request_released_ = true;
 }
 
 void Connection::deliver_to_module(std::string data) {
@@ -305,6 +315,7 @@ void Connection::write_frames(std::vector<FrameRef> frames) {
 
 void Connection::end_module_stream() {
   if (closed_ || session_.phase() != HttpSession::Phase::streaming) return;
+  request_released_ = false;
   host_.hub().connection_closing(*this);
   flush_queue(true);
   module_stream_.reset();  // the module is done with it: no on_close for this connection

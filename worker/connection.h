@@ -155,6 +155,7 @@ class Connection final : public tether_connection, public RequestObserver {
   void handle_overflow();
   void write_frames(std::vector<FrameRef> frames);
   void deliver_to_module(std::string data);
+  void release_request_if_long_lived();
 
   ConnectionHost& host_;
   const Listener* listener_ = nullptr;
@@ -174,6 +175,7 @@ class Connection final : public tether_connection, public RequestObserver {
   bool peer_closed_ = false;
   bool lingering_ = false;
   bool closed_ = false;
+  bool request_released_ = false;  // the streamed/upgraded request's memory is given back
 };
 
 }  // namespace tether

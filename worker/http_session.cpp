@@ -237,6 +237,16 @@ bool HttpSession::can_answer() const {
   return !answered_ && (phase_ == Phase::body || phase_ == Phase::waiting);
 }
 
+void HttpSession::release_request_memory() {
+  std::string().swap(method_);
+  std::string().swap(url_);
+  std::string().swap(body_);
+  std::vector<std::pair<std::string, std::string>>().swap(headers_);
+  header_count_ = 0;
+  if (output_.empty()) std::string().swap(output_);
+  if (pending_input_.empty()) std::string().swap(pending_input_);
+}
+
 void HttpSession::answer(int status, std::string_view content_type, std::string_view extra_headers,
                          std::string_view body) {
   if (!can_answer()) return;  // one answer per request

@@ -100,6 +100,9 @@ class HttpSession {
   // the bytes that came after the request.
   bool upgrade(int status, std::string_view extra_headers);
   std::string take_pending_input() { return std::exchange(pending_input_, std::string()); }
+  // Frees what the request in hand allocated (target, headers, body, buffers) once it was
+  // answered with a stream or an upgrade: a long-lived connection keeps none of it.
+  void release_request_memory();
   // Ends the session after what is in output() (a module closing its stream or connection).
   void close_after_output() { phase_ = Phase::closing; }
 
