@@ -41,6 +41,7 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" --target tether websocket sse tether-bench floor >/dev/null
 
 ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+FD_LIMIT=$(ulimit -n)
 work=$(mktemp -d /tmp/tether-compare-XXXXXX)
 server_pid=""
 cleanup() {
@@ -104,11 +105,11 @@ start_nchan() {
   cat > "$work/nginx.conf" <<CONF
 load_module /usr/lib/nginx/modules/ngx_nchan_module.so;
 worker_processes $WORKERS;
-worker_rlimit_nofile 1048576;
+worker_rlimit_nofile $FD_LIMIT;
 pid $work/nginx.pid;
 error_log $work/nginx-error.log error;
 daemon off;
-events { worker_connections 1000000; multi_accept on; }
+events { worker_connections $FD_LIMIT; multi_accept on; }
 http {
   access_log off;
   client_body_temp_path $work; proxy_temp_path $work; fastcgi_temp_path $work; uwsgi_temp_path $work; scgi_temp_path $work;

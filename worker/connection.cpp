@@ -7,6 +7,7 @@
 #include <cstring>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "core/shared_metrics.h"
 #include "worker/access_log.h"
@@ -41,8 +42,15 @@ Connection& connection_of(uv_handle_t* handle) { return *static_cast<Connection*
 }  // namespace
 
 Connection::Connection(ConnectionHost& host)
-    : host_(host), session_(host.http_limits(), host.router(), this, host.dispatcher()) {
-  session_.set_transport(this);
+    : host_(host), session_(std::make_unique<HttpSession>(host.http_limits(), host.router(), this, host.dispatcher())) {
+  session_->set_transport(this);
+}
+
+Connection::~Connection() = default;
+
+HttpSession::Phase Connection::phase() const {
+  if (!session_) return closing_upgraded_ ? HttpSession::Phase::closing : HttpSession::Phase::upgraded;
+  return session_->phase();
 }
 
 Connection* Connection::start(ConnectionHost& host, int fd, const Listener& listener) {
@@ -58,10 +66,8 @@ Connection* Connection::start(ConnectionHost& host, int fd, const Listener& list
     c->tls_ = std::make_unique<TlsStream>(ssl);
   }
   uv_tcp_init(host.loop(), &c->tcp_);
-  uv_timer_init(host.loop(), &c->timer_);
   c->tcp_.data = c;
-  c->timer_.data = c;
-  c->open_handles_ = 2;
+  c->open_handles_ = 1;
   c->last_activity_ms_ = uv_now(host.loop());
   if (uv_tcp_open(&c->tcp_, fd) != 0) {
     ::close(fd);
@@ -93,7 +99,7 @@ std::uint32_t clamp_ms(std::uint64_t ms) { return static_cast<std::uint32_t>(std
 
 void Connection::set_keepalive(std::uint64_t idle_timeout_ms, std::uint64_t max_requests) {
   keepalive_idle_ms_ = clamp_ms(idle_timeout_ms);
-  session_.set_max_requests(max_requests);
+  if (session_) session_->set_max_requests(max_requests);
 }
 
 void Connection::set_heartbeat(std::uint64_t interval_ms, std::uint64_t timeout_ms) {
@@ -107,7 +113,7 @@ void Connection::heartbeat(std::uint64_t* interval_ms, std::uint64_t* timeout_ms
 }
 
 bool Connection::busy() const {
-  return session_.phase() != HttpSession::Phase::idle || pending_writes_ != 0;
+  return phase() != HttpSession::Phase::idle || pending_writes_ != 0;
 }
 
 void Connection::set_reading(bool reading) {
@@ -143,11 +149,7 @@ void Connection::handle_input(const char* data, std::size_t length) {
     handle_tls_input(std::string_view(data, length));
     return;
   }
-  session_.feed(std::string_view(data, length));
-  flush_output();
-  // After an upgrade, bytes that came with or after the request belong to the module.
-  if (session_.phase() == HttpSession::Phase::upgraded && module_stream_) deliver_to_module(session_.take_pending_input());
-  release_request_if_long_lived();
+  feed_session(std::string_view(data, length));
   after_output_progress();
 }
 
@@ -158,50 +160,82 @@ void Connection::handle_tls_input(std::string_view ciphertext) {
   TlsStream::Status status = tls_->receive(ciphertext, &plaintext, &reply);
   write_bytes(reply);
   if (status == TlsStream::Status::failed) {  // garbage or a refused handshake: the alert is out
-    session_.close_after_output();
+    close_after_output();
     after_output_progress();
     return;
   }
-  if (!plaintext.empty()) {
-    session_.feed(plaintext);
-    flush_output();
-    if (session_.phase() == HttpSession::Phase::upgraded && module_stream_) deliver_to_module(session_.take_pending_input());
-    release_request_if_long_lived();
-  }
+  if (!plaintext.empty()) feed_session(plaintext);
   if (status == TlsStream::Status::closed) peer_closed_ = true;  // close_notify: like EOF
   after_output_progress();
 }
 
+// Plaintext from the client: HTTP until an upgrade, then straight to the module.
+void Connection::feed_session(std::string_view data) {
+  if (!session_) {
+    deliver_to_module(data);
+    return;
+  }
+  session_->feed(data);
+  flush_output();
+  if (!session_ || session_->phase() != HttpSession::Phase::upgraded || !module_stream_) {
+    release_request_if_long_lived();
+    return;
+  }
+  // After an upgrade, bytes that came with or after the request belong to the module; the HTTP
+  // session is done for good and gives its memory back.
+  std::string early = session_->take_pending_input();
+  session_.reset();
+  deliver_to_module(early);
+}
+
 void Connection::release_request_if_long_lived() {
-  if (!module_stream_ || request_released_) return;
-  auto phase = session_.phase();
-  if (phase != HttpSession::Phase::upgraded && phase != HttpSession::Phase::streaming) return;
-  session_.release_request_memory();
+  if (!module_stream_ || request_released_ || !session_) return;
+  if (session_->phase() != HttpSession::Phase::streaming) return;
+  session_->release_request_memory();
   request_released_ = true;
 }
 
-void Connection::deliver_to_module(std::string data) {
-  if (data.empty() || closed_ || !module_stream_ || !module_stream_->callbacks.on_read) return;
-  module_stream_->callbacks.on_read(this, data.data(), data.size(), module_stream_->user);
+void Connection::close_after_output() {
+  if (session_) session_->close_after_output();
+  else closing_upgraded_ = true;
 }
+
+void Connection::deliver_to_module(std::string_view data) {
+  if (data.empty() || closed_ || !module_stream_ || !module_stream_->callbacks->on_read) return;
+  module_stream_->callbacks->on_read(this, data.data(), data.size(), module_stream_->user);
+}
+
+namespace {
+
+// The distinct callback sets modules handed over (one or two per module), so that a connection
+// keeps a pointer instead of a copy. Copied as the ABI promises: only the members the module's
+// struct has (it may be older and smaller than ours), the rest NULL.
+const tether_stream_callbacks* intern_callbacks(const tether_stream_callbacks* callbacks) {
+  static std::vector<std::unique_ptr<tether_stream_callbacks>> known;
+  tether_stream_callbacks copy{};
+  if (callbacks) std::memcpy(&copy, callbacks, std::min(callbacks->size, sizeof(tether_stream_callbacks)));
+  copy.size = sizeof(tether_stream_callbacks);
+  for (const auto& k : known)
+    if (std::memcmp(k.get(), &copy, sizeof copy) == 0) return k.get();
+  known.push_back(std::make_unique<tether_stream_callbacks>(copy));
+  return known.back().get();
+}
+
+}  // namespace
 
 void Connection::attach_module_stream(const tether_stream_callbacks* callbacks, void* user) {
   module_stream_ = std::make_unique<ModuleStream>();
-  if (callbacks) {
-    // Copy only the members the module's struct has (it may be older and smaller than ours).
-    std::size_t size = std::min(callbacks->size, sizeof(tether_stream_callbacks));
-    std::memcpy(&module_stream_->callbacks, callbacks, size);
-  }
+  module_stream_->callbacks = intern_callbacks(callbacks);
   module_stream_->user = user;
 }
 
 std::int64_t Connection::write_for_module(const void* data, std::size_t length) {
   if (closed_ || lingering_ || !module_stream_) return -1;
   std::string_view bytes(static_cast<const char*>(data), length);
-  if (session_.phase() == HttpSession::Phase::streaming) {
+  if (phase() == HttpSession::Phase::streaming) {
     if (bytes.empty()) return backlog();  // an empty chunk would end a chunked body
-    module_stream_->queue.push_back(session_.chunked_stream() ? chunk_frame(bytes) : FrameRef::copy_of(bytes));
-  } else if (session_.phase() == HttpSession::Phase::upgraded) {
+    module_stream_->queue.push_back(session_->chunked_stream() ? chunk_frame(bytes) : FrameRef::copy_of(bytes));
+  } else if (phase() == HttpSession::Phase::upgraded) {
     if (!bytes.empty()) module_stream_->queue.push_back(FrameRef::copy_of(bytes));
   } else {
     return -1;
@@ -221,13 +255,13 @@ std::int64_t Connection::backlog() const {
 
 bool Connection::takes_frames() const {
   if (closed_ || lingering_ || !module_stream_) return false;
-  auto phase = session_.phase();
-  return phase == HttpSession::Phase::streaming || phase == HttpSession::Phase::upgraded;
+  auto current = phase();
+  return current == HttpSession::Phase::streaming || current == HttpSession::Phase::upgraded;
 }
 
 void Connection::set_queue_limit(std::uint64_t max_bytes, tether_slow_policy policy) {
   if (!module_stream_) return;
-  module_stream_->queue_limit = max_bytes;
+  module_stream_->queue_limit = static_cast<std::uint32_t>(std::min<std::uint64_t>(max_bytes, UINT32_MAX));
   module_stream_->policy = policy;
 }
 
@@ -250,7 +284,7 @@ void Connection::handle_overflow() {
     std::size_t in_flight = tcp_.write_queue_size;
     std::size_t room = s.queue_limit > in_flight ? s.queue_limit - in_flight : 0;
     std::uint64_t dropped = s.queue.drop_oldest(room);
-    s.dropped += dropped;
+    s.dropped += static_cast<std::uint32_t>(dropped);
     shared_metrics().add(host_.metrics_slot(), core_metrics().messages_dropped, static_cast<std::int64_t>(dropped));
     return;
   }
@@ -258,8 +292,8 @@ void Connection::handle_overflow() {
   shared_metrics().add(host_.metrics_slot(), core_metrics().messages_dropped, static_cast<std::int64_t>(s.queue.frames()));
   s.queue.clear();
   host_.hub().connection_closing(*this);  // no more messages for it
-  if (s.callbacks.on_overflow) s.callbacks.on_overflow(this, s.user);
-  if (!closed_ && module_stream_ && session_.phase() != HttpSession::Phase::closing) close_for_module();
+  if (s.callbacks->on_overflow) s.callbacks->on_overflow(this, s.user);
+  if (!closed_ && module_stream_ && phase() != HttpSession::Phase::closing) close_for_module();
 }
 
 void Connection::flush_queue(bool force) {
@@ -271,8 +305,7 @@ void Connection::flush_queue(bool force) {
   if (s.dropped != 0) {
     FrameRef notice = host_.hub().dropped_notice(*this, s.dropped);
     s.dropped = 0;
-    if (notice) s.queue.push_front(session_.phase() == HttpSession::Phase::streaming && session_.chunked_stream()
-                                       ? chunk_frame(notice.view()) : notice);
+    if (notice) s.queue.push_front(chunked_stream() ? chunk_frame(notice.view()) : notice);
   }
   if (s.queue.empty()) return;
   write_frames(s.queue.take_all());
@@ -314,35 +347,36 @@ void Connection::write_frames(std::vector<FrameRef> frames) {
 }
 
 void Connection::end_module_stream() {
-  if (closed_ || session_.phase() != HttpSession::Phase::streaming) return;
+  if (closed_ || phase() != HttpSession::Phase::streaming) return;
   request_released_ = false;
   host_.hub().connection_closing(*this);
   flush_queue(true);
   module_stream_.reset();  // the module is done with it: no on_close for this connection
-  session_.end_stream();   // the session resumes with pipelined requests (on_deferred_answer)
+  session_->end_stream();  // the session resumes with pipelined requests (on_deferred_answer)
 }
 
 void Connection::close_for_module() {
   if (closed_) return;
   flush_queue(true);
-  session_.close_after_output();
+  close_after_output();
   after_output_progress();
 }
 
 void Connection::shutdown_stream() {
   if (closed_) return;
-  if (!module_stream_ || !module_stream_->callbacks.on_shutdown) {
+  if (!module_stream_ || !module_stream_->callbacks->on_shutdown) {
     close_now();
     return;
   }
   if (module_stream_->shutdown_sent) return;
   module_stream_->shutdown_sent = true;
   host_.hub().connection_closing(*this);  // the goodbye is the last thing it gets
-  module_stream_->callbacks.on_shutdown(this, module_stream_->user);
+  module_stream_->callbacks->on_shutdown(this, module_stream_->user);
 }
 
 void Connection::flush_output() {
-  std::string& output = session_.output();
+  if (!session_) return;  // upgraded: everything goes through the frame queue
+  std::string& output = session_->output();
   if (output.empty() || closed_) return;
   if (!tls_) {
     write_bytes(output);
@@ -408,7 +442,7 @@ void Connection::on_write_done(int status) {
     if (closed_) return;
     if (module_stream_ && module_stream_->wants_writable && backlog() < TETHER_WRITE_BACKLOG) {
       module_stream_->wants_writable = false;
-      if (module_stream_->callbacks.on_writable) module_stream_->callbacks.on_writable(this, module_stream_->user);
+      if (module_stream_->callbacks->on_writable) module_stream_->callbacks->on_writable(this, module_stream_->user);
       if (closed_) return;
     }
   }
@@ -422,7 +456,7 @@ void Connection::after_output_progress() {
     close_now();
     return;
   }
-  if (session_.phase() == HttpSession::Phase::closing) {
+  if (phase() == HttpSession::Phase::closing) {
     set_reading(false);
     if (pending_writes_ == 0) begin_lingering_close();
     return;
@@ -441,11 +475,14 @@ void Connection::update_timer() {
       arm_timer(TimerPurpose::handshake, static_cast<std::uint64_t>(limits.tls_handshake_timeout.count()));
     return;
   }
-  if (pending_writes_ != 0) {
+  // A client that stops reading: HTTP answers get header_timeout to go out. Upgraded
+  // connections are left to their module's heartbeat and the slow-consumer limit instead (and
+  // keep no timer while open).
+  if (pending_writes_ != 0 && phase() != HttpSession::Phase::upgraded) {
     if (timer_purpose_ != TimerPurpose::send) arm_timer(TimerPurpose::send, header_ms);
     return;
   }
-  switch (session_.phase()) {
+  switch (phase()) {
     case HttpSession::Phase::headers:
       if (timer_purpose_ != TimerPurpose::header) arm_timer(TimerPurpose::header, header_ms);
       return;
@@ -457,33 +494,52 @@ void Connection::update_timer() {
     case HttpSession::Phase::waiting:    // the module answering it owns the timing
     case HttpSession::Phase::streaming:
     case HttpSession::Phase::upgraded:
-      uv_timer_stop(&timer_);
-      timer_purpose_ = TimerPurpose::none;
+      stop_timer();
       return;
     case HttpSession::Phase::idle:
       break;
   }
-  if (!session_.received_anything()) {
+  if (!session_->received_anything()) {
     // A new connection gets header_timeout to send its first request (counted from accept).
     if (timer_purpose_ != TimerPurpose::header) arm_timer(TimerPurpose::header, header_ms);
-    if (!session_.draining()) return;
+    if (!session_->draining()) return;
   }
   // An armed idle timer is left alone: on expiry it checks last_activity_ms_ and re-arms for the
   // remainder, which spares a timer-heap update on every keep-alive request.
-  if (timer_purpose_ == TimerPurpose::idle && !session_.draining()) return;
+  if (timer_purpose_ == TimerPurpose::idle && !session_->draining()) return;
   arm_timer(TimerPurpose::idle, idle_time_left());
 }
 
 std::uint64_t Connection::idle_time_left() const {
   std::uint64_t keepalive = keepalive_idle_ms_ ? keepalive_idle_ms_ : static_cast<std::uint64_t>(host_.limits().keepalive_timeout.count());
-  std::uint64_t limit = session_.draining() ? kDrainQuietMs : keepalive;
+  std::uint64_t limit = session_ && session_->draining() ? kDrainQuietMs : keepalive;
   std::uint64_t idle_for = uv_now(host_.loop()) - last_activity_ms_;
   return idle_for >= limit ? 0 : limit - idle_for;
 }
 
+// The timer is allocated when first armed; an upgraded connection, which has no HTTP timeouts,
+// gives it back (stop_timer) and gets a new one only if it needs one to close.
 void Connection::arm_timer(TimerPurpose purpose, std::uint64_t timeout_ms) {
+  if (!timer_) {
+    timer_ = new uv_timer_t;
+    uv_timer_init(host_.loop(), timer_);
+    timer_->data = this;
+    ++open_handles_;
+  }
   timer_purpose_ = purpose;
-  uv_timer_start(&timer_, on_timer, timeout_ms, 0);
+  uv_timer_start(timer_, on_timer, timeout_ms, 0);
+}
+
+void Connection::stop_timer() {
+  timer_purpose_ = TimerPurpose::none;
+  if (!timer_) return;
+  if (session_) {
+    uv_timer_stop(timer_);
+    return;
+  }
+  --open_handles_;
+  uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  timer_ = nullptr;
 }
 
 void Connection::on_timer(uv_timer_t* timer) {
@@ -493,7 +549,7 @@ void Connection::on_timer(uv_timer_t* timer) {
   switch (purpose) {
     case TimerPurpose::header:
     case TimerPurpose::body:
-      c.session_.expire_header_timeout();
+      c.session_->expire_header_timeout();
       c.flush_output();
       c.after_output_progress();
       return;
@@ -512,7 +568,7 @@ void Connection::on_timer(uv_timer_t* timer) {
 
 void Connection::start_drain() {
   if (closed_ || lingering_) return;
-  session_.start_drain();
+  if (session_) session_->start_drain();
   if (!busy()) update_timer();  // re-arms the idle timer for the shorter quiet period
 }
 
@@ -548,14 +604,18 @@ void Connection::close_now() {
   if (closed_) return;
   closed_ = true;
   if (module_stream_) host_.hub().connection_closing(*this);
-  if (auto stream = std::move(module_stream_); stream && stream->callbacks.on_close) stream->callbacks.on_close(this, stream->user);
+  if (auto stream = std::move(module_stream_); stream && stream->callbacks->on_close) stream->callbacks->on_close(this, stream->user);
   host_.on_connection_closing(*this);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_handle_closed);
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_handle_closed);
+  if (timer_) uv_close(reinterpret_cast<uv_handle_t*>(timer_), on_handle_closed);
 }
 
 void Connection::on_handle_closed(uv_handle_t* handle) {
   Connection& c = connection_of(handle);
+  if (handle == reinterpret_cast<uv_handle_t*>(c.timer_)) {
+    delete c.timer_;
+    c.timer_ = nullptr;
+  }
   if (--c.open_handles_ != 0) return;
   c.host_.on_connection_closed(c);
   delete &c;

@@ -1,11 +1,13 @@
 // One client TCP connection: the libuv handles around an HttpSession. It reads, feeds the
-// session, writes its output, and keeps exactly one timer armed for the current phase:
+// session, writes its output, and keeps at most one timer armed for the current phase:
 //   waiting for / reading headers   header_timeout from the first byte (a slowloris never resets it)
 //   reading a body                  header_timeout of inactivity between reads
 //   idle between requests           keepalive_timeout (while draining: a short quiet period)
 //   writing to a client that stalls header_timeout without progress
 //   lingering close                 a few seconds to read the client's last bytes before closing
-// The Connection frees itself in the close callback of its last handle, never before.
+// After an upgrade the HTTP session and the timer are freed: a WebSocket subscriber costs its
+// socket, this object and what the module keeps. The Connection frees itself in the close
+// callback of its last handle, never before.
 #pragma once
 
 #include <tether/module.h>
@@ -88,7 +90,7 @@ class Connection final : public tether_connection, public RequestObserver {
   void flush_queue(bool force = false);
   bool takes_frames() const;
   bool has_module_stream() const { return module_stream_ != nullptr; }
-  bool chunked_stream() const { return session_.phase() == HttpSession::Phase::streaming && session_.chunked_stream(); }
+  bool chunked_stream() const { return phase() == HttpSession::Phase::streaming && session_->chunked_stream(); }
   void set_queue_limit(std::uint64_t max_bytes, tether_slow_policy policy);
   // The hub's per-connection state: its subscriptions, and whether it waits for a flush.
   Subscription*& subscriptions();
@@ -112,10 +114,16 @@ class Connection final : public tether_connection, public RequestObserver {
   Connection* next = nullptr;
 
  private:
-  enum class TimerPurpose { none, handshake, header, body, idle, send, linger };
+  enum class TimerPurpose : std::uint8_t { none, handshake, header, body, idle, send, linger };
 
   explicit Connection(ConnectionHost& host);
-  ~Connection() override = default;
+  ~Connection() override;
+
+  // The HTTP phase; after an upgrade the session is gone and this says upgraded (or closing).
+  HttpSession::Phase phase() const;
+  void feed_session(std::string_view data);
+  void close_after_output();
+  void stop_timer();
 
   void on_request_answered(const RequestSummary& summary) override;
   void on_deferred_answer() override;
@@ -140,21 +148,21 @@ class Connection final : public tether_connection, public RequestObserver {
   void set_reading(bool reading);
 
   struct ModuleStream {
-    tether_stream_callbacks callbacks{};
+    const tether_stream_callbacks* callbacks = nullptr;  // interned: shared by every stream of a module
     void* user = nullptr;
     bool wants_writable = false;
     bool flush_scheduled = false;
     bool shutdown_sent = false;
     tether_slow_policy policy = TETHER_SLOW_DISCONNECT;
-    std::uint64_t queue_limit = 1024 * 1024;
-    std::uint64_t dropped = 0;   // messages dropped since the last DROPPED notice
+    std::uint32_t queue_limit = 1024 * 1024;  // bytes (set_queue_limit caps it below 4 GiB)
+    std::uint32_t dropped = 0;   // messages dropped since the last DROPPED notice
     StreamQueue queue;
     Subscription* subscriptions = nullptr;  // owned by the hub
   };
   std::int64_t backlog() const;
   void handle_overflow();
   void write_frames(std::vector<FrameRef> frames);
-  void deliver_to_module(std::string data);
+  void deliver_to_module(std::string_view data);
   void release_request_if_long_lived();
 
   ConnectionHost& host_;
@@ -162,8 +170,8 @@ class Connection final : public tether_connection, public RequestObserver {
   std::unique_ptr<ModuleStream> module_stream_;  // only while a module owns the stream
   std::unique_ptr<TlsStream> tls_;               // only on TLS listeners
   uv_tcp_t tcp_;
-  uv_timer_t timer_;
-  HttpSession session_;
+  uv_timer_t* timer_ = nullptr;            // allocated when first armed (see arm_timer)
+  std::unique_ptr<HttpSession> session_;   // null once upgraded: the bytes belong to a module
   std::uint64_t last_activity_ms_ = 0;  // last byte read or write completed (loop time)
   std::uint32_t pending_writes_ = 0;
   std::uint32_t keepalive_idle_ms_ = 0;        // 0: [limits] keepalive_timeout
@@ -175,7 +183,8 @@ class Connection final : public tether_connection, public RequestObserver {
   bool peer_closed_ = false;
   bool lingering_ = false;
   bool closed_ = false;
-  bool request_released_ = false;  // the streamed/upgraded request's memory is given back
+  bool request_released_ = false;  // the streamed request's memory is given back
+  bool closing_upgraded_ = false;  // upgraded and closing (what the session's phase said before)
 };
 
 }  // namespace tether

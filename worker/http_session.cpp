@@ -159,7 +159,10 @@ int HttpSession::on_header_field(llhttp_t* parser, const char* at, std::size_t l
   if (!s.in_header_name_) {  // a new header line; its ": " and CRLF count too
     s.in_header_name_ = true;
     overhead = 4;
-    if (s.header_count_ == s.headers_.size()) s.headers_.emplace_back();
+    if (s.header_count_ == s.headers_.size()) {
+      if (s.headers_.empty()) s.headers_.reserve(8);  // one allocation for most requests, not four
+      s.headers_.emplace_back();
+    }
     s.headers_[s.header_count_].first.clear();
     s.headers_[s.header_count_].second.clear();
   }

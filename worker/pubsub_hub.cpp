@@ -81,8 +81,8 @@ int PubsubHub::subscribe(Connection& connection, Feed& feed, std::string_view na
   shared_metrics().add(metrics_slot_, subscribers_metric_, 1);
   if (since) {
     // An id we cannot read is from no epoch of ours: the broker answers with a gap.
-    s->since = MessageId::parse(*since).value_or(MessageId{});
-    s->history_request = broker_->history(name, s->since, [this, s](const PubsubFrame& reply) { resume(*s, reply); });
+    MessageId from = MessageId::parse(*since).value_or(MessageId{});
+    s->history_request = broker_->history(name, from, [this, s, from](const PubsubFrame& reply) { resume(*s, from, reply); });
   }
   return TETHER_OK;
 }
@@ -149,7 +149,7 @@ void PubsubHub::deliver(const PubsubFrame& frame) {
 }
 
 // The history a resuming subscriber asked for: a GAP notice if some is lost, then the messages.
-void PubsubHub::resume(Subscription& s, const PubsubFrame& reply) {
+void PubsubHub::resume(Subscription& s, MessageId since_id, const PubsubFrame& reply) {
   s.history_request = 0;
   // A queue overflow below may close the connection and free `s`: keep what is needed.
   Connection& c = *s.connection;
@@ -157,7 +157,7 @@ void PubsubHub::resume(Subscription& s, const PubsubFrame& reply) {
   std::string channel = s.channel->name;
   bool chunked = c.chunked_stream();
   if (reply.status == static_cast<std::uint32_t>(HistoryStatus::gap)) {
-    std::string since = s.since.to_string();
+    std::string since = since_id.to_string();
     tether_notice notice{};
     notice.size = sizeof notice;
     notice.kind = TETHER_NOTICE_GAP;

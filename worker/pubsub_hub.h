@@ -45,7 +45,6 @@ struct Subscription {
   Subscription* next_in_channel = nullptr;
   Subscription* next_of_connection = nullptr;
   std::uint64_t history_request = 0;  // non-zero: waiting for history, live messages skipped
-  MessageId since;
 };
 
 struct HubChannel {
@@ -79,7 +78,7 @@ class PubsubHub {
 
  private:
   void deliver(const PubsubFrame& frame);
-  void resume(Subscription& subscription, const PubsubFrame& reply);
+  void resume(Subscription& subscription, MessageId since, const PubsubFrame& reply);
   void touch(Connection& connection);
   void flush();
   void unlink(Subscription* subscription);

@@ -17,11 +17,11 @@ class StreamQueue {
   std::size_t frames() const { return frames_.size() - head_; }
 
   void push_back(FrameRef frame) {
-    bytes_ += frame.size();
+    bytes_ += static_cast<std::uint32_t>(frame.size());
     frames_.push_back(std::move(frame));
   }
   void push_front(FrameRef frame) {
-    bytes_ += frame.size();
+    bytes_ += static_cast<std::uint32_t>(frame.size());
     if (head_ > 0) frames_[--head_] = std::move(frame);
     else frames_.insert(frames_.begin(), std::move(frame));
   }
@@ -30,7 +30,7 @@ class StreamQueue {
   std::uint64_t drop_oldest(std::size_t limit) {
     std::uint64_t dropped = 0;
     while (bytes_ > limit && frames() > 1) {
-      bytes_ -= frames_[head_].size();
+      bytes_ -= static_cast<std::uint32_t>(frames_[head_].size());
       frames_[head_++] = FrameRef();
       ++dropped;
     }
@@ -53,8 +53,8 @@ class StreamQueue {
 
  private:
   std::vector<FrameRef> frames_;
-  std::size_t head_ = 0;  // frames_[0..head_) were dropped
-  std::size_t bytes_ = 0;
+  std::uint32_t head_ = 0;  // frames_[0..head_) were dropped
+  std::uint32_t bytes_ = 0;  // bounded by the connection's queue limit (< 4 GiB)
 };
 
 }  // namespace tether

@@ -52,18 +52,18 @@ typedef struct {
 
 static const route_config default_route = {FORMAT_JSON, CLIENT_IGNORE, 1024 * 1024, TETHER_SLOW_DISCONNECT};
 
-/* One upgraded connection. */
+/* One upgraded connection: kept small, there may be a hundred thousand of them per worker. */
 typedef struct ws_conn {
   tether_connection *connection;
   const route_config *route;
   struct ws_conn *prev, *next;
-  ws_parser parser;
-  char *message; /* the client message being assembled (echo/publish only) */
-  size_t message_length, message_capacity;
+  char *message; /* the client message being assembled (echo/publish routes only) */
   char *publish_channel;
-  uint64_t last_seen_ms, last_ping_ms;
-  uint64_t interval_ms, timeout_ms;
-  int closing; /* we sent a close frame: ignore everything else */
+  uint32_t message_length, message_capacity; /* bounded by max_message_size (at most 1GiB) */
+  uint32_t last_seen_ms, last_ping_ms;       /* now_ms(), compared as differences (wraps after 49 days) */
+  uint32_t interval_ms, timeout_ms;
+  uint8_t closing; /* we sent a close frame: ignore everything else */
+  ws_parser parser;
 } ws_conn;
 
 static const tether_host *host;
@@ -75,10 +75,10 @@ static ws_conn *connections;
 static tether_metric open_metric;
 static char scratch[SCRATCH_SIZE];
 
-static uint64_t now_ms(void) {
+static uint32_t now_ms(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+  return (uint32_t)((uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000);
 }
 
 /* ---- settings */
@@ -272,16 +272,16 @@ static void handle_control(ws_conn *c) {
 
 static int keep_data(ws_conn *c, const char *data, size_t length) {
   if (c->route->client_messages == CLIENT_IGNORE) return 1;
-  if (c->message_length + length > c->message_capacity) {
+  if ((size_t)c->message_length + length > c->message_capacity) {
     size_t capacity = c->message_capacity ? c->message_capacity : 1024;
     char *grown;
-    while (capacity < c->message_length + length) capacity *= 2;
+    while (capacity < (size_t)c->message_length + length) capacity *= 2;
     if (!(grown = realloc(c->message, capacity))) return 0;
     c->message = grown;
-    c->message_capacity = capacity;
+    c->message_capacity = (uint32_t)capacity;
   }
   memcpy(c->message + c->message_length, data, length);
-  c->message_length += length;
+  c->message_length += (uint32_t)length;
   return 1;
 }
 
@@ -350,12 +350,12 @@ static const tether_stream_callbacks callbacks = {
 
 /* Pings quiet clients, closes the ones that stopped answering. */
 static void sweep(tether_timer *timer, void *user) {
-  uint64_t now = now_ms();
+  uint32_t now = now_ms();
   ws_conn *c, *next;
   (void)timer;
   (void)user;
   for (c = connections; c; c = next) {
-    uint64_t quiet = now - c->last_seen_ms;
+    uint32_t quiet = now - c->last_seen_ms;
     next = c->next;
     if (c->closing) continue;
     if (c->timeout_ms && quiet >= c->timeout_ms) close_with(c, WS_CLOSE_GOING_AWAY, "ping timeout");
@@ -546,7 +546,7 @@ static int content(tether_request *request, void *config, void *route_config_ptr
 
   if (!(wc = calloc(1, sizeof *wc))) return TETHER_ERROR;
   wc->route = route;
-  ws_parser_init(&wc->parser, c ? c->max_message_size : 64 * 1024);
+  ws_parser_init(&wc->parser, c ? (uint32_t)c->max_message_size : 64 * 1024);
   if (route->client_messages == CLIENT_PUBLISH) wc->publish_channel = strdup(channels.names[0]);
   conn = host->upgrade(request, 101, &callbacks, wc);
   if (!conn) {
@@ -556,7 +556,12 @@ static int content(tether_request *request, void *config, void *route_config_ptr
   }
   wc->connection = conn;
   wc->last_seen_ms = wc->last_ping_ms = now_ms();
-  host->connection_heartbeat(conn, &wc->interval_ms, &wc->timeout_ms);
+  {
+    uint64_t interval = 0, timeout = 0;
+    host->connection_heartbeat(conn, &interval, &timeout);
+    wc->interval_ms = interval > UINT32_MAX ? UINT32_MAX : (uint32_t)interval;
+    wc->timeout_ms = timeout > UINT32_MAX ? UINT32_MAX : (uint32_t)timeout;
+  }
   wc->next = connections;
   if (connections) connections->prev = wc;
   connections = wc;

@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-void ws_parser_init(ws_parser *p, uint64_t max_message_size) {
+void ws_parser_init(ws_parser *p, uint32_t max_message_size) {
   memset(p, 0, sizeof *p);
   p->max_message_size = max_message_size;
   p->header_needed = 2;
@@ -59,7 +59,7 @@ static ws_event start_frame(ws_parser *p) {
   }
   if (p->payload_length > p->max_message_size - p->message_length || p->message_length > p->max_message_size)
     return fail(p, WS_CLOSE_TOO_BIG, "message too big");
-  p->message_length += p->payload_length;
+  p->message_length += (uint32_t)p->payload_length;
   return WS_NEED_MORE;
 }
 

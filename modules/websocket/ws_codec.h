@@ -41,7 +41,7 @@ typedef enum ws_event {
 
 typedef struct ws_parser {
   /* limits, set before use */
-  uint64_t max_message_size;
+  uint32_t max_message_size;
   /* frame header being read */
   uint8_t header[14];
   uint8_t header_length;
@@ -56,7 +56,7 @@ typedef struct ws_parser {
   /* current data message (across fragments) */
   uint8_t message_opcode; /* WS_OP_TEXT/BINARY while a message is open, else 0 */
   uint8_t ended_opcode;   /* of the message WS_MESSAGE_END reported */
-  uint64_t message_length;
+  uint32_t message_length;  /* never over max_message_size */
   utf8_state utf8;
   /* the last complete control frame */
   uint8_t control_opcode;
@@ -67,7 +67,7 @@ typedef struct ws_parser {
   const char *fail_reason;
 } ws_parser;
 
-void ws_parser_init(ws_parser *parser, uint64_t max_message_size);
+void ws_parser_init(ws_parser *parser, uint32_t max_message_size);
 
 /* Consumes input from data[*offset..length). Returns one event at a time: for WS_DATA,
  * chunk and chunk_length point at unmasked payload in `scratch` (at most scratch_size bytes, valid
