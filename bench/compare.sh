@@ -9,8 +9,9 @@
 #   IDLE=10000 FANOUT="1000x2000 10000x200" WORKERS=2 OUT=/tmp/compare.jsonl bench/compare.sh
 #
 # Scenarios: memory (IDLE WebSocket and IDLE SSE subscribers: server RSS over all its processes,
-# before and after, per connection), fanout (subscribers x messages of SIZE bytes, published as
-# fast as the server answers, 16 in flight: deliveries/s, p99 latency, lost/duplicated),
+# before and after, per connection), fanout (subscribers x messages of SIZE bytes: deliveries/s
+# when published as fast as the server answers, 16 in flight; p99 latency when published at
+# LATENCY_DELIVERIES/subscribers messages per second; lost/duplicated in both),
 # echo (tether only: nchan has no echo; 100 connections for 10 s), http (bench/http_keepalive.sh).
 # Pushpin is not included: it needs an origin server speaking GRIP for every subscription, which
 # is not the same scenario (see docs/performance.md).
@@ -22,6 +23,7 @@ RUNS=${RUNS:-3}
 IDLE=${IDLE:-10000}
 FANOUT=${FANOUT:-"1000x2000 10000x200"}
 SIZE=${SIZE:-64}
+LATENCY_DELIVERIES=${LATENCY_DELIVERIES:-200000}  # the latency runs publish at this many deliveries/s
 SCENARIOS=${SCENARIOS:-"memory fanout echo http"}
 SERVERS=${SERVERS:-"tether nchan"}
 OUT=${OUT:-/tmp/tether-compare.jsonl}
@@ -116,6 +118,9 @@ http {
   nchan_shared_memory_size 512m;
   server {
     listen 127.0.0.1:$PORT; listen 127.0.0.2:$PORT; listen 127.0.0.3:$PORT; listen 127.0.0.4:$PORT;
+    # Enough buffered messages that a subscriber still being written to never misses one.
+    nchan_message_buffer_length 5000;
+    nchan_message_timeout 10m;
     location ~ ^/ws/(.+)$  { nchan_subscriber websocket; nchan_channel_id \$1; }
     location ~ ^/sse/(.+)$ { nchan_subscriber eventsource; nchan_channel_id \$1; }
     location ~ ^/pub/(.+)$ { nchan_publisher; nchan_channel_id \$1; }
@@ -204,33 +209,45 @@ memory() {
   done
 }
 
+# One fan-out run: prints the generator's JSON line.
+fanout_run() {  # server subscribers messages rate run
+  "start_$1"
+  local result
+  result=$(gen fanout --port "$PORT" --path "/ws/fan$5" --publish-path "/pub/fan$5" --connections "$2" \
+    --messages "$3" --size "$SIZE" --rate "$4" --label "$1" 2>/dev/null || true)
+  stop_server
+  echo "$result"
+}
+
 fanout() {
   for shape in $FANOUT; do
     local subs=${shape%x*} messages=${shape#*x}
+    local latency_rate=$((LATENCY_DELIVERIES / subs))
     echo "== fan-out: $subs WebSocket subscribers x $messages messages of $SIZE B"
+    echo "   throughput: published as fast as answered (16 in flight); latency: at $latency_rate msg/s ($LATENCY_DELIVERIES deliveries/s)"
     for server in floor $SERVERS; do
       local rates=() p99s=() bad=0
       for run in $(seq "$RUNS"); do
-        "start_$server"
         local result
-        result=$(gen fanout --port "$PORT" --path "/ws/fan$run" --publish-path "/pub/fan$run" --connections "$subs" \
-          --messages "$messages" --size "$SIZE" --label "$server" 2>/dev/null || true)
-        stop_server
-        record "{\"scenario\":\"fanout\",\"server\":\"$server\",\"run\":$run,\"result\":$result}"
+        result=$(fanout_run "$server" "$subs" "$messages" 0 "$run")
+        record "{\"scenario\":\"fanout\",\"shape\":\"$shape\",\"server\":\"$server\",\"run\":$run,\"rate\":0,\"result\":$result}"
         rates+=("$(json_field "$result" deliveries_per_s)")
+        [ "$server" = floor ] || [ "$(json_field "$result" lost)" = 0 -a "$(json_field "$result" duplicated)" = 0 ] || bad=$((bad + 1))
+        result=$(fanout_run "$server" "$subs" "$messages" "$latency_rate" "$run")
+        record "{\"scenario\":\"fanout-latency\",\"shape\":\"$shape\",\"server\":\"$server\",\"run\":$run,\"rate\":$latency_rate,\"result\":$result}"
         p99s+=("$(sed -n 's/.*"p99":\([0-9]*\).*/\1/p' <<< "$result")")
-        local lost dup
-        lost=$(json_field "$result" lost)
-        dup=$(json_field "$result" duplicated)
-        [ "$server" = floor ] || [ "${lost:-1}" = 0 -a "${dup:-1}" = 0 ] || bad=$((bad + 1))
+        [ "$server" = floor ] || [ "$(json_field "$result" lost)" = 0 -a "$(json_field "$result" duplicated)" = 0 ] || bad=$((bad + 1))
       done
       local rate p99
       rate=$(printf '%s\n' "${rates[@]}" | median)
       p99=$(printf '%s\n' "${p99s[@]}" | median)
-      eval "fan_${server}=$rate; p99_${server}=$p99"
-      printf '  %-7s deliveries/s: %10s  p99: %7s us  runs with loss/duplicates: %s  (runs: %s)\n' "$server" "$rate" "$p99" "$bad" "${rates[*]}"
+      eval "fan_${server}=$rate; p99_${server}=$p99; bad_${server}=$bad"
+      local flag=""
+      [ "$bad" = 0 ] || flag="  <- INVALID: messages lost or duplicated, its figures do not count"
+      printf '  %-7s deliveries/s: %10s  p99 at %s msg/s: %7s us  runs with loss/duplicates: %s  (runs: %s / p99: %s)%s\n' \
+        "$server" "$rate" "$latency_rate" "$p99" "$bad" "${rates[*]}" "${p99s[*]}" "$flag"
     done
-    record "{\"scenario\":\"fanout\",\"summary\":true,\"shape\":\"$shape\",\"floor\":${fan_floor:-0},\"tether\":${fan_tether:-0},\"nchan\":${fan_nchan:-0},\"p99_tether_us\":${p99_tether:-0},\"p99_nchan_us\":${p99_nchan:-0},\"ratio_tether_nchan\":\"$(ratio "${fan_tether:-0}" "${fan_nchan:-0}")\",\"fraction_of_floor\":\"$(ratio "${fan_tether:-0}" "${fan_floor:-0}")\"}"
+    record "{\"scenario\":\"fanout\",\"summary\":true,\"shape\":\"$shape\",\"nchan_runs_with_loss\":${bad_nchan:-0},\"tether_runs_with_loss\":${bad_tether:-0},\"floor\":${fan_floor:-0},\"tether\":${fan_tether:-0},\"nchan\":${fan_nchan:-0},\"p99_tether_us\":${p99_tether:-0},\"p99_nchan_us\":${p99_nchan:-0},\"ratio_tether_nchan\":\"$(ratio "${fan_tether:-0}" "${fan_nchan:-0}")\",\"fraction_of_floor\":\"$(ratio "${fan_tether:-0}" "${fan_floor:-0}")\"}"
     printf '  tether/nchan: %s   tether/floor: %s   p99 tether/nchan: %s\n' "$(ratio "${fan_tether:-0}" "${fan_nchan:-0}")" \
       "$(ratio "${fan_tether:-0}" "${fan_floor:-0}")" "$(ratio "${p99_tether:-0}" "${p99_nchan:-0}")"
   done

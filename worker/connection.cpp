@@ -272,7 +272,6 @@ bool Connection::queue_frame(FrameRef frame) {
   if (!takes_frames()) return false;
   ModuleStream& s = *module_stream_;
   s.queue.push_back(std::move(frame));
-  shared_metrics().add(host_.metrics_slot(), core_metrics().messages_out, 1);
   if (static_cast<std::uint64_t>(backlog()) > s.queue_limit) handle_overflow();
   return takes_frames();
 }
@@ -308,16 +307,16 @@ void Connection::flush_queue(bool force) {
     if (notice) s.queue.push_front(chunked_stream() ? chunk_frame(notice.view()) : notice);
   }
   if (s.queue.empty()) return;
-  write_frames(s.queue.take_all());
+  write_queue(s.queue);
 }
 
-void Connection::write_frames(std::vector<FrameRef> frames) {
-  std::size_t total = 0;
-  for (const FrameRef& f : frames) total += f.size();
+void Connection::write_queue(StreamQueue& queue) {
+  std::size_t total = queue.bytes();
   if (tls_) {  // encrypted per connection: one copy is unavoidable
     std::string plaintext;
     plaintext.reserve(total);
-    for (const FrameRef& f : frames) plaintext.append(f.view());
+    for (const FrameRef& f : queue) plaintext.append(f.view());
+    queue.clear();
     std::string ciphertext;
     bool ok = tls_->send(plaintext, &ciphertext);
     write_bytes(ciphertext);
@@ -325,13 +324,41 @@ void Connection::write_frames(std::vector<FrameRef> frames) {
     return;
   }
   shared_metrics().add(host_.metrics_slot(), core_metrics().bytes_sent, static_cast<std::int64_t>(total));
+  auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
+  // One writev for the whole batch; the kernel usually takes it all, and then nothing is
+  // allocated and no callback follows. Scratch space: one loop thread, used before returning.
+  static std::vector<uv_buf_t> bufs;
+  bufs.clear();
+  for (const FrameRef& f : queue) bufs.push_back(uv_buf_init(const_cast<char*>(f.data()), static_cast<unsigned>(f.size())));
+  std::size_t done_frames = 0, offset = 0;
+  if (pending_writes_ == 0) {
+    int written = uv_try_write(stream, bufs.data(), static_cast<unsigned>(std::min<std::size_t>(bufs.size(), 1024)));
+    if (written < 0 && written != UV_EAGAIN) {
+      close_now();
+      return;
+    }
+    auto left = static_cast<std::size_t>(std::max(written, 0));
+    for (const FrameRef& f : queue) {
+      if (left < f.size()) break;
+      left -= f.size();
+      ++done_frames;
+    }
+    offset = left;
+    if (done_frames == bufs.size()) {
+      queue.clear();
+      last_activity_ms_ = uv_now(host_.loop());
+      return;
+    }
+  }
+  // The rest waits in libuv, holding its frames until written.
+  queue.consume(done_frames);
   auto* request = new FrameWrite;
-  request->frames = std::move(frames);
+  request->frames = queue.take_all();
   request->req.data = this;
-  std::vector<uv_buf_t> bufs;
-  bufs.reserve(request->frames.size());
-  for (const FrameRef& f : request->frames) bufs.push_back(uv_buf_init(const_cast<char*>(f.data()), static_cast<unsigned>(f.size())));
-  int status = uv_write(&request->req, reinterpret_cast<uv_stream_t*>(&tcp_), bufs.data(), static_cast<unsigned>(bufs.size()),
+  bufs.erase(bufs.begin(), bufs.begin() + static_cast<std::ptrdiff_t>(done_frames));
+  bufs.front().base += offset;
+  bufs.front().len -= offset;
+  int status = uv_write(&request->req, stream, bufs.data(), static_cast<unsigned>(bufs.size()),
                         [](uv_write_t* req, int result) {
                           auto* done = reinterpret_cast<FrameWrite*>(req);
                           Connection& c = *static_cast<Connection*>(req->data);

@@ -161,7 +161,7 @@ class Connection final : public tether_connection, public RequestObserver {
   };
   std::int64_t backlog() const;
   void handle_overflow();
-  void write_frames(std::vector<FrameRef> frames);
+  void write_queue(StreamQueue& queue);
   void deliver_to_module(std::string_view data);
   void release_request_if_long_lived();
 

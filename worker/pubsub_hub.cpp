@@ -128,6 +128,7 @@ void PubsubHub::deliver(const PubsubFrame& frame) {
   };
   std::vector<Encoded> encoded(feeds_.size());
   HubChannel& channel = *it->second;
+  std::int64_t queued = 0;
   for (Subscription* s = channel.subscribers; s;) {
     Subscription* next = s->next_in_channel;  // a queue overflow may unsubscribe `s`
     if (s->history_request == 0) {
@@ -142,10 +143,12 @@ void PubsubHub::deliver(const PubsubFrame& frame) {
       if (f) {
         Connection& c = *s->connection;
         if (c.queue_frame(f)) touch(c);
+        ++queued;
       }
     }
     s = next;
   }
+  shared_metrics().add(metrics_slot_, core_metrics().messages_out, queued);
 }
 
 // The history a resuming subscriber asked for: a GAP notice if some is lost, then the messages.
@@ -167,11 +170,16 @@ void PubsubHub::resume(Subscription& s, MessageId since_id, const PubsubFrame& r
     notice.since_length = since.size();
     if (FrameRef f = encode_notice(feed, notice, chunked)) c.queue_frame(f);
   }
+  std::int64_t queued = 0;
   for (const StoredMessage& m : reply.history) {
     if (!c.takes_frames()) break;
     std::string id = MessageId{reply.id.epoch, m.sequence}.to_string();
-    if (FrameRef f = encode(feed, message_view(channel, id, m.data, m.time_ms), chunked)) c.queue_frame(f);
+    if (FrameRef f = encode(feed, message_view(channel, id, m.data, m.time_ms), chunked)) {
+      c.queue_frame(f);
+      ++queued;
+    }
   }
+  shared_metrics().add(metrics_slot_, core_metrics().messages_out, queued);
   if (c.takes_frames()) touch(c);
 }
 

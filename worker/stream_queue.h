@@ -36,6 +36,17 @@ class StreamQueue {
     }
     return dropped;
   }
+  // The queued frames, oldest first.
+  const FrameRef* begin() const { return frames_.data() + head_; }
+  const FrameRef* end() const { return frames_.data() + frames_.size(); }
+  // Forgets the `count` oldest frames (they were written).
+  void consume(std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) {
+      bytes_ -= static_cast<std::uint32_t>(frames_[head_].size());
+      frames_[head_++] = FrameRef();
+    }
+    if (head_ == frames_.size()) clear();
+  }
   // Hands every queued frame over (in order) and leaves the queue empty.
   std::vector<FrameRef> take_all() {
     std::vector<FrameRef> taken;
@@ -45,8 +56,11 @@ class StreamQueue {
     clear();
     return taken;
   }
+  // Empties the queue; a small buffer is kept for the next batch (a busy subscriber gets one
+  // every loop turn), a large one given back.
   void clear() {
     frames_.clear();
+    if (frames_.capacity() > 64) std::vector<FrameRef>().swap(frames_);
     head_ = 0;
     bytes_ = 0;
   }

@@ -10,8 +10,14 @@
 //       lost, duplicated and out-of-order messages
 //   tether-bench echo    --port P --path /echo/x --connections C [--duration S]
 //       C WebSocket clients each sending a message and waiting for it to come back
+//   tether-bench listen  --port P --path /ws/c --connections N --messages M [--timeout S]
+//       N subscribers (prints READY when all are up) waiting for M messages someone else
+//       publishes; latency and lost as in fanout (for runs split over several processes)
+//   tether-bench publish --port P --publish-path /pub/c --messages M [--size 64] [--rate R]
+//       publishes only
 //
-// Common: --host 127.0.0.1, --sources K (bind to 127.0.0.1 .. 127.0.0.K, default 4),
+// Common: --host 127.0.0.1, --sources K (bind to 127.0.0.B .. 127.0.0.B+K-1, default 4, B from
+// --source-base, default 1),
 // --concurrency (handshakes in flight, default 1000), --label NAME. One JSON line on stdout.
 #include <uv.h>
 
@@ -43,6 +49,8 @@ struct Options {
   std::size_t size = 64;
   double rate = 0;
   unsigned sources = 4;
+  unsigned source_base = 1;
+  double timeout = 60;
   std::size_t concurrency = 1000;
   double hold = 0;
   double duration = 10;
@@ -73,13 +81,16 @@ Options parse(int argc, char** argv) {
     else if (key == "--size") o.size = std::strtoul(value.c_str(), nullptr, 10);
     else if (key == "--rate") o.rate = std::atof(value.c_str());
     else if (key == "--sources") o.sources = static_cast<unsigned>(std::atoi(value.c_str()));
+    else if (key == "--source-base") o.source_base = static_cast<unsigned>(std::atoi(value.c_str()));
+    else if (key == "--timeout") o.timeout = std::atof(value.c_str());
     else if (key == "--concurrency") o.concurrency = std::strtoul(value.c_str(), nullptr, 10);
     else if (key == "--hold") o.hold = std::atof(value.c_str());
     else if (key == "--duration") o.duration = std::atof(value.c_str());
     else if (key == "--label") o.label = value;
     else usage(("unknown option " + key).c_str());
   }
-  if (o.target.port == 0 || o.target.path.empty()) usage("--port and --path are required");
+  if (o.target.port == 0) usage("--port is required");
+  if (o.target.path.empty() && o.mode != "publish") usage("--path is required");
   if (o.publish_port == 0) o.publish_port = o.target.port;
   if (o.sources == 0) o.sources = 1;
   return o;
@@ -93,7 +104,7 @@ class Swarm {
   Swarm(uv_loop_t* loop, const Options& options, Subscriber::Events events) : loop_(loop), options_(options), events_(events) {
     for (unsigned s = 0; s < options.sources; ++s) {
       sockaddr_in a;
-      uv_ip4_addr(("127.0.0." + std::to_string(1 + s)).c_str(), 0, &a);
+      uv_ip4_addr(("127.0.0." + std::to_string(options.source_base + s)).c_str(), 0, &a);
       sources_.push_back(a);
     }
     auto ready = events_.on_ready;
@@ -206,12 +217,12 @@ int connect_mode(uv_loop_t* loop, const Options& o) {
   return swarm.failed() == 0 ? 0 : 1;
 }
 
-int fanout_mode(uv_loop_t* loop, const Options& o) {
-  if (o.publish_path.empty()) usage("fanout needs --publish-path");
+// What subscribers received of payloads "<sequence> <send time in ns> ...".
+struct Deliveries {
   Latency latency;
   std::uint64_t delivered = 0, duplicates = 0, out_of_order = 0, last_delivery_ns = 0;
-  Subscriber::Events events;
-  events.on_message = [&](Subscriber& s, std::string_view payload) {
+
+  void take(Subscriber& s, std::string_view payload) {
     std::uint64_t now = uv_hrtime();
     char* end = nullptr;
     std::uint64_t sequence = std::strtoull(payload.data(), &end, 10);
@@ -225,7 +236,74 @@ int fanout_mode(uv_loop_t* loop, const Options& o) {
     }
     latency.add((now - sent) / 1000);
     last_delivery_ns = now;
-  };
+  }
+};
+
+// "<sequence> <now in ns> " padded with 'x' to `size` bytes.
+std::string payload(std::uint64_t sequence, std::size_t size) {
+  std::string body = std::to_string(sequence) + " " + std::to_string(uv_hrtime()) + " ";
+  if (body.size() < size) body.append(size - body.size(), 'x');
+  return body;
+}
+
+int listen_mode(uv_loop_t* loop, const Options& o) {
+  Deliveries d;
+  Subscriber::Events events;
+  events.on_message = [&](Subscriber& s, std::string_view p) { d.take(s, p); };
+  Swarm swarm(loop, o, events);
+  swarm.start();
+  run_until(loop, [&] { return swarm.settled(); });
+  std::fprintf(stderr, "READY %zu connected\n", swarm.ready_count);
+  std::fflush(stderr);
+  std::uint64_t start = uv_hrtime();
+  std::uint64_t expected = o.messages * swarm.ready_count;
+  run_until(loop, [&] { return d.delivered >= expected || seconds_since(start) > o.timeout; });
+  std::uint64_t lost = expected > d.delivered ? expected - d.delivered : 0;
+  std::printf("{\"label\":\"%s\",\"mode\":\"listen\",\"subscribers\":%zu,\"messages\":%llu,\"delivered\":%llu,"
+              "\"lost\":%llu,\"duplicated\":%llu,\"latency_us\":{\"p50\":%llu,\"p99\":%llu,\"max\":%llu},"
+              "\"connect_failures\":%s,\"dropped\":%zu}\n",
+              o.label.c_str(), swarm.ready_count, static_cast<unsigned long long>(o.messages),
+              static_cast<unsigned long long>(d.delivered), static_cast<unsigned long long>(lost),
+              static_cast<unsigned long long>(d.duplicates), static_cast<unsigned long long>(d.latency.percentile(50)),
+              static_cast<unsigned long long>(d.latency.percentile(99)), static_cast<unsigned long long>(d.latency.max()),
+              failures_json(swarm).c_str(), swarm.dropped_after_ready);
+  swarm.close_all();
+  uv_run(loop, UV_RUN_NOWAIT);
+  return lost == 0 ? 0 : 1;
+}
+
+int publish_mode(uv_loop_t* loop, const Options& o) {
+  if (o.publish_path.empty()) usage("publish needs --publish-path");
+  Publisher publisher(loop, o.target.host, o.publish_port, o.publish_path, o.rate > 0 ? 64 : 16);
+  publisher.start();
+  run_until(loop, [&] { return publisher.connected(); });
+  std::uint64_t sent = 0, start = uv_hrtime();
+  run_until(loop, [&] {
+    while (sent < o.messages && publisher.can_send()) {
+      if (o.rate > 0 && static_cast<double>(sent) >= seconds_since(start) * o.rate) break;
+      publisher.send(payload(sent++, o.size));
+    }
+    return publisher.answered() == o.messages || seconds_since(start) > o.timeout;
+  });
+  std::printf("{\"label\":\"%s\",\"mode\":\"publish\",\"messages\":%llu,\"answered\":%llu,\"errors\":%llu,\"seconds\":%.3f}\n",
+              o.label.c_str(), static_cast<unsigned long long>(o.messages),
+              static_cast<unsigned long long>(publisher.answered()), static_cast<unsigned long long>(publisher.failed()),
+              seconds_since(start));
+  publisher.close();
+  uv_run(loop, UV_RUN_NOWAIT);
+  return publisher.failed() == 0 && publisher.answered() == o.messages ? 0 : 1;
+}
+
+int fanout_mode(uv_loop_t* loop, const Options& o) {
+  if (o.publish_path.empty()) usage("fanout needs --publish-path");
+  Deliveries d;
+  Latency& latency = d.latency;
+  std::uint64_t& delivered = d.delivered;
+  std::uint64_t& duplicates = d.duplicates;
+  std::uint64_t& out_of_order = d.out_of_order;
+  std::uint64_t& last_delivery_ns = d.last_delivery_ns;
+  Subscriber::Events events;
+  events.on_message = [&](Subscriber& s, std::string_view p) { d.take(s, p); };
   Swarm swarm(loop, o, events);
   swarm.start();
   run_until(loop, [&] { return swarm.settled(); });
@@ -239,15 +317,11 @@ int fanout_mode(uv_loop_t* loop, const Options& o) {
   run_until(loop, [&] { return publisher.connected(); });
   std::uint64_t sent = 0;
   std::uint64_t start = uv_hrtime();
-  std::string padding(o.size, 'x');
   std::uint64_t expected = o.messages * swarm.ready_count;
   std::function<void()> publish_some = [&] {
     while (sent < o.messages && publisher.can_send()) {
       if (o.rate > 0 && static_cast<double>(sent) >= seconds_since(start) * o.rate) break;
-      std::string body = std::to_string(sent) + " " + std::to_string(uv_hrtime()) + " ";
-      if (body.size() < o.size) body += padding.substr(0, o.size - body.size());
-      publisher.send(body);
-      ++sent;
+      publisher.send(payload(sent++, o.size));
     }
   };
   uv_timer_t pace;  // paces publishing between the checks of run_until
@@ -323,5 +397,7 @@ int main(int argc, char** argv) {
   if (o.mode == "connect") return connect_mode(loop, o);
   if (o.mode == "fanout") return fanout_mode(loop, o);
   if (o.mode == "echo") return echo_mode(loop, o);
-  usage("the mode is connect, fanout or echo");
+  if (o.mode == "listen") return listen_mode(loop, o);
+  if (o.mode == "publish") return publish_mode(loop, o);
+  usage("the mode is connect, fanout, echo, listen or publish");
 }
