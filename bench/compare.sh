@@ -116,6 +116,7 @@ http {
   access_log off;
   client_body_temp_path $work; proxy_temp_path $work; fastcgi_temp_path $work; uwsgi_temp_path $work; scgi_temp_path $work;
   nchan_shared_memory_size 512m;
+  keepalive_requests 100000000;  # the publisher keeps one connection
   server {
     listen 127.0.0.1:$PORT; listen 127.0.0.2:$PORT; listen 127.0.0.3:$PORT; listen 127.0.0.4:$PORT;
     # Enough buffered messages that a subscriber still being written to never misses one.

@@ -10,20 +10,22 @@ Publisher::Publisher(uv_loop_t* loop, std::string host, int port, std::string pa
     : loop_(loop), host_(std::move(host)), port_(port), path_(std::move(path)), window_(window) {}
 
 void Publisher::start() {
-  uv_tcp_init(loop_, &tcp_);
-  tcp_.data = this;
+  tcp_ = new uv_tcp_t;
+  uv_tcp_init(loop_, tcp_);
+  tcp_->data = this;
   sockaddr_in address;
   uv_ip4_addr(host_.c_str(), port_, &address);
   connect_.data = this;
-  uv_tcp_connect(&connect_, &tcp_, reinterpret_cast<const sockaddr*>(&address), [](uv_connect_t* req, int status) {
+  uv_tcp_connect(&connect_, tcp_, reinterpret_cast<const sockaddr*>(&address), [](uv_connect_t* req, int status) {
     auto& self = *static_cast<Publisher*>(req->data);
     if (status != 0) {
       std::fprintf(stderr, "publisher: cannot connect: %s\n", uv_strerror(status));
       return;
     }
-    uv_tcp_nodelay(&self.tcp_, 1);
+    uv_tcp_nodelay(self.tcp_, 1);
     self.connected_ = true;
-    uv_read_start(reinterpret_cast<uv_stream_t*>(&self.tcp_),
+    for (const std::string& body : self.unanswered_) self.write_request(body);  // after a reconnect
+    uv_read_start(reinterpret_cast<uv_stream_t*>(self.tcp_),
                   [](uv_handle_t*, std::size_t, uv_buf_t* buf) {
                     static char buffer[64 * 1024];
                     *buf = uv_buf_init(buffer, sizeof buffer);
@@ -33,6 +35,12 @@ void Publisher::start() {
 }
 
 void Publisher::send(const std::string& body) {
+  unanswered_.push_back(body);
+  ++in_flight_;
+  write_request(body);
+}
+
+void Publisher::write_request(const std::string& body) {
   struct Write {
     uv_write_t req;
     std::string data;
@@ -40,20 +48,15 @@ void Publisher::send(const std::string& body) {
   auto* w = new Write{{}, "POST " + path_ + " HTTP/1.1\r\nHost: " + host_ + "\r\nContent-Type: text/plain\r\nContent-Length: " +
                               std::to_string(body.size()) + "\r\n\r\n" + body};
   uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-  if (uv_write(&w->req, reinterpret_cast<uv_stream_t*>(&tcp_), &buf, 1,
-               [](uv_write_t* req, int) { delete reinterpret_cast<Write*>(req); }) != 0) {
-    delete w;
-    ++failed_;
-    return;
-  }
-  ++in_flight_;
+  if (uv_write(&w->req, reinterpret_cast<uv_stream_t*>(tcp_), &buf, 1,
+               [](uv_write_t* req, int) { delete reinterpret_cast<Write*>(req); }) != 0)
+    delete w;  // the connection is going: reconnect() sends it again
 }
 
 void Publisher::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   auto& self = *static_cast<Publisher*>(stream->data);
   if (nread < 0) {
-    std::fprintf(stderr, "publisher: connection lost: %s\n", uv_strerror(static_cast<int>(nread)));
-    self.connected_ = false;
+    self.reconnect();
     return;
   }
   self.input_.append(buf->base, static_cast<std::size_t>(nread));
@@ -79,11 +82,26 @@ void Publisher::parse() {
     input_.erase(0, end + 4 + length);
     --in_flight_;
     ++answered_;
+    if (!unanswered_.empty()) unanswered_.pop_front();
   }
 }
 
+// The server closed (keepalive_requests reached, say): what it did not answer goes again.
+void Publisher::reconnect() {
+  connected_ = false;
+  input_.clear();
+  uv_close(reinterpret_cast<uv_handle_t*>(tcp_), [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+  tcp_ = nullptr;
+  if (++reconnects_ > 1000) {
+    std::fprintf(stderr, "publisher: the server keeps closing the connection: giving up\n");
+    return;
+  }
+  start();
+}
+
 void Publisher::close() {
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), nullptr);
+  if (tcp_) uv_close(reinterpret_cast<uv_handle_t*>(tcp_), [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+  tcp_ = nullptr;
 }
 
 }  // namespace bench

@@ -1,5 +1,7 @@
 // Publishes over one HTTP/1.1 keep-alive connection (POST <path> with the message as body), up
-// to `window` requests in flight (pipelined), paced to a rate by the caller.
+// to `window` requests in flight (pipelined), paced to a rate by the caller. When the server
+// closes the connection (nginx does after keepalive_requests), it reconnects and sends again
+// what was not answered.
 #pragma once
 
 #include <uv.h>
@@ -24,17 +26,21 @@ class Publisher {
  private:
   static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   void parse();
+  void write_request(const std::string& body);
+  void reconnect();
 
   uv_loop_t* loop_;
   std::string host_;
   int port_;
   std::string path_;
   unsigned window_;
-  uv_tcp_t tcp_;
+  uv_tcp_t* tcp_ = nullptr;  // replaced on reconnect; freed in its close callback
+  std::deque<std::string> unanswered_;
   uv_connect_t connect_;
   std::string input_;
   bool connected_ = false;
   unsigned in_flight_ = 0;
+  unsigned reconnects_ = 0;
   std::uint64_t answered_ = 0;
   std::uint64_t failed_ = 0;  // non-2xx answers
 };
