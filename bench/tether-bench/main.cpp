@@ -4,9 +4,9 @@
 //   tether-bench connect --port P --path /ws/c [--protocol ws|sse] --connections N [--hold S]
 //       open N subscribers and hold them; prints READY once all are up, then holds S seconds
 //   tether-bench fanout  --port P --path /ws/c --publish-path /pub/c --connections N --messages M
-//                        [--size 64] [--rate R] [--protocol ws|sse]
+//                        [--size 64] [--rate R] [--protocol ws|sse] [--window 16]
 //       N subscribers; M messages of S bytes published over keep-alive HTTP at R/s (0: as fast as
-//       answers come, 16 in flight); deliveries/s, latency from the timestamp in the payload,
+//       answers come, --window in flight); deliveries/s, latency from the timestamp in the payload,
 //       lost, duplicated and out-of-order messages
 //   tether-bench echo    --port P --path /echo/x --connections C [--duration S]
 //       C WebSocket clients each sending a message and waiting for it to come back
@@ -51,6 +51,7 @@ struct Options {
   unsigned sources = 4;
   unsigned source_base = 1;
   double timeout = 60;
+  unsigned window = 16;  // publish requests in flight
   std::size_t concurrency = 1000;
   double hold = 0;
   double duration = 10;
@@ -83,6 +84,7 @@ Options parse(int argc, char** argv) {
     else if (key == "--sources") o.sources = static_cast<unsigned>(std::atoi(value.c_str()));
     else if (key == "--source-base") o.source_base = static_cast<unsigned>(std::atoi(value.c_str()));
     else if (key == "--timeout") o.timeout = std::atof(value.c_str());
+    else if (key == "--window") o.window = static_cast<unsigned>(std::atoi(value.c_str()));
     else if (key == "--concurrency") o.concurrency = std::strtoul(value.c_str(), nullptr, 10);
     else if (key == "--hold") o.hold = std::atof(value.c_str());
     else if (key == "--duration") o.duration = std::atof(value.c_str());
@@ -312,7 +314,7 @@ int fanout_mode(uv_loop_t* loop, const Options& o) {
   std::uint64_t pause = uv_hrtime();
   run_until(loop, [&] { return seconds_since(pause) > 0.5; });
 
-  Publisher publisher(loop, o.target.host, o.publish_port, o.publish_path, o.rate > 0 ? 64 : 16);
+  Publisher publisher(loop, o.target.host, o.publish_port, o.publish_path, o.rate > 0 ? 64 : o.window);
   publisher.start();
   run_until(loop, [&] { return publisher.connected(); });
   std::uint64_t sent = 0;
