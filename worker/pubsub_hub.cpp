@@ -15,6 +15,11 @@ struct tether_buffer {
 namespace tether {
 namespace {
 
+// A flush round longer than this means the worker is saturated with deliveries...
+constexpr std::uint64_t kSaturatedNs = 500'000;
+// ...and the next batch gathers for this long before it goes out.
+constexpr std::uint64_t kCoalesceMs = 1;
+
 tether_message message_view(std::string_view channel, const std::string& id, std::string_view data, std::uint64_t time_ms) {
   tether_message m{};
   m.size = sizeof m;
@@ -33,12 +38,22 @@ tether_message message_view(std::string_view channel, const std::string& id, std
 PubsubHub::PubsubHub(uv_loop_t* loop, int link_fd, const PubsubConfig& config, unsigned slot, std::size_t metrics_slot)
     : config_(config), metrics_slot_(metrics_slot) {
   broker_ = std::make_unique<BrokerClient>(
-      loop, link_fd, [this](const PubsubFrame& frame) { deliver(frame); }, [this] { flush(); });
+      loop, link_fd, [this](const PubsubFrame& frame) { deliver(frame); }, [this] { on_batch_end(); });
+  flush_timer_ = new uv_timer_t;
+  uv_timer_init(loop, flush_timer_);
+  flush_timer_->data = this;
   subscribers_metric_ = shared_metrics().register_metric("tether_subscribers", "worker=\"" + std::to_string(slot) + "\"",
                                                          "Channel subscriptions held, by worker slot.", MetricType::gauge);
 }
 
-PubsubHub::~PubsubHub() = default;
+PubsubHub::~PubsubHub() { close(); }
+
+void PubsubHub::close() {
+  broker_->close();
+  if (!flush_timer_) return;
+  uv_close(reinterpret_cast<uv_handle_t*>(flush_timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+  flush_timer_ = nullptr;
+}
 
 Feed* PubsubHub::create_feed(const tether_feed_format& format) {
   auto feed = std::make_unique<Feed>();
@@ -214,8 +229,19 @@ void PubsubHub::touch(Connection& connection) {
   to_flush_.push_back(&connection);
 }
 
-// After a batch from the broker: one write per touched connection for all it got.
+void PubsubHub::on_batch_end() {
+  if (to_flush_.empty()) return;
+  if (!saturated_ || !flush_timer_) {
+    flush();
+    return;
+  }
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(flush_timer_)))
+    uv_timer_start(flush_timer_, [](uv_timer_t* t) { static_cast<PubsubHub*>(t->data)->flush(); }, kCoalesceMs, 0);
+}
+
+// One write per touched connection for all it got since the last flush.
 void PubsubHub::flush() {
+  std::uint64_t start = uv_hrtime();
   std::vector<Connection*> batch;
   batch.swap(to_flush_);
   for (Connection* c : batch) {
@@ -223,6 +249,7 @@ void PubsubHub::flush() {
     c->flush_scheduled() = false;
     c->flush_queue();
   }
+  saturated_ = uv_hrtime() - start > kSaturatedNs;
 }
 
 void PubsubHub::buffer_append(tether_buffer* out, const void* data, std::size_t length) {

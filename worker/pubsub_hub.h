@@ -2,6 +2,8 @@
 // delivery of the messages the broker relays. A message is encoded once per feed (wire format,
 // created by a module) and the same frame is queued on every subscriber using that feed; the
 // connections touched by a batch of messages are flushed together once the batch is handled.
+// A worker that is saturated (its last flush round took long) lets the next batch gather for a
+// millisecond first, so that each subscriber gets several messages per syscall.
 //
 // Resume: a subscriber with `since` waits for the broker's history reply and skips live
 // messages until then; the broker sequenced those before answering, so the reply holds them
@@ -74,12 +76,15 @@ class PubsubHub {
   static void buffer_append(tether_buffer* out, const void* data, std::size_t length);
 
   BrokerClient& broker() { return *broker_; }
+  // Worker exit: closes the link and the flush timer.
+  void close();
   const PubsubConfig& config() const { return config_; }
 
  private:
   void deliver(const PubsubFrame& frame);
   void resume(Subscription& subscription, MessageId since, const PubsubFrame& reply);
   void touch(Connection& connection);
+  void on_batch_end();
   void flush();
   void unlink(Subscription* subscription);
   FrameRef encode(Feed& feed, const tether_message& message, bool chunked);
@@ -90,6 +95,8 @@ class PubsubHub {
   std::vector<std::unique_ptr<Feed>> feeds_;
   std::unordered_map<std::string, std::unique_ptr<HubChannel>> channels_;
   std::vector<Connection*> to_flush_;
+  uv_timer_t* flush_timer_;  // freed in its close callback
+  bool saturated_ = false;   // the last flush round took long: coalesce the next batch
   std::size_t metrics_slot_;
   std::uint32_t subscribers_metric_ = 0;
 };

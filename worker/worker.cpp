@@ -259,7 +259,7 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
     control_.reset();
     for (Connection* c = connections_; c; c = c->next) c->close_now();
     modules_->stop();
-    hub_->broker().close();
+    hub_->close();
     for (auto& handle : signals_) uv_close(reinterpret_cast<uv_handle_t*>(handle.get()), nullptr);
     for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&accept_retry_timer_), reinterpret_cast<uv_handle_t*>(&drain_timer_),
                            reinterpret_cast<uv_handle_t*>(&exit_timer_), reinterpret_cast<uv_handle_t*>(&flush_check_)})
