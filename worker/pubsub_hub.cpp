@@ -15,9 +15,10 @@ struct tether_buffer {
 namespace tether {
 namespace {
 
-// A flush round longer than this means the worker is saturated with deliveries...
-constexpr std::uint64_t kSaturatedNs = 500'000;
-// ...and the next batch gathers for this long before it goes out.
+// The worker counts as saturated with deliveries when its flush rounds take more than a quarter of
+// the time between them (and are not trivially short); the next batch then gathers for
+// kCoalesceMs before it goes out. Below that load every batch goes out at once.
+constexpr std::uint64_t kMinBusyNs = 200'000;
 constexpr std::uint64_t kCoalesceMs = 1;
 
 tether_message message_view(std::string_view channel, const std::string& id, std::string_view data, std::uint64_t time_ms) {
@@ -242,6 +243,8 @@ void PubsubHub::on_batch_end() {
 // One write per touched connection for all it got since the last flush.
 void PubsubHub::flush() {
   std::uint64_t start = uv_hrtime();
+  std::uint64_t since_last = start - last_flush_start_;
+  last_flush_start_ = start;
   std::vector<Connection*> batch;
   batch.swap(to_flush_);
   for (Connection* c : batch) {
@@ -249,7 +252,8 @@ void PubsubHub::flush() {
     c->flush_scheduled() = false;
     c->flush_queue();
   }
-  saturated_ = uv_hrtime() - start > kSaturatedNs;
+  std::uint64_t busy = uv_hrtime() - start;
+  saturated_ = busy > kMinBusyNs && 4 * busy > since_last;
 }
 
 void PubsubHub::buffer_append(tether_buffer* out, const void* data, std::size_t length) {

@@ -2,8 +2,8 @@
 // delivery of the messages the broker relays. A message is encoded once per feed (wire format,
 // created by a module) and the same frame is queued on every subscriber using that feed; the
 // connections touched by a batch of messages are flushed together once the batch is handled.
-// A worker that is saturated (its last flush round took long) lets the next batch gather for a
-// millisecond first, so that each subscriber gets several messages per syscall.
+// A worker saturated with deliveries (flush rounds take most of its time) lets the next batch
+// gather for a millisecond first, so that each subscriber gets several messages per syscall.
 //
 // Resume: a subscriber with `since` waits for the broker's history reply and skips live
 // messages until then; the broker sequenced those before answering, so the reply holds them
@@ -96,7 +96,8 @@ class PubsubHub {
   std::unordered_map<std::string, std::unique_ptr<HubChannel>> channels_;
   std::vector<Connection*> to_flush_;
   uv_timer_t* flush_timer_;  // freed in its close callback
-  bool saturated_ = false;   // the last flush round took long: coalesce the next batch
+  bool saturated_ = false;   // flush rounds take most of the time: coalesce the next batch
+  std::uint64_t last_flush_start_ = 0;  // uv_hrtime()
   std::size_t metrics_slot_;
   std::uint32_t subscribers_metric_ = 0;
 };
