@@ -17,6 +17,7 @@
 # is not the same scenario (see docs/performance.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 WORKERS=${WORKERS:-2}
 RUNS=${RUNS:-3}
@@ -100,7 +101,7 @@ format = "raw"
 client_messages = "echo"
 CONF
   build/tether -c "$work/tether.toml" & server_pid=$!
-  wait_port
+  wait_port "$PORT"
 }
 
 start_nchan() {
@@ -129,21 +130,12 @@ http {
 }
 CONF
   nginx -c "$work/nginx.conf" -e "$work/nginx-error.log" & server_pid=$!
-  wait_port
+  wait_port "$PORT"
 }
 
 start_floor() {
   build/bench/floor --port "$PORT" --threads "$WORKERS" > "$work/floor.json" & server_pid=$!
-  wait_port
-}
-
-wait_port() {
-  for _ in $(seq 100); do
-    if (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  echo "server did not start" >&2
-  exit 1
+  wait_port "$PORT"
 }
 
 stop_server() {
@@ -154,15 +146,7 @@ stop_server() {
   sleep 0.3
 }
 
-# RSS in KiB of the server: its main process and all its descendants.
-server_rss_kib() {
-  local pids total=0
-  pids=$(pstree -p "$server_pid" 2>/dev/null | grep -o '([0-9]\+)' | tr -d '()' || echo "$server_pid")
-  for p in $pids; do
-    total=$((total + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)))
-  done
-  echo "$total"
-}
+server_rss_kib() { tree_rss_kib "$server_pid"; }
 
 record() { echo "$1" >> "$OUT"; }
 json_field() { sed -n "s/.*\"$2\":\\([0-9.]*\\).*/\\1/p" <<< "$1"; }

@@ -12,12 +12,14 @@
 # tether-bench processes, each from its own 127.0.0.x source addresses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 CONNECTIONS=${CONNECTIONS:-100000}
 MESSAGES=${MESSAGES:-5}
 PORT=${PORT:-18480}
 OUT=${OUT:-/tmp/tether-scale.jsonl}
 
+command -v pstree >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq psmisc; }
 ulimit -n "$(ulimit -Hn)"
 limit=$(ulimit -n)
 per_process=$((limit * 85 / 100))
@@ -60,15 +62,8 @@ format = "raw"
 CONF
 build/tether -c "$work/tether.toml" & server=$!
 pids+=("$server")
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.05; done
-
-rss_kib() {
-  local total=0
-  for p in $(pstree -p "$server" | grep -o '([0-9]\+)' | tr -d '()'); do
-    total=$((total + $(awk '/^VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)))
-  done
-  echo "$total"
-}
+wait_port "$PORT"
+rss_kib() { tree_rss_kib "$server"; }
 
 echo "scale: $CONNECTIONS WebSocket subscribers, $WORKERS workers, $GENERATORS generators x $per_generator (fd limit $limit)"
 before=$(rss_kib)

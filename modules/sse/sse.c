@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "../common/query.h"
+#include "../common/queue_settings.h"
 
 enum { MAX_CHANNELS = 16, SWEEP_MS = 250 };
 
@@ -34,11 +35,10 @@ typedef struct {
 } module_config;
 
 typedef struct {
-  uint64_t max_queue;
-  tether_slow_policy slow_consumer;
+  queue_settings queue;
 } route_config;
 
-static const route_config default_route = {1024 * 1024, TETHER_SLOW_DISCONNECT};
+static const route_config default_route = {QUEUE_SETTINGS_DEFAULT};
 
 typedef struct sse_conn {
   tether_connection *connection;
@@ -78,20 +78,13 @@ static void destroy_config(void *config) { free(config); }
 static int create_route_config(const tether_host *h, tether_config *table, void *config, void **out) {
   static const char *const keys[] = {"max_queue", "slow_consumer"};
   route_config *r = malloc(sizeof *r);
-  const char *value;
-  int ok, status;
+  int ok;
   (void)config;
   host = h;
   if (!r) return TETHER_ERROR;
   *r = default_route;
   ok = host->config_only_keys(table, keys, 2) == TETHER_OK;
-  ok = host->config_size(table, "max_queue", &r->max_queue) != TETHER_ERROR && ok;
-  if (r->max_queue < 1024) host->config_error(table, "max_queue", "must be at least 1KiB"), ok = 0;
-  if ((status = host->config_string(table, "slow_consumer", &value)) == TETHER_OK) {
-    if (strcmp(value, "disconnect") == 0) r->slow_consumer = TETHER_SLOW_DISCONNECT;
-    else if (strcmp(value, "drop") == 0) r->slow_consumer = TETHER_SLOW_DROP;
-    else host->config_error(table, "slow_consumer", "must be \"disconnect\" or \"drop\""), ok = 0;
-  } else if (status == TETHER_ERROR) ok = 0;
+  ok = read_queue_settings(host, table, &r->queue) && ok;
   *out = r;
   return ok ? TETHER_OK : TETHER_ERROR;
 }
@@ -269,7 +262,7 @@ static int content(tether_request *request, void *config, void *route_config_ptr
   host->metric_add(worker, open_metric, 1);
   snprintf(text, sizeof text, "retry: %llu\n\n", (unsigned long long)(settings ? settings->retry_ms : 2000));
   write_text(c, text);
-  host->connection_set_queue_limit(conn, route->max_queue, route->slow_consumer);
+  host->connection_set_queue_limit(conn, route->queue.max_queue, route->queue.slow_consumer);
   for (i = 0; i < count; ++i)
     host->subscribe(conn, feed, names[i], strlen(names[i]), has_since ? since : NULL, has_since ? since_length : 0);
   return TETHER_OK;

@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "../common/query.h"
+#include "../common/queue_settings.h"
 #include "sha1.h"
 #include "ws_codec.h"
 
@@ -46,11 +47,10 @@ typedef struct {
 typedef struct {
   int format;
   int client_messages;
-  uint64_t max_queue;
-  tether_slow_policy slow_consumer;
+  queue_settings queue;
 } route_config;
 
-static const route_config default_route = {FORMAT_JSON, CLIENT_IGNORE, 1024 * 1024, TETHER_SLOW_DISCONNECT};
+static const route_config default_route = {FORMAT_JSON, CLIENT_IGNORE, QUEUE_SETTINGS_DEFAULT};
 
 /* One upgraded connection: kept small, there may be a hundred thousand of them per worker. */
 typedef struct ws_conn {
@@ -139,13 +139,7 @@ static int create_route_config(const tether_host *h, tether_config *table, void 
     else if (strcmp(value, "publish") == 0) r->client_messages = CLIENT_PUBLISH;
     else host->config_error(table, "client_messages", "must be \"ignore\", \"echo\" or \"publish\""), ok = 0;
   } else if (status == TETHER_ERROR) ok = 0;
-  if ((status = host->config_string(table, "slow_consumer", &value)) == TETHER_OK) {
-    if (strcmp(value, "disconnect") == 0) r->slow_consumer = TETHER_SLOW_DISCONNECT;
-    else if (strcmp(value, "drop") == 0) r->slow_consumer = TETHER_SLOW_DROP;
-    else host->config_error(table, "slow_consumer", "must be \"disconnect\" or \"drop\""), ok = 0;
-  } else if (status == TETHER_ERROR) ok = 0;
-  ok = host->config_size(table, "max_queue", &r->max_queue) != TETHER_ERROR && ok;
-  if (r->max_queue < 1024) host->config_error(table, "max_queue", "must be at least 1KiB"), ok = 0;
+  ok = read_queue_settings(host, table, &r->queue) && ok;
   *out = r;
   return ok ? TETHER_OK : TETHER_ERROR;
 }
@@ -566,7 +560,7 @@ static int content(tether_request *request, void *config, void *route_config_ptr
   if (connections) connections->prev = wc;
   connections = wc;
   host->metric_add(worker, open_metric, 1);
-  host->connection_set_queue_limit(conn, route->max_queue, route->slow_consumer);
+  host->connection_set_queue_limit(conn, route->queue.max_queue, route->queue.slow_consumer);
   for (i = 0; i < channels.count; ++i)
     host->subscribe(conn, feeds[route->format], channels.names[i], strlen(channels.names[i]),
                     channels.has_since ? channels.since : NULL, channels.has_since ? strlen(channels.since) : 0);

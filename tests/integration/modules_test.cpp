@@ -35,19 +35,6 @@ std::string probe_routes(const std::string& so_path) {
   return routes;
 }
 
-// Parses "name{labels} value" lines of a Prometheus page.
-std::map<std::string, long> parse_metrics(const std::string& page) {
-  std::map<std::string, long> values;
-  std::istringstream lines(page);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    auto space = line.rfind(' ');
-    values[line.substr(0, space)] = std::stol(line.substr(space + 1));
-  }
-  return values;
-}
-
 void copy_file(const std::string& from, const std::string& to) {
   std::ifstream in(from, std::ios::binary);
   std::ofstream out(to, std::ios::binary);

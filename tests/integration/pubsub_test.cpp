@@ -88,17 +88,8 @@ class Publisher {
 };
 
 std::map<std::string, long> metrics(int port) {
-  std::map<std::string, long> values;
   auto r = http_get(port, "/metrics");
-  if (!r) return values;
-  std::istringstream in(r->body);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line[0] == '#') continue;
-    auto space = line.rfind(' ');
-    values[line.substr(0, space)] = std::stol(line.substr(space + 1));
-  }
-  return values;
+  return r ? parse_metrics(r->body) : std::map<std::string, long>();
 }
 
 std::string data_of(const std::string& json) { return Publisher::json_field(json, "data"); }

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <sstream>
 
 namespace tether::test {
 
@@ -52,17 +53,33 @@ bool HttpClient::send(const std::string& bytes) {
 
 bool HttpClient::fill(std::chrono::steady_clock::time_point deadline) {
   if (closed_ || fd_ < 0) return false;
+  return receive_some(fd_, deadline, &buffer_, &closed_);
+}
+
+bool receive_some(int fd, std::chrono::steady_clock::time_point deadline, std::string* buffer, bool* closed) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-  pollfd p{fd_, POLLIN, 0};
+  pollfd p{fd, POLLIN, 0};
   if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
-  char chunk[16384];
-  ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+  char chunk[65536];
+  ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
   if (n <= 0) {
-    closed_ = true;
+    *closed = true;
     return false;
   }
-  buffer_.append(chunk, static_cast<std::size_t>(n));
+  buffer->append(chunk, static_cast<std::size_t>(n));
   return true;
+}
+
+std::map<std::string, long> parse_metrics(const std::string& page) {
+  std::map<std::string, long> values;
+  std::istringstream lines(page);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    auto space = line.rfind(' ');
+    values[line.substr(0, space)] = std::stol(line.substr(space + 1));
+  }
+  return values;
 }
 
 std::optional<HttpResponse> HttpClient::read_response(std::chrono::milliseconds timeout) {

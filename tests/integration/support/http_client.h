@@ -54,4 +54,11 @@ class HttpClient {
 // One request on a fresh connection.
 std::optional<HttpResponse> http_get(int port, const std::string& path);
 
+// Parses the "name{labels} value" lines of a Prometheus page.
+std::map<std::string, long> parse_metrics(const std::string& page);
+
+// Waits until `fd` is readable (at most until `deadline`) and appends what one recv() returns
+// to *buffer. False on timeout, or on EOF/error (then *closed is set).
+bool receive_some(int fd, std::chrono::steady_clock::time_point deadline, std::string* buffer, bool* closed);
+
 }  // namespace tether::test

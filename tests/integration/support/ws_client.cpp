@@ -12,6 +12,8 @@
 #include <cstring>
 #include <random>
 
+#include "support/http_client.h"
+
 namespace tether::test {
 namespace {
 
@@ -116,18 +118,7 @@ bool WsClient::send_raw(const std::string& bytes) {
 
 bool WsClient::fill(std::chrono::steady_clock::time_point deadline) {
   if (fd_ < 0 || closed_) return false;
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-  if (left.count() <= 0) return false;
-  pollfd p{fd_, POLLIN, 0};
-  if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
-  char chunk[65536];
-  ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-  if (n <= 0) {
-    closed_ = true;
-    return false;
-  }
-  buffer_.append(chunk, static_cast<std::size_t>(n));
-  return true;
+  return receive_some(fd_, deadline, &buffer_, &closed_);
 }
 
 std::optional<WsFrame> WsClient::read_frame(std::chrono::milliseconds timeout) {
