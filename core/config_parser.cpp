@@ -147,13 +147,16 @@ class ConfigReader {
     const toml::table* t = table_at(root, "pubsub", "[pubsub]");
     if (!t) return;
     check_keys(*t, "[pubsub]", {"history_size", "history_ttl", "history_memory", "max_message_size", "max_channels",
-                                "publish_token"});
+                                "publish_token", "worker_backlog"});
     read_integer(*t, "history_size", pubsub.history_size, 0, 1'000'000);
     read_duration(*t, "history_ttl", pubsub.history_ttl);
     read_size(*t, "history_memory", pubsub.history_memory);
     read_size(*t, "max_message_size", pubsub.max_message_size);
     read_integer(*t, "max_channels", pubsub.max_channels, 1, 100'000'000);
     read_string(*t, "publish_token", pubsub.publish_token);
+    read_size(*t, "worker_backlog", pubsub.worker_backlog);
+    if (const toml::node* b = t->get("worker_backlog"); b && pubsub.worker_backlog < 64 * 1024)
+      error(b->source(), "\"worker_backlog\" must be at least 64KiB");
     if (const toml::node* m = t->get("max_message_size"); m && (pubsub.max_message_size < 1 || pubsub.max_message_size > 16 * 1024 * 1024))
       error(m->source(), "\"max_message_size\" must be between 1B and 16MiB");
   }

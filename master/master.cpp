@@ -165,10 +165,24 @@ void Master::read_pubsub(WorkerProcess& process) {
   broker_expiry_ms_ = next < 0 ? 0 : unix_time_ms() + static_cast<std::uint64_t>(next);
 }
 
+// Sends what the broker produced. A worker that stops reading its link (wedged, stopped) would
+// make the master hold every message for it: past [pubsub] worker_backlog it is killed instead,
+// and its replacement's subscribers resume from history.
 void Master::flush_pubsub() {
   for (Generation& g : generations_)
-    for (WorkerProcess& p : g.processes)
-      if (p.pubsub && p.pubsub->wants_write() && !p.pubsub->write()) close_pubsub(p);
+    for (WorkerProcess& p : g.processes) {
+      if (!p.pubsub || !p.pubsub->wants_write()) continue;
+      if (!p.pubsub->write()) {
+        close_pubsub(p);
+        continue;
+      }
+      std::size_t waiting = p.pubsub->output().size();
+      if (waiting <= g.config->pubsub.worker_backlog || p.pid == 0) continue;
+      LOG_ERROR("worker %u (pid %d, generation %u) stopped reading its pub/sub link (%zu bytes waiting): killing it",
+                p.slot, static_cast<int>(p.pid), g.number, waiting);
+      ::kill(p.pid, SIGKILL);
+      close_pubsub(p);
+    }
 }
 
 void Master::close_pubsub(WorkerProcess& process) {

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <regex>
@@ -405,4 +406,37 @@ TEST(PubSub, ALibwebsocketsClientReceivesPublishedMessagesAndCanPublish) {
   EXPECT_NE(output.find("\"data\":\"hello from lws\"}\n"), std::string::npos) << output;
   EXPECT_NE(output.find("\"data\":\"two\"}\n"), std::string::npos) << output;
   EXPECT_NE(output.find("\"data\":\"three\"}\n"), std::string::npos) << output;
+}
+
+TEST(PubSubLimits, AWorkerThatStopsReadingItsLinkIsReplacedInsteadOfGrowingTheMaster) {
+  TetherServer server(2, kPubsub + "[pubsub]\nworker_backlog = \"64KiB\"\n", kModulesDir);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  std::vector<pid_t> workers = server.worker_pids();
+  ASSERT_EQ(workers.size(), 2u);
+  pid_t stopped = workers[1];
+  ::kill(stopped, SIGSTOP);
+  // A keep-alive connection the other worker serves (one to the stopped worker gets no answer).
+  std::unique_ptr<HttpClient> client;
+  for (int attempt = 0; attempt < 40 && !client; ++attempt) {
+    auto c = std::make_unique<HttpClient>();
+    ASSERT_TRUE(c->connect(server.port()));
+    c->send("GET /pub/big HTTP/1.1\r\nHost: x\r\n\r\n");
+    if (c->read_response(std::chrono::milliseconds(300))) client = std::move(c);
+  }
+  ASSERT_TRUE(client) << "no connection reached the running worker";
+  std::string data(50 * 1024, 'z');
+  for (int i = 0; i < 40; ++i) {
+    client->send("POST /pub/big HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(data.size()) + "\r\n\r\n" + data);
+    auto r = client->read_response();
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->status, 200);
+  }
+  EXPECT_TRUE(server.wait_for_log("stopped reading its pub/sub link", std::chrono::seconds(5))) << server.error_log();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (process_alive(stopped) && std::chrono::steady_clock::now() < deadline) usleep(50 * 1000);
+  EXPECT_FALSE(process_alive(stopped));
+  ::kill(stopped, SIGCONT);  // in case it is still there
+  EXPECT_TRUE(server.wait_for_workers(2, std::chrono::seconds(5)));
+  std::vector<pid_t> now = server.worker_pids();
+  EXPECT_EQ(std::count(now.begin(), now.end(), stopped), 0);
 }
