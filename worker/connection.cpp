@@ -304,7 +304,7 @@ void Connection::flush_queue(bool force) {
   if (s.dropped != 0) {
     FrameRef notice = host_.hub().dropped_notice(*this, s.dropped);
     s.dropped = 0;
-    if (notice) s.queue.push_front(chunked_stream() ? chunk_frame(notice.view()) : notice);
+    if (notice) s.queue.push_front(std::move(notice));
   }
   if (s.queue.empty()) return;
   write_queue(s.queue);

@@ -208,7 +208,7 @@ FrameRef PubsubHub::dropped_notice(Connection& connection, std::uint64_t count) 
   notice.channel = "";
   notice.since = "";
   notice.count = count;
-  return encode_notice(*s->feed, notice, false);
+  return encode_notice(*s->feed, notice, connection.chunked_stream());
 }
 
 FrameRef PubsubHub::encode(Feed& feed, const tether_message& message, bool chunked) {

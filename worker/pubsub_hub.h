@@ -69,7 +69,8 @@ class PubsubHub {
   bool publish(std::string_view channel, std::string_view data);
   // The connection stops taking messages (closing, overflowed, stream ended).
   void connection_closing(Connection& connection);
-  // The DROPPED notice for a connection's feed; empty if the feed sends no notices.
+  // The DROPPED notice for a connection's feed, framed for that connection (chunked or not);
+  // empty if the feed sends no notices.
   FrameRef dropped_notice(Connection& connection, std::uint64_t count);
 
   // The host function encoders append with (tether_host.buffer_append).

@@ -17,7 +17,7 @@ namespace tether {
 class FrameRef {
  public:
   FrameRef() = default;
-  // A new frame holding a copy of `bytes` (and room for `reserve` more, see append()).
+  // A new frame holding a copy of `bytes`.
   static FrameRef copy_of(std::string_view bytes) {
     FrameRef ref;
     auto* frame = static_cast<Frame*>(std::malloc(sizeof(Frame) + bytes.size()));

@@ -67,7 +67,6 @@ typedef struct ws_conn {
 } ws_conn;
 
 static const tether_host *host;
-static module_config *settings;
 static tether_worker *worker;
 static tether_timer *sweep_timer;
 static tether_feed *feeds[2];
@@ -572,9 +571,9 @@ static int content(tether_request *request, void *config, void *route_config_ptr
 static int worker_init(const tether_host *h, tether_worker *w, void *config) {
   static const tether_feed_format json_format = {sizeof(tether_feed_format), encode_json, encode_json_notice, NULL};
   static const tether_feed_format raw_format = {sizeof(tether_feed_format), encode_raw, NULL, NULL};
+  (void)config;
   host = h;
   worker = w;
-  settings = config;
   if (host->abi_minor < 1) return TETHER_ERROR;
   feeds[FORMAT_JSON] = host->feed_create(w, &json_format);
   feeds[FORMAT_RAW] = host->feed_create(w, &raw_format);
