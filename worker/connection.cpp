@@ -70,8 +70,10 @@ Connection* Connection::start(ConnectionHost& host, int fd, const Listener& list
   c->open_handles_ = 1;
   c->last_activity_ms_ = uv_now(host.loop());
   if (uv_tcp_open(&c->tcp_, fd) != 0) {
+    // Never handed to the worker or a module: nobody is told, the handle just goes.
     ::close(fd);
-    c->close_now();
+    c->closed_ = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp_), [](uv_handle_t* h) { delete &connection_of(h); });
     return nullptr;
   }
   uv_tcp_nodelay(&c->tcp_, 1);
@@ -81,6 +83,12 @@ Connection* Connection::start(ConnectionHost& host, int fd, const Listener& list
 }
 
 bool Connection::peer_address(sockaddr_storage* address, socklen_t* length) const {
+  if (closed_) {  // the socket is gone: what close_now() kept of it, if anything
+    if (!closed_peer_ || *length < closed_peer_->length) return false;
+    std::memcpy(address, &closed_peer_->address, closed_peer_->length);
+    *length = closed_peer_->length;
+    return true;
+  }
   int n = static_cast<int>(*length);
   if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(address), &n) != 0) return false;
   *length = static_cast<socklen_t>(n);
@@ -159,6 +167,7 @@ void Connection::handle_tls_input(std::string_view ciphertext) {
   std::string plaintext, reply;
   TlsStream::Status status = tls_->receive(ciphertext, &plaintext, &reply);
   write_bytes(reply);
+  if (closed_) return;  // the reply failed (client gone): its plaintext must reach nobody
   if (status == TlsStream::Status::failed) {  // garbage or a refused handshake: the alert is out
     close_after_output();
     after_output_progress();
@@ -171,6 +180,7 @@ void Connection::handle_tls_input(std::string_view ciphertext) {
 
 // Plaintext from the client: HTTP until an upgrade, then straight to the module.
 void Connection::feed_session(std::string_view data) {
+  if (closed_) return;
   if (!session_) {
     deliver_to_module(data);
     return;
@@ -223,10 +233,12 @@ const tether_stream_callbacks* intern_callbacks(const tether_stream_callbacks* c
 
 }  // namespace
 
-void Connection::attach_module_stream(const tether_stream_callbacks* callbacks, void* user) {
+bool Connection::attach_module_stream(const tether_stream_callbacks* callbacks, void* user) {
+  if (closed_) return false;  // e.g. the client reset while its request was answered
   module_stream_ = std::make_unique<ModuleStream>();
   module_stream_->callbacks = intern_callbacks(callbacks);
   module_stream_->user = user;
+  return true;
 }
 
 std::int64_t Connection::write_for_module(const void* data, std::size_t length) {
@@ -244,6 +256,9 @@ std::int64_t Connection::write_for_module(const void* data, std::size_t length) 
   if (closed_) return -1;
   std::int64_t queued = backlog();
   if (queued >= TETHER_WRITE_BACKLOG) module_stream_->wants_writable = true;
+  // What the module writes in answer to the client (pongs, echoes) is bounded like the pub/sub
+  // output: past the queue limit the client is not read until it has taken some of it.
+  if (output_backed_up()) set_reading(false);
   update_timer();
   return queued;
 }
@@ -251,6 +266,13 @@ std::int64_t Connection::write_for_module(const void* data, std::size_t length) 
 std::int64_t Connection::backlog() const {
   std::size_t queued = module_stream_ ? module_stream_->queue.bytes() : 0;
   return static_cast<std::int64_t>(queued + tcp_.write_queue_size);
+}
+
+// Whether the client's unsent output is so large that reading more of its input (requests,
+// pings, messages to echo) would only make it grow.
+bool Connection::output_backed_up() const {
+  if (module_stream_) return static_cast<std::uint64_t>(backlog()) >= module_stream_->queue_limit;
+  return tcp_.write_queue_size >= kMaxQueuedOutput;
 }
 
 bool Connection::takes_frames() const {
@@ -261,7 +283,7 @@ bool Connection::takes_frames() const {
 
 void Connection::set_queue_limit(std::uint64_t max_bytes, tether_slow_policy policy) {
   if (!module_stream_) return;
-  module_stream_->queue_limit = static_cast<std::uint32_t>(std::min<std::uint64_t>(max_bytes, UINT32_MAX));
+  module_stream_->queue_limit = max_bytes;
   module_stream_->policy = policy;
 }
 
@@ -374,7 +396,11 @@ void Connection::write_queue(StreamQueue& queue) {
 }
 
 void Connection::end_module_stream() {
-  if (closed_ || phase() != HttpSession::Phase::streaming) return;
+  if (closed_) {  // closing already: the module is done with it, so it gets no on_close
+    module_stream_.reset();
+    return;
+  }
+  if (phase() != HttpSession::Phase::streaming) return;
   request_released_ = false;
   host_.hub().connection_closing(*this);
   flush_queue(true);
@@ -490,7 +516,7 @@ void Connection::after_output_progress() {
   }
   // Reading goes on while a module answers (to notice a client that leaves); the session
   // bounds what it keeps meanwhile.
-  set_reading(tcp_.write_queue_size < kMaxQueuedOutput);
+  set_reading(!output_backed_up());
   update_timer();
 }
 
@@ -627,12 +653,21 @@ void Connection::on_shutdown(uv_shutdown_t* req, int status) {
   if (status < 0 || c.peer_closed_) c.close_now();
 }
 
+// Modules hear of it (on_close, connection_closed) only in the close callback, on a later
+// loop turn: close_now() is reached from inside host functions a module called (a write that
+// fails with ECONNRESET), and the module must find its state intact when that call returns.
 void Connection::close_now() {
   if (closed_) return;
+  if (announced_to_modules) {  // connection_closed hooks are told the client's address
+    closed_peer_ = std::make_unique<PeerAddress>();
+    int n = sizeof closed_peer_->address;
+    if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&closed_peer_->address), &n) == 0)
+      closed_peer_->length = static_cast<socklen_t>(n);
+    else closed_peer_.reset();
+  }
   closed_ = true;
   if (module_stream_) host_.hub().connection_closing(*this);
-  if (auto stream = std::move(module_stream_); stream && stream->callbacks->on_close) stream->callbacks->on_close(this, stream->user);
-  host_.on_connection_closing(*this);
+  if (module_stream_) module_stream_->queue.clear();
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_handle_closed);
   if (timer_) uv_close(reinterpret_cast<uv_handle_t*>(timer_), on_handle_closed);
 }
@@ -644,6 +679,8 @@ void Connection::on_handle_closed(uv_handle_t* handle) {
     c.timer_ = nullptr;
   }
   if (--c.open_handles_ != 0) return;
+  if (auto stream = std::move(c.module_stream_); stream && stream->callbacks->on_close)
+    stream->callbacks->on_close(&c, stream->user);
   c.host_.on_connection_closed(c);
   delete &c;
 }

@@ -53,8 +53,8 @@ class ConnectionHost {
   virtual std::size_t metrics_slot() const = 0;
   // Scratch space for reads: data is parsed before the next read, so one buffer serves all.
   virtual uv_buf_t read_buffer() = 0;
-  // Before the socket closes (modules' connection_closed hooks), then once it is gone.
-  virtual void on_connection_closing(Connection& connection) = 0;
+  // Once its socket is gone, on a later loop turn than close_now() (modules' connection_closed
+  // hooks run here); the connection is deleted when this returns.
   virtual void on_connection_closed(Connection& connection) = 0;
 };
 
@@ -67,13 +67,15 @@ class Connection final : public tether_connection, public RequestObserver {
   // Graceful shutdown: finish the request in flight with "Connection: close"; an idle
   // connection is closed once it has been quiet for a moment (never mid-request).
   void start_drain();
-  // Closes at once (fast stop, or drain_timeout reached).
+  // Closes at once (fast stop, drain_timeout reached, a failed write). The module's on_close and
+  // the connection_closed hooks follow from the close callback, never from inside this call.
   void close_now();
 
   bool busy() const;
 
   // A module owns the output (streamed response) or the whole byte stream (upgrade) from now on.
-  void attach_module_stream(const tether_stream_callbacks* callbacks, void* user);
+  // False if the connection is already closing (the module then owns nothing).
+  bool attach_module_stream(const tether_stream_callbacks* callbacks, void* user);
   // Writes for the module: a chunk of the streamed body, or raw bytes after an upgrade.
   // Returns the bytes queued and not yet sent, or -1 when closing.
   std::int64_t write_for_module(const void* data, std::size_t length);
@@ -154,12 +156,13 @@ class Connection final : public tether_connection, public RequestObserver {
     bool flush_scheduled = false;
     bool shutdown_sent = false;
     tether_slow_policy policy = TETHER_SLOW_DISCONNECT;
-    std::uint32_t queue_limit = 1024 * 1024;  // bytes (set_queue_limit caps it below 4 GiB)
+    std::uint64_t queue_limit = 1024 * 1024;  // bytes: pub/sub frames and module writes alike
     std::uint32_t dropped = 0;   // messages dropped since the last DROPPED notice
     StreamQueue queue;
     Subscription* subscriptions = nullptr;  // owned by the hub
   };
   std::int64_t backlog() const;
+  bool output_backed_up() const;
   void handle_overflow();
   void write_queue(StreamQueue& queue);
   void deliver_to_module(std::string_view data);
@@ -169,6 +172,11 @@ class Connection final : public tether_connection, public RequestObserver {
   const Listener* listener_ = nullptr;
   std::unique_ptr<ModuleStream> module_stream_;  // only while a module owns the stream
   std::unique_ptr<TlsStream> tls_;               // only on TLS listeners
+  struct PeerAddress {
+    sockaddr_storage address;
+    socklen_t length = 0;
+  };
+  std::unique_ptr<PeerAddress> closed_peer_;     // kept by close_now() for connection_closed hooks
   uv_tcp_t tcp_;
   uv_timer_t* timer_ = nullptr;            // allocated when first armed (see arm_timer)
   std::unique_ptr<HttpSession> session_;   // null once upgraded: the bytes belong to a module

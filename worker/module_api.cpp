@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstring>
 #include <optional>
+#include <unordered_set>
 
 #include "core/log.h"
 #include "core/shared_metrics.h"
@@ -248,8 +249,7 @@ tether_connection* hand_over(tether_request* request, bool started, const tether
   request->waiting = false;
   request->response_headers.clear();
   auto* connection = static_cast<Connection*>(request->session->transport());
-  connection->attach_module_stream(callbacks, user);
-  return connection;
+  return connection->attach_module_stream(callbacks, user) ? connection : nullptr;
 }
 
 tether_connection* stream_start(tether_request* request, int status, const char* content_type,
@@ -281,11 +281,18 @@ void connection_close(tether_connection* connection) {
 
 // ---- timers
 
+// Every timer modules hold, so that a second timer_stop() (a module bug) is refused instead of
+// touching freed memory, and timers left running are closed at exit. One loop thread: no lock.
+std::unordered_set<tether_timer*>& live_timers() {
+  static std::unordered_set<tether_timer*> timers;
+  return timers;
+}
+
 tether_timer* timer_start(tether_worker* worker, uint64_t timeout_ms, uint64_t repeat_ms, tether_timer_cb cb, void* user) {
-  if (!cb) return nullptr;
+  if (!cb || !worker) return nullptr;
   auto* timer = new tether_timer;
+  live_timers().insert(timer);
   timer->worker = worker;
-  worker->timers.insert(timer);
   timer->callback = cb;
   timer->user = user;
   uv_timer_init(worker->loop, &timer->handle);
@@ -298,8 +305,10 @@ tether_timer* timer_start(tether_worker* worker, uint64_t timeout_ms, uint64_t r
 }
 
 void timer_stop(tether_timer* timer) {
-  if (!timer) return;
-  timer->worker->timers.erase(timer);
+  if (!live_timers().erase(timer)) {
+    if (timer) LOG_WARN("timer_stop() on a timer that is not running (stopped twice?): ignored");
+    return;
+  }
   uv_timer_stop(&timer->handle);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer->handle),
            [](uv_handle_t* h) { delete static_cast<tether_timer*>(h->data); });
@@ -450,6 +459,12 @@ const tether_host kHost = {
 }  // namespace
 
 const tether_host& module_host_table() { return kHost; }
-void close_module_timer(tether_timer* timer) { timer_stop(timer); }
+std::size_t close_module_timers(const tether_worker* worker) {
+  std::vector<tether_timer*> left;
+  for (tether_timer* timer : live_timers())
+    if (timer->worker == worker) left.push_back(timer);
+  for (tether_timer* timer : left) timer_stop(timer);
+  return left.size();
+}
 
 }  // namespace tether

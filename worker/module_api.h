@@ -8,7 +8,6 @@
 
 #include <deque>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "core/config.h"
@@ -38,7 +37,6 @@ struct tether_worker {
   std::size_t metrics_slot = 0;
   bool draining = false;
   tether::PubsubHub* hub = nullptr;
-  std::unordered_set<tether_timer*> timers;  // running module timers, closed at exit if left behind
 };
 
 namespace tether {
@@ -67,7 +65,7 @@ namespace tether {
 
 // The host function table given to every module (ABI 1.1).
 const tether_host& module_host_table();
-// Stops and frees a module timer (also used at exit for timers a module left running).
-void close_module_timer(tether_timer* timer);
+// Stops and frees the timers modules left running on `worker` (at exit). Returns how many.
+std::size_t close_module_timers(const tether_worker* worker);
 
 }  // namespace tether

@@ -52,11 +52,8 @@ void ModuleRuntime::stop() {
   stopped_ = true;
   for (auto& m : modules_)
     if (m->has(&tether_module::worker_exit)) m->descriptor().worker_exit(&worker_, m->config());
-  if (!worker_.timers.empty()) {
-    LOG_WARN("modules left %zu timers running at exit: closing them", worker_.timers.size());
-    auto timers = worker_.timers;
-    for (tether_timer* timer : timers) close_module_timer(timer);
-  }
+  if (std::size_t left = close_module_timers(&worker_); left != 0)
+    LOG_WARN("modules left %zu timers running at exit: closed them", left);
 }
 
 namespace {

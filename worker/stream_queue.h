@@ -17,11 +17,11 @@ class StreamQueue {
   std::size_t frames() const { return frames_.size() - head_; }
 
   void push_back(FrameRef frame) {
-    bytes_ += static_cast<std::uint32_t>(frame.size());
+    bytes_ += frame.size();
     frames_.push_back(std::move(frame));
   }
   void push_front(FrameRef frame) {
-    bytes_ += static_cast<std::uint32_t>(frame.size());
+    bytes_ += frame.size();
     if (head_ > 0) frames_[--head_] = std::move(frame);
     else frames_.insert(frames_.begin(), std::move(frame));
   }
@@ -30,7 +30,7 @@ class StreamQueue {
   std::uint64_t drop_oldest(std::size_t limit) {
     std::uint64_t dropped = 0;
     while (bytes_ > limit && frames() > 1) {
-      bytes_ -= static_cast<std::uint32_t>(frames_[head_].size());
+      bytes_ -= frames_[head_].size();
       frames_[head_++] = FrameRef();
       ++dropped;
     }
@@ -42,7 +42,7 @@ class StreamQueue {
   // Forgets the `count` oldest frames (they were written).
   void consume(std::size_t count) {
     for (std::size_t i = 0; i < count; ++i) {
-      bytes_ -= static_cast<std::uint32_t>(frames_[head_].size());
+      bytes_ -= frames_[head_].size();
       frames_[head_++] = FrameRef();
     }
     if (head_ == frames_.size()) clear();
@@ -67,8 +67,8 @@ class StreamQueue {
 
  private:
   std::vector<FrameRef> frames_;
-  std::uint32_t head_ = 0;  // frames_[0..head_) were dropped
-  std::uint32_t bytes_ = 0;  // bounded by the connection's queue limit (< 4 GiB)
+  std::size_t head_ = 0;      // frames_[0..head_) were dropped
+  std::size_t bytes_ = 0;     // what frames_[head_..] hold
 };
 
 }  // namespace tether

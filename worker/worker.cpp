@@ -127,17 +127,15 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
   }
   std::size_t metrics_slot() const override { return metrics_slot_; }
 
-  void on_connection_closing(Connection& c) override {
-    if (modules_->watches_connections() && c.announced_to_modules) modules_->connection_closed(c);
-  }
-
   void on_connection_closed(Connection& c) override {
+    if (modules_->watches_connections() && c.announced_to_modules) modules_->connection_closed(c);
     if (c.prev) c.prev->next = c.next;
     else connections_ = c.next;
     if (c.next) c.next->prev = c.prev;
     --connection_count_;
     shared_metrics().add(metrics_slot_, core_metrics().connections_open, -1);
-    if (draining_ && connection_count_ == 0) request_exit();
+    if (torn_down_ && connection_count_ == 0) stop_modules_and_loop();
+    else if (draining_ && connection_count_ == 0) request_exit();
     else if (at_capacity_ && connection_count_ < config_->limits.max_connections) {
       at_capacity_ = false;
       resume_accepting();
@@ -253,11 +251,17 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
     uv_timer_start(&exit_timer_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->close_everything(); }, 0, 0);
   }
 
+  // Modules hear of every connection closing (on_close, connection_closed) before worker_exit:
+  // those come from close callbacks, so the rest waits for the last connection to be gone.
   void close_everything() {
     torn_down_ = true;
     acceptors_.clear();
     control_.reset();
     for (Connection* c = connections_; c; c = c->next) c->close_now();
+    if (connection_count_ == 0) stop_modules_and_loop();
+  }
+
+  void stop_modules_and_loop() {
     modules_->stop();
     hub_->close();
     for (auto& handle : signals_) uv_close(reinterpret_cast<uv_handle_t*>(handle.get()), nullptr);
