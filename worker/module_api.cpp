@@ -1,4 +1,4 @@
-// The host functions of include/tether/module.h (ABI 1.1).
+// The host functions of include/tether/module.h (ABI 1.2).
 #include "worker/module_api.h"
 
 #include <cstdarg>

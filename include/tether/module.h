@@ -15,12 +15,21 @@
  *     calls a host function added after ABI 1.0. New members are only ever appended.
  *   - ABI 1.1 added pub/sub (feeds, subscribe, publish) and the stream callbacks on_overflow and
  *     on_shutdown.
+ *   - ABI 1.2 adds no function; it fixes the callback rule below (servers before 1.2 could run
+ *     on_close inside connection_write), so a module that relies on it asks for 1.2.
  *   - Nothing C++ crosses this boundary: no exceptions, no STL types, no memory allocated on one
  *     side and freed on the other (each side frees what it allocated).
  *
  * Threading: every hook and every host function runs on the worker's event-loop thread and must
  * not block. Blocking work goes through host->queue_work(): its `work` function runs on a thread
  * pool and must not call the host; its `after` function runs on the loop again.
+ *
+ * No callback inside a host function (1.2): a host function never runs one of the calling
+ * module's callbacks before it returns. A connection that fails while the module writes to it
+ * (the client reset, a TLS error) is only marked closing: connection_write() returns -1,
+ * connection_close() and stream_end() do nothing more, subscribe() fails, and the handle stays
+ * valid; on_close and the connection_closed hook follow on a later turn of the loop. A module
+ * may therefore keep using its own state after any host call, and frees it in on_close.
  *
  * Lifecycle, per worker process:
  *   create_config (once per [modules.<name>] table)  -> create_route_config (per route with a
@@ -43,7 +52,7 @@ extern "C" {
 #endif
 
 #define TETHER_MODULE_ABI_MAJOR 1
-#define TETHER_MODULE_ABI_MINOR 1
+#define TETHER_MODULE_ABI_MINOR 2
 
 /* The symbol every module exports: const tether_module *tether_module_entry(void). */
 #define TETHER_MODULE_ENTRY tether_module_entry
@@ -115,7 +124,7 @@ typedef struct tether_request_info {
 /* What a module may know of a new connection (connection_accepted / connection_closed). */
 typedef struct tether_connection_info {
   size_t size;
-  int fd;                          /* the socket: options may be set, never close or read it */
+  int fd;                          /* the socket: options may be set, never close or read it; -1 in connection_closed */
   const struct sockaddr *peer;     unsigned peer_length;
   const struct sockaddr *local;    unsigned local_length; /* the [[listen]] address it came in on, as configured */
   tether_connection *connection;
@@ -129,8 +138,9 @@ typedef struct tether_stream_callbacks {
   void (*on_read)(tether_connection *connection, const char *data, size_t length, void *user);
   /* connection_write() reported a backlog over TETHER_WRITE_BACKLOG; it has drained below it. */
   void (*on_writable)(tether_connection *connection, void *user);
-  /* The connection is closed (client gone, error, drain_timeout, connection_close). The handle
-   * is invalid once this returns. */
+  /* The connection is closed (client gone, error, drain_timeout, connection_close): always on a
+   * turn of the loop of its own, never inside a host function. The handle is invalid once this
+   * returns. Not called after stream_end(). */
   void (*on_close)(tether_connection *connection, void *user);
   /* (1.1) The pub/sub output queued for this client passed its limit with the "disconnect"
    * policy (see connection_set_queue_limit). Unsent messages are already discarded; write a
@@ -271,13 +281,17 @@ typedef struct tether_host {
   tether_connection *(*upgrade)(tether_request *request, int status, const tether_stream_callbacks *callbacks,
                                 void *user);
   /* Queues bytes and returns how many are queued and not yet sent, or -1 when the connection is
-   * closing. Over TETHER_WRITE_BACKLOG, wait for on_writable before writing more. */
+   * closing. Over TETHER_WRITE_BACKLOG, wait for on_writable before writing more. Past the
+   * connection's queue limit (connection_set_queue_limit, 1 MiB by default) the server stops
+   * reading the client until it has taken some of its output (a client that sends pings or
+   * messages to echo and never reads cannot grow the worker). */
   int64_t (*connection_write)(tether_connection *connection, const void *data, size_t length);
   /* Closes a streamed or upgraded connection once what was written is sent; on_close follows. */
   void (*connection_close)(tether_connection *connection);
 
   /* Timers on the worker's loop. repeat_ms 0 = once (the timer then stays allocated until
-   * timer_stop). timer_stop() stops and frees it; call it exactly once per timer. */
+   * timer_stop). timer_stop() stops and frees it; call it exactly once per timer (a second call
+   * is ignored with a warning). */
   tether_timer *(*timer_start)(tether_worker *worker, uint64_t timeout_ms, uint64_t repeat_ms, tether_timer_cb cb,
                                void *user);
   void (*timer_stop)(tether_timer *timer);
