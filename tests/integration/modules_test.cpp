@@ -198,7 +198,7 @@ TEST(Modules, ADifferentAbiMajorIsRefusedByTheConfigCheck) {
   TetherServer server(1, probe_routes(kTestModules + "/probe_abi2.so"));
   std::string output;
   EXPECT_EQ(run_command(std::string(TETHER_BINARY) + " -t -c " + server.config_path(), &output), 1);
-  EXPECT_NE(output.find("probe_abi2.so: module ABI 2.1 is incompatible with this server's ABI 1.2"), std::string::npos)
+  EXPECT_NE(output.find("probe_abi2.so: module ABI 2.2 is incompatible with this server's ABI 1.2"), std::string::npos)
       << output;
   EXPECT_NE(output.find(server.config_path() + ":"), std::string::npos) << output;
 }

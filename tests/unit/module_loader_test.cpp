@@ -69,7 +69,7 @@ TEST(ModuleLoader, ASharedObjectWithoutTheEntrySymbolIsRefused) {
 TEST(ModuleLoader, ADifferentAbiMajorIsRefusedNamingBothVersions) {
   Loaded l = load(probe("probe_abi2.so"));
   ASSERT_EQ(l.errors.size(), 1u);
-  EXPECT_NE(l.errors[0].message.find("module ABI 2.1 is incompatible with this server's ABI 1.2"), std::string::npos)
+  EXPECT_NE(l.errors[0].message.find("module ABI 2.2 is incompatible with this server's ABI 1.2"), std::string::npos)
       << l.all_errors();
 }
 
