@@ -96,7 +96,8 @@ bool spawn_worker(const SpawnRequest& request, WorkerProcess& process, std::stri
   process.slot = request.slot;
   process.control = UniqueFd(pair[0]);
   process.pubsub_fd = UniqueFd(link[0]);
-  process.pubsub = std::make_unique<PubsubLink>(link[0]);
+  // A frame longer than this worker can have a reason to send breaks its link.
+  process.pubsub = std::make_unique<PubsubLink>(link[0], max_worker_frame(request.config->pubsub.max_message_size));
   process.ready = false;
   process.accept_stopped = false;
   process.stop_requested = false;
