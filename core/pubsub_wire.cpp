@@ -256,9 +256,16 @@ bool PubsubLink::write() {
   return true;
 }
 
+bool PubsubLink::has_buffered_frame() const {
+  std::string_view rest(input_.data() + input_start_, input_.size() - input_start_);
+  return next_pubsub_frame(rest, max_body_).result != PubsubFrameSpan::Result::need_more;
+}
+
 PubsubLink::ReadResult PubsubLink::read(const FrameHandler& handler) {
+  if (!wants_read()) return ReadResult::open;
   bool open = true;
-  std::size_t taken = 0;
+  // Frames left from a pause go first: the input holds at most one budget and one frame.
+  std::size_t taken = has_buffered_frame() ? kReadBudget : 0;
   while (taken < kReadBudget) {
     std::size_t want = std::min(kReadChunk, kReadBudget - taken);
     std::size_t old_size = input_.size();
@@ -281,7 +288,7 @@ PubsubLink::ReadResult PubsubLink::read(const FrameHandler& handler) {
 // frame, whose length was checked) waits for the next read.
 PubsubLink::ReadResult PubsubLink::parse(const FrameHandler& handler) {
   PubsubFrame frame;
-  for (;;) {
+  while (wants_read()) {
     std::string_view rest(input_.data() + input_start_, input_.size() - input_start_);
     PubsubFrameSpan span = next_pubsub_frame(rest, max_body_);
     if (span.result == PubsubFrameSpan::Result::need_more) break;

@@ -123,16 +123,23 @@ class PubsubLink {
   // Bytes read per read() call at most, so that one busy peer cannot hold the caller's loop.
   static constexpr std::size_t kReadBudget = 1024 * 1024;
 
-  // Frames from the peer longer than `max_body` break the link.
-  explicit PubsubLink(int fd, std::size_t max_body = kMaxFrameBody) : fd_(fd), max_body_(max_body) {}
+  // Frames from the peer longer than `max_body` break the link. Frames from the peer are
+  // handled only while less than `pause_output` bytes wait to be sent to it: a peer that asks
+  // for more than it reads (history replies are large) is not heard until it has read.
+  explicit PubsubLink(int fd, std::size_t max_body = kMaxFrameBody, std::size_t pause_output = SIZE_MAX)
+      : fd_(fd), max_body_(max_body), pause_output_(pause_output) {}
   int fd() const { return fd_; }
 
   // Frames to send are appended here, then write() sends what the socket takes.
   std::string& output() { return output_; }
   bool wants_write() const { return !output_.empty(); }
+  bool wants_read() const { return output_.size() < pause_output_; }
+  // A complete frame waits in the input (handling was paused): read() again once wants_read().
+  bool has_buffered_frame() const;
   // False when the peer is gone or the socket failed.
   bool write();
-  // Reads up to kReadBudget bytes and calls `handler` per complete frame. `closed` when the
+  // Reads up to kReadBudget bytes and calls `handler` per complete frame, while wants_read()
+  // (paused, it reads nothing, so the input stays bounded). `closed` when the
   // peer hung up or the socket failed, `broken` when a frame is too long, malformed or refused
   // by the handler (problem() says which).
   ReadResult read(const FrameHandler& handler);
@@ -143,6 +150,7 @@ class PubsubLink {
 
   int fd_;
   std::size_t max_body_;
+  std::size_t pause_output_;
   std::string problem_;
   std::string output_;
   std::string input_;

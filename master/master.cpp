@@ -123,7 +123,7 @@ void Master::run_loop() {
           owners.push_back(Owner{&g, &p, false});
         }
         if (p.pubsub) {
-          short events = static_cast<short>(POLLIN | (p.pubsub->wants_write() ? POLLOUT : 0));
+          short events = static_cast<short>((p.pubsub->wants_read() ? POLLIN : 0) | (p.pubsub->wants_write() ? POLLOUT : 0));
           fds.push_back(pollfd{p.pubsub->fd(), events, 0});
           owners.push_back(Owner{&g, &p, true});
         }
@@ -142,6 +142,7 @@ void Master::run_loop() {
       else if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) read_pubsub(*owners[i].generation, *owners[i].process);
     }
     flush_pubsub();
+    resume_pubsub();
     if (n > 0 && fds[0].revents) handle_signals();
     on_deadlines();
     remove_finished_generations();
@@ -191,6 +192,14 @@ void Master::flush_pubsub() {
       ::kill(p.pid, SIGKILL);
       close_pubsub(p);
     }
+}
+
+// Requests a worker sent while it was paused (flush_pubsub() has sent it enough since); what
+// this produces goes out on the next turn, which does not block while it waits.
+void Master::resume_pubsub() {
+  for (Generation& g : generations_)
+    for (WorkerProcess& p : g.processes)
+      if (p.pubsub && p.pubsub->wants_read() && p.pubsub->has_buffered_frame()) read_pubsub(g, p);
 }
 
 void Master::close_pubsub(WorkerProcess& process) {

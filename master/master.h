@@ -59,6 +59,7 @@ class Master {
   void read_control(Generation& generation, WorkerProcess& process);
   void read_pubsub(Generation& generation, WorkerProcess& process);
   void flush_pubsub();
+  void resume_pubsub();
   void close_pubsub(WorkerProcess& process);
   std::vector<PubsubLink*> pubsub_links();
   void on_deadlines();

@@ -348,6 +348,33 @@ TEST(PubsubLinkHardening, OneReadTakesABoundedNumberOfBytes) {
   EXPECT_LE(most_in_one_read * frame.size(), PubsubLink::kReadBudget + frame.size());
 }
 
+TEST(PubsubLinkHardening, APeerThatDoesNotReadItsRepliesIsNotHeardUntilItDoes) {
+  LinkPair pair;
+  PubsubLink link(pair.fds[0], kMaxFrameBody, 4096);
+  for (int i = 0; i < 10; ++i) pair.send_all(publish_frame("x", "ask"));
+  int handled = 0;
+  auto answer_big = [&](const PubsubFrame&) -> const char* {
+    ++handled;
+    link.output().append(3000, 'r');  // a large reply, as to a history request
+    return nullptr;
+  };
+  EXPECT_EQ(link.read(answer_big), PubsubLink::ReadResult::open);
+  EXPECT_EQ(handled, 2);  // paused once 4096 bytes wait for the peer
+  EXPECT_FALSE(link.wants_read());
+  EXPECT_TRUE(link.has_buffered_frame());
+  EXPECT_EQ(link.read(answer_big), PubsubLink::ReadResult::open);
+  EXPECT_EQ(handled, 2);
+  link.output().clear();  // the peer read its replies
+  EXPECT_EQ(link.read(answer_big), PubsubLink::ReadResult::open);
+  EXPECT_EQ(handled, 4);
+  link.output().clear();
+  for (int i = 0; i < 20 && handled < 10; ++i) {
+    link.read(answer_big);
+    link.output().clear();
+  }
+  EXPECT_EQ(handled, 10);
+}
+
 TEST_F(Broker, FramesNamingInvalidChannelsOrSentOnlyByTheMasterBreakTheProtocol) {
   LocalBroker broker(config_);
   for (const std::string& bad : {std::string(), std::string("a b"), std::string(129, 'a'), std::string("x\0y", 3)}) {
