@@ -1,6 +1,7 @@
 // Shared state that clients or a dying worker could wedge, through the real server: subscribers
-// to many names never take a channel slot from publishing, and an address at its connection
-// limit is not locked out for good when the worker that counted its connections is killed.
+// to many names never take a channel slot from publishing, an address at its connection limit
+// is not locked out for good when the worker that counted its connections is killed, and a
+// worker that writes what no worker sends onto its pub/sub link is replaced.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -20,6 +21,7 @@ namespace {
 
 const std::string kBuiltinModules = TETHER_MODULES_BUILD_DIR;
 const std::string kModulesDir = "modules_dir = \"" + kBuiltinModules + "\"\n";
+const std::string kTestModules = TETHER_TEST_MODULES_DIR;
 
 int status_of(int port, const std::string& request) {
   HttpClient c;
@@ -114,4 +116,38 @@ TEST(PubsubHardening, AnAddressAtItsConnectionLimitConnectsAgainAfterItsWorkerIs
   HttpClient and_again;
   ASSERT_TRUE(and_again.connect(server.port(), "127.0.0.1", source));
   EXPECT_EQ(and_again.get("/")->status, 200);
+}
+
+TEST(PubsubHardening, AWorkerSendingWhatNoWorkerSendsOnItsLinkIsKilledAndReplaced) {
+  const std::string config = "[modules.hostile]\npath = \"" + kTestModules + "/hostile_worker.so\"\n"
+                             "[[route]]\npath = \"/hostile/*\"\nhandler = \"hostile\"\n"
+                             "[[route]]\npath = \"/pub/*\"\nhandler = \"publish\"\n";
+  TetherServer server(1, config, kModulesDir);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  struct Case {
+    const char* path;
+    const char* logged;
+  };
+  const Case cases[] = {
+      {"/hostile/oversized", "sent a frame of type 1 and 1073741824 bytes (at most 65680) on its pub/sub link: killing it"},
+      {"/hostile/garbage", "sent a malformed frame of type 99 and 3 bytes on its pub/sub link: killing it"},
+      {"/hostile/bad-name", "sent a frame of type 1 that names an invalid channel on its pub/sub link: killing it"},
+  };
+  for (const Case& c : cases) {
+    std::vector<pid_t> before = server.worker_pids();
+    ASSERT_EQ(before.size(), 1u);
+    status_of(server.port(), std::string("GET ") + c.path + " HTTP/1.1\r\nHost: x\r\n\r\n");  // may die first
+    EXPECT_TRUE(server.wait_for_log(c.logged, std::chrono::seconds(5))) << c.path << "\n" << server.error_log();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    std::vector<pid_t> now;
+    while (std::chrono::steady_clock::now() < deadline) {
+      now = server.worker_pids();
+      if (now.size() == 1 && now[0] != before[0]) break;
+      usleep(20 * 1000);
+    }
+    ASSERT_EQ(now.size(), 1u) << c.path;
+    EXPECT_NE(now[0], before[0]) << c.path;
+    EXPECT_FALSE(process_alive(before[0])) << c.path;
+    EXPECT_EQ(publish(server.port(), "after"), 200) << c.path;  // the replacement publishes
+  }
 }
