@@ -24,9 +24,10 @@ std::uint64_t unix_time_ms() {
   return static_cast<std::uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
 }
 
+// Saturating: the counts are the workers' word, and a sum that wraps would read as few.
 std::uint64_t LocalBroker::Channel::subscriber_total() const {
   std::uint64_t total = 0;
-  for (const auto& [link, count] : subscribers) total += count;
+  for (const auto& [link, count] : subscribers) total = count > UINT64_MAX - total ? UINT64_MAX : total + count;
   return total;
 }
 

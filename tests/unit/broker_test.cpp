@@ -453,3 +453,14 @@ TEST_F(Broker, ASubscriberOnlyChannelIsForgottenWithItsLastSubscriber) {
   broker.handle(a_, frame(PubsubType::info, "x"), links_);
   EXPECT_EQ(drain(a_).at(0).count, 0u);
 }
+
+TEST_F(Broker, SubscriberCountsThatWouldWrapSaturate) {
+  LocalBroker broker(config_);
+  PubsubFrame count = frame(PubsubType::subscribers, "x");
+  count.count = UINT64_MAX;
+  broker.handle(a_, count, links_);
+  count.count = 2;
+  broker.handle(b_, count, links_);
+  broker.handle(a_, frame(PubsubType::info, "x"), links_);
+  EXPECT_EQ(drain(a_).at(0).count, UINT64_MAX);
+}
