@@ -1,3 +1,4 @@
+#define _POSIX_C_SOURCE 200809L  /* kill(), getpid() even under a strict -std=c11 */
 #include "limiter.h"
 
 #include <errno.h>
