@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -37,9 +38,17 @@ std::size_t begin_frame(std::string& out, PubsubType type) {
   return begin;
 }
 
-void end_frame(std::string& out, std::size_t begin) {
-  auto length = static_cast<std::uint32_t>(out.size() - begin - kHeaderSize);
+// Fills the length in; a body longer than `max_body` (at most what the u32 field carries) is
+// taken back out.
+bool end_frame(std::string& out, std::size_t begin, std::size_t max_body = kMaxFrameBody) {
+  std::size_t body = out.size() - begin - kHeaderSize;
+  if (body > std::min(max_body, kMaxFrameBody)) {
+    out.resize(begin);
+    return false;
+  }
+  auto length = static_cast<std::uint32_t>(body);
   std::memcpy(out.data() + begin, &length, sizeof length);
+  return true;
 }
 
 class Reader {
@@ -87,9 +96,14 @@ std::optional<MessageId> MessageId::parse(std::string_view text) {
   return id;
 }
 
+std::size_t max_worker_frame(std::uint64_t max_message_size) {
+  // publish: u64 request, u32 + channel, u32 + data
+  return static_cast<std::size_t>(max_message_size) + kMaxChannelName + 16;
+}
+
 const char* channel_name_problem(std::string_view name) {
   if (name.empty()) return "the channel name is empty";
-  if (name.size() > 128) return "the channel name is longer than 128 bytes";
+  if (name.size() > kMaxChannelName) return "the channel name is longer than 128 bytes";
   for (char c : name) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
               c == '.' || c == ':' || c == '@';
@@ -163,7 +177,7 @@ void history_reply_entry(std::string& out, const StoredMessage& message) {
   put_string(out, message.data);
 }
 
-void history_reply_end(std::string& out, std::size_t begin) { end_frame(out, begin); }
+bool history_reply_end(std::string& out, std::size_t begin, std::size_t max_body) { return end_frame(out, begin, max_body); }
 
 void info_reply(std::string& out, std::uint64_t request, std::uint64_t subscribers, MessageId last,
                 std::uint64_t history_length) {
@@ -176,6 +190,23 @@ void info_reply(std::string& out, std::uint64_t request, std::uint64_t subscribe
 }
 
 }  // namespace pubsub_frame
+
+PubsubFrameSpan next_pubsub_frame(std::string_view input, std::size_t max_body) {
+  PubsubFrameSpan span;
+  if (input.size() < kHeaderSize) return span;
+  std::memcpy(&span.length, input.data(), sizeof span.length);
+  span.type = static_cast<PubsubType>(static_cast<std::uint8_t>(input[4]));
+  // The length is checked before anything is buffered for it.
+  if (span.length > max_body) {
+    span.result = PubsubFrameSpan::Result::too_long;
+    return span;
+  }
+  if (input.size() - kHeaderSize < span.length) return span;
+  span.result = PubsubFrameSpan::Result::frame;
+  span.body = input.substr(kHeaderSize, span.length);
+  span.size = kHeaderSize + span.length;
+  return span;
+}
 
 bool decode_pubsub_frame(PubsubType type, std::string_view body, PubsubFrame* f) {
   Reader r(body);
@@ -225,32 +256,61 @@ bool PubsubLink::write() {
   return true;
 }
 
-bool PubsubLink::read(const FrameHandler& handler) {
+bool PubsubLink::has_buffered_frame() const {
+  std::string_view rest(input_.data() + input_start_, input_.size() - input_start_);
+  return next_pubsub_frame(rest, max_body_).result != PubsubFrameSpan::Result::need_more;
+}
+
+PubsubLink::ReadResult PubsubLink::read(const FrameHandler& handler) {
+  if (!wants_read()) return ReadResult::open;
   bool open = true;
-  for (;;) {
+  // Frames left from a pause go first: the input holds at most one budget and one frame.
+  std::size_t taken = has_buffered_frame() ? kReadBudget : 0;
+  while (taken < kReadBudget) {
+    std::size_t want = std::min(kReadChunk, kReadBudget - taken);
     std::size_t old_size = input_.size();
-    input_.resize(old_size + kReadChunk);
-    ssize_t n = ::recv(fd_, input_.data() + old_size, kReadChunk, MSG_DONTWAIT);
+    input_.resize(old_size + want);
+    ssize_t n = ::recv(fd_, input_.data() + old_size, want, MSG_DONTWAIT);
     input_.resize(old_size + static_cast<std::size_t>(n > 0 ? n : 0));
-    if (n > 0) continue;
+    if (n > 0) {
+      taken += static_cast<std::size_t>(n);
+      continue;
+    }
     if (n < 0 && errno == EINTR) continue;
     if (n == 0 || !(errno == EAGAIN || errno == EWOULDBLOCK)) open = false;
     break;
   }
+  if (parse(handler) == ReadResult::broken) return ReadResult::broken;
+  return open ? ReadResult::open : ReadResult::closed;
+}
+
+// Hands every complete frame in the input to `handler`. What is left (at most one partial
+// frame, whose length was checked) waits for the next read.
+PubsubLink::ReadResult PubsubLink::parse(const FrameHandler& handler) {
   PubsubFrame frame;
-  while (input_.size() - input_start_ >= kHeaderSize) {
-    std::uint32_t length = 0;
-    std::memcpy(&length, input_.data() + input_start_, sizeof length);
-    if (input_.size() - input_start_ - kHeaderSize < length) break;
-    auto type = static_cast<PubsubType>(static_cast<std::uint8_t>(input_[input_start_ + 4]));
-    std::string_view body(input_.data() + input_start_ + kHeaderSize, length);
-    if (!decode_pubsub_frame(type, body, &frame)) return false;
-    input_start_ += kHeaderSize + length;
-    handler(frame);
+  while (wants_read()) {
+    std::string_view rest(input_.data() + input_start_, input_.size() - input_start_);
+    PubsubFrameSpan span = next_pubsub_frame(rest, max_body_);
+    if (span.result == PubsubFrameSpan::Result::need_more) break;
+    auto type = static_cast<unsigned>(span.type);
+    if (span.result == PubsubFrameSpan::Result::too_long) {
+      problem_ = "a frame of type " + std::to_string(type) + " and " + std::to_string(span.length) + " bytes (at most " +
+                 std::to_string(max_body_) + ")";
+      return ReadResult::broken;
+    }
+    if (!decode_pubsub_frame(span.type, span.body, &frame)) {
+      problem_ = "a malformed frame of type " + std::to_string(type) + " and " + std::to_string(span.length) + " bytes";
+      return ReadResult::broken;
+    }
+    input_start_ += span.size;
+    if (const char* why = handler(frame)) {
+      problem_ = std::string("a frame of type ") + std::to_string(type) + " that " + why;
+      return ReadResult::broken;
+    }
   }
   input_.erase(0, input_start_);
   input_start_ = 0;
-  return open;
+  return ReadResult::open;
 }
 
 }  // namespace tether

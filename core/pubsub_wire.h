@@ -5,6 +5,11 @@
 //
 // Frame: u32 body length, u8 type, body. Integers are in host order (both ends are the same
 // binary on the same machine); strings are u32 length + bytes.
+//
+// The master does not trust its workers (one may be compromised through a module): it reads a
+// bounded number of bytes per poll, refuses a frame longer than a worker can have a reason to
+// send (max_worker_frame), and the broker validates every channel name. A link that breaks the
+// protocol is reported as broken, and the master replaces the worker.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +30,14 @@ struct MessageId {
   std::string to_string() const;
   static std::optional<MessageId> parse(std::string_view text);
 };
+
+constexpr std::size_t kMaxChannelName = 128;
+// The u32 length field: an encoder refuses a longer body.
+constexpr std::size_t kMaxFrameBody = UINT32_MAX;
+
+// The longest frame body a worker sends when its [pubsub] max_message_size is `max_message_size`:
+// a publish of that size to the longest channel name, with its fixed fields.
+std::size_t max_worker_frame(std::uint64_t max_message_size);
 
 // Channel names: 1..128 bytes of [A-Za-z0-9_.:@-]. Returns null when `name` is valid, else
 // why not (a static string, for a 400 answer).
@@ -69,7 +82,8 @@ struct PubsubFrame {
   std::vector<StoredMessage> history;
 };
 
-// Appends one frame of each kind to `out`.
+// Appends one frame of each kind to `out`. Frames whose body would pass kMaxFrameBody are not
+// appended (history_reply_end then takes the partial frame back out and returns false).
 namespace pubsub_frame {
 void publish(std::string& out, std::uint64_t request, std::string_view channel, std::string_view data);
 void history(std::string& out, std::uint64_t request, std::string_view channel, MessageId since);
@@ -81,10 +95,21 @@ void published(std::string& out, std::uint64_t request, PublishStatus status, Me
 std::size_t history_reply_begin(std::string& out, std::uint64_t request, HistoryStatus status, std::uint32_t epoch,
                                 std::uint32_t count);
 void history_reply_entry(std::string& out, const StoredMessage& message);
-void history_reply_end(std::string& out, std::size_t begin);
+bool history_reply_end(std::string& out, std::size_t begin, std::size_t max_body = kMaxFrameBody);
 void info_reply(std::string& out, std::uint64_t request, std::uint64_t subscribers, MessageId last,
                 std::uint64_t history_length);
 }  // namespace pubsub_frame
+
+// The next frame at the start of `input`, whose declared body length may not pass `max_body`.
+// Pure, for the link and for the fuzz harness.
+struct PubsubFrameSpan {
+  enum class Result { need_more, frame, too_long } result = Result::need_more;
+  PubsubType type{};
+  std::string_view body;     // result == frame
+  std::size_t size = 0;      // header and body: what the frame takes of `input`
+  std::uint32_t length = 0;  // the declared body length (result frame or too_long)
+};
+PubsubFrameSpan next_pubsub_frame(std::string_view input, std::size_t max_body);
 
 // Decodes one frame body. False if it is malformed (a bug or a foreign peer: drop the link).
 bool decode_pubsub_frame(PubsubType type, std::string_view body, PubsubFrame* frame);
@@ -92,22 +117,41 @@ bool decode_pubsub_frame(PubsubType type, std::string_view body, PubsubFrame* fr
 // One end of a link: buffers output, splits input into frames.
 class PubsubLink {
  public:
-  using FrameHandler = std::function<void(const PubsubFrame&)>;
+  // Null, or why the frame breaks the protocol (the link is then broken).
+  using FrameHandler = std::function<const char*(const PubsubFrame&)>;
+  enum class ReadResult { open, closed, broken };
+  // Bytes read per read() call at most, so that one busy peer cannot hold the caller's loop.
+  static constexpr std::size_t kReadBudget = 1024 * 1024;
 
-  explicit PubsubLink(int fd) : fd_(fd) {}
+  // Frames from the peer longer than `max_body` break the link. Frames from the peer are
+  // handled only while less than `pause_output` bytes wait to be sent to it: a peer that asks
+  // for more than it reads (history replies are large) is not heard until it has read.
+  explicit PubsubLink(int fd, std::size_t max_body = kMaxFrameBody, std::size_t pause_output = SIZE_MAX)
+      : fd_(fd), max_body_(max_body), pause_output_(pause_output) {}
   int fd() const { return fd_; }
 
   // Frames to send are appended here, then write() sends what the socket takes.
   std::string& output() { return output_; }
   bool wants_write() const { return !output_.empty(); }
+  bool wants_read() const { return output_.size() < pause_output_; }
+  // A complete frame waits in the input (handling was paused): read() again once wants_read().
+  bool has_buffered_frame() const;
   // False when the peer is gone or the socket failed.
   bool write();
-  // Reads what is available and calls `handler` per frame. False when the peer hung up, the
-  // socket failed or a frame was malformed.
-  bool read(const FrameHandler& handler);
+  // Reads up to kReadBudget bytes and calls `handler` per complete frame, while wants_read()
+  // (paused, it reads nothing, so the input stays bounded). `closed` when the
+  // peer hung up or the socket failed, `broken` when a frame is too long, malformed or refused
+  // by the handler (problem() says which).
+  ReadResult read(const FrameHandler& handler);
+  const std::string& problem() const { return problem_; }
 
  private:
+  ReadResult parse(const FrameHandler& handler);
+
   int fd_;
+  std::size_t max_body_;
+  std::size_t pause_output_;
+  std::string problem_;
   std::string output_;
   std::string input_;
   std::size_t input_start_ = 0;  // parsed up to here

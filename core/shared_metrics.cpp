@@ -2,9 +2,11 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <thread>
+
+#include "core/robust_mutex.h"
 
 namespace tether {
 
@@ -16,8 +18,9 @@ struct SharedMetrics::Entry {
 };
 
 struct SharedMetrics::Registry {
-  std::atomic<std::uint32_t> lock;        // spin lock, held only while registering
+  RobustMutex lock;                       // held only while registering
   std::atomic<std::uint32_t> count;       // entries[0..count) are complete
+  std::atomic<std::uint32_t> slot_limit;  // slots [slot_limit, kMaxSlots) are free (set by the master)
   std::atomic<std::uint8_t> slot_used[kMaxSlots];
   Entry entries[kMaxMetrics];
 };
@@ -32,6 +35,12 @@ bool valid_name(std::string_view name) {
     if (!ok) return false;
   }
   return true;
+}
+
+// A text field of the mapping, up to its terminator or its size, whichever comes first.
+template <std::size_t N>
+std::string_view text_of(const char (&field)[N]) {
+  return std::string_view(field, strnlen(field, N));
 }
 
 void copy_text(char* to, std::size_t capacity, std::string_view from) {
@@ -52,7 +61,9 @@ bool SharedMetrics::create(std::string* why) {
   }
   registry_ = new (memory) Registry{};  // zero pages: every atomic starts at 0
   values_ = reinterpret_cast<std::atomic<std::int64_t>*>(static_cast<char*>(memory) + sizeof(Registry));
+  if (!registry_->lock.init(why)) return false;
   registry_->slot_used[0] = 1;
+  registry_->slot_limit = 1;
   return true;
 }
 
@@ -63,8 +74,8 @@ std::atomic<std::int64_t>* SharedMetrics::value(std::size_t slot, std::uint32_t 
 std::uint32_t SharedMetrics::register_metric(std::string_view name, std::string_view labels, std::string_view help,
                                              MetricType type) {
   if (!registry_ || !valid_name(name) || labels.size() >= 96) return kNoMetric;
-  while (registry_->lock.exchange(1, std::memory_order_acquire) != 0) std::this_thread::yield();
-  std::uint32_t n = registry_->count.load(std::memory_order_relaxed);
+  RobustMutex::Hold hold(registry_->lock);
+  auto n = static_cast<std::uint32_t>(count());
   std::uint32_t found = kNoMetric;
   for (std::uint32_t i = 0; i < n && found == kNoMetric; ++i)
     if (name == registry_->entries[i].name && labels == registry_->entries[i].labels) found = i + 1;
@@ -77,7 +88,6 @@ std::uint32_t SharedMetrics::register_metric(std::string_view name, std::string_
     registry_->count.store(n + 1, std::memory_order_release);
     found = n + 1;
   }
-  registry_->lock.store(0, std::memory_order_release);
   return found;
 }
 
@@ -91,26 +101,35 @@ void SharedMetrics::set(std::size_t slot, std::uint32_t metric, std::int64_t v) 
   value(slot, metric)->store(v, std::memory_order_relaxed);
 }
 
-std::size_t SharedMetrics::count() const { return registry_ ? registry_->count.load(std::memory_order_acquire) : 0; }
+std::size_t SharedMetrics::count() const {
+  return registry_ ? std::min<std::size_t>(registry_->count.load(std::memory_order_acquire), kMaxMetrics) : 0;
+}
+
+std::atomic<std::uint32_t>& SharedMetrics::shared_count_for_tests() const { return registry_->count; }
+
+std::size_t SharedMetrics::slot_limit() const {
+  return std::min<std::size_t>(registry_->slot_limit.load(std::memory_order_acquire), kMaxSlots);
+}
 
 bool SharedMetrics::read(std::size_t index, MetricSample* sample) const {
   if (index >= count()) return false;
   const Entry& e = registry_->entries[index];
   std::int64_t sum = 0;
   auto metric = static_cast<std::uint32_t>(index + 1);
-  for (std::size_t slot = 0; slot < kMaxSlots; ++slot)
+  for (std::size_t slot = 0, end = slot_limit(); slot < end; ++slot)
     if (registry_->slot_used[slot].load(std::memory_order_relaxed)) sum += value(slot, metric)->load(std::memory_order_relaxed);
-  *sample = MetricSample{e.name, e.labels, e.help, e.type, sum};
+  *sample = MetricSample{text_of(e.name), text_of(e.labels), text_of(e.help), e.type, sum};
   return true;
 }
 
+// The lowest free slot keeps slot_limit, and so every reader's loop, as short as the workers.
 std::size_t SharedMetrics::acquire_slot() {
   if (!registry_) return 0;
-  for (std::size_t i = 0; i < kMaxSlots - 1; ++i) {
-    std::size_t slot = 1 + (next_free_hint_ - 1 + i) % (kMaxSlots - 1);
+  for (std::size_t slot = 1; slot < kMaxSlots; ++slot) {
     if (registry_->slot_used[slot].load(std::memory_order_relaxed)) continue;
     registry_->slot_used[slot].store(1, std::memory_order_relaxed);
-    next_free_hint_ = slot + 1 < kMaxSlots ? slot + 1 : 1;
+    if (slot >= registry_->slot_limit.load(std::memory_order_relaxed))
+      registry_->slot_limit.store(static_cast<std::uint32_t>(slot + 1), std::memory_order_release);
     return slot;
   }
   return 0;
@@ -124,6 +143,9 @@ void SharedMetrics::release_slot(std::size_t slot) {
     if (registry_->entries[metric - 1].type == MetricType::counter) add(0, metric, v);
   }
   registry_->slot_used[slot].store(0, std::memory_order_relaxed);
+  std::size_t limit = slot_limit();
+  while (limit > 1 && !registry_->slot_used[limit - 1].load(std::memory_order_relaxed)) --limit;
+  registry_->slot_limit.store(static_cast<std::uint32_t>(limit), std::memory_order_release);
 }
 
 SharedMetrics& shared_metrics() {

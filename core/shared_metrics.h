@@ -5,6 +5,10 @@
 // reader sums a metric over all slots. The master gives each worker process a slot of its own
 // and, when the process exits, folds the slot's counters into the master's slot 0 and clears it
 // (gauges of a dead process, such as its open connections, simply vanish).
+//
+// Every process can write the whole mapping, so what is read from it is not trusted: the
+// registry's count and slot bound are clamped before they index anything, names are read up to
+// their field's size, and the registry lock survives a process that dies holding it.
 #pragma once
 
 #include <atomic>
@@ -40,23 +44,27 @@ class SharedMetrics {
   void add(std::size_t slot, std::uint32_t metric, std::int64_t delta);
   void set(std::size_t slot, std::uint32_t metric, std::int64_t value);
 
+  // Registered metrics, at most kMaxMetrics.
   std::size_t count() const;
-  // The metric at 0-based `index`, summed over all slots.
+  // The metric at 0-based `index`, summed over the slots in use (a reader costs what the live
+  // workers cost, not kMaxSlots).
   bool read(std::size_t index, MetricSample* sample) const;
 
   // Master side: slot bookkeeping for worker processes.
-  std::size_t acquire_slot();            // 0 when none is free
+  std::size_t acquire_slot();            // the lowest free one; 0 when none is free
   void release_slot(std::size_t slot);   // folds counters into slot 0, clears the slot
+
+  // For tests that write the mapping as a compromised worker could.
+  std::atomic<std::uint32_t>& shared_count_for_tests() const;
 
  private:
   struct Entry;
   struct Registry;
   std::atomic<std::int64_t>* value(std::size_t slot, std::uint32_t metric) const;
+  std::size_t slot_limit() const;
 
   Registry* registry_ = nullptr;
   std::atomic<std::int64_t>* values_ = nullptr;  // [kMaxSlots][kMaxMetrics]
-  // Only the master's copy is meaningful: which slots are handed out.
-  std::size_t next_free_hint_ = 1;
 };
 
 // The process-wide instance (created by the master, inherited by workers).

@@ -2,10 +2,11 @@
 
 #include <sys/mman.h>
 
-#include <atomic>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <thread>
+
+#include "core/robust_mutex.h"
 
 namespace tether {
 
@@ -15,8 +16,8 @@ struct SharedZones::Directory {
     std::size_t size;
     std::size_t offset;
   };
-  std::atomic<std::uint32_t> lock;
-  std::uint32_t count;
+  RobustMutex lock;
+  std::uint32_t count;  // entries[0..count) are complete: an entry is written before it is counted
   std::size_t used;
   Entry entries[kMaxZones];
 };
@@ -31,30 +32,35 @@ bool SharedZones::create(std::size_t arena_bytes, std::string* why) {
   directory_ = new (memory) Directory{};
   arena_ = static_cast<char*>(memory) + sizeof(Directory);
   capacity_ = arena_bytes;
-  return true;
+  return directory_->lock.init(why);
+}
+
+// Whether [offset, offset + size) lies in the arena, without overflowing.
+bool SharedZones::fits(std::size_t offset, std::size_t size) const {
+  return offset <= capacity_ && size <= capacity_ - offset;
 }
 
 void* SharedZones::zone(std::string_view name, std::size_t size) {
   if (!directory_ || name.empty() || name.size() >= sizeof(Directory::Entry::name) || size == 0) return nullptr;
-  while (directory_->lock.exchange(1, std::memory_order_acquire) != 0) std::this_thread::yield();
-  void* found = nullptr;
-  for (std::uint32_t i = 0; i < directory_->count && !found; ++i) {
+  RobustMutex::Hold hold(directory_->lock);
+  std::uint32_t count = std::min<std::uint32_t>(directory_->count, kMaxZones);
+  for (std::uint32_t i = 0; i < count; ++i) {
     const auto& e = directory_->entries[i];
-    if (name == e.name && e.size == size) found = arena_ + e.offset;
+    if (name == std::string_view(e.name, strnlen(e.name, sizeof e.name)) && e.size == size)
+      return fits(e.offset, e.size) ? arena_ + e.offset : nullptr;
   }
   constexpr std::size_t kAlign = 64;  // a cache line
-  std::size_t offset = (directory_->used + kAlign - 1) / kAlign * kAlign;
-  if (!found && directory_->count < kMaxZones && offset + size <= capacity_) {
-    auto& e = directory_->entries[directory_->count++];
-    std::memcpy(e.name, name.data(), name.size());
-    e.name[name.size()] = '\0';
-    e.size = size;
-    e.offset = offset;
-    directory_->used = offset + size;
-    found = arena_ + offset;  // zero: fresh anonymous pages
-  }
-  directory_->lock.store(0, std::memory_order_release);
-  return found;
+  std::size_t used = std::min(directory_->used, capacity_);
+  std::size_t offset = std::min(capacity_, (used + kAlign - 1) / kAlign * kAlign);
+  if (count == kMaxZones || !fits(offset, size)) return nullptr;
+  auto& e = directory_->entries[count];
+  std::memcpy(e.name, name.data(), name.size());
+  e.name[name.size()] = '\0';
+  e.size = size;
+  e.offset = offset;
+  directory_->used = offset + size;
+  directory_->count = count + 1;
+  return arena_ + offset;  // zero: fresh anonymous pages
 }
 
 SharedZones& shared_zones() {

@@ -24,9 +24,10 @@ std::uint64_t unix_time_ms() {
   return static_cast<std::uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
 }
 
+// Saturating: the counts are the workers' word, and a sum that wraps would read as few.
 std::uint64_t LocalBroker::Channel::subscriber_total() const {
   std::uint64_t total = 0;
-  for (const auto& [link, count] : subscribers) total += count;
+  for (const auto& [link, count] : subscribers) total = count > UINT64_MAX - total ? UINT64_MAX : total + count;
   return total;
 }
 
@@ -39,33 +40,68 @@ void LocalBroker::configure(const PubsubConfig& config) {
   enforce_limits(unix_time_ms());
 }
 
-void LocalBroker::handle(PubsubLink& from, const PubsubFrame& frame, const std::vector<PubsubLink*>& links) {
+const char* LocalBroker::handle(PubsubLink& from, const PubsubFrame& frame, const std::vector<PubsubLink*>& links) {
+  switch (frame.type) {
+    case PubsubType::publish:
+    case PubsubType::history:
+    case PubsubType::subscribers:
+    case PubsubType::info: break;
+    default: return "only the master sends";
+  }
+  // The workers' own rule (they answer 400 before asking): a name that breaks it is no client's.
+  if (channel_name_problem(frame.channel)) return "names an invalid channel";
   switch (frame.type) {
     case PubsubType::publish: publish(from, frame, links); break;
     case PubsubType::history: history(from, frame); break;
     case PubsubType::subscribers: set_subscribers(from, frame); break;
-    case PubsubType::info: info(from, frame); break;
-    default: LOG_WARN("pub/sub: unexpected frame type %u from a worker", static_cast<unsigned>(frame.type));
+    default: info(from, frame); break;
   }
+  return nullptr;
 }
 
+// A channel that holds messages, made one if need be; null when max_channels channels hold
+// messages and none of them can be forgotten.
 LocalBroker::Channel* LocalBroker::channel_for_publish(std::string_view name) {
   auto it = channels_.find(std::string(name));
-  if (it != channels_.end()) return &it->second;
-  if (channels_.size() >= config_.max_channels) {
-    // Forget the channels nobody listens to and nothing is kept for; ids are never reused, so a
-    // client resuming on one of them later is told it may have missed messages. Their entries in
-    // order_ are all stale: compacting first leaves no pointer to them there.
-    compact_order();
-    std::erase_if(channels_, [](const auto& entry) {
-      return entry.second.history.empty() && entry.second.subscriber_total() == 0;
-    });
-    forgotten_up_to_ = sequence_;
-    if (channels_.size() >= config_.max_channels) return nullptr;
+  if (it != channels_.end() && it->second.holds_messages) return &it->second;
+  if (message_channels_ >= config_.max_channels) {
+    if (!make_room_for_messages()) return nullptr;
+    it = channels_.find(std::string(name));
   }
+  Channel* channel = it != channels_.end() ? &it->second : add_channel(name);
+  channel->holds_messages = true;
+  --subscriber_channels_;
+  ++message_channels_;
+  return channel;
+}
+
+// Forgets the channels that hold messages but nobody listens to and nothing is kept for; ids
+// are never reused, so a client resuming on one of them later is told it may have missed
+// messages. Their entries in order_ are all stale: compacting first leaves no pointer to them.
+bool LocalBroker::make_room_for_messages() {
+  compact_order();
+  for (auto it = channels_.begin(); it != channels_.end();) {
+    const Channel& c = it->second;
+    bool idle = c.holds_messages && c.history.empty() && c.subscriber_total() == 0;
+    if (idle) --message_channels_;
+    it = idle ? channels_.erase(it) : std::next(it);
+  }
+  forgotten_up_to_ = sequence_;
+  return message_channels_ < config_.max_channels;
+}
+
+// A new channel, subscriber-only until something is published to it.
+LocalBroker::Channel* LocalBroker::add_channel(std::string_view name) {
   Channel& channel = channels_[std::string(name)];
   channel.evicted_up_to = sequence_;
+  ++subscriber_channels_;
   return &channel;
+}
+
+void LocalBroker::remove_channel(std::unordered_map<std::string, Channel>::iterator it) {
+  if (it->second.holds_messages) --message_channels_;
+  else --subscriber_channels_;
+  channels_.erase(it);
 }
 
 void LocalBroker::publish(PubsubLink& from, const PubsubFrame& frame, const std::vector<PubsubLink*>& links) {
@@ -78,9 +114,7 @@ void LocalBroker::publish(PubsubLink& from, const PubsubFrame& frame, const std:
   std::uint64_t now = unix_time_ms();
   channel->last_sequence = id.sequence;
   if (config_.history_size > 0) {
-    channel->history.push_back(Entry{id.sequence, now, std::string(frame.data)});
-    history_bytes_ += frame.data.size();
-    ++history_entries_;
+    keep(*channel, frame.channel, Entry{id.sequence, now, std::string(frame.data)});
     order_.emplace_back(channel, id.sequence);
     while (channel->history.size() > config_.history_size) evict_oldest(*channel);
   } else {
@@ -114,15 +148,18 @@ void LocalBroker::history(PubsubLink& from, const PubsubFrame& frame) {
                                                         complete ? HistoryStatus::complete : HistoryStatus::gap, epoch_, count);
   for (auto e = first; e != channel.history.end(); ++e)
     pubsub_frame::history_reply_entry(from.output(), StoredMessage{e->sequence, e->time_ms, e->data});
+  if (pubsub_frame::history_reply_end(from.output(), begin)) return;
+  // More than one frame carries ([pubsub] history_memory is bounded below it): all is lost to this client.
+  begin = pubsub_frame::history_reply_begin(from.output(), frame.request, HistoryStatus::gap, epoch_, 0);
   pubsub_frame::history_reply_end(from.output(), begin);
 }
 
 void LocalBroker::set_subscribers(const PubsubLink& from, const PubsubFrame& frame) {
   auto it = channels_.find(std::string(frame.channel));
   if (it == channels_.end()) {
-    if (frame.count == 0) return;
-    Channel* channel = channel_for_publish(frame.channel);
-    if (!channel) return;  // counted only for info; a full broker does not block subscribing
+    // Past max_channels subscriber-only channels a name is not counted: it is only for info.
+    if (frame.count == 0 || subscriber_channels_ >= config_.max_channels) return;
+    add_channel(frame.channel);
     it = channels_.find(std::string(frame.channel));
   }
   auto& subscribers = it->second.subscribers;
@@ -134,6 +171,7 @@ void LocalBroker::set_subscribers(const PubsubLink& from, const PubsubFrame& fra
   } else {
     subscribers.emplace_back(&from, frame.count);
   }
+  if (!it->second.holds_messages && subscribers.empty()) remove_channel(it);
 }
 
 void LocalBroker::info(PubsubLink& from, const PubsubFrame& frame) {
@@ -149,16 +187,34 @@ void LocalBroker::info(PubsubLink& from, const PubsubFrame& frame) {
 }
 
 void LocalBroker::forget_link(const PubsubLink& link) {
-  for (auto& [name, channel] : channels_)
-    std::erase_if(channel.subscribers, [&](const auto& e) { return e.first == &link; });
+  for (auto it = channels_.begin(); it != channels_.end();) {
+    auto current = it++;
+    std::erase_if(current->second.subscribers, [&](const auto& e) { return e.first == &link; });
+    if (!current->second.holds_messages && current->second.subscribers.empty()) remove_channel(current);
+  }
+}
+
+// A message enters a channel's history; the name is counted with the first one.
+void LocalBroker::keep(Channel& channel, std::string_view name, Entry entry) {
+  if (channel.history.empty()) {
+    channel.name_cost = kChannelOverhead + name.size();
+    history_bytes_ += channel.name_cost;
+  }
+  history_bytes_ += entry.cost();
+  ++history_entries_;
+  channel.history.push_back(std::move(entry));
 }
 
 void LocalBroker::evict_oldest(Channel& channel) {
   Entry& oldest = channel.history.front();
   channel.evicted_up_to = oldest.sequence;
-  history_bytes_ -= oldest.data.size();
+  history_bytes_ -= oldest.cost();
   --history_entries_;
   channel.history.pop_front();
+  if (channel.history.empty()) {
+    history_bytes_ -= channel.name_cost;
+    channel.name_cost = 0;
+  }
 }
 
 // Age and total memory, oldest message first over all channels.

@@ -123,7 +123,7 @@ void Master::run_loop() {
           owners.push_back(Owner{&g, &p, false});
         }
         if (p.pubsub) {
-          short events = static_cast<short>(POLLIN | (p.pubsub->wants_write() ? POLLOUT : 0));
+          short events = static_cast<short>((p.pubsub->wants_read() ? POLLIN : 0) | (p.pubsub->wants_write() ? POLLOUT : 0));
           fds.push_back(pollfd{p.pubsub->fd(), events, 0});
           owners.push_back(Owner{&g, &p, true});
         }
@@ -139,9 +139,10 @@ void Master::run_loop() {
     for (std::size_t i = 1; n > 0 && i < fds.size(); ++i) {
       if (!fds[i].revents) continue;
       if (!owners[i].pubsub) read_control(*owners[i].generation, *owners[i].process);
-      else if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) read_pubsub(*owners[i].process);
+      else if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) read_pubsub(*owners[i].generation, *owners[i].process);
     }
     flush_pubsub();
+    resume_pubsub();
     if (n > 0 && fds[0].revents) handle_signals();
     on_deadlines();
     remove_finished_generations();
@@ -156,11 +157,19 @@ std::vector<PubsubLink*> Master::pubsub_links() {
   return links;
 }
 
-// Frames from one worker: everything it published is sequenced and relayed to all workers.
-void Master::read_pubsub(WorkerProcess& process) {
+// Frames from one worker (a bounded number of bytes per poll): everything it published is
+// sequenced and relayed to all workers. A worker that breaks the protocol is replaced, as one
+// that stops reading is in flush_pubsub().
+void Master::read_pubsub(Generation& generation, WorkerProcess& process) {
   std::vector<PubsubLink*> links = pubsub_links();
-  bool open = process.pubsub->read([&](const PubsubFrame& frame) { broker_.handle(*process.pubsub, frame, links); });
-  if (!open) close_pubsub(process);
+  PubsubLink& link = *process.pubsub;
+  auto result = link.read([&](const PubsubFrame& frame) { return broker_.handle(link, frame, links); });
+  if (result == PubsubLink::ReadResult::broken && process.pid != 0) {
+    LOG_ERROR("worker %u (pid %d, generation %u) sent %s on its pub/sub link: killing it", process.slot,
+              static_cast<int>(process.pid), generation.number, link.problem().c_str());
+    ::kill(process.pid, SIGKILL);
+  }
+  if (result != PubsubLink::ReadResult::open) close_pubsub(process);
   std::int64_t next = broker_.expire(unix_time_ms());
   broker_expiry_ms_ = next < 0 ? 0 : unix_time_ms() + static_cast<std::uint64_t>(next);
 }
@@ -183,6 +192,14 @@ void Master::flush_pubsub() {
       ::kill(p.pid, SIGKILL);
       close_pubsub(p);
     }
+}
+
+// Requests a worker sent while it was paused (flush_pubsub() has sent it enough since); what
+// this produces goes out on the next turn, which does not block while it waits.
+void Master::resume_pubsub() {
+  for (Generation& g : generations_)
+    for (WorkerProcess& p : g.processes)
+      if (p.pubsub && p.pubsub->wants_read() && p.pubsub->has_buffered_frame()) read_pubsub(g, p);
 }
 
 void Master::close_pubsub(WorkerProcess& process) {

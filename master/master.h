@@ -57,8 +57,9 @@ class Master {
   void reap_children();
   void on_worker_exit(Generation& generation, WorkerProcess& process, int status);
   void read_control(Generation& generation, WorkerProcess& process);
-  void read_pubsub(WorkerProcess& process);
+  void read_pubsub(Generation& generation, WorkerProcess& process);
   void flush_pubsub();
+  void resume_pubsub();
   void close_pubsub(WorkerProcess& process);
   std::vector<PubsubLink*> pubsub_links();
   void on_deadlines();

@@ -96,7 +96,10 @@ bool spawn_worker(const SpawnRequest& request, WorkerProcess& process, std::stri
   process.slot = request.slot;
   process.control = UniqueFd(pair[0]);
   process.pubsub_fd = UniqueFd(link[0]);
-  process.pubsub = std::make_unique<PubsubLink>(link[0]);
+  // A frame longer than this worker can have a reason to send breaks its link; its requests
+  // wait while a quarter of worker_backlog waits for it (flush_pubsub kills it past all of it).
+  const PubsubConfig& pubsub = request.config->pubsub;
+  process.pubsub = std::make_unique<PubsubLink>(link[0], max_worker_frame(pubsub.max_message_size), pubsub.worker_backlog / 4);
   process.ready = false;
   process.accept_stopped = false;
   process.stop_requested = false;

@@ -87,9 +87,12 @@ void BrokerClient::on_poll(uv_poll_t* poll, int status, int events) {
   if (status < 0) return;
   if (events & UV_WRITABLE) self.schedule_write();
   if (!(events & UV_READABLE)) return;
-  bool open = self.link_.read([&](const PubsubFrame& frame) { self.handle(frame); });
+  auto result = self.link_.read([&](const PubsubFrame& frame) -> const char* {
+    self.handle(frame);
+    return nullptr;
+  });
   self.on_batch_end_();
-  if (!open && !self.broken_) {
+  if (result != PubsubLink::ReadResult::open && !self.broken_) {
     self.broken_ = true;
     uv_poll_stop(poll);  // the master is gone or broke the link: the control channel ends the worker
   }

@@ -123,29 +123,35 @@ static void append(text *t, const char *format, ...) {
   }
 }
 
-/* Prometheus wants every sample of a family together, after one HELP and one TYPE line. */
+/* Prometheus wants every sample of a family together, after one HELP and one TYPE line. Each
+ * metric is read once (a read sums it over every worker): the page costs one pass over the
+ * registry, then grouping by name in local memory. */
 static int serve_metrics(tether_request *request) {
   size_t count = host->metric_count(), i, j;
+  tether_metric_sample *samples = calloc(count ? count : 1, sizeof *samples);
+  char *pending = calloc(count ? count : 1, 1); /* read and not yet on the page */
   text page = {NULL, 0, 0, 0};
   int status;
-  for (i = 0; i < count; ++i) {
-    tether_metric_sample first = {sizeof first, 0, 0, 0, 0, 0};
-    int seen = 0;
-    if (host->metric_read(i, &first) != TETHER_OK) continue;
-    for (j = 0; j < i && !seen; ++j) {
-      tether_metric_sample earlier = {sizeof earlier, 0, 0, 0, 0, 0};
-      seen = host->metric_read(j, &earlier) == TETHER_OK && strcmp(earlier.name, first.name) == 0;
-    }
-    if (seen) continue;
-    append(&page, "# HELP %s %s\n# TYPE %s %s\n", first.name, first.help, first.name,
-           first.type == TETHER_METRIC_GAUGE ? "gauge" : "counter");
+  if (!samples || !pending) page.failed = 1;
+  for (i = 0; i < count && !page.failed; ++i) {
+    samples[i].size = sizeof samples[i];
+    pending[i] = host->metric_read(i, &samples[i]) == TETHER_OK;
+  }
+  for (i = 0; i < count && !page.failed; ++i) {
+    const tether_metric_sample *first = &samples[i];
+    if (!pending[i]) continue;
+    append(&page, "# HELP %s %s\n# TYPE %s %s\n", first->name, first->help, first->name,
+           first->type == TETHER_METRIC_GAUGE ? "gauge" : "counter");
     for (j = i; j < count; ++j) {
-      tether_metric_sample s = {sizeof s, 0, 0, 0, 0, 0};
-      if (host->metric_read(j, &s) != TETHER_OK || strcmp(s.name, first.name) != 0) continue;
-      if (s.labels[0]) append(&page, "%s{%s} %" PRId64 "\n", s.name, s.labels, s.value);
-      else append(&page, "%s %" PRId64 "\n", s.name, s.value);
+      const tether_metric_sample *s = &samples[j];
+      if (!pending[j] || strcmp(s->name, first->name) != 0) continue;
+      pending[j] = 0;
+      if (s->labels[0]) append(&page, "%s{%s} %" PRId64 "\n", s->name, s->labels, s->value);
+      else append(&page, "%s %" PRId64 "\n", s->name, s->value);
     }
   }
+  free(samples);
+  free(pending);
   if (page.failed) {
     free(page.data);
     return TETHER_ERROR;

@@ -1,8 +1,12 @@
+#define _POSIX_C_SOURCE 200809L  /* kill(), getpid() even under a strict -std=c11 */
 #include "limiter.h"
 
+#include <errno.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #define GROUP 8
 
@@ -19,9 +23,9 @@ typedef struct {
 } bucket_group;
 
 typedef struct {
-  uint64_t key;         /* 0: empty */
+  uint64_t key;         /* 0 or count 0: empty */
+  uint32_t owner;       /* the pid of the process that counted these connections */
   uint32_t count;
-  uint32_t pad;
 } counter;
 
 typedef struct {
@@ -31,10 +35,10 @@ typedef struct {
 } counter_group;
 
 struct rl_state {
-  atomic_uint ready;    /* 0 untouched, 1 being set up, 2 ready */
+  atomic_uint setup;    /* the lock taken to set the state up */
+  uint32_t ready;       /* 1 once the sizes are set */
   uint32_t bucket_groups;
   uint32_t counter_groups;
-  uint32_t pad;
   /* bucket_group[bucket_groups], then counter_group[counter_groups] */
 };
 
@@ -43,10 +47,21 @@ static uint32_t groups_for(uint32_t n) { return n < GROUP ? 1 : (n + GROUP - 1) 
 static bucket_group *buckets(rl_state *s) { return (bucket_group *)(s + 1); }
 static counter_group *counters(rl_state *s) { return (counter_group *)(buckets(s) + s->bucket_groups); }
 
+/* Whether process `pid` exists (EPERM: it does, under another user). */
+static int alive(uint32_t pid) { return kill((pid_t)pid, 0) == 0 || errno != ESRCH; }
+
+/* The lock word is 0 or the holder's pid. Critical sections are a few instructions, so a
+ * holder seen for a thousand rounds of spinning is checked: if it is gone, the lock is free. */
 static void lock(atomic_uint *l) {
-  unsigned spins = 0;
-  while (atomic_exchange_explicit(l, 1u, memory_order_acquire) != 0u)
-    if (++spins % 64 == 0) sched_yield();
+  unsigned self = (unsigned)getpid(), spins = 0;
+  for (;;) {
+    unsigned holder = 0;
+    if (atomic_compare_exchange_weak_explicit(l, &holder, self, memory_order_acquire, memory_order_relaxed)) return;
+    if (++spins % 64 != 0) continue;
+    sched_yield();
+    if (spins % 1024 == 0 && holder != 0 && !alive(holder))
+      atomic_compare_exchange_strong_explicit(l, &holder, 0u, memory_order_relaxed, memory_order_relaxed);
+  }
 }
 static void unlock(atomic_uint *l) { atomic_store_explicit(l, 0u, memory_order_release); }
 
@@ -56,13 +71,13 @@ size_t rl_state_size(uint32_t keys, uint32_t addresses) {
 
 rl_state *rl_state_attach(void *memory, uint32_t keys, uint32_t addresses) {
   rl_state *s = memory;
-  unsigned expected = 0;
-  if (atomic_compare_exchange_strong(&s->ready, &expected, 1u)) {
+  lock(&s->setup);
+  if (!s->ready) {
     s->bucket_groups = groups_for(keys);
     s->counter_groups = groups_for(addresses);
-    atomic_store_explicit(&s->ready, 2u, memory_order_release);
+    s->ready = 1;
   }
-  while (atomic_load_explicit(&s->ready, memory_order_acquire) != 2u) sched_yield();
+  unlock(&s->setup);
   return s;
 }
 
@@ -111,35 +126,68 @@ rl_verdict rl_take(rl_state *s, uint64_t key, double rate, double burst, uint64_
   return v;
 }
 
-int rl_connection_acquire(rl_state *s, uint64_t address, uint32_t limit, int *untracked) {
-  counter_group *g = &counters(s)[address % s->counter_groups];
-  counter *c = NULL, *empty = NULL;
-  int allowed = 1, i;
-  *untracked = 0;
-  lock(&g->lock);
+/* Connections counted for `address` in group `g` (locked). */
+static uint32_t address_total(const counter_group *g, uint64_t address) {
+  uint32_t n = 0;
+  int i;
+  for (i = 0; i < GROUP; ++i)
+    if (g->entries[i].key == address) n += g->entries[i].count;
+  return n;
+}
+
+/* Drops the counts of owners that no longer exist, for `address` only or (0) for any. */
+static void reclaim_dead(counter_group *g, uint64_t address, uint32_t self) {
+  int i;
   for (i = 0; i < GROUP; ++i) {
     counter *e = &g->entries[i];
-    if (e->key == address && e->count > 0) c = e;
-    else if (e->count == 0 && !empty) empty = e;
+    if (e->count && e->owner != self && (!address || e->key == address) && !alive(e->owner)) e->count = 0;
   }
-  if (!c && empty) {
-    c = empty;
-    c->key = address;
-    c->count = 0;
+}
+
+/* The entry of (address, owner), or an empty one made so, or NULL if the group is full. */
+static counter *entry_for(counter_group *g, uint64_t address, uint32_t owner) {
+  counter *empty = NULL;
+  int i;
+  for (i = 0; i < GROUP; ++i) {
+    counter *e = &g->entries[i];
+    if (e->count > 0 && e->key == address && e->owner == owner) return e;
+    if (e->count == 0 && !empty) empty = e;
   }
-  if (!c) *untracked = 1;
-  else if (c->count >= limit) allowed = 0;
-  else c->count++;
+  if (empty) {
+    empty->key = address;
+    empty->owner = owner;
+  }
+  return empty;
+}
+
+int rl_connection_acquire(rl_state *s, uint64_t address, uint32_t owner, uint32_t limit, int *untracked) {
+  counter_group *g = &counters(s)[address % s->counter_groups];
+  counter *c;
+  int allowed = 1;
+  *untracked = 0;
+  lock(&g->lock);
+  if (address_total(g, address) >= limit) reclaim_dead(g, address, owner);
+  if (address_total(g, address) >= limit) {
+    allowed = 0;
+  } else {
+    c = entry_for(g, address, owner);
+    if (!c) {
+      reclaim_dead(g, 0, owner);
+      c = entry_for(g, address, owner);
+    }
+    if (c) c->count++;
+    else *untracked = 1;
+  }
   unlock(&g->lock);
   return allowed;
 }
 
-void rl_connection_release(rl_state *s, uint64_t address) {
+void rl_connection_release(rl_state *s, uint64_t address, uint32_t owner) {
   counter_group *g = &counters(s)[address % s->counter_groups];
   int i;
   lock(&g->lock);
   for (i = 0; i < GROUP; ++i)
-    if (g->entries[i].key == address && g->entries[i].count > 0) {
+    if (g->entries[i].key == address && g->entries[i].owner == owner && g->entries[i].count > 0) {
       g->entries[i].count--;
       break;
     }
@@ -148,13 +196,23 @@ void rl_connection_release(rl_state *s, uint64_t address) {
 
 uint32_t rl_connection_count(rl_state *s, uint64_t address) {
   counter_group *g = &counters(s)[address % s->counter_groups];
-  uint32_t n = 0;
-  int i;
+  uint32_t n;
   lock(&g->lock);
-  for (i = 0; i < GROUP; ++i)
-    if (g->entries[i].key == address) n = g->entries[i].count;
+  n = address_total(g, address);
   unlock(&g->lock);
   return n;
+}
+
+void rl_forget_owner(rl_state *s, uint32_t owner) {
+  uint32_t gi;
+  int i;
+  for (gi = 0; gi < s->counter_groups; ++gi) {
+    counter_group *g = &counters(s)[gi];
+    lock(&g->lock);
+    for (i = 0; i < GROUP; ++i)
+      if (g->entries[i].owner == owner) g->entries[i].count = 0;
+    unlock(&g->lock);
+  }
 }
 
 uint32_t rl_bucket_count(rl_state *s) {

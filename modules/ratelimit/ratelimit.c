@@ -16,7 +16,8 @@
  *                                       # absent) or "segment:2" (the 2nd path segment)
  *
  * Over the rate: 429 with Retry-After (seconds). Over the connection limit: 503, and the
- * connection closes after that answer.
+ * connection closes after that answer. The connections of a worker that dies (crash, SIGKILL)
+ * stop counting: an address at its limit has the counts of dead workers dropped (limiter.h).
  */
 #include <math.h>
 #include <netinet/in.h>
@@ -25,6 +26,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 #include <tether/module.h>
 
 #include "limiter.h"
@@ -57,6 +59,7 @@ static rl_state *state;
 static tether_metric rejected_rate, rejected_connections;
 static tracked *table;
 static size_t table_capacity, table_used;
+static uint32_t self;  /* this worker's pid: the owner of the connections it counts */
 
 enum { COUNTED = 1, REFUSED = 2 };
 
@@ -218,6 +221,8 @@ static int worker_init(const tether_host *h, tether_worker *worker, void *config
     return TETHER_ERROR;
   }
   state = rl_state_attach(zone, (uint32_t)c->max_keys, addresses);
+  self = (uint32_t)getpid();
+  if (c->max_connections) rl_forget_owner(state, self);  /* a dead process may have had our pid */
   rejected_rate = host->metric_register("tether_ratelimit_rejected_total", "reason=\"rate\"",
                                         "Requests refused by the ratelimit module.", TETHER_METRIC_COUNTER);
   rejected_connections = host->metric_register("tether_ratelimit_rejected_total", "reason=\"connections\"",
@@ -240,7 +245,7 @@ static int connection_accepted(tether_worker *worker, void *config, const tether
   uint64_t address;
   if (!c->max_connections) return TETHER_OK;
   address = address_hash(info->peer);
-  if (!rl_connection_acquire(state, address, (uint32_t)c->max_connections, &untracked))
+  if (!rl_connection_acquire(state, address, self, (uint32_t)c->max_connections, &untracked))
     track_put(info->connection, REFUSED, address);  /* answered 503 on its first request */
   else if (!untracked)
     track_put(info->connection, COUNTED, address);
@@ -251,7 +256,8 @@ static void connection_closed(tether_worker *worker, void *config, const tether_
   const module_config *c = config;
   uint64_t address = 0;
   (void)worker;
-  if (c->max_connections && track_take(info->connection, 1, &address) == COUNTED) rl_connection_release(state, address);
+  if (c->max_connections && track_take(info->connection, 1, &address) == COUNTED)
+    rl_connection_release(state, address, self);
 }
 
 /* The bucket key of a request for `route`, NULL-free: the header, path segment or address. */

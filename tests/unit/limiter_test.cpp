@@ -2,10 +2,12 @@
 #include "modules/ratelimit/limiter.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <vector>
 
 namespace {
@@ -62,30 +64,95 @@ TEST(Limiter, MemoryIsBoundedByEvictingTheLeastRecentlyUsed) {
   EXPECT_TRUE(rl_take(s.state, keys[1], 0.001, 1.0, 302).allowed);   // forgotten: a full bucket again
 }
 
+// A child that counts `n` connections for `address`, then waits until the test closes `release`.
+pid_t count_in_child(rl_state* state, uint64_t address, uint32_t limit, int n, int* release) {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  pid_t child = fork();
+  if (child == 0) {
+    ::close(fds[1]);
+    int untracked = 0, ok = 0;
+    for (int i = 0; i < n; ++i) ok += rl_connection_acquire(state, address, (uint32_t)getpid(), limit, &untracked);
+    char byte;
+    if (read(fds[0], &byte, 1) < 0) _exit(2);
+    _exit(ok == n ? 0 : 1);
+  }
+  ::close(fds[0]);
+  *release = fds[1];
+  return child;
+}
+
 TEST(Limiter, ConnectionCountsHoldAcrossProcesses) {
   SharedState s(8, 64);
   uint64_t address = rl_hash("127.0.0.3", 9, 0);
+  auto self = static_cast<uint32_t>(getpid());
+  int untracked = 0, release = -1;
+  pid_t child = count_in_child(s.state, address, 3, 2, &release);
+  ASSERT_GT(child, 0);
+  while (rl_connection_count(s.state, address) < 2) usleep(1000);
+  EXPECT_TRUE(rl_connection_acquire(s.state, address, self, 3, &untracked));
+  EXPECT_FALSE(rl_connection_acquire(s.state, address, self, 3, &untracked));  // the child's count while it lives
+  rl_connection_release(s.state, address, self);
+  EXPECT_TRUE(rl_connection_acquire(s.state, address, self, 3, &untracked));
+  EXPECT_EQ(untracked, 0);
+  ::close(release);
+  int status = 0;
+  waitpid(child, &status, 0);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST(Limiter, AKilledProcessesConnectionsStopCounting) {
+  SharedState s(8, 64);
+  uint64_t address = rl_hash("127.0.0.4", 9, 0);
+  auto self = static_cast<uint32_t>(getpid());
+  int untracked = 0, release = -1;
+  pid_t child = count_in_child(s.state, address, 2, 2, &release);
+  ASSERT_GT(child, 0);
+  while (rl_connection_count(s.state, address) < 2) usleep(1000);
+  EXPECT_FALSE(rl_connection_acquire(s.state, address, self, 2, &untracked));
+  kill(child, SIGKILL);  // never releases what it counted
+  waitpid(child, nullptr, 0);
+  ::close(release);
+  EXPECT_TRUE(rl_connection_acquire(s.state, address, self, 2, &untracked));
+  EXPECT_TRUE(rl_connection_acquire(s.state, address, self, 2, &untracked));
+  EXPECT_EQ(rl_connection_count(s.state, address), 2u);
+}
+
+TEST(Limiter, ANewProcessForgetsCountsLeftUnderItsPid) {
+  SharedState s(8, 64);
+  uint64_t address = rl_hash("127.0.0.5", 9, 0);
   int untracked = 0;
+  EXPECT_TRUE(rl_connection_acquire(s.state, address, 4242, 1, &untracked));  // a process long gone...
+  rl_forget_owner(s.state, 4242);  // ...whose pid the next one got
+  EXPECT_EQ(rl_connection_count(s.state, address), 0u);
+  EXPECT_TRUE(rl_connection_acquire(s.state, address, 4242, 1, &untracked));
+}
+
+TEST(Limiter, ALockLeftByADeadProcessIsTakenOver) {
+  SharedState s(8, 8);
+  pid_t dead = fork();
+  if (dead == 0) _exit(0);
+  waitpid(dead, nullptr, 0);
+  // The lock word of the first bucket group, right after the state's 16-byte header, as a
+  // process killed inside rl_take leaves it: holding its pid.
+  auto* lock = reinterpret_cast<std::atomic<uint32_t>*>(static_cast<char*>(s.memory) + 16);
+  lock->store(static_cast<uint32_t>(dead));
   pid_t child = fork();
   if (child == 0) {
-    int ok = rl_connection_acquire(s.state, address, 3, &untracked) + rl_connection_acquire(s.state, address, 3, &untracked);
-    _exit(ok == 2 ? 0 : 1);
+    alarm(10);  // a lock held forever freezes this process: SIGALRM fails the test
+    _exit(rl_take(s.state, rl_hash("k", 1, 1), 1.0, 1.0, 0).allowed ? 0 : 1);
   }
   int status = 0;
   waitpid(child, &status, 0);
-  ASSERT_EQ(WEXITSTATUS(status), 0);
-  EXPECT_EQ(rl_connection_count(s.state, address), 2u);
-  EXPECT_TRUE(rl_connection_acquire(s.state, address, 3, &untracked));
-  EXPECT_FALSE(rl_connection_acquire(s.state, address, 3, &untracked));
-  rl_connection_release(s.state, address);
-  EXPECT_TRUE(rl_connection_acquire(s.state, address, 3, &untracked));
-  EXPECT_EQ(untracked, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << "signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 TEST(Limiter, AFullCounterGroupFailsOpen) {
   SharedState s(8, 8);  // one group of 8 counters
   int untracked = 0;
-  for (uint64_t a = 1; a <= 8; ++a) EXPECT_TRUE(rl_connection_acquire(s.state, a * 1000003, 1, &untracked));
-  EXPECT_TRUE(rl_connection_acquire(s.state, 42, 1, &untracked));
+  auto self = static_cast<uint32_t>(getpid());
+  for (uint64_t a = 1; a <= 8; ++a) EXPECT_TRUE(rl_connection_acquire(s.state, a * 1000003, self, 1, &untracked));
+  EXPECT_TRUE(rl_connection_acquire(s.state, 42, self, 1, &untracked));
   EXPECT_EQ(untracked, 1);
 }

@@ -1,0 +1,86 @@
+/*
+ * hostile — a module for the integration tests that plays a compromised worker: it finds the
+ * worker's pub/sub link to the master (its only AF_UNIX stream socket) and writes onto it what
+ * no honest worker sends. The last segment of the request's path says what:
+ *   .../oversized  a frame header announcing a gigabyte
+ *   .../garbage    a frame of an unknown type
+ *   .../bad-name   a publish to the channel "a b"
+ * It answers 200 "sent" (if the master has not killed the worker first).
+ */
+#include <string.h>
+#include <sys/socket.h>
+#include <tether/module.h>
+
+static const tether_host *host;
+
+static int create_config(const tether_host *h, tether_config *settings, void **config) {
+  host = h;
+  *config = NULL;
+  return host->config_only_keys(settings, NULL, 0);
+}
+
+static int link_fd(void) {
+  int fd;
+  for (fd = 3; fd < 1024; ++fd) {
+    struct sockaddr_storage address;
+    socklen_t length = sizeof address;
+    int type = 0;
+    socklen_t type_length = sizeof type;
+    if (getsockname(fd, (struct sockaddr *)&address, &length) != 0 || address.ss_family != AF_UNIX) continue;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &type_length) == 0 && type == SOCK_STREAM) return fd;
+  }
+  return -1;
+}
+
+/* Appends a frame: u32 body length, u8 type, body (host order, as core/pubsub_wire.h). */
+static size_t frame(unsigned char *out, uint32_t length, uint8_t type, const void *body, size_t body_length) {
+  memcpy(out, &length, 4);
+  out[4] = type;
+  memcpy(out + 5, body, body_length);
+  return 5 + body_length;
+}
+
+static size_t bad_name_publish(unsigned char *out) {
+  unsigned char body[64];
+  uint64_t request = 0;
+  uint32_t channel_length = 3, data_length = 1;
+  size_t n = 0;
+  memcpy(body + n, &request, 8), n += 8;
+  memcpy(body + n, &channel_length, 4), n += 4;
+  memcpy(body + n, "a b", 3), n += 3;
+  memcpy(body + n, &data_length, 4), n += 4;
+  body[n++] = 'x';
+  return frame(out, (uint32_t)n, 1, body, n);
+}
+
+static int content(tether_request *request, void *config, void *route) {
+  tether_request_info info;
+  unsigned char bytes[128];
+  size_t n = 0;
+  int fd = link_fd();
+  (void)config;
+  (void)route;
+  memset(&info, 0, sizeof info);
+  info.size = sizeof info;
+  if (fd < 0 || host->request_info(request, &info) != TETHER_OK) return TETHER_ERROR;
+  if (info.path_length >= 9 && memcmp(info.path + info.path_length - 9, "oversized", 9) == 0)
+    n = frame(bytes, 1u << 30, 1, "", 0);
+  else if (info.path_length >= 7 && memcmp(info.path + info.path_length - 7, "garbage", 7) == 0)
+    n = frame(bytes, 3, 99, "abc", 3);
+  else if (info.path_length >= 8 && memcmp(info.path + info.path_length - 8, "bad-name", 8) == 0)
+    n = bad_name_publish(bytes);
+  if (n == 0 || send(fd, bytes, n, MSG_NOSIGNAL) != (ssize_t)n) return TETHER_ERROR;
+  return host->respond(request, 200, "text/plain", "sent\n", 5);
+}
+
+static const tether_module hostile_module = {
+    .size = sizeof(tether_module),
+    .abi_major = TETHER_MODULE_ABI_MAJOR,
+    .abi_minor = TETHER_MODULE_ABI_MINOR,
+    .name = "hostile",
+    .version = "1",
+    .create_config = create_config,
+    .content = content,
+};
+
+TETHER_MODULE_EXPORT const tether_module *TETHER_MODULE_ENTRY(void) { return &hostile_module; }
