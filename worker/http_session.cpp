@@ -124,13 +124,13 @@ void HttpSession::expire_header_timeout() {
   else if (phase_ != Phase::waiting) phase_ = Phase::closing;  // nothing of a request arrived
 }
 
-std::uint64_t HttpSession::body_time_left(std::uint64_t now_ms, std::uint64_t body_timeout_ms) {
-  if (!body_clock_started_) {
-    body_clock_started_ = true;
-    body_started_ms_ = now_ms;
+std::uint64_t HttpSession::phase_time_left(std::uint64_t now_ms, std::uint64_t timeout_ms) {
+  if (!phase_clock_started_) {
+    phase_clock_started_ = true;
+    phase_started_ms_ = now_ms;
   }
-  std::uint64_t elapsed = now_ms > body_started_ms_ ? now_ms - body_started_ms_ : 0;
-  return elapsed >= body_timeout_ms ? 0 : body_timeout_ms - elapsed;
+  std::uint64_t elapsed = now_ms > phase_started_ms_ ? now_ms - phase_started_ms_ : 0;
+  return elapsed >= timeout_ms ? 0 : timeout_ms - elapsed;
 }
 
 void HttpSession::resume_input() {
@@ -197,7 +197,7 @@ int HttpSession::on_message_begin(llhttp_t* parser) {
   s.expect_unsupported_ = false;
   s.header_bytes_ = 0;
   s.chunk_extension_bytes_ = 0;
-  s.body_clock_started_ = false;
+  if (s.requests_answered_ > 0) s.phase_clock_started_ = false;  // the first keeps its clock
   s.pending_error_ = 0;
   s.answered_ = false;
   return 0;
@@ -257,6 +257,7 @@ int HttpSession::on_headers_complete(llhttp_t* parser) {
   HttpSession& s = session_of(parser);
   s.method_ = llhttp_method_name(static_cast<llhttp_method_t>(parser->method));
   s.phase_ = Phase::body;
+  s.phase_clock_started_ = false;
   int status = s.check_headers();
   if (status != 0) {
     s.pending_error_ = status;

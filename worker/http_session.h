@@ -91,9 +91,11 @@ class HttpSession {
   void feed(std::string_view data);
   // The header timeout (or the body's) expired: answer 408 if a request had begun, and close.
   void expire_header_timeout();
-  // For the transport's body timer: what is left of `body_timeout_ms` for the body being read,
-  // whose clock starts the first time the transport asks (at the read that completed its headers).
-  std::uint64_t body_time_left(std::uint64_t now_ms, std::uint64_t body_timeout_ms);
+  // For the transport's timers: what is left of `timeout_ms` in the current phase, on a clock
+  // that starts the first time the transport asks and restarts with each request's headers and
+  // with each body (so that a request pipelined behind another gets its own time). Asked
+  // before the first request, the clock runs on into it: its headers are timed from then.
+  std::uint64_t phase_time_left(std::uint64_t now_ms, std::uint64_t timeout_ms);
   // Parsing paused because output() passed max_queued_output; what came after is kept.
   bool input_held() const { return input_held_; }
   // The transport wrote enough of the output: parse what was kept (which may hold again).
@@ -201,8 +203,8 @@ class HttpSession {
   bool expect_unsupported_ = false;
   std::uint64_t header_bytes_ = 0;
   std::uint64_t chunk_extension_bytes_ = 0;
-  bool body_clock_started_ = false;
-  std::uint64_t body_started_ms_ = 0;
+  bool phase_clock_started_ = false;
+  std::uint64_t phase_started_ms_ = 0;
   int pending_error_ = 0;  // status chosen by a callback that stopped the parser
 };
 

@@ -428,10 +428,10 @@ TEST_F(HttpSessionTest, ChunkExtensionsTrickledOverManyChunksAreCountedTogether)
 TEST_F(HttpSessionTest, TheBodyClockStartsWithTheBodyAndRunsOut) {
   exchange("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\na");
   ASSERT_EQ(session().phase(), Phase::body);
-  EXPECT_EQ(session().body_time_left(1'000, 500), 500u);
+  EXPECT_EQ(session().phase_time_left(1'000, 500), 500u);
   exchange("b");
-  EXPECT_EQ(session().body_time_left(1'300, 500), 200u);  // reads do not restart it
-  EXPECT_EQ(session().body_time_left(1'600, 500), 0u);
+  EXPECT_EQ(session().phase_time_left(1'300, 500), 200u);  // reads do not restart it
+  EXPECT_EQ(session().phase_time_left(1'600, 500), 0u);
   session().expire_header_timeout();
   EXPECT_EQ(session().output().rfind("HTTP/1.1 408 Request Timeout", 0), 0u);
   EXPECT_EQ(session().phase(), Phase::closing);
@@ -439,10 +439,25 @@ TEST_F(HttpSessionTest, TheBodyClockStartsWithTheBodyAndRunsOut) {
 
 TEST_F(HttpSessionTest, EveryBodyGetsItsOwnClock) {
   exchange("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n");
-  EXPECT_EQ(session().body_time_left(1'000, 500), 500u);
+  EXPECT_EQ(session().phase_time_left(1'000, 500), 500u);
   exchange("aPOST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n");  // the next request, pipelined
   ASSERT_EQ(session().phase(), Phase::body);
-  EXPECT_EQ(session().body_time_left(1'400, 500), 500u);
+  EXPECT_EQ(session().phase_time_left(1'400, 500), 500u);
+}
+
+TEST_F(HttpSessionTest, EachPipelinedRequestsHeadersGetTheirOwnClock) {
+  exchange(std::string(kGet) + "GET / HTTP/1.1\r\nHo");
+  ASSERT_EQ(session().phase(), Phase::headers);
+  EXPECT_EQ(session().phase_time_left(1'000, 500), 500u);
+  exchange("st: x\r\n\r\nGET / HTTP/1.1\r\nHo");  // completes it and begins the next in one read
+  ASSERT_EQ(session().phase(), Phase::headers);
+  EXPECT_EQ(session().phase_time_left(1'400, 500), 500u);
+}
+
+TEST_F(HttpSessionTest, TheFirstRequestsHeadersAreTimedFromBeforeItsFirstByte) {
+  EXPECT_EQ(session().phase_time_left(1'000, 500), 500u);  // the transport asks at accept
+  exchange("GET / HTTP/1.1\r\nHo");
+  EXPECT_EQ(session().phase_time_left(1'300, 500), 200u);
 }
 
 // Pipelined output is bounded inside one read (issue 11, item 10).
