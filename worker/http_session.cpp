@@ -377,6 +377,7 @@ void HttpSession::parse_pending_input() {
 
 bool HttpSession::start_stream(int status, std::string_view content_type, std::string_view extra_headers) {
   if (!can_answer() || status < 200 || status == 204 || status == 304 || parser_.method == HTTP_HEAD) return false;
+  if (!is_field_value(content_type)) return false;  // a line break would end the head early
   bool was_waiting = phase_ == Phase::waiting;
   chunked_stream_ = parser_.http_major == 1 && parser_.http_minor >= 1;
   ResponseHead head;
