@@ -212,3 +212,22 @@ TEST(HttpHardeningConfig, BodyTimeoutOfZeroIsRefusedByTheCheck) {
   EXPECT_EQ(run_command(kBinary + " -t -c " + server.config_path(), &output), 1);
   EXPECT_NE(output.find("\"body_timeout\" must be greater than 0"), std::string::npos) << output;
 }
+
+TEST(HttpHardeningPublish, OnlyTheExactBearerTokenPublishes) {
+  // Compared in constant time now; every near miss must still be refused.
+  TetherServer server(1, "[pubsub]\npublish_token = \"s3cret-token\"\n[[route]]\npath = \"/pub/*\"\nhandler = \"publish\"\n");
+  ASSERT_TRUE(server.start()) << server.error_log();
+  auto publish = [&](const std::string& authorization) {
+    HttpClient c;
+    if (!c.connect(server.port())) return 0;
+    c.send("POST /pub/news HTTP/1.1\r\nHost: x\r\n" + authorization + "Content-Length: 1\r\n\r\nx");
+    auto r = c.read_response();
+    return r ? r->status : 0;
+  };
+  EXPECT_EQ(publish(""), 401);
+  for (const char* wrong : {"s3cret-toke", "s3cret-tokenn", "s3cret-tokeN", "S3cret-token", "", " s3cret-token", "x"})
+    EXPECT_EQ(publish(std::string("Authorization: Bearer ") + wrong + "\r\n"), 403) << wrong;
+  EXPECT_EQ(publish("Authorization: Basic s3cret-token\r\n"), 403);
+  EXPECT_EQ(publish("Authorization: Bearer s3cret-token\r\n"), 200);
+  EXPECT_EQ(publish("Authorization: bearer s3cret-token\r\n"), 200);  // the scheme is case-insensitive
+}
