@@ -205,12 +205,10 @@ int HttpSession::on_message_begin(llhttp_t* parser) {
 
 int HttpSession::on_url(llhttp_t* parser, const char* at, std::size_t length) {
   HttpSession& s = session_of(parser);
+  if (s.url_.size() + length > s.limits_.max_header_size) return s.reject(414);
+  if (!s.count_header_bytes(length)) return -1;
   s.url_.append(at, length);
-  if (s.url_.size() > s.limits_.max_header_size) {
-    s.pending_error_ = 414;
-    return -1;
-  }
-  return s.count_header_bytes(length) ? 0 : -1;
+  return 0;
 }
 
 int HttpSession::on_url_complete(llhttp_t* parser) {
@@ -229,11 +227,11 @@ int HttpSession::on_version_complete(llhttp_t* parser) {
 
 int HttpSession::on_header_field(llhttp_t* parser, const char* at, std::size_t length) {
   HttpSession& s = session_of(parser);
-  std::size_t overhead = 0;
-  if (!s.in_header_name_) {  // a new header line; its ": " and CRLF count too
+  // A new header line: its ": " and CRLF count too. Counted before anything is kept.
+  if (!s.count_header_bytes(length + (s.in_header_name_ ? 0 : 4))) return -1;
+  if (!s.in_header_name_) {
     s.in_header_name_ = true;
     s.line_named_ = true;
-    overhead = 4;
     if (s.header_count_ == s.headers_.size()) {
       if (s.headers_.empty()) s.headers_.reserve(8);  // one allocation for most requests, not four
       s.headers_.emplace_back();
@@ -242,15 +240,16 @@ int HttpSession::on_header_field(llhttp_t* parser, const char* at, std::size_t l
     s.headers_[s.header_count_].second.clear();
   }
   s.headers_[s.header_count_].first.append(at, length);
-  return s.count_header_bytes(length + overhead) ? 0 : -1;
+  return 0;
 }
 
 int HttpSession::on_header_value(llhttp_t* parser, const char* at, std::size_t length) {
   HttpSession& s = session_of(parser);
   if (!s.line_named_) return s.reject(400);  // a value with no name began the line
+  if (!s.count_header_bytes(length)) return -1;
   s.in_header_value_ = true;
   s.headers_[s.header_count_].second.append(at, length);
-  return s.count_header_bytes(length) ? 0 : -1;
+  return 0;
 }
 
 int HttpSession::on_headers_complete(llhttp_t* parser) {
