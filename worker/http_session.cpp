@@ -136,7 +136,7 @@ std::uint64_t HttpSession::phase_time_left(std::uint64_t now_ms, std::uint64_t t
 void HttpSession::resume_input() {
   if (!input_held_) return;
   input_held_ = false;
-  parse_pending_input();
+  if (phase_ != Phase::closing) parse_pending_input();  // closed meanwhile (a timeout): nothing more
 }
 
 void HttpSession::start_drain() { draining_ = true; }
@@ -375,7 +375,8 @@ void HttpSession::parse_pending_input() {
 }
 
 bool HttpSession::start_stream(int status, std::string_view content_type, std::string_view extra_headers) {
-  if (!can_answer() || status < 200 || status == 204 || status == 304 || parser_.method == HTTP_HEAD) return false;
+  if (!can_answer() || status < 200 || status > 599 || status == 204 || status == 304 || parser_.method == HTTP_HEAD)
+    return false;
   if (!is_field_value(content_type)) return false;  // a line break would end the head early
   bool was_waiting = phase_ == Phase::waiting;
   chunked_stream_ = parser_.http_major == 1 && parser_.http_minor >= 1;

@@ -499,3 +499,14 @@ TEST_F(HttpSessionTest, InputThatArrivesWhileHeldIsKeptInOrder) {
   }
   EXPECT_EQ(recorder_.statuses, (std::vector<int>{200, 404, 200}));
 }
+
+TEST_F(HttpSessionTest, HeldInputIsDroppedOnceTheSessionCloses) {
+  limits_.max_queued_output = 1;
+  session().feed(std::string(kGet) + kGet);
+  ASSERT_TRUE(session().input_held());
+  session().expire_header_timeout();  // say the transport gave up on a client that does not read
+  EXPECT_EQ(session().phase(), Phase::closing);
+  session().resume_input();
+  EXPECT_EQ(session().phase(), Phase::closing);
+  EXPECT_EQ(recorder_.statuses, (std::vector<int>{200}));
+}

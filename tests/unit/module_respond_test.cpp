@@ -71,6 +71,7 @@ TEST_F(ModuleRespond, AContentTypeWithALineBreakIsRefused) {
 TEST_F(ModuleRespond, AStreamWithALineBreakInItsContentTypeIsRefused) {
   static const tether_stream_callbacks callbacks = {sizeof(tether_stream_callbacks), nullptr, nullptr, nullptr};
   EXPECT_EQ(host_.stream_start(&request_, 200, "text/event-stream\r\nX-Injected: 1", &callbacks, nullptr), nullptr);
+  EXPECT_EQ(host_.stream_start(&request_, 600, "text/event-stream", &callbacks, nullptr), nullptr);
   EXPECT_EQ(session_->output(), "");
   EXPECT_EQ(session_->phase(), HttpSession::Phase::waiting);
 }
