@@ -164,6 +164,11 @@ int HttpSession::finish_header_line() {
   // llhttp lets through an empty name and one with spaces ("Content-Length : 5"), which
   // another server on the path may read differently (RFC 9112 §5.1: 400).
   if (!line_named_ || !is_token(headers_[header_count_].first)) return reject(400);
+  line_named_ = false;
+  in_header_value_ = false;
+  // A trailer field (after a chunked body) is checked and counted but not kept: merged into the
+  // headers it could pass for one that a proxy in front has stripped (RFC 9110 §6.5.1).
+  if (phase_ == Phase::body) return 0;
   auto& [name, value] = headers_[header_count_];
   trim_trailing_whitespace(value);  // the field value excludes it (RFC 9110 §5.5)
   if (equals_ignoring_case(name, "host")) {
@@ -177,8 +182,6 @@ int HttpSession::finish_header_line() {
     if (!equals_ignoring_case(value, "chunked")) return reject(501);
   }
   ++header_count_;
-  in_header_value_ = false;
-  line_named_ = false;
   return 0;
 }
 

@@ -510,3 +510,18 @@ TEST_F(HttpSessionTest, HeldInputIsDroppedOnceTheSessionCloses) {
   EXPECT_EQ(session().phase(), Phase::closing);
   EXPECT_EQ(recorder_.statuses, (std::vector<int>{200}));
 }
+
+TEST_F(HttpSessionTest, TrailerFieldsAreNotMergedIntoTheHeaders) {
+  std::string out = exchange("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                             "1\r\nx\r\n0\r\nX-User: admin\r\nHost: y\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
+  EXPECT_EQ(session().header("x-user"), nullptr);
+  ASSERT_NE(session().header("host"), nullptr);
+  EXPECT_EQ(*session().header("host"), "x");
+}
+
+TEST_F(HttpSessionTest, TrailerFieldsCountTowardsTheHeaderLimit) {
+  std::string out = exchange("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-Big: " +
+                             std::string(2000, 't') + "\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 431", 0), 0u) << out.substr(0, 40);
+}
