@@ -41,6 +41,7 @@ struct ServerConfig {
 struct LimitsConfig {
   std::uint64_t max_connections = 100'000;     // per worker
   Milliseconds header_timeout{10'000};
+  Milliseconds body_timeout{60'000};           // for a whole request body, from the end of its headers
   Milliseconds keepalive_timeout{75'000};
   std::uint64_t max_header_size = 16 * 1024;
   std::uint64_t max_body_size = 1024 * 1024;

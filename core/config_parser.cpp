@@ -132,10 +132,13 @@ class ConfigReader {
     const toml::table* t = table_at(root, "limits", "[limits]");
     if (!t) return;
     check_keys(*t, "[limits]", {"max_connections", "header_timeout", "keepalive_timeout", "max_header_size",
-                                "max_body_size", "tls_handshake_timeout"});
+                                "max_body_size", "tls_handshake_timeout", "body_timeout"});
     read_duration(*t, "tls_handshake_timeout", limits.tls_handshake_timeout);
     read_integer(*t, "max_connections", limits.max_connections, 1, 10'000'000);
     read_duration(*t, "header_timeout", limits.header_timeout);
+    read_duration(*t, "body_timeout", limits.body_timeout);
+    if (const toml::node* b = t->get("body_timeout"); b && limits.body_timeout.count() == 0)
+      error(b->source(), "\"body_timeout\" must be greater than 0");
     read_duration(*t, "keepalive_timeout", limits.keepalive_timeout);
     read_size(*t, "max_header_size", limits.max_header_size);
     read_size(*t, "max_body_size", limits.max_body_size);

@@ -186,6 +186,20 @@ void Connection::feed_session(std::string_view data) {
     return;
   }
   session_->feed(data);
+  after_session_parsed();
+}
+
+// A pipelining client is answered as fast as it reads: the session held the rest of its input
+// once its answers passed the limit, and goes on once they are written.
+void Connection::resume_held_input() {
+  while (session_ && session_->input_held() && !closed_ && tcp_.write_queue_size < kMaxQueuedOutput) {
+    session_->resume_input();
+    after_session_parsed();
+  }
+}
+
+// Writes what the session answered and, after an upgrade, hands the connection to the module.
+void Connection::after_session_parsed() {
   flush_output();
   if (!session_ || session_->phase() != HttpSession::Phase::upgraded || !module_stream_) {
     release_request_if_long_lived();
@@ -505,6 +519,8 @@ void Connection::on_write_done(int status) {
 // Decides what comes next once input was handled or output made progress.
 void Connection::after_output_progress() {
   if (closed_) return;
+  resume_held_input();
+  if (closed_) return;
   if (pending_writes_ == 0 && peer_closed_) {
     close_now();
     return;
@@ -516,7 +532,7 @@ void Connection::after_output_progress() {
   }
   // Reading goes on while a module answers (to notice a client that leaves); the session
   // bounds what it keeps meanwhile.
-  set_reading(!output_backed_up());
+  set_reading(!output_backed_up() && !(session_ && session_->input_held()));
   update_timer();
 }
 
@@ -536,12 +552,15 @@ void Connection::update_timer() {
     return;
   }
   switch (phase()) {
-    case HttpSession::Phase::headers:
-      if (timer_purpose_ != TimerPurpose::header) arm_timer(TimerPurpose::header, header_ms);
+    case HttpSession::Phase::headers:  // each request's own clock: a request pipelined behind another gets its time
+      arm_timer(TimerPurpose::header, session_->phase_time_left(uv_now(host_.loop()), header_ms));
       return;
-    case HttpSession::Phase::body:
-      arm_timer(TimerPurpose::body, header_ms);  // re-armed on every read: an inactivity limit
+    case HttpSession::Phase::body: {
+      // header_timeout of inactivity (re-armed on every read), and body_timeout for the whole body.
+      auto body_ms = static_cast<std::uint64_t>(limits.body_timeout.count());
+      arm_timer(TimerPurpose::body, std::min(header_ms, session_->phase_time_left(uv_now(host_.loop()), body_ms)));
       return;
+    }
     case HttpSession::Phase::closing:
       return;
     case HttpSession::Phase::waiting:    // the module answering it owns the timing
@@ -554,7 +573,8 @@ void Connection::update_timer() {
   }
   if (!session_->received_anything()) {
     // A new connection gets header_timeout to send its first request (counted from accept).
-    if (timer_purpose_ != TimerPurpose::header) arm_timer(TimerPurpose::header, header_ms);
+    if (timer_purpose_ != TimerPurpose::header)
+      arm_timer(TimerPurpose::header, session_->phase_time_left(uv_now(host_.loop()), header_ms));
     if (!session_->draining()) return;
   }
   // An armed idle timer is left alone: on expiry it checks last_activity_ms_ and re-arms for the

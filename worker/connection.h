@@ -1,7 +1,7 @@
 // One client TCP connection: the libuv handles around an HttpSession. It reads, feeds the
 // session, writes its output, and keeps at most one timer armed for the current phase:
 //   waiting for / reading headers   header_timeout from the first byte (a slowloris never resets it)
-//   reading a body                  header_timeout of inactivity between reads
+//   reading a body                  header_timeout of inactivity between reads, body_timeout in all
 //   idle between requests           keepalive_timeout (while draining: a short quiet period)
 //   writing to a client that stalls header_timeout without progress
 //   lingering close                 a few seconds to read the client's last bytes before closing
@@ -124,6 +124,8 @@ class Connection final : public tether_connection, public RequestObserver {
   // The HTTP phase; after an upgrade the session is gone and this says upgraded (or closing).
   HttpSession::Phase phase() const;
   void feed_session(std::string_view data);
+  void after_session_parsed();
+  void resume_held_input();
   void close_after_output();
   void stop_timer();
 

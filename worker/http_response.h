@@ -9,6 +9,12 @@ namespace tether {
 
 const char* http_status_reason(int status);
 
+// RFC 9110 §5.6.2: a header name or a transfer coding is a non-empty token.
+bool is_token(std::string_view text);
+// RFC 9110 §5.5: a header value holds visible bytes, spaces and tabs; never CR, LF, NUL or
+// another control byte, which would end the header or the head early.
+bool is_field_value(std::string_view text);
+
 // The RFC 9110 IMF-fixdate of the current second, recomputed at most once a second.
 std::string_view http_date_now();
 

@@ -16,6 +16,31 @@ bool equals_ignoring_case(std::string_view a, std::string_view b) {
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
+// Chunk extensions are parsed and dropped; a request gets this many bytes of them in all, so
+// that neither 20 MB of one nor a trickle of many ties up the connection.
+constexpr std::uint64_t kMaxChunkExtensionBytes = 4 * 1024;
+
+bool starts_with_ignoring_case(std::string_view text, std::string_view prefix) {
+  return text.size() >= prefix.size() && equals_ignoring_case(text.substr(0, prefix.size()), prefix);
+}
+
+// RFC 9112 §3.2.2: an absolute-form target ("http://host/path?q") names its resource by the
+// path; routes, modules and the access log see the origin form ("/path?q").
+void to_origin_form(std::string& target) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (!starts_with_ignoring_case(target, scheme)) continue;
+    std::size_t path = target.find_first_of("/?", scheme.size());
+    if (path == std::string::npos) target = "/";
+    else if (target[path] == '/') target.erase(0, path);
+    else target.replace(0, path, "/");  // "http://host?q": the path is empty, which means "/"
+    return;
+  }
+}
+
+void trim_trailing_whitespace(std::string& value) {
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
+}
+
 }  // namespace
 
 // One settings table for every session: llhttp only reads it.
@@ -25,17 +50,18 @@ const llhttp_settings_t& HttpSession::parser_settings() {
     llhttp_settings_init(&s);
     s.on_message_begin = on_message_begin;
     s.on_url = on_url;
+    s.on_url_complete = on_url_complete;
+    s.on_version_complete = on_version_complete;
     s.on_header_field = on_header_field;
     s.on_header_field_complete = [](llhttp_t* p) {
       session_of(p).in_header_name_ = false;
       return 0;
     };
     s.on_header_value = on_header_value;
-    s.on_header_value_complete = [](llhttp_t* p) {
-      session_of(p).finish_header_line();
-      return 0;
-    };
+    s.on_header_value_complete = [](llhttp_t* p) { return session_of(p).finish_header_line(); };
     s.on_headers_complete = on_headers_complete;
+    s.on_chunk_extension_name = on_chunk_extension;
+    s.on_chunk_extension_value = on_chunk_extension;
     s.on_body = on_body;
     s.on_message_complete = on_message_complete;
     return s;
@@ -57,8 +83,9 @@ HttpSession::~HttpSession() {
 void HttpSession::feed(std::string_view data) {
   if (phase_ == Phase::closing || data.empty()) return;
   received_anything_ = true;
-  if (phase_ == Phase::waiting || phase_ == Phase::streaming) {
-    // Parsed once the current request is answered; a client that floods meanwhile is cut off.
+  if (phase_ == Phase::waiting || phase_ == Phase::streaming || input_held_) {
+    // Parsed once the current request is answered (or the output written); a client that
+    // floods meanwhile is cut off.
     if (pending_input_.size() + data.size() > limits_.max_header_size + limits_.max_body_size) phase_ = Phase::closing;
     else pending_input_.append(data);
     return;
@@ -78,9 +105,9 @@ void HttpSession::parse(std::string_view data) {
     case HPE_PAUSED:
     case HPE_PAUSED_UPGRADE:
       // Paused after a request: either the last answer (closing: the rest is ignored), or a
-      // request still being answered (waiting, streaming: keep the rest for later), or an
-      // upgrade (the rest belongs to the new protocol).
-      if (phase_ == Phase::waiting || phase_ == Phase::streaming || phase_ == Phase::upgraded) {
+      // request still being answered (waiting, streaming: keep the rest for later), or too
+      // much output (held: likewise), or an upgrade (the rest belongs to the new protocol).
+      if (phase_ == Phase::waiting || phase_ == Phase::streaming || phase_ == Phase::upgraded || input_held_) {
         const char* stop = llhttp_get_error_pos(&parser_);
         pending_input_.assign(stop, static_cast<std::size_t>(data.data() + data.size() - stop));
       }
@@ -95,6 +122,21 @@ void HttpSession::parse(std::string_view data) {
 void HttpSession::expire_header_timeout() {
   if (phase_ == Phase::headers || phase_ == Phase::body) answer_error(408);
   else if (phase_ != Phase::waiting) phase_ = Phase::closing;  // nothing of a request arrived
+}
+
+std::uint64_t HttpSession::phase_time_left(std::uint64_t now_ms, std::uint64_t timeout_ms) {
+  if (!phase_clock_started_) {
+    phase_clock_started_ = true;
+    phase_started_ms_ = now_ms;
+  }
+  std::uint64_t elapsed = now_ms > phase_started_ms_ ? now_ms - phase_started_ms_ : 0;
+  return elapsed >= timeout_ms ? 0 : timeout_ms - elapsed;
+}
+
+void HttpSession::resume_input() {
+  if (!input_held_) return;
+  input_held_ = false;
+  if (phase_ != Phase::closing) parse_pending_input();  // closed meanwhile (a timeout): nothing more
 }
 
 void HttpSession::start_drain() { draining_ = true; }
@@ -112,17 +154,35 @@ bool HttpSession::count_header_bytes(std::size_t length) {
   return false;
 }
 
-void HttpSession::finish_header_line() {
-  if (header_count_ >= headers_.size()) return;
-  const auto& [name, value] = headers_[header_count_];
+// Stops the parser; parse() answers `status`.
+int HttpSession::reject(int status) {
+  pending_error_ = status;
+  return -1;
+}
+
+int HttpSession::finish_header_line() {
+  // llhttp lets through an empty name and one with spaces ("Content-Length : 5"), which
+  // another server on the path may read differently (RFC 9112 §5.1: 400).
+  if (!line_named_ || !is_token(headers_[header_count_].first)) return reject(400);
+  line_named_ = false;
+  in_header_value_ = false;
+  // A trailer field (after a chunked body) is checked and counted but not kept: merged into the
+  // headers it could pass for one that a proxy in front has stripped (RFC 9110 §6.5.1).
+  if (phase_ == Phase::body) return 0;
+  auto& [name, value] = headers_[header_count_];
+  trim_trailing_whitespace(value);  // the field value excludes it (RFC 9110 §5.5)
   if (equals_ignoring_case(name, "host")) {
+    if (has_host_) return reject(400);  // RFC 9112 §3.2
     has_host_ = true;
   } else if (equals_ignoring_case(name, "expect")) {
     if (equals_ignoring_case(value, "100-continue")) expect_continue_ = true;
     else expect_unsupported_ = true;
+  } else if (equals_ignoring_case(name, "transfer-encoding")) {
+    // We decode only chunked, alone (RFC 9112 §6.1: 501 for a coding we do not know).
+    if (!equals_ignoring_case(value, "chunked")) return reject(501);
   }
   ++header_count_;
-  in_header_value_ = false;
+  return 0;
 }
 
 int HttpSession::on_message_begin(llhttp_t* parser) {
@@ -134,10 +194,13 @@ int HttpSession::on_message_begin(llhttp_t* parser) {
   s.header_count_ = 0;
   s.in_header_name_ = false;
   s.in_header_value_ = false;
+  s.line_named_ = false;
   s.has_host_ = false;
   s.expect_continue_ = false;
   s.expect_unsupported_ = false;
   s.header_bytes_ = 0;
+  s.chunk_extension_bytes_ = 0;
+  if (s.requests_answered_ > 0) s.phase_clock_started_ = false;  // the first keeps its clock
   s.pending_error_ = 0;
   s.answered_ = false;
   return 0;
@@ -145,20 +208,33 @@ int HttpSession::on_message_begin(llhttp_t* parser) {
 
 int HttpSession::on_url(llhttp_t* parser, const char* at, std::size_t length) {
   HttpSession& s = session_of(parser);
+  if (s.url_.size() + length > s.limits_.max_header_size) return s.reject(414);
+  if (!s.count_header_bytes(length)) return -1;
   s.url_.append(at, length);
-  if (s.url_.size() > s.limits_.max_header_size) {
-    s.pending_error_ = 414;
-    return -1;
-  }
-  return s.count_header_bytes(length) ? 0 : -1;
+  return 0;
+}
+
+int HttpSession::on_url_complete(llhttp_t* parser) {
+  HttpSession& s = session_of(parser);
+  // A request line without a version is HTTP/0.9, which we do not speak (and must not answer
+  // as if it were HTTP/1.1).
+  if (parser->http_major == 0 && parser->http_minor == 9) return s.reject(400);
+  to_origin_form(s.url_);
+  return 0;
+}
+
+int HttpSession::on_version_complete(llhttp_t* parser) {
+  // llhttp accepts HTTP/0.9, 2.0 and 3.0 in a request line; we answer HTTP/1.x only.
+  return parser->http_major == 1 ? 0 : session_of(parser).reject(505);
 }
 
 int HttpSession::on_header_field(llhttp_t* parser, const char* at, std::size_t length) {
   HttpSession& s = session_of(parser);
-  std::size_t overhead = 0;
-  if (!s.in_header_name_) {  // a new header line; its ": " and CRLF count too
+  // A new header line: its ": " and CRLF count too. Counted before anything is kept.
+  if (!s.count_header_bytes(length + (s.in_header_name_ ? 0 : 4))) return -1;
+  if (!s.in_header_name_) {
     s.in_header_name_ = true;
-    overhead = 4;
+    s.line_named_ = true;
     if (s.header_count_ == s.headers_.size()) {
       if (s.headers_.empty()) s.headers_.reserve(8);  // one allocation for most requests, not four
       s.headers_.emplace_back();
@@ -167,20 +243,23 @@ int HttpSession::on_header_field(llhttp_t* parser, const char* at, std::size_t l
     s.headers_[s.header_count_].second.clear();
   }
   s.headers_[s.header_count_].first.append(at, length);
-  return s.count_header_bytes(length + overhead) ? 0 : -1;
+  return 0;
 }
 
 int HttpSession::on_header_value(llhttp_t* parser, const char* at, std::size_t length) {
   HttpSession& s = session_of(parser);
+  if (!s.line_named_) return s.reject(400);  // a value with no name began the line
+  if (!s.count_header_bytes(length)) return -1;
   s.in_header_value_ = true;
-  if (s.header_count_ < s.headers_.size()) s.headers_[s.header_count_].second.append(at, length);
-  return s.count_header_bytes(length) ? 0 : -1;
+  s.headers_[s.header_count_].second.append(at, length);
+  return 0;
 }
 
 int HttpSession::on_headers_complete(llhttp_t* parser) {
   HttpSession& s = session_of(parser);
   s.method_ = llhttp_method_name(static_cast<llhttp_method_t>(parser->method));
   s.phase_ = Phase::body;
+  s.phase_clock_started_ = false;
   int status = s.check_headers();
   if (status != 0) {
     s.pending_error_ = status;
@@ -199,6 +278,12 @@ int HttpSession::check_headers() {
   return 0;
 }
 
+int HttpSession::on_chunk_extension(llhttp_t* parser, const char*, std::size_t length) {
+  HttpSession& s = session_of(parser);
+  s.chunk_extension_bytes_ += length;
+  return s.chunk_extension_bytes_ <= kMaxChunkExtensionBytes ? 0 : s.reject(400);
+}
+
 int HttpSession::on_body(llhttp_t* parser, const char* at, std::size_t length) {
   HttpSession& s = session_of(parser);
   if (s.body_.size() + length > s.limits_.max_body_size) {
@@ -212,7 +297,9 @@ int HttpSession::on_body(llhttp_t* parser, const char* at, std::size_t length) {
 int HttpSession::on_message_complete(llhttp_t* parser) {
   HttpSession& s = session_of(parser);
   s.handle_request();
-  return s.phase_ == Phase::idle ? 0 : HPE_PAUSED;
+  // A pipelining client gets its answers as fast as it reads them, not faster.
+  if (s.phase_ == Phase::idle && s.output_.size() >= s.limits_.max_queued_output) s.input_held_ = true;
+  return s.phase_ == Phase::idle && !s.input_held_ ? 0 : HPE_PAUSED;
 }
 
 void HttpSession::handle_request() {
@@ -279,17 +366,21 @@ void HttpSession::finish_answer(int status, std::size_t body_bytes, bool keep_al
 // Parsing stopped at the request just answered: go on with what arrived meanwhile, then let the
 // transport write.
 void HttpSession::resume_parsing() {
-  if (phase_ == Phase::idle) {
-    llhttp_resume(&parser_);
-    std::string rest = std::move(pending_input_);
-    pending_input_.clear();
-    if (!rest.empty()) parse(rest);
-  }
+  if (phase_ == Phase::idle && !input_held_) parse_pending_input();
   if (observer_) observer_->on_deferred_answer();
 }
 
+void HttpSession::parse_pending_input() {
+  llhttp_resume(&parser_);
+  std::string rest = std::move(pending_input_);
+  pending_input_.clear();
+  if (!rest.empty()) parse(rest);
+}
+
 bool HttpSession::start_stream(int status, std::string_view content_type, std::string_view extra_headers) {
-  if (!can_answer() || status < 200 || status == 204 || status == 304 || parser_.method == HTTP_HEAD) return false;
+  if (!can_answer() || status < 200 || status > 599 || status == 204 || status == 304 || parser_.method == HTTP_HEAD)
+    return false;
+  if (!is_field_value(content_type)) return false;  // a line break would end the head early
   bool was_waiting = phase_ == Phase::waiting;
   chunked_stream_ = parser_.http_major == 1 && parser_.http_minor >= 1;
   ResponseHead head;

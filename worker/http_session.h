@@ -7,7 +7,11 @@
 // handler may answer later (phase `waiting`): parsing then stops, input that arrives meanwhile
 // is kept, and parsing resumes once answer() is called.
 //
-// After an error answer (400, 408, 413, 414, 417, 431) or a response carrying
+// A client that pipelines faster than it reads is held back: once output() passes
+// HttpLimits::max_queued_output after an answer, parsing stops (input_held()), the unparsed
+// rest is kept, and the transport calls resume_input() when it has written enough.
+//
+// After an error answer (400, 408, 413, 414, 417, 431, 501, 505) or a response carrying
 // "Connection: close", the session is `closing`: further input is ignored and the transport
 // closes the connection once output() has been written.
 #pragma once
@@ -27,6 +31,9 @@ namespace tether {
 struct HttpLimits {
   std::uint64_t max_header_size = 16 * 1024;
   std::uint64_t max_body_size = 1024 * 1024;
+  // Answers queued in output() past which parsing pauses until the transport has written them
+  // (the transport's own limit, Connection's kMaxQueuedOutput).
+  std::size_t max_queued_output = 256 * 1024;
 };
 
 // What the access log records of one answered request.
@@ -82,8 +89,17 @@ class HttpSession {
 
   // Parses `data`; complete requests are answered into output().
   void feed(std::string_view data);
-  // The header timeout expired: answer 408 if a request had begun, and close.
+  // The header timeout (or the body's) expired: answer 408 if a request had begun, and close.
   void expire_header_timeout();
+  // For the transport's timers: what is left of `timeout_ms` in the current phase, on a clock
+  // that starts the first time the transport asks and restarts with each request's headers and
+  // with each body (so that a request pipelined behind another gets its own time). Asked
+  // before the first request, the clock runs on into it: its headers are timed from then.
+  std::uint64_t phase_time_left(std::uint64_t now_ms, std::uint64_t timeout_ms);
+  // Parsing paused because output() passed max_queued_output; what came after is kept.
+  bool input_held() const { return input_held_; }
+  // The transport wrote enough of the output: parse what was kept (which may hold again).
+  void resume_input();
   // Graceful shutdown: the next response carries "Connection: close" and ends the session.
   void start_drain();
   // The answer to request number `max_requests` closes the connection (0: no limit).
@@ -132,9 +148,12 @@ class HttpSession {
   static const llhttp_settings_t& parser_settings();
   static int on_message_begin(llhttp_t* parser);
   static int on_url(llhttp_t* parser, const char* at, std::size_t length);
+  static int on_url_complete(llhttp_t* parser);
+  static int on_version_complete(llhttp_t* parser);
   static int on_header_field(llhttp_t* parser, const char* at, std::size_t length);
   static int on_header_value(llhttp_t* parser, const char* at, std::size_t length);
   static int on_headers_complete(llhttp_t* parser);
+  static int on_chunk_extension(llhttp_t* parser, const char* at, std::size_t length);
   static int on_body(llhttp_t* parser, const char* at, std::size_t length);
   static int on_message_complete(llhttp_t* parser);
 
@@ -145,8 +164,10 @@ class HttpSession {
   bool can_answer() const;
   void finish_answer(int status, std::size_t body_bytes, bool keep_alive);
   void resume_parsing();
+  void parse_pending_input();
   void answer_error(int status);
-  void finish_header_line();
+  int finish_header_line();
+  int reject(int status);
 
   const HttpLimits& limits_;
   const Router& router_;
@@ -164,7 +185,8 @@ class HttpSession {
   std::uint64_t requests_answered_ = 0;
   std::uint64_t max_requests_ = 0;
   std::string output_;
-  std::string pending_input_;  // arrived while a request was waiting for its answer
+  std::string pending_input_;  // arrived while a request was waiting for its answer, or input was held
+  bool input_held_ = false;
 
   // The request being parsed. Header entries are reused from request to request.
   std::string method_;
@@ -174,11 +196,15 @@ class HttpSession {
   std::size_t header_count_ = 0;
   bool in_header_name_ = false;
   bool in_header_value_ = false;
+  bool line_named_ = false;  // the header line being parsed has begun with its name
   bool answered_ = false;
   bool has_host_ = false;
   bool expect_continue_ = false;
   bool expect_unsupported_ = false;
   std::uint64_t header_bytes_ = 0;
+  std::uint64_t chunk_extension_bytes_ = 0;
+  bool phase_clock_started_ = false;
+  std::uint64_t phase_started_ms_ = 0;
   int pending_error_ = 0;  // status chosen by a callback that stopped the parser
 };
 

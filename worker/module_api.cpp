@@ -1,6 +1,8 @@
 // The host functions of include/tether/module.h (ABI 1.2).
 #include "worker/module_api.h"
 
+#include <strings.h>
+
 #include <cstdarg>
 #include <cstddef>
 #include <cstring>
@@ -12,6 +14,7 @@
 #include "core/shared_zones.h"
 #include "core/units.h"
 #include "worker/connection.h"
+#include "worker/http_response.h"
 #include "worker/http_session.h"
 #include "worker/pubsub_hub.h"
 
@@ -183,21 +186,29 @@ const char* request_header(const tether_request* request, const char* name, size
   return value->data();
 }
 
+// A name is a token and a value one line of visible bytes (RFC 9110 §5.1, §5.5): a module
+// cannot end the head early or add lines of its own.
 bool valid_header_text(const char* text, bool is_name) {
-  if (!text || (is_name && !*text)) return false;
-  for (const char* c = text; *c; ++c)
-    if (*c == '\r' || *c == '\n' || (is_name && (*c == ':' || *c == ' '))) return false;
-  return true;
+  if (!text) return false;
+  return is_name ? is_token(text) : is_field_value(text);
+}
+
+// The server frames every body itself (Content-Length, or chunked for streams); a second
+// framing header would let the client and a proxy read the body differently.
+bool framing_header(const char* name) {
+  return strcasecmp(name, "content-length") == 0 || strcasecmp(name, "transfer-encoding") == 0;
 }
 
 int response_header(tether_request* request, const char* name, const char* value) {
-  if (!valid_header_text(name, true) || !valid_header_text(value, false)) return TETHER_ERROR;
+  if (!valid_header_text(name, true) || !valid_header_text(value, false) || framing_header(name)) return TETHER_ERROR;
   request->response_headers.append(name).append(": ").append(value).append("\r\n");
   return TETHER_OK;
 }
 
 int respond(tether_request* request, int status, const char* content_type, const void* body, size_t length) {
-  if (status < 100 || status > 999) return TETHER_ERROR;
+  // A final status only (1xx are interim; upgrade() sends 101), in the range RFC 9110 §15 defines.
+  if (status < 200 || status > 599) return TETHER_ERROR;
+  if (content_type && !valid_header_text(content_type, false)) return TETHER_ERROR;
   bool was_waiting = request->waiting;
   request->waiting = false;
   if (!request->session) {  // the client left while the module worked: nothing to send

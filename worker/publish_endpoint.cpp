@@ -1,5 +1,7 @@
 #include "worker/publish_endpoint.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <strings.h>
 
 #include <string>
@@ -11,6 +13,18 @@ namespace {
 
 // Channel names are restricted to characters that need no escaping in JSON.
 std::string json_string(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+// Compares a presented token with the configured one in a time that depends only on what the
+// client sent: both are hashed and the digests compared with CRYPTO_memcmp, so neither a
+// matching prefix nor the token's length shows in how long a refusal takes.
+bool same_token(std::string_view presented, std::string_view expected) {
+  unsigned char a[EVP_MAX_MD_SIZE], b[EVP_MAX_MD_SIZE];
+  unsigned int a_length = 0, b_length = 0;
+  if (!EVP_Digest(presented.data(), presented.size(), a, &a_length, EVP_sha256(), nullptr) ||
+      !EVP_Digest(expected.data(), expected.size(), b, &b_length, EVP_sha256(), nullptr))
+    return false;
+  return a_length == b_length && CRYPTO_memcmp(a, b, a_length) == 0;
+}
 
 void answer_json(HttpSession& session, int status, const std::string& body) {
   session.answer(status, "application/json", "Cache-Control: no-store\r\n", body + "\n");
@@ -33,7 +47,7 @@ bool PublishEndpoint::authorized(HttpSession& session) {
   constexpr std::string_view kScheme = "Bearer ";
   std::string_view value(*header);
   bool scheme_ok = value.size() > kScheme.size() && strncasecmp(value.data(), kScheme.data(), kScheme.size()) == 0;
-  if (!scheme_ok || value.substr(kScheme.size()) != token) {
+  if (!scheme_ok || !same_token(value.substr(kScheme.size()), token)) {
     answer_text(session, 403, "", "the bearer token is not valid for publishing");
     return false;
   }

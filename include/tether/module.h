@@ -250,9 +250,12 @@ typedef struct tether_host {
   /* The value of header `name` (case-insensitive), NULL if absent; not NUL-terminated. */
   const char *(*request_header)(const tether_request *request, const char *name, size_t *length);
   /* Adds a header to the response respond() will send. The server sets Content-Length, Date,
-   * Server and Connection itself. */
+   * Server and Connection itself. TETHER_ERROR for Content-Length, Transfer-Encoding, a name
+   * that is not an HTTP token, or a value with CR, LF or another control byte but the tab. */
   int (*response_header)(tether_request *request, const char *name, const char *value);
-  /* Answers the request; `content_type` may be NULL. The body is copied. */
+  /* Answers the request with a status 200..599 (TETHER_ERROR, nothing sent, for a 1xx or a
+   * `content_type` that is not a valid header value); `content_type` may be NULL. The body is
+   * copied. */
   int (*respond)(tether_request *request, int status, const char *content_type, const void *body, size_t length);
 
   /* Connections, from a request or from connection_accepted. */

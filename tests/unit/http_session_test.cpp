@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include "worker/http_response.h"
+
 using tether::HttpLimits;
 using tether::HttpSession;
 using tether::RequestSummary;
@@ -297,4 +301,227 @@ TEST_F(StreamingSessionTest, UpgradeHandsOverTheBytesAfterTheRequest) {
 TEST_F(StreamingSessionTest, UpgradeWithoutAnUpgradeRequestIsRefused) {
   session_->feed("GET /up HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_EQ(take().rfind("HTTP/1.1 404", 0), 0u);
+}
+
+// RFC 9110/9112 conformance: each of these was answered (or routed) wrongly before.
+
+TEST_F(HttpSessionTest, TwoHostHeadersGet400) {
+  std::string out = exchange("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 400 Bad Request", 0), 0u) << out;
+  EXPECT_EQ(session().phase(), Phase::closing);
+}
+
+TEST_F(HttpSessionTest, AbsoluteFormTargetIsRoutedByItsPath) {
+  std::string out = exchange("GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n"
+                             "GET HTTPS://Example.com:8443/?q=1 HTTP/1.1\r\nHost: example.com\r\n\r\n"
+                             "GET http://example.com HTTP/1.1\r\nHost: example.com\r\n\r\n"
+                             "GET http://example.com/nothing HTTP/1.1\r\nHost: example.com\r\n\r\n");
+  EXPECT_EQ(recorder_.statuses, (std::vector<int>{200, 200, 200, 404})) << out;
+  EXPECT_EQ(recorder_.targets, (std::vector<std::string>{"/", "/?q=1", "/", "/nothing"}));
+  EXPECT_EQ(session().phase(), Phase::idle);
+}
+
+TEST_F(HttpSessionTest, Http2InARequestLineGets505) {
+  std::string out = exchange("GET / HTTP/2.0\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 505 HTTP Version Not Supported", 0), 0u) << out;
+  EXPECT_EQ(session().phase(), Phase::closing);
+}
+
+TEST_F(HttpSessionTest, Http09RequestGets400AtOnce) {
+  std::string out = exchange("GET /\r\n");  // an HTTP/0.9 client sends nothing more
+  EXPECT_EQ(out.rfind("HTTP/1.1 400 Bad Request", 0), 0u) << out;
+  EXPECT_EQ(session().phase(), Phase::closing);
+}
+
+TEST_F(HttpSessionTest, Http09RequestWithHeadersGets400NotAnAnswer) {
+  std::string out = exchange("GET /\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 400 Bad Request", 0), 0u) << out;
+}
+
+TEST_F(HttpSessionTest, TransferEncodingOtherThanChunkedAloneGets501) {
+  for (const char* coding : {"gzip, chunked", "gzip", "identity", "chunked;q=1"}) {
+    session_.reset();
+    std::string out = exchange(std::string("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ") + coding +
+                               "\r\n\r\n0\r\n\r\n");
+    EXPECT_EQ(out.rfind("HTTP/1.1 501 Not Implemented", 0), 0u) << coding << ": " << out;
+    EXPECT_EQ(session().phase(), Phase::closing);
+  }
+}
+
+TEST_F(HttpSessionTest, ChunkedTransferEncodingIsCaseInsensitive) {
+  std::string out = exchange("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked \r\n\r\n1\r\nx\r\n0\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
+}
+
+TEST_F(HttpSessionTest, SmugglingShapesGet400) {
+  for (const char* request : {
+           "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+           "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+           "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n",
+           "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+           "POST / HTTP/1.1\r\nHost: x\r\nContent-Length : 5\r\n\r\nhello",
+       }) {
+    session_.reset();
+    std::string out = exchange(request);
+    EXPECT_EQ(out.rfind("HTTP/1.1 400 Bad Request", 0), 0u) << request << "\n" << out;
+    EXPECT_EQ(session().phase(), Phase::closing);
+  }
+}
+
+TEST_F(HttpSessionTest, EmptyHeaderNameGets400) {
+  for (const char* request : {"GET / HTTP/1.1\r\nHost: x\r\n: value\r\n\r\n", "GET / HTTP/1.1\r\n:\r\nHost: x\r\n\r\n"}) {
+    session_.reset();
+    std::string out = exchange(request);
+    EXPECT_EQ(out.rfind("HTTP/1.1 400 Bad Request", 0), 0u) << request << "\n" << out;
+  }
+}
+
+TEST_F(HttpSessionTest, HeaderNameWithWhitespaceGets400) {
+  std::string out = exchange("GET / HTTP/1.1\r\nHost: x\r\nX Y: z\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 400 Bad Request", 0), 0u) << out;
+}
+
+TEST_F(HttpSessionTest, AnEmptyHeaderNameDoesNotReviveTheLastRequestsHeader) {
+  // Header entries are reused from request to request: a nameless line must not inherit one.
+  exchange("GET / HTTP/1.1\r\nHost: x\r\nX-Secret: 1\r\n\r\n");
+  exchange("GET / HTTP/1.1\r\nHost: x\r\n: 2\r\n\r\n");
+  EXPECT_EQ(session().header("x-secret"), nullptr);
+}
+
+TEST_F(HttpSessionTest, HeaderValuesLoseTheirTrailingWhitespace) {
+  session().feed("GET / HTTP/1.1\r\nHost: x \t\r\nX-A: b c  \r\n\r\n");
+  ASSERT_NE(session().header("x-a"), nullptr);
+  EXPECT_EQ(*session().header("x-a"), "b c");
+  EXPECT_EQ(*session().header("host"), "x");
+}
+
+TEST(HttpResponse, EveryRfc9110StatusHasItsReasonPhrase) {
+  EXPECT_STREQ(tether::http_status_reason(426), "Upgrade Required");
+  for (int status : {100, 101, 200, 201, 202, 203, 204, 205, 206, 300, 301, 302, 303, 304, 305, 307, 308, 400,
+                     401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 421,
+                     422, 426, 500, 501, 502, 503, 504, 505})
+    EXPECT_STRNE(tether::http_status_reason(status), "Unknown") << status;
+  EXPECT_STREQ(tether::http_status_reason(413), "Content Too Large");
+  EXPECT_STREQ(tether::http_status_reason(422), "Unprocessable Content");
+}
+
+// Slow and endless bodies (issue 11, item 16).
+
+TEST_F(HttpSessionTest, ChunkExtensionsPastTheirLimitGet400) {
+  std::string out = exchange("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;ext=" +
+                             std::string(20'000, 'a'));
+  EXPECT_EQ(out.rfind("HTTP/1.1 400 Bad Request", 0), 0u) << out.substr(0, 80);
+  EXPECT_EQ(session().phase(), Phase::closing);
+}
+
+TEST_F(HttpSessionTest, ChunkExtensionsTrickledOverManyChunksAreCountedTogether) {
+  exchange("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+  std::string chunk = "1;" + std::string(100, 'e') + "\r\nx\r\n";  // 1 byte of body, 100 of extension
+  std::string out;
+  int chunks = 0;
+  for (; chunks < 50 && out.empty(); ++chunks)
+    for (char c : chunk) out += exchange(std::string_view(&c, 1));  // one byte at a time
+  EXPECT_EQ(out.rfind("HTTP/1.1 400 Bad Request", 0), 0u) << out.substr(0, 80);
+  EXPECT_LT(chunks, 50);
+}
+
+TEST_F(HttpSessionTest, TheBodyClockStartsWithTheBodyAndRunsOut) {
+  exchange("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\na");
+  ASSERT_EQ(session().phase(), Phase::body);
+  EXPECT_EQ(session().phase_time_left(1'000, 500), 500u);
+  exchange("b");
+  EXPECT_EQ(session().phase_time_left(1'300, 500), 200u);  // reads do not restart it
+  EXPECT_EQ(session().phase_time_left(1'600, 500), 0u);
+  session().expire_header_timeout();
+  EXPECT_EQ(session().output().rfind("HTTP/1.1 408 Request Timeout", 0), 0u);
+  EXPECT_EQ(session().phase(), Phase::closing);
+}
+
+TEST_F(HttpSessionTest, EveryBodyGetsItsOwnClock) {
+  exchange("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n");
+  EXPECT_EQ(session().phase_time_left(1'000, 500), 500u);
+  exchange("aPOST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n");  // the next request, pipelined
+  ASSERT_EQ(session().phase(), Phase::body);
+  EXPECT_EQ(session().phase_time_left(1'400, 500), 500u);
+}
+
+TEST_F(HttpSessionTest, EachPipelinedRequestsHeadersGetTheirOwnClock) {
+  exchange(std::string(kGet) + "GET / HTTP/1.1\r\nHo");
+  ASSERT_EQ(session().phase(), Phase::headers);
+  EXPECT_EQ(session().phase_time_left(1'000, 500), 500u);
+  exchange("st: x\r\n\r\nGET / HTTP/1.1\r\nHo");  // completes it and begins the next in one read
+  ASSERT_EQ(session().phase(), Phase::headers);
+  EXPECT_EQ(session().phase_time_left(1'400, 500), 500u);
+}
+
+TEST_F(HttpSessionTest, TheFirstRequestsHeadersAreTimedFromBeforeItsFirstByte) {
+  EXPECT_EQ(session().phase_time_left(1'000, 500), 500u);  // the transport asks at accept
+  exchange("GET / HTTP/1.1\r\nHo");
+  EXPECT_EQ(session().phase_time_left(1'300, 500), 200u);
+}
+
+// Pipelined output is bounded inside one read (issue 11, item 10).
+
+TEST_F(HttpSessionTest, PipelinedFloodIsAnsweredOnlyAsFastAsTheOutputDrains) {
+  limits_.max_queued_output = 64 * 1024;
+  constexpr int kRequests = 40'000;
+  std::string flood;
+  for (int i = 0; i < kRequests; ++i) flood += i % 2 ? "GET /n HTTP/1.1\r\nHost: x\r\n\r\n" : kGet;
+  session().feed(flood);  // one call: far more than one read
+  std::size_t most = 0;
+  int rounds = 0;
+  std::string all;
+  for (;;) {
+    most = std::max(most, session().output().size());
+    all += session().output();
+    session().output().clear();
+    if (!session().input_held()) break;
+    session().resume_input();
+    ++rounds;
+  }
+  EXPECT_LE(most, limits_.max_queued_output + 256);  // the limit plus the one answer that passed it
+  EXPECT_GT(rounds, 10);
+  ASSERT_EQ(recorder_.statuses.size(), static_cast<std::size_t>(kRequests));
+  for (int i = 0; i < kRequests; ++i) ASSERT_EQ(recorder_.statuses[i], i % 2 ? 404 : 200) << i;
+  EXPECT_EQ(count(all, "HTTP/1.1 "), kRequests);
+  EXPECT_EQ(session().phase(), Phase::idle);
+}
+
+TEST_F(HttpSessionTest, InputThatArrivesWhileHeldIsKeptInOrder) {
+  limits_.max_queued_output = 1;  // every answer holds
+  session().feed(std::string(kGet) + "GET /n HTTP/1.1\r\nHost: x\r\n\r\nGET / HT");
+  EXPECT_TRUE(session().input_held());
+  session().feed("TP/1.1\r\nHost: x\r\n\r\n");  // a transport that still reads
+  EXPECT_EQ(recorder_.statuses, (std::vector<int>{200}));
+  while (session().input_held()) {
+    session().output().clear();
+    session().resume_input();
+  }
+  EXPECT_EQ(recorder_.statuses, (std::vector<int>{200, 404, 200}));
+}
+
+TEST_F(HttpSessionTest, HeldInputIsDroppedOnceTheSessionCloses) {
+  limits_.max_queued_output = 1;
+  session().feed(std::string(kGet) + kGet);
+  ASSERT_TRUE(session().input_held());
+  session().expire_header_timeout();  // say the transport gave up on a client that does not read
+  EXPECT_EQ(session().phase(), Phase::closing);
+  session().resume_input();
+  EXPECT_EQ(session().phase(), Phase::closing);
+  EXPECT_EQ(recorder_.statuses, (std::vector<int>{200}));
+}
+
+TEST_F(HttpSessionTest, TrailerFieldsAreNotMergedIntoTheHeaders) {
+  std::string out = exchange("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                             "1\r\nx\r\n0\r\nX-User: admin\r\nHost: y\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 200", 0), 0u) << out;
+  EXPECT_EQ(session().header("x-user"), nullptr);
+  ASSERT_NE(session().header("host"), nullptr);
+  EXPECT_EQ(*session().header("host"), "x");
+}
+
+TEST_F(HttpSessionTest, TrailerFieldsCountTowardsTheHeaderLimit) {
+  std::string out = exchange("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-Big: " +
+                             std::string(2000, 't') + "\r\n\r\n");
+  EXPECT_EQ(out.rfind("HTTP/1.1 431", 0), 0u) << out.substr(0, 40);
 }
