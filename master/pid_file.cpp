@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <limits>
 
 #include "core/log.h"
 #include "core/unique_fd.h"
@@ -48,8 +49,10 @@ std::optional<pid_t> read_running_pid(const std::string& path, std::string* why)
     *why = "cannot open pid file \"" + path + "\": " + std::strerror(errno) + " (is tether running?)";
     return std::nullopt;
   }
-  long pid = 0;
-  if (!(in >> pid) || pid <= 1) {
+  // Checked before the narrowing to pid_t: 2^32 - 1 would become -1, which kill() reads as
+  // "every process".
+  long long pid = 0;
+  if (!(in >> pid) || pid <= 1 || pid > std::numeric_limits<pid_t>::max()) {
     *why = "pid file \"" + path + "\" does not hold a pid";
     return std::nullopt;
   }

@@ -3,7 +3,9 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -162,4 +164,21 @@ TEST(CommandLine, TestRefusesLogsTheStartCouldNotOpenAndCreatesNone) {
   EXPECT_EQ(run_command(kBinary + " -t -c " + good.config_path(), &output), 0) << output;
   EXPECT_NE(::access(good.error_log_path().c_str(), F_OK), 0);
   EXPECT_NE(::access((good.dir() + "/access.log").c_str(), F_OK), 0);
+}
+
+TEST(CommandLine, SignalRefusesAPidFileNumberThatAPidCannotHold) {
+  // 2^32 + pid would be truncated to pid (and 2^32 - 1 to -1: every process) by a narrowing cast.
+  pid_t victim = ::fork();
+  if (victim == 0) {
+    ::pause();
+    _exit(0);
+  }
+  TetherServer server(1);
+  std::ofstream(server.pid_file()) << (4294967296LL + victim) << "\n";
+  std::string output;
+  EXPECT_EQ(run_command(kBinary + " -s quit -c " + server.config_path(), &output), 1) << output;
+  EXPECT_NE(output.find("does not hold a pid"), std::string::npos) << output;
+  EXPECT_EQ(::waitpid(victim, nullptr, WNOHANG), 0) << "the process the truncated number names was signalled";
+  ::kill(victim, SIGKILL);
+  ::waitpid(victim, nullptr, 0);
 }
