@@ -109,11 +109,16 @@ class ConfigReader {
     return node->as_table();
   }
 
-  void read_string(const toml::table& t, std::string_view key, std::string& out) {
+  // Strings reach C interfaces (paths, user names, OpenSSL's cipher lists) that stop at a NUL,
+  // which would silently cut the value: a NUL is an error unless the string is `binary` data.
+  void read_string(const toml::table& t, std::string_view key, std::string& out, bool binary = false) {
     const toml::node* node = t.get(key);
     if (!node) return;
-    if (auto v = node->value<std::string>(); v && node->is_string()) out = *v;
-    else error(node->source(), "\"" + std::string(key) + "\" must be a string");
+    auto v = node->value<std::string>();
+    if (!v || !node->is_string()) error(node->source(), "\"" + std::string(key) + "\" must be a string");
+    else if (!binary && v->find('\0') != std::string::npos)
+      error(node->source(), "\"" + std::string(key) + "\" must not contain a NUL character");
+    else out = *v;
   }
 
   template <typename Int>
@@ -324,8 +329,12 @@ class ConfigReader {
     }
     check_keys(*t, "respond", {"status", "body", "content_type"});
     read_integer(*t, "status", respond.status, 200, 599);
-    read_string(*t, "body", respond.body);
+    read_string(*t, "body", respond.body, true);
     read_string(*t, "content_type", respond.content_type);
+    // It is written into the response's header: a CR or LF would start a header of its own.
+    if (std::any_of(respond.content_type.begin(), respond.content_type.end(),
+                    [](unsigned char c) { return c < 0x20 || c == 0x7f; }))
+      error(t->get("content_type")->source(), "\"content_type\" must not contain control characters");
     if ((respond.status == 204 || respond.status == 304) && !respond.body.empty())
       error(node.source(), "a " + std::to_string(respond.status) + " response cannot have a body");
   }

@@ -46,8 +46,8 @@ class Log {
 // other hard links is refused: the master never writes to (or hands to the worker user) a file
 // the worker user merely pointed at. Returns -1 with *why set.
 int open_log_file(const std::string& path, std::string* why);
-// For `tether -t`: whether the start could open the log `path` ("stderr" and "off" always can),
-// without creating it. False with *why set.
+// For `tether -t`: whether the start could open the log `path` ("stderr" always can), without
+// creating it. False with *why set.
 bool check_log_file(const std::string& path, std::string* why);
 // Why a file at `path` could not be created by this process: its directory is missing, is not a
 // directory or is not writable. Empty when it could. (Also used for the pid file.)

@@ -22,8 +22,8 @@ std::vector<std::string> check_start_environment(const Config& config) {
   std::optional<WorkerIdentity> identity;
   if (!resolve_worker_identity(config.server.user, &identity, &why)) errors.push_back(why);
   if (!check_pid_file(config.server.pid_file, &why)) errors.push_back(why);
-  for (const std::string& log : {config.server.error_log, config.server.access_log})
-    if (!check_log_file(log, &why)) errors.push_back(why);
+  if (!check_log_file(config.server.error_log, &why)) errors.push_back(why);
+  if (config.server.access_log != "off" && !check_log_file(config.server.access_log, &why)) errors.push_back(why);
   for (std::string& error : errors) error = config.file + ": " + error;
   return errors;
 }

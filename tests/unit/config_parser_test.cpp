@@ -217,3 +217,18 @@ TEST(ConfigRanges, BodyAndHistoryBoundsStayBelowWhatAPubsubFrameLengthCarries) {
   expect_single_error(std::string(kListen) + "[limits]\nmax_body_size = \"4GiB\"\n", 4, 17, "between 0B and 1GiB");
   expect_single_error(std::string(kListen) + "[pubsub]\nhistory_memory = 4294967296\n", 4, 18, "between 0B and 1GiB");
 }
+
+TEST(ConfigParser, ANulInAStringIsAnErrorRatherThanCuttingThePath) {
+  expect_single_error(std::string(kListen) + "[server]\npid_file = \"/run/t.pid\\u0000.x\"\n", 4, 12,
+                      "\"pid_file\" must not contain a NUL character");
+  expect_single_error(std::string(kListen) + "[server]\nuser = \"nobody\\u0000\"\n", 4, 8, "\"user\" must not contain a NUL");
+  // A response body is data: it may hold any byte.
+  ConfigLoadResult result = parse(std::string(kListen) + "[[route]]\npath = \"/\"\nrespond = { body = \"a\\u0000b\" }\n");
+  ASSERT_TRUE(result.errors.empty()) << result.errors.front().to_string();
+  EXPECT_EQ(result.config->routes[0].respond.body, std::string("a\0b", 3));
+}
+
+TEST(ConfigParser, AContentTypeWithALineBreakIsAnErrorNotAHeaderOfItsOwn) {
+  expect_single_error(std::string(kListen) + "[[route]]\npath = \"/\"\nrespond = { content_type = \"text/plain\\r\\nSet-Cookie: a=b\" }\n",
+                      5, 28, "\"content_type\" must not contain control characters");
+}
