@@ -54,7 +54,7 @@ int open_append_only(const std::string& path, int extra, std::string* why) {
 
 int open_target(const std::string& target, std::string* why) {
   if (target == "stderr") return STDERR_FILENO;
-  return open_append_only(target, O_CREAT, why);
+  return open_log_file(target, why);
 }
 
 }  // namespace

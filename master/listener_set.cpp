@@ -33,8 +33,7 @@ UniqueFd open_reuseport_socket(const ListenConfig& listen, std::string* error) {
 // which fails while anyone holds the address. (SO_REUSEADDR only lets it past connections in
 // TIME_WAIT.) The probe is closed before the real sockets open, since it would keep them out
 // too: a process that binds the address in those few system calls is not seen.
-bool address_is_free(const ListenConfig& listen, std::string* error) {
-  const SocketAddress& address = listen.address;
+bool address_is_free(const SocketAddress& address, std::string* error) {
   UniqueFd probe(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
   int on = 1;
   if (!probe || setsockopt(probe.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
@@ -51,7 +50,7 @@ bool address_is_free(const ListenConfig& listen, std::string* error) {
 bool ListenerSet::prepare(const Config& config, unsigned workers, std::string* error) {
   for (const ListenConfig& listen : config.listen) {
     Address& address = addresses_[listen.address.to_string()];
-    if (address.slots.empty() && !address_is_free(listen, error)) {
+    if (address.slots.empty() && !address_is_free(listen.address, error)) {
       rollback_staged();
       return false;
     }

@@ -1,6 +1,5 @@
 #include "master/master.h"
 
-#include <fcntl.h>
 #include <openssl/rand.h>
 #include <poll.h>
 #include <signal.h>
