@@ -11,6 +11,7 @@
 #include <utility>
 #include <toml++/toml.h>
 
+#include "core/pubsub_wire.h"
 #include "core/tls_credentials.h"
 #include "core/units.h"
 
@@ -35,9 +36,10 @@ struct KeyRange {
 constexpr std::uint64_t kSecondMs = 1000, kHourMs = 3600 * kSecondMs, kDayMs = 24 * kHourMs;
 constexpr std::uint64_t kKiB = 1024, kMiB = 1024 * kKiB, kGiB = 1024 * kMiB;
 // One pub/sub frame carries a whole publish body, and a history reply carries up to
-// history_memory bytes of messages; a frame's length is a u32 (core/pubsub_wire.h). 1GiB leaves
-// the headers of a million history entries room below 4GiB.
+// history_memory bytes of messages; a frame's length is a u32 (kMaxFrameBody). 1GiB leaves
+// the headers of a million history entries room below it.
 constexpr std::uint64_t kMaxFramedBytes = kGiB;
+static_assert(kMaxFramedBytes + 1'000'000 * 64 < kMaxFrameBody);
 
 constexpr KeyRange kDurationRanges[] = {
     {"drain_timeout", 0, kDayMs},  // 0: long-lived connections are closed at once
