@@ -5,10 +5,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <sstream>
+#include <utility>
 #include <toml++/toml.h>
 
+#include "core/pubsub_wire.h"
 #include "core/tls_credentials.h"
 #include "core/units.h"
 
@@ -20,6 +23,61 @@ std::string ConfigError::to_string() const {
 }
 
 namespace {
+
+// The valid range of every duration and size key (tether.toml(5) lists them). Each key is named
+// once over the core's tables, so its name finds its range. The upper bounds keep values far from
+// overflow: durations are added to clock readings in nanoseconds, sizes are added to each other.
+struct KeyRange {
+  std::string_view key;
+  std::uint64_t min;
+  std::uint64_t max;
+};
+
+constexpr std::uint64_t kSecondMs = 1000, kHourMs = 3600 * kSecondMs, kDayMs = 24 * kHourMs;
+constexpr std::uint64_t kKiB = 1024, kMiB = 1024 * kKiB, kGiB = 1024 * kMiB;
+// One pub/sub frame carries a whole publish body, and a history reply carries up to
+// history_memory bytes of messages; a frame's length is a u32 (kMaxFrameBody). 1GiB leaves
+// the headers of a million history entries room below it.
+constexpr std::uint64_t kMaxFramedBytes = kGiB;
+static_assert(kMaxFramedBytes + 1'000'000 * 64 < kMaxFrameBody);
+
+constexpr KeyRange kDurationRanges[] = {
+    {"drain_timeout", 0, kDayMs},  // 0: long-lived connections are closed at once
+    {"ready_timeout", 100, kHourMs},
+    {"header_timeout", 100, kHourMs},
+    {"keepalive_timeout", 100, kDayMs},
+    {"tls_handshake_timeout", 100, kHourMs},
+    {"history_ttl", kSecondMs, 30 * kDayMs},
+};
+
+constexpr KeyRange kSizeRanges[] = {
+    {"shared_memory", kMiB, 64 * kGiB},
+    {"max_body_size", 0, kMaxFramedBytes},
+    {"history_memory", 0, kMaxFramedBytes},
+    {"max_message_size", 1, 16 * kMiB},
+    {"worker_backlog", 64 * kKiB, 64 * kGiB},
+};
+
+const KeyRange* range_of(std::string_view key, const KeyRange* begin, const KeyRange* end) {
+  const KeyRange* found = std::find_if(begin, end, [&](const KeyRange& r) { return r.key == key; });
+  return found == end ? nullptr : found;
+}
+
+// "1h", "100ms": the largest unit that divides the value, as the config would write it.
+using UnitScale = std::pair<std::uint64_t, const char*>;
+
+std::string describe(std::uint64_t value, std::initializer_list<UnitScale> units, const char* smallest) {
+  for (auto [scale, unit] : units)
+    if (value != 0 && value % scale == 0) return std::to_string(value / scale) + unit;
+  return std::to_string(value) + smallest;
+}
+
+std::string describe_duration(std::uint64_t ms) {
+  if (ms == 0) return "0s";
+  return describe(ms, {{kDayMs, "d"}, {kHourMs, "h"}, {60 * kSecondMs, "m"}, {kSecondMs, "s"}}, "ms");
+}
+
+std::string describe_size(std::uint64_t bytes) { return describe(bytes, {{kGiB, "GiB"}, {kMiB, "MiB"}, {kKiB, "KiB"}}, "B"); }
 
 SourcePosition position_of(const toml::source_region& region) {
   return SourcePosition{static_cast<unsigned>(region.begin.line), static_cast<unsigned>(region.begin.column)};
@@ -53,11 +111,16 @@ class ConfigReader {
     return node->as_table();
   }
 
-  void read_string(const toml::table& t, std::string_view key, std::string& out) {
+  // Strings reach C interfaces (paths, user names, OpenSSL's cipher lists) that stop at a NUL,
+  // which would silently cut the value: a NUL is an error unless the string is `binary` data.
+  void read_string(const toml::table& t, std::string_view key, std::string& out, bool binary = false) {
     const toml::node* node = t.get(key);
     if (!node) return;
-    if (auto v = node->value<std::string>(); v && node->is_string()) out = *v;
-    else error(node->source(), "\"" + std::string(key) + "\" must be a string");
+    auto v = node->value<std::string>();
+    if (!v || !node->is_string()) error(node->source(), "\"" + std::string(key) + "\" must be a string");
+    else if (!binary && v->find('\0') != std::string::npos)
+      error(node->source(), "\"" + std::string(key) + "\" must not contain a NUL character");
+    else out = *v;
   }
 
   template <typename Int>
@@ -82,8 +145,18 @@ class ConfigReader {
     if (!node) return;
     std::optional<Milliseconds> d;
     if (node->is_string()) d = parse_duration(node->as_string()->get());
-    if (d) out = *d;
-    else error(node->source(), "\"" + std::string(key) + "\" must be a duration string such as \"250ms\", \"30s\", \"5m\"");
+    if (!d) {
+      error(node->source(), "\"" + std::string(key) + "\" must be a duration string such as \"250ms\", \"30s\", \"5m\"");
+      return;
+    }
+    auto ms = static_cast<std::uint64_t>(d->count());
+    if (const KeyRange* r = range_of(key, std::begin(kDurationRanges), std::end(kDurationRanges));
+        r && (ms < r->min || ms > r->max)) {
+      error(node->source(), "\"" + std::string(key) + "\" must be between " + describe_duration(r->min) + " and " +
+                                describe_duration(r->max));
+      return;
+    }
+    out = *d;
   }
 
   void read_size(const toml::table& t, std::string_view key, std::uint64_t& out) {
@@ -92,8 +165,16 @@ class ConfigReader {
     std::optional<std::uint64_t> s;
     if (node->is_string()) s = parse_size(node->as_string()->get());
     else if (node->is_integer() && node->as_integer()->get() >= 0) s = static_cast<std::uint64_t>(node->as_integer()->get());
-    if (s) out = *s;
-    else error(node->source(), "\"" + std::string(key) + "\" must be a size such as 4096, \"64KiB\" or \"1MiB\"");
+    if (!s) {
+      error(node->source(), "\"" + std::string(key) + "\" must be a size such as 4096, \"64KiB\" or \"1MiB\"");
+      return;
+    }
+    if (const KeyRange* r = range_of(key, std::begin(kSizeRanges), std::end(kSizeRanges)); r && (*s < r->min || *s > r->max)) {
+      error(node->source(), "\"" + std::string(key) + "\" must be between " + describe_size(r->min) + " and " +
+                                describe_size(r->max));
+      return;
+    }
+    out = *s;
   }
 
   void read_server(const toml::table& root, ServerConfig& server) {
@@ -117,15 +198,12 @@ class ConfigReader {
     read_string(*t, "access_log", server.access_log);
     read_string(*t, "modules_dir", server.modules_dir);
     read_size(*t, "shared_memory", server.shared_memory);
-    if (const toml::node* s = t->get("shared_memory"); s && (server.shared_memory < 1024 * 1024 || server.shared_memory > (1ULL << 36)))
-      error(s->source(), "\"shared_memory\" must be between 1MiB and 64GiB");
     if (const toml::node* l = t->get("log_level")) {
       std::optional<LogLevel> level;
       if (l->is_string()) level = parse_log_level(l->as_string()->get());
       if (level) server.log_level = *level;
       else error(l->source(), "\"log_level\" must be one of \"debug\", \"info\", \"notice\", \"warn\", \"error\"");
     }
-    if (server.ready_timeout.count() == 0) error(t->source(), "\"ready_timeout\" must be greater than 0");
   }
 
   void read_limits(const toml::table& root, LimitsConfig& limits) {
@@ -158,10 +236,6 @@ class ConfigReader {
     read_integer(*t, "max_channels", pubsub.max_channels, 1, 100'000'000);
     read_string(*t, "publish_token", pubsub.publish_token);
     read_size(*t, "worker_backlog", pubsub.worker_backlog);
-    if (const toml::node* b = t->get("worker_backlog"); b && pubsub.worker_backlog < 64 * 1024)
-      error(b->source(), "\"worker_backlog\" must be at least 64KiB");
-    if (const toml::node* m = t->get("max_message_size"); m && (pubsub.max_message_size < 1 || pubsub.max_message_size > 16 * 1024 * 1024))
-      error(m->source(), "\"max_message_size\" must be between 1B and 16MiB");
   }
 
   // Each element of an array of tables ([[listen]], [[route]]) is handed to `read_one`.
@@ -260,8 +334,12 @@ class ConfigReader {
     }
     check_keys(*t, "respond", {"status", "body", "content_type"});
     read_integer(*t, "status", respond.status, 200, 599);
-    read_string(*t, "body", respond.body);
+    read_string(*t, "body", respond.body, true);
     read_string(*t, "content_type", respond.content_type);
+    // It is written into the response's header: a CR or LF would start a header of its own.
+    if (std::any_of(respond.content_type.begin(), respond.content_type.end(),
+                    [](unsigned char c) { return c < 0x20 || c == 0x7f; }))
+      error(t->get("content_type")->source(), "\"content_type\" must not contain control characters");
     if ((respond.status == 204 || respond.status == 304) && !respond.body.empty())
       error(node.source(), "a " + std::to_string(respond.status) + " response cannot have a body");
   }

@@ -1,6 +1,7 @@
 #include "core/log.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -24,14 +25,65 @@ LogState& state() {
   return s;
 }
 
-int open_target(const std::string& target, std::string* why) {
-  if (target == "stderr") return STDERR_FILENO;
-  int fd = ::open(target.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-  if (fd < 0) *why = "cannot open log file \"" + target + "\": " + std::strerror(errno);
+// Opens `path` for appending, `extra` added to the flags, refusing whatever is not a log file
+// of its own. errno is that of the failure (ENOENT for a missing file) when -1 is returned.
+int open_append_only(const std::string& path, int extra, std::string* why) {
+  // O_NONBLOCK: a FIFO put in the log's place must not hang the master in open().
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC | extra, 0640);
+  if (fd < 0) {
+    int error = errno;
+    *why = "cannot open log file \"" + path + "\": " +
+           (error == ELOOP ? "it is a symbolic link, which tether does not follow" : std::strerror(error));
+    errno = error;
+    return -1;
+  }
+  struct stat st {};
+  const char* problem = nullptr;
+  if (fstat(fd, &st) != 0) problem = std::strerror(errno);
+  else if (!S_ISREG(st.st_mode)) problem = "it is not a regular file";
+  else if (st.st_nlink > 1) problem = "it has other hard links, which tether does not write through";
+  if (problem) {
+    ::close(fd);
+    *why = "cannot open log file \"" + path + "\": " + problem;
+    errno = EPERM;
+    return -1;
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   return fd;
 }
 
+int open_target(const std::string& target, std::string* why) {
+  if (target == "stderr") return STDERR_FILENO;
+  return open_log_file(target, why);
+}
+
 }  // namespace
+
+int open_log_file(const std::string& path, std::string* why) { return open_append_only(path, O_CREAT, why); }
+
+std::string new_file_problem(const std::string& path) {
+  std::size_t slash = path.find_last_of('/');
+  std::string directory = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  struct stat st {};
+  if (::stat(directory.c_str(), &st) != 0) return "directory " + directory + ": " + std::strerror(errno);
+  if (!S_ISDIR(st.st_mode)) return directory + " is not a directory";
+  if (::access(directory.c_str(), W_OK | X_OK) != 0) return "directory " + directory + ": " + std::strerror(errno);
+  return "";
+}
+
+bool check_log_file(const std::string& path, std::string* why) {
+  if (path == "stderr") return true;
+  int fd = open_append_only(path, 0, why);  // without O_CREAT: a check creates nothing
+  if (fd >= 0) {
+    ::close(fd);
+    return true;
+  }
+  if (errno != ENOENT) return false;
+  std::string problem = new_file_problem(path);  // the start creates it
+  if (problem.empty()) return true;
+  *why = "cannot create log file \"" + path + "\": " + problem;
+  return false;
+}
 
 std::optional<LogLevel> parse_log_level(std::string_view text) {
   for (auto level : {LogLevel::debug, LogLevel::info, LogLevel::notice, LogLevel::warn, LogLevel::error})

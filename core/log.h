@@ -41,6 +41,18 @@ class Log {
 #define LOG_WARN(...) TETHER_LOG(::tether::LogLevel::warn, __VA_ARGS__)
 #define LOG_ERROR(...) TETHER_LOG(::tether::LogLevel::error, __VA_ARGS__)
 
+// Opens a log file to append to (created 0640). The master runs as root in a directory that may
+// belong to the worker user, so a symbolic link, anything but a regular file, or a file with
+// other hard links is refused: the master never writes to (or hands to the worker user) a file
+// the worker user merely pointed at. Returns -1 with *why set.
+int open_log_file(const std::string& path, std::string* why);
+// For `tether -t`: whether the start could open the log `path` ("stderr" always can), without
+// creating it. False with *why set.
+bool check_log_file(const std::string& path, std::string* why);
+// Why a file at `path` could not be created by this process: its directory is missing, is not a
+// directory or is not writable. Empty when it could. (Also used for the pid file.)
+std::string new_file_problem(const std::string& path);
+
 // Formats the current UTC time as "2026-11-22T18:43:07.123Z" (used by both logs).
 std::string log_timestamp();
 

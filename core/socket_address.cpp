@@ -19,6 +19,11 @@ std::string SocketAddress::to_string() const {
   return std::string(host) + ":" + std::to_string(ntohs(in4->sin_port));
 }
 
+namespace {
+// inet_pton reads up to the first NUL: "127.0.0.1\0junk" must not pass as 127.0.0.1.
+bool whole_c_string(const std::string& text) { return text.find('\0') == std::string::npos; }
+}  // namespace
+
 std::optional<SocketAddress> parse_socket_address(std::string_view text, std::string* why) {
   std::string host;
   std::string_view port_text;
@@ -53,7 +58,7 @@ std::optional<SocketAddress> parse_socket_address(std::string_view text, std::st
     auto* in6 = reinterpret_cast<sockaddr_in6*>(&address.storage);
     in6->sin6_family = AF_INET6;
     in6->sin6_port = htons(static_cast<uint16_t>(port));
-    if (inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr) != 1) {
+    if (!whole_c_string(host) || inet_pton(AF_INET6, host.c_str(), &in6->sin6_addr) != 1) {
       *why = "\"" + host + "\" is not an IPv6 address";
       return std::nullopt;
     }
@@ -62,7 +67,7 @@ std::optional<SocketAddress> parse_socket_address(std::string_view text, std::st
     auto* in4 = reinterpret_cast<sockaddr_in*>(&address.storage);
     in4->sin_family = AF_INET;
     in4->sin_port = htons(static_cast<uint16_t>(port));
-    if (inet_pton(AF_INET, host.c_str(), &in4->sin_addr) != 1) {
+    if (!whole_c_string(host) || inet_pton(AF_INET, host.c_str(), &in4->sin_addr) != 1) {
       *why = "\"" + host + "\" is not an IPv4 address (names are not resolved)";
       return std::nullopt;
     }

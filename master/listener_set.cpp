@@ -27,11 +27,33 @@ UniqueFd open_reuseport_socket(const ListenConfig& listen, std::string* error) {
   return fd;
 }
 
+// SO_REUSEPORT lets any process of the same user join an address and take a share of its
+// connections: a second tether would start and serve a third of the requests with its own
+// broker. So before the first socket of an address opens, a probe binds it without SO_REUSEPORT,
+// which fails while anyone holds the address. (SO_REUSEADDR only lets it past connections in
+// TIME_WAIT.) The probe is closed before the real sockets open, since it would keep them out
+// too: a process that binds the address in those few system calls is not seen.
+bool address_is_free(const SocketAddress& address, std::string* error) {
+  UniqueFd probe(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+  int on = 1;
+  if (!probe || setsockopt(probe.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+      (address.family() == AF_INET6 && setsockopt(probe.get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0))
+    return true;  // no probe: opening the real sockets reports what is wrong
+  if (::bind(probe.get(), address.get(), address.length) == 0 || errno != EADDRINUSE) return true;
+  *error = "cannot listen on " + address.to_string() + ": the address is already in use by another process" +
+           " (another tether?)";
+  return false;
+}
+
 }  // namespace
 
 bool ListenerSet::prepare(const Config& config, unsigned workers, std::string* error) {
   for (const ListenConfig& listen : config.listen) {
     Address& address = addresses_[listen.address.to_string()];
+    if (address.slots.empty() && !address_is_free(listen.address, error)) {
+      rollback_staged();
+      return false;
+    }
     while (address.slots.size() < workers) {
       UniqueFd fd = open_reuseport_socket(listen, error);
       if (!fd) {

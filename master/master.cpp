@@ -1,6 +1,5 @@
 #include "master/master.h"
 
-#include <fcntl.h>
 #include <openssl/rand.h>
 #include <poll.h>
 #include <signal.h>
@@ -407,7 +406,7 @@ void Master::begin_fast_stop() {
 
 void Master::reopen_logs() {
   std::string why;
-  if (!Log::reopen(&why)) LOG_ERROR("%s", why.c_str());
+  if (!Log::reopen(&why)) LOG_ERROR("%s: still writing to the previous error log", why.c_str());
   else if (!apply_log_settings(*config_, &why)) LOG_ERROR("%s", why.c_str());
   LOG_NOTICE("reopened logs");
   for (Generation& g : generations_)
@@ -416,21 +415,26 @@ void Master::reopen_logs() {
 }
 
 // Opens the error log the config names and hands the log files to the worker user, which must
-// be able to reopen them after rotation.
+// be able to reopen them after rotation. The files are opened as open_log_file() does, so what
+// the worker user left in their place (a link to /etc/shadow, say) is refused, never chowned.
 bool Master::apply_log_settings(const Config& config, std::string* why) {
   if (config.server.error_log != Log::target() || config.server.log_level != Log::level()) {
     if (!Log::open(config.server.error_log, config.server.log_level, why)) return false;
   }
-  if (identity_) {
-    for (const std::string& file : {config.server.error_log, config.server.access_log}) {
-      if (file == "stderr" || file == "off") continue;
-      if (int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640); fd >= 0) {
-        if (fchown(fd, identity_->uid, identity_->gid) != 0) LOG_WARN("cannot hand %s to user %s", file.c_str(), identity_->user.c_str());
-        ::close(fd);
-      }
+  if (!identity_) return true;
+  bool handed = true;
+  for (const std::string& file : {config.server.error_log, config.server.access_log}) {
+    if (file == "stderr" || file == "off") continue;
+    std::string refused;
+    UniqueFd fd(open_log_file(file, &refused));
+    if (!fd) {
+      *why = refused + " (not handed to user " + identity_->user + ")";
+      handed = false;
+    } else if (fchown(fd.get(), identity_->uid, identity_->gid) != 0) {
+      LOG_WARN("cannot hand %s to user %s: %s", file.c_str(), identity_->user.c_str(), std::strerror(errno));
     }
   }
-  return true;
+  return handed;
 }
 
 Generation* Master::starting_generation() {

@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/log.h"
 #include "master/privileges.h"
+#include "master/worker_process.h"
 #include "worker/module_loader.h"
 
 namespace tether {
@@ -67,10 +69,9 @@ std::vector<std::string> check_modules_in_child(const Config& config, std::chron
     return {std::string("cannot check modules: fork(): ") + std::strerror(errno)};
   }
   if (pid == 0) {
-    ::close(pipe_fds[0]);
-    sigset_t all;
-    sigfillset(&all);
-    sigprocmask(SIG_UNBLOCK, &all, nullptr);
+    // The checker runs modules' code: it keeps only its report pipe and the error log, none of
+    // the master's listeners, workers' channels or signalfd.
+    prepare_forked_child({pipe_fds[1], Log::fd()});
     run_checker(config, pipe_fds[1]);
   }
   ::close(pipe_fds[1]);

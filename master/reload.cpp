@@ -57,7 +57,7 @@ void Master::begin_reload() {
     return;
   }
   identity_ = identity;
-  if (!apply_log_settings(*loaded.config, &why)) LOG_ERROR("%s (keeping the previous error log)", why.c_str());
+  if (!apply_log_settings(*loaded.config, &why)) LOG_ERROR("%s", why.c_str());
   start_generation(loaded.config, Generation::State::starting);
 }
 

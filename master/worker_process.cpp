@@ -19,11 +19,8 @@
 #endif
 
 namespace tether {
-namespace {
 
-// The child starts as a copy of the master: restore default signal handling and close every
-// descriptor that is not its own (other slots' sockets, other workers' channels, signalfd).
-void prepare_child(const std::vector<int>& keep) {
+void prepare_forked_child(const std::vector<int>& keep) {
   sigset_t all;
   sigfillset(&all);
   sigprocmask(SIG_UNBLOCK, &all, nullptr);
@@ -41,8 +38,6 @@ void prepare_child(const std::vector<int>& keep) {
   }
   for (int fd : to_close) ::close(fd);
 }
-
-}  // namespace
 
 bool spawn_worker(const SpawnRequest& request, WorkerProcess& process, std::string* error) {
   int pair[2];
@@ -73,7 +68,7 @@ bool spawn_worker(const SpawnRequest& request, WorkerProcess& process, std::stri
     keep.push_back(pair[1]);
     keep.push_back(link[1]);
     keep.push_back(Log::fd());
-    prepare_child(keep);
+    prepare_forked_child(keep);
     if (request.identity) {
       std::string why;
       if (!drop_privileges(*request.identity, &why)) {

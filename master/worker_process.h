@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/config.h"
 #include "core/pubsub_wire.h"
@@ -42,6 +43,11 @@ struct SpawnRequest {
   std::optional<WorkerIdentity> identity;
   std::array<unsigned char, 80> ticket_keys{};
 };
+
+// In a child just forked from the master (a worker, the module checker): restores default signal
+// handling and closes every descriptor but stdin/stdout/stderr and `keep`, since the child starts
+// with all of the master's (listeners, other workers' channels, the signalfd).
+void prepare_forked_child(const std::vector<int>& keep);
 
 // Forks the worker for `request.slot` into `process` (pid, control). Returns false with *error set.
 bool spawn_worker(const SpawnRequest& request, WorkerProcess& process, std::string* error);

@@ -3,8 +3,12 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "support/http_client.h"
@@ -104,4 +108,77 @@ TEST(CommandLine, TheShippedDefaultConfigIsValidWithItsModules) {
   std::string output;
   EXPECT_EQ(run_command(kBinary + " -t -c " TETHER_SOURCE_DIR "/conf/tether.toml", &output), 0) << output;
   EXPECT_NE(output.find("is ok"), std::string::npos) << output;
+}
+
+// -t reports what the start would refuse (issue 11, item 14): values outside a key's range, and
+// what the config asks of the system, checked as the user running -t.
+TEST(CommandLine, TestRefusesAZeroHeaderTimeoutAtItsPosition) {
+  TetherServer server(1, "[limits]\nheader_timeout = \"0s\"\n");
+  std::string output;
+  EXPECT_EQ(run_command(kBinary + " -t -c " + server.config_path(), &output), 1) << output;
+  const std::string& config = server.default_config();
+  auto line = std::count(config.begin(), config.begin() + static_cast<long>(config.find("header_timeout")), '\n') + 1;
+  EXPECT_NE(output.find(server.config_path() + ":" + std::to_string(line) +
+                        ":18: \"header_timeout\" must be between 100ms and 1h"),
+            std::string::npos)
+      << output;
+}
+
+TEST(CommandLine, TestRefusesAUserThatDoesNotExist) {
+  if (::geteuid() != 0) GTEST_SKIP() << "[server] user only applies to a master started as root";
+  TetherServer server(1, "", "user = \"no-such-tether-user\"\n");
+  std::string output;
+  EXPECT_EQ(run_command(kBinary + " -t -c " + server.config_path(), &output), 1) << output;
+  EXPECT_NE(output.find(server.config_path() + ": user \"no-such-tether-user\" does not exist"), std::string::npos)
+      << output;
+  EXPECT_NE(output.find("test failed"), std::string::npos) << output;
+}
+
+TEST(CommandLine, TestRefusesAPidFileInAMissingDirectory) {
+  TetherServer server(1);
+  std::string config = server.default_config();
+  config.replace(config.find(server.pid_file()), server.pid_file().size(), server.dir() + "/missing/tether.pid");
+  server.write_config(config);
+  std::string output;
+  EXPECT_EQ(run_command(kBinary + " -t -c " + server.config_path(), &output), 1) << output;
+  EXPECT_NE(output.find(server.config_path() + ": cannot write pid file \"" + server.dir() + "/missing/tether.pid\": directory " +
+                        server.dir() + "/missing: No such file or directory"),
+            std::string::npos)
+      << output;
+}
+
+TEST(CommandLine, TestRefusesLogsTheStartCouldNotOpenAndCreatesNone) {
+  TetherServer server(1, "", "access_log = \"@DIR@/no/access.log\"\n");
+  ASSERT_EQ(::mkdir(server.error_log_path().c_str(), 0755), 0);  // a directory where the error log should be
+  std::string output;
+  EXPECT_EQ(run_command(kBinary + " -t -c " + server.config_path(), &output), 1) << output;
+  EXPECT_NE(output.find(server.config_path() + ": cannot open log file \"" + server.error_log_path() + "\": Is a directory"),
+            std::string::npos)
+      << output;
+  EXPECT_NE(output.find(server.config_path() + ": cannot create log file \"" + server.dir() + "/no/access.log\": directory " +
+                        server.dir() + "/no: No such file or directory"),
+            std::string::npos)
+      << output;
+  // A good config's logs are checked without being created.
+  TetherServer good(1, "", "access_log = \"@DIR@/access.log\"\n");
+  EXPECT_EQ(run_command(kBinary + " -t -c " + good.config_path(), &output), 0) << output;
+  EXPECT_NE(::access(good.error_log_path().c_str(), F_OK), 0);
+  EXPECT_NE(::access((good.dir() + "/access.log").c_str(), F_OK), 0);
+}
+
+TEST(CommandLine, SignalRefusesAPidFileNumberThatAPidCannotHold) {
+  // 2^32 + pid would be truncated to pid (and 2^32 - 1 to -1: every process) by a narrowing cast.
+  pid_t victim = ::fork();
+  if (victim == 0) {
+    ::pause();
+    _exit(0);
+  }
+  TetherServer server(1);
+  std::ofstream(server.pid_file()) << (4294967296LL + victim) << "\n";
+  std::string output;
+  EXPECT_EQ(run_command(kBinary + " -s quit -c " + server.config_path(), &output), 1) << output;
+  EXPECT_NE(output.find("does not hold a pid"), std::string::npos) << output;
+  EXPECT_EQ(::waitpid(victim, nullptr, WNOHANG), 0) << "the process the truncated number names was signalled";
+  ::kill(victim, SIGKILL);
+  ::waitpid(victim, nullptr, 0);
 }

@@ -38,11 +38,11 @@ dpkg --purge tether-dev tether >/dev/null 2>&1 || true
 check "the debs install" bash -c "apt-get install -y -qq $deb $dev"
 check "the system user exists" id tether
 check "/var/log/tether belongs to tether" bash -c '[ "$(stat -c %U /var/log/tether)" = tether ]'
+mkdir -p /run/tether  # systemd's RuntimeDirectory; -t checks that the pid file's directory exists
 check "the installed config passes -t" /usr/sbin/tether -t -c /etc/tether/tether.toml
 check "systemd-analyze verify accepts the unit" systemd-analyze verify /lib/systemd/system/tether.service
 
 # The installed binary on the installed config, started as root: workers drop to tether.
-mkdir -p /run/tether
 /usr/sbin/tether -c /etc/tether/tether.toml & server_pid=$!
 healthy() { for _ in $(seq 50); do curl -fsS --max-time 2 http://127.0.0.1:8080/healthz >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
 check "/healthz answers 200 from the installed health module" healthy

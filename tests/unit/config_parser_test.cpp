@@ -153,3 +153,82 @@ TEST(ConfigParser, AMissingFileIsAnErrorNamingIt) {
   ASSERT_EQ(result.errors.size(), 1u);
   EXPECT_EQ(result.errors[0].to_string(), "/nonexistent/tether.toml: cannot open: No such file or directory");
 }
+
+// Every duration and size key has a documented range (tether.toml(5)); `tether -t` reports a value
+// outside it at the value, like any other error.
+namespace {
+
+struct RangeCase {
+  const char* table;
+  const char* key;
+  const char* lowest;   // the smallest valid value
+  const char* highest;  // the largest valid value
+  const char* below;    // just under the range, or null when the range starts at 0
+  const char* above;    // just over it
+  const char* message;
+};
+
+const RangeCase kRangeCases[] = {
+    {"server", "drain_timeout", "\"0s\"", "\"1d\"", nullptr, "\"86400001ms\"", "between 0s and 1d"},
+    {"server", "ready_timeout", "\"100ms\"", "\"1h\"", "\"99ms\"", "\"61m\"", "between 100ms and 1h"},
+    {"limits", "header_timeout", "\"100ms\"", "\"1h\"", "\"0s\"", "\"3601s\"", "between 100ms and 1h"},
+    {"limits", "keepalive_timeout", "\"100ms\"", "\"1d\"", "\"0\"", "\"25h\"", "between 100ms and 1d"},
+    {"limits", "tls_handshake_timeout", "\"100ms\"", "\"1h\"", "\"0s\"", "\"2h\"", "between 100ms and 1h"},
+    {"pubsub", "history_ttl", "\"1s\"", "\"30d\"", "\"999ms\"", "\"31d\"", "between 1s and 30d"},
+    {"server", "shared_memory", "\"1MiB\"", "\"64GiB\"", "\"1023KiB\"", "\"65GiB\"", "between 1MiB and 64GiB"},
+    {"limits", "max_body_size", "0", "\"1GiB\"", nullptr, "1073741825", "between 0B and 1GiB"},
+    {"pubsub", "history_memory", "0", "\"1GiB\"", nullptr, "\"4GiB\"", "between 0B and 1GiB"},
+    {"pubsub", "max_message_size", "1", "\"16MiB\"", "0", "\"17MiB\"", "between 1B and 16MiB"},
+    {"pubsub", "worker_backlog", "\"64KiB\"", "\"64GiB\"", "\"63KiB\"", "\"100GB\"", "between 64KiB and 64GiB"},
+};
+
+std::string with_value(const RangeCase& c, const char* value) {
+  return std::string(kListen) + "[" + c.table + "]\n" + c.key + " = " + value + "\n";
+}
+
+}  // namespace
+
+TEST(ConfigRanges, EveryDurationAndSizeKeyAcceptsBothEndsOfItsRange) {
+  for (const RangeCase& c : kRangeCases)
+    for (const char* value : {c.lowest, c.highest}) {
+      ConfigLoadResult result = parse(with_value(c, value));
+      EXPECT_TRUE(result.errors.empty()) << c.key << " = " << value << ": " << result.errors.front().to_string();
+    }
+}
+
+TEST(ConfigRanges, EveryDurationAndSizeKeyRefusesValuesOutsideItsRangeAtTheValue) {
+  for (const RangeCase& c : kRangeCases) {
+    unsigned column = static_cast<unsigned>(std::string(c.key).size()) + 4;
+    for (const char* value : {c.below, c.above}) {
+      if (!value) continue;
+      SCOPED_TRACE(std::string(c.key) + " = " + value);
+      expect_single_error(with_value(c, value), 4, column, "\"" + std::string(c.key) + "\" must be " + c.message);
+    }
+  }
+}
+
+TEST(ConfigRanges, AZeroHeaderTimeoutIsRefusedRatherThanCuttingEveryRequest) {
+  expect_single_error(std::string(kListen) + "[limits]\nheader_timeout = \"0s\"\n", 4, 18,
+                      "\"header_timeout\" must be between 100ms and 1h");
+}
+
+TEST(ConfigRanges, BodyAndHistoryBoundsStayBelowWhatAPubsubFrameLengthCarries) {
+  // A frame's length is a u32: nothing a frame carries whole may come near 4GiB.
+  expect_single_error(std::string(kListen) + "[limits]\nmax_body_size = \"4GiB\"\n", 4, 17, "between 0B and 1GiB");
+  expect_single_error(std::string(kListen) + "[pubsub]\nhistory_memory = 4294967296\n", 4, 18, "between 0B and 1GiB");
+}
+
+TEST(ConfigParser, ANulInAStringIsAnErrorRatherThanCuttingThePath) {
+  expect_single_error(std::string(kListen) + "[server]\npid_file = \"/run/t.pid\\u0000.x\"\n", 4, 12,
+                      "\"pid_file\" must not contain a NUL character");
+  expect_single_error(std::string(kListen) + "[server]\nuser = \"nobody\\u0000\"\n", 4, 8, "\"user\" must not contain a NUL");
+  // A response body is data: it may hold any byte.
+  ConfigLoadResult result = parse(std::string(kListen) + "[[route]]\npath = \"/\"\nrespond = { body = \"a\\u0000b\" }\n");
+  ASSERT_TRUE(result.errors.empty()) << result.errors.front().to_string();
+  EXPECT_EQ(result.config->routes[0].respond.body, std::string("a\0b", 3));
+}
+
+TEST(ConfigParser, AContentTypeWithALineBreakIsAnErrorNotAHeaderOfItsOwn) {
+  expect_single_error(std::string(kListen) + "[[route]]\npath = \"/\"\nrespond = { content_type = \"text/plain\\r\\nSet-Cookie: a=b\" }\n",
+                      5, 28, "\"content_type\" must not contain control characters");
+}

@@ -31,3 +31,12 @@ TEST(SocketAddress, RejectsWhatIsNotAnAddressWithAReason) {
   EXPECT_FALSE(parse_socket_address("[::1]80", &why));
   EXPECT_FALSE(parse_socket_address("[zz::1]:80", &why));
 }
+
+TEST(SocketAddress, RejectsAHostWithANulInsteadOfReadingUpToIt) {
+  std::string why;
+  using namespace std::string_view_literals;
+  EXPECT_FALSE(parse_socket_address("127.0.0.1\0junk:80"sv, &why));
+  EXPECT_NE(why.find("not an IPv4 address"), std::string::npos) << why;
+  EXPECT_FALSE(parse_socket_address("[::1\0junk]:80"sv, &why));
+  EXPECT_NE(why.find("not an IPv6 address"), std::string::npos) << why;
+}
