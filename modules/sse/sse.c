@@ -17,6 +17,9 @@
  * an "event: gap" comes first. A comment line every heartbeat_interval (keepalive module,
  * default 30s) keeps proxies from timing the stream out. Draining (reload): after drain_timeout
  * a short "retry:" and the end of the stream, so the client reconnects to the new workers.
+ * A request gets 400 with the reason for: a channel name the publish API would refuse (a %00 is
+ * refused, not cut off), more than 16 channels, a Last-Event-ID or lastEventId longer than 64
+ * bytes, a bad %-escape (sse_request.c).
  */
 #include <stdint.h>
 #include <stdio.h>

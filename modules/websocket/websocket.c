@@ -20,6 +20,9 @@
  * any frame from the client (both per connection, from the keepalive module; default 30s/60s).
  * Resume: ?since=<id> delivers the messages after that id first; in json format a
  * {"event":"gap",…} notice says when some are gone. Draining (reload): close 1001 after drain_timeout.
+ * Before the upgrade, a request gets 400 with the reason for: a channel name the publish API
+ * would refuse (checked over its whole decoded length: a %00 is refused, not cut off), more than
+ * 16 channels, a since longer than 64 bytes decoded, a bad %-escape in either (ws_handshake.c).
  */
 #include <stdint.h>
 #include <stdio.h>
