@@ -2,7 +2,8 @@
  * client bytes. Input: byte 0 picks max_message_size, byte 1 the scratch size, byte 2 seeds how
  * the rest (the byte stream) is split into reads. The stream is parsed whole and then in those
  * pieces, and both must report the same messages, control frames and failure; on the way every
- * event is checked against RFC 6455 (lengths, UTF-8 of text, close payloads, close codes). */
+ * event is checked against RFC 6455 (lengths, UTF-8 of text, close payloads, close codes). The
+ * server's frame header encoder must give the shortest encoding, which the parser reads back. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -49,6 +50,22 @@ static int valid_close_code(uint16_t code) {
   return code == 1005 || (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
 }
 
+/* ws_frame_header(length), with the mask bit a client sets, must parse back to that length. */
+static void check_header_round_trip(uint64_t length) {
+  uint8_t frame[14] = {0};
+  size_t n = ws_frame_header(WS_OP_BINARY, length, frame), offset = 0, chunk_length = 0;
+  const char *chunk = NULL;
+  char scratch[1];
+  ws_parser p;
+  CHECK(n == (length < 126 ? 2u : length <= 0xFFFF ? 4u : 10u));
+  CHECK(frame[0] == (0x80 | WS_OP_BINARY));
+  frame[1] |= 0x80;
+  ws_parser_init(&p, UINT32_MAX);
+  ws_parse(&p, (const char *)frame, n + 4, &offset, scratch, sizeof scratch, &chunk, &chunk_length);
+  CHECK(offset == n + 4);
+  CHECK(p.payload_length == length);
+}
+
 /* Checks one event and records it; 0 once parsing must stop. */
 static int take(report *r, ws_parser *p, ws_event event, const char *chunk, size_t chunk_length, const char *scratch,
                 size_t scratch_size, uint32_t max_message_size) {
@@ -65,6 +82,7 @@ static int take(report *r, ws_parser *p, ws_event event, const char *chunk, size
       CHECK(p->ended_opcode == WS_OP_TEXT || p->ended_opcode == WS_OP_BINARY);
       if (p->ended_opcode == WS_OP_TEXT) CHECK(utf8_valid(r->message, r->message_length));
       note_event(r, 'M', p->ended_opcode, r->message, r->message_length);
+      check_header_round_trip(r->message_length);
       r->message_length = 0;
       return 1;
     case WS_CONTROL: {
@@ -129,6 +147,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   size_t scratch_size, cuts[64], cut_count = 0, length, i;
   uint32_t seed;
   if (size < 3) return 0;
+  if (size >= 11) {
+    uint64_t length = 0;
+    for (i = 3; i < 11; ++i) length = length << 8 | data[i];
+    check_header_round_trip(length >> (data[2] % 64)); /* lengths of every size */
+  }
   max_message_size = limits[data[0] % (sizeof limits / sizeof limits[0])];
   scratch_size = data[1] < 128 ? 1u + data[1] % 16 : 16384;
   seed = data[2];
