@@ -27,22 +27,26 @@ static int hex_digit(char c) {
   return -1;
 }
 
-size_t query_decode(const char *in, size_t length, char *out) {
+int query_decode(const char *in, size_t length, char *out, size_t capacity, size_t *decoded_length) {
   size_t i, n = 0;
   for (i = 0; i < length; ++i) {
-    if (in[i] == '%') {
+    char c = in[i];
+    if (c == '%') {
       int hi, lo;
-      if (i + 2 >= length) return (size_t)-1;
+      if (length - i < 3) return QUERY_BAD_ESCAPE;
       hi = hex_digit(in[i + 1]);
       lo = hex_digit(in[i + 2]);
-      if (hi < 0 || lo < 0) return (size_t)-1;
-      out[n++] = (char)(hi * 16 + lo);
+      if (hi < 0 || lo < 0) return QUERY_BAD_ESCAPE;
+      c = (char)(hi * 16 + lo);
       i += 2;
-    } else {
-      out[n++] = in[i] == '+' ? ' ' : in[i];
+    } else if (c == '+') {
+      c = ' ';
     }
+    if (n == capacity) return QUERY_TOO_LONG;
+    out[n++] = c;
   }
-  return n;
+  *decoded_length = n;
+  return QUERY_OK;
 }
 
 int utf8_feed(utf8_state *s, const uint8_t *data, size_t length) {

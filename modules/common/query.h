@@ -10,9 +10,12 @@
  * name/value (still percent-encoded) set, 0 at the end. */
 int query_next(const char *query, size_t length, size_t *position, const char **name, size_t *name_length,
                const char **value, size_t *value_length);
-/* Percent-decodes (and '+' to space) into out (room for `length` bytes); returns the decoded
- * length, or (size_t)-1 for a malformed escape. */
-size_t query_decode(const char *in, size_t length, char *out);
+/* Percent-decodes in[0..length) (and '+' to space) into out[0..capacity): QUERY_OK with
+ * *decoded_length set, QUERY_BAD_ESCAPE for a malformed %-escape, QUERY_TOO_LONG when the
+ * result does not fit. Nothing is ever cut short, and the result is bytes (it may hold NUL):
+ * use *decoded_length, never strlen. */
+enum { QUERY_OK = 0, QUERY_BAD_ESCAPE = -1, QUERY_TOO_LONG = -2 };
+int query_decode(const char *in, size_t length, char *out, size_t capacity, size_t *decoded_length);
 
 /* Incremental UTF-8 validation (RFC 3629: no overlongs, no surrogates, nothing above U+10FFFF).
  * Start with state 0; utf8_feed returns UTF8_REJECT as soon as the input cannot be UTF-8, and

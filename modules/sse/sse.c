@@ -17,6 +17,9 @@
  * an "event: gap" comes first. A comment line every heartbeat_interval (keepalive module,
  * default 30s) keeps proxies from timing the stream out. Draining (reload): after drain_timeout
  * a short "retry:" and the end of the stream, so the client reconnects to the new workers.
+ * A request gets 400 with the reason for: a channel name the publish API would refuse (a %00 is
+ * refused, not cut off), more than 16 channels, a Last-Event-ID or lastEventId longer than 64
+ * bytes, a bad %-escape (sse_request.c).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -25,10 +28,10 @@
 #include <tether/module.h>
 #include <time.h>
 
-#include "../common/query.h"
 #include "../common/queue_settings.h"
+#include "sse_request.h"
 
-enum { MAX_CHANNELS = 16, SWEEP_MS = 250 };
+enum { SWEEP_MS = 250 };
 
 typedef struct {
   uint64_t retry_ms;
@@ -140,7 +143,11 @@ static int encode_notice(void *user, const tether_notice *n, tether_buffer *out)
   return TETHER_OK;
 }
 
-/* ---- connections */
+/* ---- connections
+ *
+ * A write can fail (the client reset the connection) and so close it: the host then answers -1
+ * and on_close comes on a later turn of the loop (an older host ran it at once and freed the
+ * sse_conn). So a write is the last thing done with an sse_conn, or its result is checked. */
 
 static void forget(sse_conn *c) {
   if (c->prev) c->prev->next = c->next;
@@ -150,7 +157,10 @@ static void forget(sse_conn *c) {
   free(c);
 }
 
-static void write_text(sse_conn *c, const char *text) { host->connection_write(c->connection, text, strlen(text)); }
+/* 1 if the connection still takes writes, 0 if it is closing. */
+static int write_text(tether_connection *connection, const char *text) {
+  return host->connection_write(connection, text, strlen(text)) >= 0;
+}
 
 static void on_close(tether_connection *connection, void *user) {
   (void)connection;
@@ -158,16 +168,18 @@ static void on_close(tether_connection *connection, void *user) {
 }
 
 static void on_overflow(tether_connection *connection, void *user) {
-  write_text(user, ": closing: this client does not read its events fast enough\n\n");
-  host->connection_close(connection);
+  (void)user;
+  if (write_text(connection, ": closing: this client does not read its events fast enough\n\n"))
+    host->connection_close(connection);
 }
 
 /* Reload: tell the client to come back soon, and end the stream (EventSource reconnects with
- * Last-Event-ID to the new workers). */
+ * Last-Event-ID to the new workers). When the hint cannot be written the connection is closing
+ * and on_close forgets it; else stream_end means no on_close, so it is forgotten here. */
 static void on_shutdown(tether_connection *connection, void *user) {
-  write_text(user, "retry: 250\n\n");
+  if (!write_text(connection, "retry: 250\n\n")) return;
   forget(user);
-  host->stream_end(connection);  /* no on_close after this */
+  host->stream_end(connection);
 }
 
 static const tether_stream_callbacks callbacks = {
@@ -176,74 +188,52 @@ static const tether_stream_callbacks callbacks = {
 
 static void sweep(tether_timer *timer, void *user) {
   uint64_t now = now_ms();
-  sse_conn *c;
+  sse_conn *c, *next;
   (void)timer;
   (void)user;
-  for (c = connections; c; c = c->next)
+  for (c = connections; c; c = next) {
+    next = c->next; /* c may be gone after its write */
     if (c->interval_ms && now - c->last_beat_ms >= c->interval_ms) {
       c->last_beat_ms = now;
-      write_text(c, ":\n\n");
+      write_text(c->connection, ":\n\n");
     }
+  }
 }
 
 static int refuse(tether_request *request, int status, const char *why) {
   char body[256];
   int n = snprintf(body, sizeof body, "%s\n", why);
-  host->respond(request, status, "text/plain", body, (size_t)n);
+  if (status == 405) host->response_header(request, "Allow", "GET");
+  host->respond(request, status, "text/plain", body, (size_t)(n < (int)sizeof body ? n : (int)sizeof body - 1));
   return TETHER_OK;
+}
+
+static void read_stream_request(tether_request *request, const tether_request_info *info, sse_request *r) {
+  r->method = info->method, r->method_length = info->method_length;
+  r->path = info->path, r->path_length = info->path_length;
+  r->route_length = info->route_length;
+  r->query = info->query, r->query_length = info->query_length;
+  r->last_event_id = host->request_header(request, "last-event-id", &r->last_event_id_length);
 }
 
 static int content(tether_request *request, void *config, void *route_config_ptr) {
   const route_config *route = route_config_ptr ? route_config_ptr : &default_route;
   const module_config *settings = config;
-  char names[MAX_CHANNELS][129], since[64], text[64];
-  size_t count = 0, position = 0, name_length, value_length, since_length = 0, i;
-  const char *name, *value, *header;
-  int has_since = 0;
+  const subscription *channels;
+  char text[64];
+  size_t i;
   tether_request_info info;
+  sse_request stream_request;
+  sse_answer answer;
   tether_connection *conn;
   sse_conn *c;
   memset(&info, 0, sizeof info);
   info.size = sizeof info;
   if (host->request_info(request, &info) != TETHER_OK) return TETHER_ERROR;
-  if (!(info.method_length == 3 && memcmp(info.method, "GET", 3) == 0)) {
-    host->response_header(request, "Allow", "GET");
-    return refuse(request, 405, "event streams use GET");
-  }
-  if (info.path_length > info.route_length && info.route_length) {
-    size_t n = info.path_length - info.route_length;
-    if (n > 128) return refuse(request, 400, "the channel name is longer than 128 bytes");
-    memcpy(names[0], info.path + info.route_length, n);
-    names[0][n] = 0;
-    count = 1;
-  }
-  while (query_next(info.query, info.query_length, &position, &name, &name_length, &value, &value_length)) {
-    char decoded[3 * 128 + 1];
-    size_t n;
-    if (value_length > 3 * 128) return refuse(request, 400, "a query value is too long");
-    if ((n = query_decode(value, value_length, decoded)) == (size_t)-1) return refuse(request, 400, "bad %-escape in the query");
-    if (name_length == 7 && memcmp(name, "channel", 7) == 0) {
-      if (count == MAX_CHANNELS) return refuse(request, 400, "too many channels (at most 16 per connection)");
-      if (n > 128) return refuse(request, 400, "the channel name is longer than 128 bytes");
-      memcpy(names[count], decoded, n);
-      names[count++][n] = 0;
-    } else if (name_length == 11 && memcmp(name, "lastEventId", 11) == 0 && n < sizeof since) {
-      memcpy(since, decoded, n);
-      since_length = n;
-      has_since = 1;
-    }
-  }
-  /* The header wins over the query: it is what EventSource sends when it reconnects. */
-  if ((header = host->request_header(request, "last-event-id", &value_length)) && value_length < sizeof since) {
-    memcpy(since, header, value_length);
-    since_length = value_length;
-    has_since = 1;
-  }
-  if (count == 0) return refuse(request, 400, "no channel: use {route}{channel} or ?channel=");
-  for (i = 0; i < count; ++i) {
-    const char *problem = host->channel_problem(names[i], strlen(names[i]));
-    if (problem) return refuse(request, 400, problem);
-  }
+  read_stream_request(request, &info, &stream_request);
+  sse_request_read(&answer, &stream_request, host->channel_problem);
+  if (answer.status != 200) return refuse(request, answer.status, answer.problem);
+  channels = &answer.channels;
 
   if (!(c = calloc(1, sizeof *c))) return TETHER_ERROR;
   host->response_header(request, "Cache-Control", "no-cache");
@@ -260,11 +250,13 @@ static int content(tether_request *request, void *config, void *route_config_ptr
   if (connections) connections->prev = c;
   connections = c;
   host->metric_add(worker, open_metric, 1);
+  /* From the first write on, only the handle and locals are used, not c. */
   snprintf(text, sizeof text, "retry: %llu\n\n", (unsigned long long)(settings ? settings->retry_ms : 2000));
-  write_text(c, text);
+  if (!write_text(conn, text)) return TETHER_OK;
   host->connection_set_queue_limit(conn, route->queue.max_queue, route->queue.slow_consumer);
-  for (i = 0; i < count; ++i)
-    host->subscribe(conn, feed, names[i], strlen(names[i]), has_since ? since : NULL, has_since ? since_length : 0);
+  for (i = 0; i < channels->count; ++i)
+    host->subscribe(conn, feed, channels->names[i], channels->name_lengths[i], channels->has_since ? channels->since : NULL,
+                    channels->since_length);
   return TETHER_OK;
 }
 

@@ -20,23 +20,25 @@
  * any frame from the client (both per connection, from the keepalive module; default 30s/60s).
  * Resume: ?since=<id> delivers the messages after that id first; in json format a
  * {"event":"gap",…} notice says when some are gone. Draining (reload): close 1001 after drain_timeout.
+ * Before the upgrade, a request gets 400 with the reason for: a channel name the publish API
+ * would refuse (checked over its whole decoded length: a %00 is refused, not cut off), more than
+ * 16 channels, a since longer than 64 bytes decoded, a bad %-escape in either (ws_handshake.c).
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <tether/module.h>
 #include <time.h>
 
 #include "../common/query.h"
 #include "../common/queue_settings.h"
-#include "sha1.h"
 #include "ws_codec.h"
+#include "ws_handshake.h"
 
 enum { FORMAT_JSON, FORMAT_RAW };
 enum { CLIENT_IGNORE, CLIENT_ECHO, CLIENT_PUBLISH };
-enum { MAX_CHANNELS = 16, SWEEP_MS = 100, SCRATCH_SIZE = 16384 };
+enum { SWEEP_MS = 100, SCRATCH_SIZE = 16384 };
 
 typedef struct {
   uint64_t max_message_size;
@@ -58,11 +60,12 @@ typedef struct ws_conn {
   const route_config *route;
   struct ws_conn *prev, *next;
   char *message; /* the client message being assembled (echo/publish routes only) */
-  char *publish_channel;
+  char *publish_channel; /* not NUL-terminated */
   uint32_t message_length, message_capacity; /* bounded by max_message_size (at most 1GiB) */
   uint32_t last_seen_ms, last_ping_ms;       /* now_ms(), compared as differences (wraps after 49 days) */
   uint32_t interval_ms, timeout_ms;
   uint8_t closing; /* we sent a close frame: ignore everything else */
+  uint8_t publish_channel_length;
   ws_parser parser;
 } ws_conn;
 
@@ -145,32 +148,41 @@ static int create_route_config(const tether_host *h, tether_config *table, void 
 
 static void destroy_route_config(void *route) { free(route); }
 
-/* ---- frames out */
+/* ---- frames out
+ *
+ * A write can fail (the client reset the connection) and so close it: the host then answers -1,
+ * and on_close comes, on a later turn of the loop (or, from an older host, already ran and freed
+ * the ws_conn). Either way the connection is over: every caller of a function here that gets 0
+ * back returns at once and touches nothing of the ws_conn. */
 
-static void send_frame(ws_conn *c, uint8_t opcode, const void *payload, size_t length) {
+/* Writes one frame; 1 if the connection still takes frames, 0 if it is closing. */
+static int send_frame(ws_conn *c, uint8_t opcode, const void *payload, size_t length) {
   uint8_t header[10];
   size_t header_length = ws_frame_header(opcode, length, header);
   char small[512];
   char *frame = header_length + length <= sizeof small ? small : malloc(header_length + length);
-  if (!frame) return;
+  int64_t queued;
+  if (!frame) return 1; /* dropped; the connection is fine */
   memcpy(frame, header, header_length);
   if (length) memcpy(frame + header_length, payload, length);
-  host->connection_write(c->connection, frame, header_length + length);
+  queued = host->connection_write(c->connection, frame, header_length + length);
   if (frame != small) free(frame);
+  return queued >= 0;
 }
 
-/* Sends a close frame and ends the connection once it is written. */
-static void close_with(ws_conn *c, uint16_t code, const char *reason) {
+/* Sends a close frame and ends the connection once it is written. Returns 0: the caller stops. */
+static int close_with(ws_conn *c, uint16_t code, const char *reason) {
+  tether_connection *connection = c->connection;
   uint8_t payload[125];
   size_t reason_length = reason ? strlen(reason) : 0;
-  if (c->closing) return;
+  if (c->closing) return 0;
   c->closing = 1;
   if (reason_length > 123) reason_length = 123;
   payload[0] = (uint8_t)(code >> 8);
   payload[1] = (uint8_t)code;
   if (reason_length) memcpy(payload + 2, reason, reason_length);
-  send_frame(c, WS_OP_CLOSE, payload, 2 + reason_length);
-  host->connection_close(c->connection);
+  if (send_frame(c, WS_OP_CLOSE, payload, 2 + reason_length)) host->connection_close(connection);
+  return 0;
 }
 
 /* ---- feeds: how messages look on the wire */
@@ -243,24 +255,22 @@ static int encode_raw(void *user, const tether_message *m, tether_buffer *out) {
   return emit_frame(out, utf8_valid(m->data, m->data_length) ? WS_OP_TEXT : WS_OP_BINARY, m->data, m->data_length);
 }
 
-/* ---- frames in */
+/* ---- frames in: each handler returns 1 to go on parsing, 0 once the connection is closing */
 
-static void handle_control(ws_conn *c) {
+static int handle_control(ws_conn *c) {
   ws_parser *p = &c->parser;
-  if (p->control_opcode == WS_OP_PING) {
-    send_frame(c, WS_OP_PONG, p->control, p->control_length);
-  } else if (p->control_opcode == WS_OP_CLOSE) {
-    uint16_t code = 0, bad = ws_check_close(p->control, p->control_length, &code);
-    if (bad) {
-      close_with(c, bad, bad == WS_CLOSE_INVALID_DATA ? "close reason is not UTF-8" : "invalid close frame");
-      return;
-    }
-    /* The client closes: answer with its code (an empty close for an empty one). */
+  uint16_t code = 0, bad;
+  if (p->control_opcode == WS_OP_PING) return send_frame(c, WS_OP_PONG, p->control, p->control_length);
+  if (p->control_opcode != WS_OP_CLOSE) return 1; /* a pong only proves the client is alive, like any frame */
+  if ((bad = ws_check_close(p->control, p->control_length, &code)))
+    return close_with(c, bad, bad == WS_CLOSE_INVALID_DATA ? "close reason is not UTF-8" : "invalid close frame");
+  /* The client closes: answer with its code (an empty close for an empty one). */
+  {
+    tether_connection *connection = c->connection;
     c->closing = 1;
-    send_frame(c, WS_OP_CLOSE, p->control, code == 1005 ? 0 : 2);
-    host->connection_close(c->connection);
+    if (send_frame(c, WS_OP_CLOSE, p->control, code == 1005 ? 0 : 2)) host->connection_close(connection);
   }
-  /* A pong only proves the client is alive, like any frame. */
+  return 0;
 }
 
 static int keep_data(ws_conn *c, const char *data, size_t length) {
@@ -269,7 +279,7 @@ static int keep_data(ws_conn *c, const char *data, size_t length) {
     size_t capacity = c->message_capacity ? c->message_capacity : 1024;
     char *grown;
     while (capacity < (size_t)c->message_length + length) capacity *= 2;
-    if (!(grown = realloc(c->message, capacity))) return 0;
+    if (!(grown = realloc(c->message, capacity))) return close_with(c, WS_CLOSE_INTERNAL, "out of memory");
     c->message = grown;
     c->message_capacity = (uint32_t)capacity;
   }
@@ -278,38 +288,52 @@ static int keep_data(ws_conn *c, const char *data, size_t length) {
   return 1;
 }
 
-static void handle_message(ws_conn *c, uint8_t opcode) {
-  if (c->route->client_messages == CLIENT_ECHO) {
-    send_frame(c, opcode, c->message, c->message_length);
-  } else if (c->route->client_messages == CLIENT_PUBLISH && c->publish_channel) {
-    if (host->publish(worker, c->publish_channel, strlen(c->publish_channel), c->message, c->message_length) != TETHER_OK)
-      close_with(c, WS_CLOSE_TOO_BIG, "message over the broker's max_message_size");
-  }
+/* Forgets the message just handled; a large buffer is not kept for an idle client. */
+static void reset_message(ws_conn *c) {
   c->message_length = 0;
-  if (c->message_capacity > 64 * 1024) { /* do not keep a large buffer for an idle client */
+  if (c->message_capacity > 64 * 1024) {
     free(c->message);
     c->message = NULL;
     c->message_capacity = 0;
   }
 }
 
+static int handle_message(ws_conn *c, uint8_t opcode) {
+  if (c->route->client_messages == CLIENT_ECHO) {
+    if (!send_frame(c, opcode, c->message, c->message_length)) return 0;
+  } else if (c->route->client_messages == CLIENT_PUBLISH && c->publish_channel) {
+    if (host->publish(worker, c->publish_channel, c->publish_channel_length, c->message, c->message_length) != TETHER_OK)
+      return close_with(c, WS_CLOSE_TOO_BIG, "message over the broker's max_message_size");
+  }
+  reset_message(c);
+  return 1;
+}
+
+/* One event of the parser; 1 to go on with the rest of the input. */
+static int handle_event(ws_conn *c, ws_event event, const char *chunk, size_t chunk_length) {
+  switch (event) {
+    case WS_NEED_MORE: return 0;
+    case WS_DATA: return keep_data(c, chunk, chunk_length);
+    case WS_MESSAGE_END: return handle_message(c, c->parser.ended_opcode);
+    case WS_CONTROL: return handle_control(c);
+    case WS_FAIL: return close_with(c, c->parser.fail_code, c->parser.fail_reason);
+  }
+  return 0;
+}
+
+/* Parses what came, frame by frame, until it is all consumed or the connection is closing: after
+ * our close frame (or the client's), the rest of the input is not looked at. */
 static void on_read(tether_connection *connection, const char *data, size_t length, void *user) {
   ws_conn *c = user;
   size_t offset = 0;
   (void)connection;
+  if (c->closing) return;
   c->last_seen_ms = now_ms();
-  while (!c->closing) {
+  for (;;) {
     const char *chunk = NULL;
     size_t chunk_length = 0;
-    switch (ws_parse(&c->parser, data, length, &offset, scratch, sizeof scratch, &chunk, &chunk_length)) {
-      case WS_NEED_MORE: return;
-      case WS_DATA:
-        if (!keep_data(c, chunk, chunk_length)) close_with(c, WS_CLOSE_INTERNAL, "out of memory");
-        break;
-      case WS_MESSAGE_END: handle_message(c, c->parser.ended_opcode); break;
-      case WS_CONTROL: handle_control(c); break;
-      case WS_FAIL: close_with(c, c->parser.fail_code, c->parser.fail_reason); return;
-    }
+    ws_event event = ws_parse(&c->parser, data, length, &offset, scratch, sizeof scratch, &chunk, &chunk_length);
+    if (!handle_event(c, event, chunk, chunk_length)) return;
   }
 }
 
@@ -359,190 +383,70 @@ static void sweep(tether_timer *timer, void *user) {
   }
 }
 
-/* ---- the handshake */
-
-static int has_token(const char *value, size_t length, const char *token) {
-  size_t n = strlen(token), i = 0;
-  while (i < length) {
-    size_t start, end;
-    while (i < length && (value[i] == ' ' || value[i] == '\t' || value[i] == ',')) ++i;
-    start = i;
-    while (i < length && value[i] != ',') ++i;
-    end = i;
-    while (end > start && (value[end - 1] == ' ' || value[end - 1] == '\t')) --end;
-    if (end - start == n && strncasecmp(value + start, token, n) == 0) return 1;
-  }
-  return 0;
-}
-
-/* The first of the comma-separated `list` that is in `offered`, or NULL. */
-static const char *pick(const char *list, const char *offered, size_t offered_length, size_t *picked_length) {
-  const char *p = list;
-  while (p && *p) {
-    const char *end = strchr(p, ',');
-    size_t n = end ? (size_t)(end - p) : strlen(p);
-    char item[128];
-    while (n && (*p == ' ')) ++p, --n;
-    while (n && p[n - 1] == ' ') --n;
-    if (n && n < sizeof item) {
-      memcpy(item, p, n);
-      item[n] = 0;
-      if (has_token(offered, offered_length, item)) {
-        *picked_length = n;
-        return p;
-      }
-    }
-    p = end ? end + 1 : NULL;
-  }
-  return NULL;
-}
-
-static int base64_decoded_length(const char *s, size_t n) {
-  size_t i, pad = 0;
-  if (n == 0 || n % 4) return -1;
-  for (i = 0; i < n; ++i) {
-    char c = s[i];
-    int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
-    if (c == '=' && i >= n - 2) ++pad;
-    else if (!ok || pad) return -1;
-  }
-  return (int)(n / 4 * 3 - pad);
-}
-
-static void base64(const uint8_t *in, size_t n, char *out) {
-  static const char table[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  size_t i, o = 0;
-  for (i = 0; i + 2 < n; i += 3) {
-    uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-    out[o++] = table[v >> 18], out[o++] = table[(v >> 12) & 63], out[o++] = table[(v >> 6) & 63], out[o++] = table[v & 63];
-  }
-  if (n - i == 1) {
-    uint32_t v = (uint32_t)in[i] << 16;
-    out[o++] = table[v >> 18], out[o++] = table[(v >> 12) & 63], out[o++] = '=', out[o++] = '=';
-  } else if (n - i == 2) {
-    uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
-    out[o++] = table[v >> 18], out[o++] = table[(v >> 12) & 63], out[o++] = table[(v >> 6) & 63], out[o++] = '=';
-  }
-  out[o] = 0;
-}
+/* ---- the handshake (ws_handshake.c decides; here the answer goes out) */
 
 static int refuse(tether_request *request, int status, const char *why) {
   char body[256];
   int n = snprintf(body, sizeof body, "%s\n", why);
+  if (status == 405) host->response_header(request, "Allow", "GET");
   if (status == 426) {
     host->response_header(request, "Upgrade", "websocket");
     host->response_header(request, "Sec-WebSocket-Version", "13");
   }
-  host->respond(request, status, "text/plain", body, (size_t)n);
+  host->respond(request, status, "text/plain", body, (size_t)(n < (int)sizeof body ? n : (int)sizeof body - 1));
   return TETHER_OK;
 }
 
-typedef struct {
-  char names[MAX_CHANNELS][129];
-  size_t count;
-  char since[64];
-  int has_since;
-} subscription_request;
+static void read_upgrade_request(tether_request *request, const tether_request_info *info, ws_upgrade_request *r) {
+  r->method = info->method, r->method_length = info->method_length;
+  r->http_major = info->http_major, r->http_minor = info->http_minor;
+  r->path = info->path, r->path_length = info->path_length;
+  r->route_length = info->route_length;
+  r->query = info->query, r->query_length = info->query_length;
+  r->upgrade = host->request_header(request, "upgrade", &r->upgrade_length);
+  r->connection = host->request_header(request, "connection", &r->connection_length);
+  r->version = host->request_header(request, "sec-websocket-version", &r->version_length);
+  r->key = host->request_header(request, "sec-websocket-key", &r->key_length);
+  r->origin = host->request_header(request, "origin", &r->origin_length);
+  r->protocols = host->request_header(request, "sec-websocket-protocol", &r->protocols_length);
+}
 
-/* The channels ({route}{channel} and ?channel=) and ?since= of the request. */
-static const char *read_channels(const tether_request_info *info, subscription_request *s) {
-  size_t position = 0, name_length, value_length;
-  const char *name, *value;
-  memset(s, 0, sizeof *s);
-  if (info->path_length > info->route_length && info->route_length) {
-    size_t n = info->path_length - info->route_length;
-    if (n > 128) return "the channel name is longer than 128 bytes";
-    memcpy(s->names[0], info->path + info->route_length, n);
-    s->count = 1;
-  }
-  while (query_next(info->query, info->query_length, &position, &name, &name_length, &value, &value_length)) {
-    char decoded[129];
-    size_t n;
-    if (value_length > 3 * 128) return "a query value is too long";
-    if (name_length == 7 && memcmp(name, "channel", 7) == 0) {
-      char buffer[3 * 128 + 1];
-      if ((n = query_decode(value, value_length, buffer)) == (size_t)-1 || n > 128) return "the channel name is not valid";
-      if (s->count == MAX_CHANNELS) return "too many channels (at most 16 per connection)";
-      memcpy(s->names[s->count++], buffer, n);
-    } else if (name_length == 5 && memcmp(name, "since", 5) == 0) {
-      if ((n = query_decode(value, value_length, decoded)) == (size_t)-1 || n >= sizeof s->since) return "since is not a message id";
-      memcpy(s->since, decoded, n);
-      s->since[n] = 0;
-      s->has_since = 1;
-    }
-  }
-  if (s->count == 0) return "no channel: use {route}{channel} or ?channel=";
-  for (position = 0; position < s->count; ++position) {
-    const char *problem = host->channel_problem(s->names[position], strlen(s->names[position]));
-    if (problem) return problem;
-  }
-  return NULL;
+/* A copy of the first channel, for routes whose client messages are published to it. */
+static int keep_publish_channel(ws_conn *wc, const subscription *channels) {
+  if (wc->route->client_messages != CLIENT_PUBLISH) return 1;
+  if (!(wc->publish_channel = malloc(channels->name_lengths[0]))) return 0;
+  memcpy(wc->publish_channel, channels->names[0], channels->name_lengths[0]);
+  wc->publish_channel_length = channels->name_lengths[0];
+  return 1;
 }
 
 static int content(tether_request *request, void *config, void *route_config_ptr) {
-  static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
   const route_config *route = route_config_ptr ? route_config_ptr : &default_route;
   module_config *c = config;
+  ws_handshake_policy policy = {c ? c->allowed_origins : NULL, c ? c->subprotocols : NULL, NULL};
   tether_request_info info;
-  subscription_request channels;
-  const char *upgrade, *connection_header, *version, *key, *origin, *offered, *problem;
-  size_t upgrade_length = 0, connection_length = 0, version_length = 0, key_length = 0, origin_length = 0;
-  size_t offered_length = 0, picked_length = 0, i;
-  char key_guid[128], accept[32], picked[128];
-  uint8_t digest[20];
+  ws_upgrade_request upgrade_request;
+  ws_handshake handshake;
+  const subscription *channels = &handshake.channels;
   ws_conn *wc;
   tether_connection *conn;
+  size_t i;
   memset(&info, 0, sizeof info);
   info.size = sizeof info;
   if (host->request_info(request, &info) != TETHER_OK) return TETHER_ERROR;
-  if (info.method_length != 3 || memcmp(info.method, "GET", 3) != 0) {
-    host->response_header(request, "Allow", "GET");
-    return refuse(request, 405, "WebSocket handshakes use GET");
-  }
-  upgrade = host->request_header(request, "upgrade", &upgrade_length);
-  connection_header = host->request_header(request, "connection", &connection_length);
-  if (info.http_major != 1 || info.http_minor < 1 || !upgrade || !has_token(upgrade, upgrade_length, "websocket") ||
-      !connection_header || !has_token(connection_header, connection_length, "upgrade"))
-    return refuse(request, 426, "this is a WebSocket endpoint: send an HTTP/1.1 Upgrade: websocket request");
-  version = host->request_header(request, "sec-websocket-version", &version_length);
-  if (!version || version_length != 2 || memcmp(version, "13", 2) != 0)
-    return refuse(request, 426, "unsupported Sec-WebSocket-Version: only 13 is");
-  key = host->request_header(request, "sec-websocket-key", &key_length);
-  if (!key || base64_decoded_length(key, key_length) != 16)
-    return refuse(request, 400, "Sec-WebSocket-Key must be 16 bytes in base64");
-  origin = host->request_header(request, "origin", &origin_length);
-  if (c && c->allowed_origins) {
-    char o[256];
-    if (!origin || origin_length >= sizeof o) return refuse(request, 403, "Origin not allowed");
-    memcpy(o, origin, origin_length);
-    o[origin_length] = 0;
-    if (!has_token(c->allowed_origins, strlen(c->allowed_origins), o)) return refuse(request, 403, "Origin not allowed");
-  }
-  if ((problem = read_channels(&info, &channels))) return refuse(request, 400, problem);
+  read_upgrade_request(request, &info, &upgrade_request);
+  policy.check_channel = host->channel_problem;
+  ws_handshake_read(&handshake, &upgrade_request, &policy);
+  if (handshake.status != 101) return refuse(request, handshake.status, handshake.problem);
 
-  memcpy(key_guid, key, key_length);
-  memcpy(key_guid + key_length, guid, sizeof guid - 1);
-  ws_sha1(key_guid, key_length + sizeof guid - 1, digest);
-  base64(digest, sizeof digest, accept);
   host->response_header(request, "Upgrade", "websocket");
   host->response_header(request, "Connection", "Upgrade");
-  host->response_header(request, "Sec-WebSocket-Accept", accept);
-  offered = host->request_header(request, "sec-websocket-protocol", &offered_length);
-  if (c && c->subprotocols && offered) {
-    const char *p = pick(c->subprotocols, offered, offered_length, &picked_length);
-    if (p && picked_length < sizeof picked) {
-      memcpy(picked, p, picked_length);
-      picked[picked_length] = 0;
-      host->response_header(request, "Sec-WebSocket-Protocol", picked);
-    }
-  }
-
+  host->response_header(request, "Sec-WebSocket-Accept", handshake.accept);
+  if (handshake.protocol[0]) host->response_header(request, "Sec-WebSocket-Protocol", handshake.protocol);
   if (!(wc = calloc(1, sizeof *wc))) return TETHER_ERROR;
   wc->route = route;
   ws_parser_init(&wc->parser, c ? (uint32_t)c->max_message_size : 64 * 1024);
-  if (route->client_messages == CLIENT_PUBLISH) wc->publish_channel = strdup(channels.names[0]);
-  conn = host->upgrade(request, 101, &callbacks, wc);
-  if (!conn) {
+  if (!keep_publish_channel(wc, channels) || !(conn = host->upgrade(request, 101, &callbacks, wc))) {
     free(wc->publish_channel);
     free(wc);
     return TETHER_ERROR;
@@ -560,9 +464,11 @@ static int content(tether_request *request, void *config, void *route_config_ptr
   connections = wc;
   host->metric_add(worker, open_metric, 1);
   host->connection_set_queue_limit(conn, route->queue.max_queue, route->queue.slow_consumer);
-  for (i = 0; i < channels.count; ++i)
-    host->subscribe(conn, feeds[route->format], channels.names[i], strlen(channels.names[i]),
-                    channels.has_since ? channels.since : NULL, channels.has_since ? strlen(channels.since) : 0);
+  /* Subscribing may write history to the client: from here on only the handle and locals are
+   * used, not wc (a failed write closes the connection). */
+  for (i = 0; i < channels->count; ++i)
+    host->subscribe(conn, feeds[route->format], channels->names[i], channels->name_lengths[i],
+                    channels->has_since ? channels->since : NULL, channels->since_length);
   return TETHER_OK;
 }
 

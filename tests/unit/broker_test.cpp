@@ -88,6 +88,14 @@ TEST(ChannelNames, AreValidatedWithAReason) {
   EXPECT_NE(channel_name_problem("a/b"), nullptr);
 }
 
+TEST(ChannelNames, AreCheckedOverTheirWholeLengthSoANulIsRefused) {
+  EXPECT_STREQ(channel_name_problem(std::string_view("news\0junk", 9)),
+               "the channel name may only contain letters, digits and _ - . : @");
+  EXPECT_NE(channel_name_problem(std::string_view("news\0", 5)), nullptr);
+  EXPECT_NE(channel_name_problem(std::string_view("\0", 1)), nullptr);
+  for (int byte = 0x80; byte <= 0xFF; ++byte) EXPECT_NE(channel_name_problem(std::string(1, static_cast<char>(byte))), nullptr);
+}
+
 TEST_F(Broker, IdsGrowAcrossChannelsAndEveryWorkerGetsEveryMessage) {
   LocalBroker broker(config_);
   broker.handle(a_, frame(PubsubType::publish, "x", "one"), links_);

@@ -153,11 +153,36 @@ TEST(Query, IteratesParametersAndDecodesEscapes) {
   while (query_next(q, std::strlen(q), &pos, &n, &nl, &v, &vl)) got.emplace_back(std::string(n, nl), std::string(v, vl));
   ASSERT_EQ(got.size(), 4u);
   char out[32];
-  EXPECT_EQ(query_decode(got[0].second.data(), got[0].second.size(), out), 3u);
-  EXPECT_EQ(std::string(out, 3), "a:b");
+  std::size_t decoded = 0;
+  EXPECT_EQ(query_decode(got[0].second.data(), got[0].second.size(), out, sizeof out, &decoded), QUERY_OK);
+  EXPECT_EQ(std::string(out, decoded), "a:b");
   EXPECT_EQ(got[2].first, "flag");
-  EXPECT_EQ(query_decode(got[3].second.data(), got[3].second.size(), out), static_cast<std::size_t>(-1));
-  EXPECT_EQ(query_decode("%4", 2, out), static_cast<std::size_t>(-1));
+  EXPECT_EQ(query_decode(got[3].second.data(), got[3].second.size(), out, sizeof out, &decoded), QUERY_BAD_ESCAPE);
+  EXPECT_EQ(query_decode("%4", 2, out, sizeof out, &decoded), QUERY_BAD_ESCAPE);
+  EXPECT_EQ(query_decode("%", 1, out, sizeof out, &decoded), QUERY_BAD_ESCAPE);
+}
+
+TEST(Query, DecodingRefusesWhatDoesNotFitInsteadOfWritingPastIt) {
+  char out[5] = {'x', 'x', 'x', 'x', 'x'};
+  std::size_t n = 99;
+  EXPECT_EQ(query_decode("abcd", 4, out, 4, &n), QUERY_OK);
+  EXPECT_EQ(n, 4u);
+  EXPECT_EQ(out[4], 'x');
+  EXPECT_EQ(query_decode("abcde", 5, out, 4, &n), QUERY_TOO_LONG);
+  EXPECT_EQ(out[4], 'x');
+  EXPECT_EQ(query_decode("%41%42%43%44%45", 15, out, 4, &n), QUERY_TOO_LONG);  // 15 bytes in, 5 out
+  EXPECT_EQ(out[4], 'x');
+  EXPECT_EQ(query_decode("%41%42%43%44", 12, out, 4, &n), QUERY_OK);
+  EXPECT_EQ(std::string(out, n), "ABCD");
+  EXPECT_EQ(query_decode("", 0, out, 0, &n), QUERY_OK);
+  EXPECT_EQ(n, 0u);
+}
+
+TEST(Query, DecodedNulIsKeptAsAByteWithItsLength) {
+  char out[16];
+  std::size_t n = 0;
+  ASSERT_EQ(query_decode("news%00junk", 11, out, sizeof out, &n), QUERY_OK);
+  EXPECT_EQ(std::string(out, n), std::string("news\0junk", 9));
 }
 
 TEST(JsonEscape, EscapesControlsAndQuotesAndReplacesInvalidUtf8) {

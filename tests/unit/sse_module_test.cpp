@@ -1,0 +1,76 @@
+// The sse module against a fake host that behaves as badly as the ABI ever allowed (see
+// fake_module_host.h): whatever the host, a failed write is the last thing the module does with
+// a client, a client is forgotten exactly once, and the heartbeat sweep never walks a freed one.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "fake_module_host.h"
+
+// sse.c is compiled into the unit tests with its entry renamed (websocket.c has the real one).
+extern "C" const tether_module* sse_module_entry(void);
+
+using namespace tether::test;
+
+namespace {
+
+class SseModule : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fake_.target = "/sse/feed";
+    fake_.route_length = 5;
+    fake_.heartbeat_interval_ms = 1;
+    host_ = fake_host(&fake_);
+    module_ = sse_module_entry();
+    ASSERT_EQ(module_->worker_init(host_, fake_.worker(), nullptr), TETHER_OK);
+    ASSERT_EQ(module_->content(fake_.request(), nullptr, nullptr), TETHER_OK);
+    ASSERT_NE(connection_.callbacks, nullptr);
+    ASSERT_EQ(connection_.written.size(), 1u);
+    EXPECT_EQ(connection_.written[0], "retry: 2000\n\n");
+  }
+  void TearDown() override {
+    fake_.close_now();  // the host's end of a connection that is still open
+    EXPECT_LE(connection_.on_close_calls, 1);
+    module_->worker_exit(fake_.worker(), nullptr);
+  }
+
+  FakeHost fake_;
+  FakeConnection& connection_ = fake_.connection;
+  const tether_host* host_ = nullptr;
+  const tether_module* module_ = nullptr;
+};
+
+}  // namespace
+
+TEST_F(SseModule, AGoodbyeThatCannotBeWrittenLeavesTheForgettingToOnClose) {
+  connection_.fail_writes = true;
+  connection_.callbacks->on_shutdown(fake_.handle(), connection_.user);
+  EXPECT_EQ(connection_.on_close_calls, 1);
+  EXPECT_FALSE(connection_.ended);
+}
+
+TEST_F(SseModule, AGoodbyeEndsTheStreamAndForgetsTheClientItself) {
+  connection_.callbacks->on_shutdown(fake_.handle(), connection_.user);
+  ASSERT_EQ(connection_.written.size(), 2u);
+  EXPECT_EQ(connection_.written[1], "retry: 250\n\n");
+  EXPECT_TRUE(connection_.ended);
+  EXPECT_EQ(connection_.on_close_calls, 0);
+}
+
+TEST_F(SseModule, AHeartbeatThatCannotBeWrittenDoesNotWalkTheFreedClient) {
+  ASSERT_NE(fake_.timer, nullptr);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  connection_.fail_writes = true;
+  fake_.timer(nullptr, fake_.timer_user);
+  EXPECT_EQ(connection_.writes, 2);  // the retry hint, then the heartbeat that failed
+  EXPECT_EQ(connection_.on_close_calls, 1);
+}
+
+TEST_F(SseModule, AnOverflowGoodbyeThatCannotBeWrittenIsTheLastThingDone) {
+  connection_.fail_writes = true;
+  connection_.close_at_once = true;
+  connection_.callbacks->on_overflow(fake_.handle(), connection_.user);
+  EXPECT_EQ(connection_.on_close_calls, 1);
+}

@@ -1,0 +1,117 @@
+// The websocket module against a fake host that behaves as badly as the ABI ever allowed (see
+// fake_module_host.h). Whatever the host, the module must stop at the first write that reports
+// the connection closing, parse nothing after its close, and never touch its freed state (ASan
+// checks the last part).
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "fake_module_host.h"
+
+extern "C" const tether_module* tether_module_entry(void);
+
+using namespace tether::test;
+
+namespace {
+
+// ---- client frames
+
+std::string frame(std::uint8_t opcode, const std::string& payload, bool masked = true) {
+  std::string out(1, static_cast<char>(0x80 | opcode));
+  out += static_cast<char>((masked ? 0x80 : 0) | payload.size());  // payloads here stay under 126 bytes
+  const char mask[4] = {0x11, 0x22, 0x33, 0x44};
+  if (masked) out.append(mask, 4);
+  for (std::size_t i = 0; i < payload.size(); ++i) out += masked ? static_cast<char>(payload[i] ^ mask[i % 4]) : payload[i];
+  return out;
+}
+
+std::string repeat(const std::string& piece, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i) out += piece;
+  return out;
+}
+
+class WebSocketModule : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fake_.target = "/echo/room";
+    fake_.route_length = 6;
+    fake_.headers = {{"upgrade", "websocket"},
+                     {"connection", "Upgrade"},
+                     {"sec-websocket-version", "13"},
+                     {"sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="}};
+    fake_.settings = {{"client_messages", "echo"}};
+    host_ = fake_host(&fake_);
+    module_ = tether_module_entry();
+    ASSERT_EQ(module_->create_route_config(host_, nullptr, nullptr, &route_), TETHER_OK);
+    ASSERT_EQ(module_->worker_init(host_, fake_.worker(), nullptr), TETHER_OK);
+    ASSERT_EQ(module_->content(fake_.request(), nullptr, route_), TETHER_OK);
+    ASSERT_NE(connection_.callbacks, nullptr);
+  }
+  void TearDown() override {
+    fake_.close_now();  // the host's end of every connection; once
+    EXPECT_EQ(connection_.on_close_calls, 1);
+    module_->worker_exit(fake_.worker(), nullptr);
+    module_->destroy_route_config(route_);
+  }
+  void read(const std::string& bytes) {
+    connection_.callbacks->on_read(fake_.handle(), bytes.data(), bytes.size(), connection_.user);
+  }
+
+  FakeHost fake_;
+  FakeConnection& connection_ = fake_.connection;
+  const tether_host* host_ = nullptr;
+  const tether_module* module_ = nullptr;
+  void* route_ = nullptr;
+};
+
+}  // namespace
+
+TEST_F(WebSocketModule, AFailedPongStopsParsingTheRestOfTheInput) {
+  connection_.fail_writes = true;
+  read(repeat(frame(0x9, "ping"), 10));
+  EXPECT_EQ(connection_.writes, 1);
+  EXPECT_EQ(connection_.on_close_calls, 1);
+}
+
+TEST_F(WebSocketModule, AFailedEchoStopsParsingTheRestOfTheInput) {
+  connection_.fail_writes = true;
+  read(repeat(frame(0x1, "hello"), 10));
+  EXPECT_EQ(connection_.writes, 1);
+}
+
+TEST_F(WebSocketModule, AFailedCloseAnswerIsTheLastThingDone) {
+  connection_.fail_writes = true;
+  read(frame(0x8, "\x03\xe8") + frame(0x9, "late"));
+  EXPECT_EQ(connection_.writes, 1);
+}
+
+TEST_F(WebSocketModule, AClientCloseEndsParsingEvenWhenTheCloseIsImmediate) {
+  connection_.close_at_once = true;
+  read(frame(0x9, "first") + frame(0x8, "\x03\xe8") + frame(0x9, "late") + frame(0x1, "late"));
+  ASSERT_EQ(connection_.written.size(), 2u);  // the pong, then the close answer
+  EXPECT_EQ(static_cast<std::uint8_t>(connection_.written[0][0]), 0x8A);
+  EXPECT_EQ(static_cast<std::uint8_t>(connection_.written[1][0]), 0x88);
+  EXPECT_EQ(connection_.on_close_calls, 1);
+}
+
+TEST_F(WebSocketModule, AProtocolErrorEndsParsingEvenWhenTheCloseIsImmediate) {
+  connection_.close_at_once = true;
+  read(frame(0x1, "unmasked", false) + frame(0x9, "late"));
+  ASSERT_EQ(connection_.written.size(), 1u);
+  EXPECT_EQ(static_cast<std::uint8_t>(connection_.written[0][0]), 0x88);
+  EXPECT_EQ(connection_.written[0].substr(2, 2), "\x03\xea");  // 1002
+}
+
+TEST_F(WebSocketModule, AFailedProtocolErrorCloseIsTheLastThingDone) {
+  connection_.fail_writes = true;
+  read(frame(0x1, "\xff") + frame(0x9, "late"));
+  EXPECT_EQ(connection_.writes, 1);
+}
+
+TEST_F(WebSocketModule, NothingIsReadAfterTheModuleClosed) {
+  read(frame(0x8, ""));
+  ASSERT_EQ(connection_.written.size(), 1u);
+  read(frame(0x9, "after"));
+  EXPECT_EQ(connection_.written.size(), 1u);
+}
