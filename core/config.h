@@ -55,6 +55,7 @@ struct PubsubConfig {
   std::uint64_t history_memory = 64 * 1024 * 1024;  // bytes of message data kept in all; oldest evicted first
   std::uint64_t max_message_size = 64 * 1024;  // larger publishes get 413
   std::uint64_t max_channels = 100'000;        // channels the broker keeps; publishing to more gets 503
+  std::uint64_t max_subscriptions = 16;        // channels one connection may subscribe to, whatever the module
   std::string publish_token;                   // if set, publishing needs "Authorization: Bearer <token>"
   std::uint64_t worker_backlog = 256 * 1024 * 1024;  // bytes the master holds for a worker not reading its link
 };

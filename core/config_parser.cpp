@@ -226,12 +226,13 @@ class ConfigReader {
     const toml::table* t = table_at(root, "pubsub", "[pubsub]");
     if (!t) return;
     check_keys(*t, "[pubsub]", {"history_size", "history_ttl", "history_memory", "max_message_size", "max_channels",
-                                "publish_token", "worker_backlog"});
+                                "publish_token", "worker_backlog", "max_subscriptions"});
     read_integer(*t, "history_size", pubsub.history_size, 0, 1'000'000);
     read_duration(*t, "history_ttl", pubsub.history_ttl);
     read_size(*t, "history_memory", pubsub.history_memory);
     read_size(*t, "max_message_size", pubsub.max_message_size);
     read_integer(*t, "max_channels", pubsub.max_channels, 1, 100'000'000);
+    read_integer(*t, "max_subscriptions", pubsub.max_subscriptions, 16, 4096);
     read_string(*t, "publish_token", pubsub.publish_token);
     read_size(*t, "worker_backlog", pubsub.worker_backlog);
   }

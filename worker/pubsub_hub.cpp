@@ -75,8 +75,12 @@ bool PubsubHub::publish(std::string_view channel, std::string_view data) {
 
 int PubsubHub::subscribe(Connection& connection, Feed& feed, std::string_view name, std::optional<std::string_view> since) {
   if (channel_name_problem(name) || !connection.takes_frames()) return TETHER_ERROR;
-  for (Subscription* s = connection.subscriptions(); s; s = s->next_of_connection)
+  std::uint64_t held = 0;
+  for (Subscription* s = connection.subscriptions(); s; s = s->next_of_connection, ++held)
     if (s->channel->name == name) return TETHER_OK;  // already subscribed
+  // Whatever module asks: one connection cannot make the worker (and the broker) keep channels
+  // without bound.
+  if (held >= config_.max_subscriptions) return TETHER_ERROR;
   auto& slot = channels_[std::string(name)];
   if (!slot) {
     slot = std::make_unique<HubChannel>();

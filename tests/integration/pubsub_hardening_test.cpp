@@ -151,3 +151,37 @@ TEST(PubsubHardening, AWorkerSendingWhatNoWorkerSendsOnItsLinkIsKilledAndReplace
     EXPECT_EQ(publish(server.port(), "after"), 200) << c.path;  // the replacement publishes
   }
 }
+
+namespace {
+
+// A route of the probe test module that subscribes to 100 channels and says how many it got.
+std::string subscriber_route(const std::string& pubsub) {
+  return pubsub + "[modules.probe]\npath = \"" + kTestModules + "/probe_v1.so\"\n" +
+         "[[route]]\npath = \"/subscribe\"\nhandler = \"probe\"\n[route.probe]\naction = \"subscribe\"\n";
+}
+
+std::string subscriptions_taken(int port) {
+  HttpClient c;
+  if (!c.connect(port) || !c.send("GET /subscribe HTTP/1.1\r\nHost: t\r\n\r\n")) return "";
+  std::string head_and_chunk = c.read_bytes(200, std::chrono::seconds(2));
+  auto at = head_and_chunk.find("subscribed ");
+  return at == std::string::npos ? head_and_chunk : head_and_chunk.substr(at, head_and_chunk.find('\n', at) - at);
+}
+
+}  // namespace
+
+TEST(PubsubHardening, AModuleCannotSubscribeOneConnectionToMoreThanMaxSubscriptions) {
+  TetherServer defaults(1, subscriber_route(""));
+  ASSERT_TRUE(defaults.start()) << defaults.error_log();
+  EXPECT_EQ(subscriptions_taken(defaults.port()), "subscribed 16");
+  TetherServer raised(1, subscriber_route("[pubsub]\nmax_subscriptions = 40\n"));
+  ASSERT_TRUE(raised.start()) << raised.error_log();
+  EXPECT_EQ(subscriptions_taken(raised.port()), "subscribed 40");
+}
+
+TEST(PubsubHardening, MaxSubscriptionsBelowWhatTheBuiltInModulesAskIsAConfigError) {
+  TetherServer server(1, "[pubsub]\nmax_subscriptions = 8\n");
+  std::string output;
+  EXPECT_EQ(run_command(std::string(TETHER_BINARY) + " -t -c " + server.config_path() + " 2>&1", &output), 1);
+  EXPECT_NE(output.find("\"max_subscriptions\" must be between 16 and 4096"), std::string::npos) << output;
+}

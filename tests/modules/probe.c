@@ -10,6 +10,8 @@
  *                 action = "stream"    streams "chunk 1".."chunk 4", one every 50 ms
  *                 action = "flood"     streams 32 MiB as fast as the client reads (backpressure)
  *                 action = "echo"      upgrades (Upgrade: probe-echo) and echoes bytes; "bye" closes
+ *                 action = "subscribe" streams, subscribes to channels probe-0..probe-99 and
+ *                                      writes how many subscriptions the host took
  * [modules.probe] greeting = "..." is prefixed to "version" answers; `fail_init = true` makes
  * worker_init fail. Built several times with different PROBE_VERSION / PROBE_ABI_MAJOR.
  */
@@ -30,7 +32,7 @@
 
 typedef enum {
   ACTION_VERSION, ACTION_CRASH, ACTION_DEFER, ACTION_WORK, ACTION_HEADER, ACTION_DENY, ACTION_SOCKOPTS,
-  ACTION_STREAM, ACTION_FLOOD, ACTION_ECHO
+  ACTION_STREAM, ACTION_FLOOD, ACTION_ECHO, ACTION_SUBSCRIBE
 } action;
 
 typedef struct {
@@ -62,7 +64,7 @@ static void destroy_config(void *config) { free(config); }
 static int create_route_config(const tether_host *h, tether_config *settings, void *config, void **out) {
   static const char *const known[] = {"action"};
   static const char *const names[] = {"version", "crash", "defer", "work",  "header",
-                                      "deny",    "sockopts", "stream", "flood", "echo"};
+                                      "deny",    "sockopts", "stream", "flood", "echo", "subscribe"};
   const char *name = "version";
   size_t i;
   (void)config;
@@ -217,6 +219,33 @@ static int start_echo(tether_request *request) {
   return host->upgrade(request, 101, &echo, NULL) ? TETHER_OK : TETHER_ERROR;
 }
 
+/* ---- a subscriber that asks for more channels than a connection may hold */
+
+static int encode_text(void *user, const tether_message *message, tether_buffer *out) {
+  (void)user;
+  host->buffer_append(out, message->data, message->data_length);
+  return TETHER_OK;
+}
+
+static int start_subscriber(tether_request *request) {
+  static const tether_feed_format format = {sizeof(tether_feed_format), encode_text, NULL, NULL};
+  static const tether_stream_callbacks callbacks = {sizeof(tether_stream_callbacks), NULL, NULL, NULL};
+  static tether_feed *feed;
+  tether_connection *connection;
+  char name[16], text[32];
+  int i, taken = 0;
+  if (!feed) feed = host->feed_create(host->request_worker(request), &format);
+  connection = host->stream_start(request, 200, "text/plain", &callbacks, NULL);
+  if (!feed || !connection) return TETHER_ERROR;
+  for (i = 0; i < 100; ++i) {
+    snprintf(name, sizeof name, "probe-%d", i);
+    if (host->subscribe(connection, feed, name, strlen(name), NULL, 0) == TETHER_OK) ++taken;
+  }
+  snprintf(text, sizeof text, "subscribed %d\n", taken);
+  host->connection_write(connection, text, strlen(text));
+  return TETHER_OK;
+}
+
 static int access(tether_request *request, void *config, void *route) {
   (void)config;
   if (route && *(action *)route == ACTION_DENY) return host->respond(request, 403, "text/plain", "denied\n", 7);
@@ -246,6 +275,8 @@ static int content(tether_request *request, void *config, void *route) {
       return start_stream(request, 1);
     case ACTION_ECHO:
       return start_echo(request);
+    case ACTION_SUBSCRIBE:
+      return start_subscriber(request);
     case ACTION_HEADER:
       value = host->request_header(request, "x-probe", &length);
       host->response_header(request, "X-Probe-Echo", "yes");
