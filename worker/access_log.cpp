@@ -1,10 +1,8 @@
 #include "worker/access_log.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 
 #include "core/log.h"
 #include "core/socket_address.h"
@@ -38,9 +36,10 @@ bool AccessLog::reopen(std::string* why) {
     fd_ = STDERR_FILENO;
     return true;
   }
-  fd_ = ::open(target_.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  // The one way tether opens a log: no symbolic link, nothing but a regular file of its own.
+  fd_ = open_log_file(target_, why);
   if (fd_ < 0) {
-    *why = "cannot open access log \"" + target_ + "\": " + std::strerror(errno);
+    *why = "access log: " + *why;
     return false;
   }
   return true;
