@@ -56,7 +56,8 @@ run_one() {
   fi
   printf 'FAIL %-14s after %s execs, cov %s: exit %s\n' "$name" "${execs:-?}" "${cov:-?}" "$status"
   grep -m1 -E '^==[0-9]+==ERROR|SUMMARY|runtime error|deadly signal|timeout|out-of-memory|fuzz: ' "$log"
-  grep -A30 -m1 -E '^==[0-9]+==ERROR|runtime error|fuzz: ' "$log" | grep -E '^ +#[0-9]' | head -12
+  # The first frames of the first stack: where it happened.
+  awk '/^==[0-9]+==ERROR|runtime error|_fuzz: /{on=1} on && /^ +#[0-9]/{print; n++} on && n && !/^ +#[0-9]/{exit} n==12{exit}' "$log"
   ls "$artifacts"/"$name"-* 2>/dev/null | sed 's/^/     input: /'
   return 1
 }
