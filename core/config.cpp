@@ -10,6 +10,13 @@ unsigned ServerConfig::resolved_workers() const {
   return cpus > 0 ? static_cast<unsigned>(cpus) : 1;
 }
 
+ConfigValue::ConfigValue() = default;
+ConfigValue::ConfigValue(const ConfigValue&) = default;
+ConfigValue::ConfigValue(ConfigValue&&) noexcept = default;
+ConfigValue& ConfigValue::operator=(const ConfigValue&) = default;
+ConfigValue& ConfigValue::operator=(ConfigValue&&) noexcept = default;
+ConfigValue::~ConfigValue() = default;
+
 const ConfigValue* ConfigValue::find(std::string_view key) const {
   for (const auto& [name, value] : table)
     if (name == key) return &value;

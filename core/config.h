@@ -107,6 +107,15 @@ struct ConfigValue {
   std::vector<std::pair<std::string, ConfigValue>> table;  // in file order; keys are unique
   std::vector<ConfigValue> array;
 
+  // Declared here, defined in config.cpp: clang with libstdc++ (the fuzz build) cannot
+  // instantiate pair<string, ConfigValue> while the implicit ones are still being worked out.
+  ConfigValue();
+  ConfigValue(const ConfigValue&);
+  ConfigValue(ConfigValue&&) noexcept;
+  ConfigValue& operator=(const ConfigValue&);
+  ConfigValue& operator=(ConfigValue&&) noexcept;
+  ~ConfigValue();
+
   const ConfigValue* find(std::string_view key) const;
 };
 

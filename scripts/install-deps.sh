@@ -8,6 +8,7 @@ packages=(
   libuv1-dev node-llhttp libtomlplusplus-dev libssl-dev
   libgtest-dev libwebsockets-dev python3-websockets
   curl wrk procps groff-base openssl iproute2
+  clang libclang-rt-14-dev  # the libFuzzer harnesses (tests/fuzz/)
 )
 
 missing=()

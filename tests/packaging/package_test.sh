@@ -36,6 +36,8 @@ grep '^W:' "$work/lintian.txt" | sed 's/^/     lintian warning: /'
 
 dpkg --purge tether-dev tether >/dev/null 2>&1 || true
 check "the debs install" bash -c "apt-get install -y -qq $deb $dev"
+check "the installed binary and modules are hardened (PIE, RELRO, now, canaries, FORTIFY)" \
+  bash tests/hardening_check.sh --fortify /usr/sbin/tether $(dpkg -L tether | grep '/tether/modules/.*\.so$')
 check "the system user exists" id tether
 check "/var/log/tether belongs to tether" bash -c '[ "$(stat -c %U /var/log/tether)" = tether ]'
 mkdir -p /run/tether  # systemd's RuntimeDirectory; -t checks that the pid file's directory exists

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of tests/fuzz/ (run it again when a wire format or the config changes).
+Each harness's input layout is described at the top of its <name>_fuzz.cpp. The TLS seeds are
+ClientHellos made by Python's ssl module, so they differ from run to run."""
+import os
+import ssl
+import struct
+import sys
+
+here = os.path.dirname(os.path.abspath(__file__))
+root = os.path.dirname(os.path.dirname(os.path.dirname(here)))
+
+
+def write(harness, name, data):
+    os.makedirs(os.path.join(here, harness), exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    with open(os.path.join(here, harness, name), "wb") as f:
+        f.write(data)
+
+
+def http_seeds():
+    # request bytes, then options and 8 piece sizes (read from the end, last byte first)
+    def seed(name, text, pieces=(0,) * 8, options=0):
+        write("http_session", name, text.encode("latin-1") + bytes([options]) + bytes(reversed(pieces)))
+
+    get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    seed("get", get)
+    seed("get-bytewise", get, pieces=(1,) * 8)
+    seed("pipelined", get + "GET /missing HTTP/1.1\r\nHost: x\r\n\r\n" + "HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", pieces=(7, 30, 2, 0, 0, 0, 0, 0))
+    seed("post-echo", "POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+    seed("chunked", "POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\nTrailer: t\r\n\r\n", pieces=(20, 20, 20, 20, 0, 0, 0, 0))
+    seed("expect-continue", "POST /api/x HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc", pieces=(60, 0, 0, 0, 0, 0, 0, 0))
+    seed("expect-other", "GET / HTTP/1.1\r\nHost: x\r\nExpect: something\r\n\r\n")
+    seed("http10-keepalive", "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n")
+    seed("later-pipelined", "GET /later/a HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", pieces=(10, 0, 0, 0, 0, 0, 0, 0))
+    seed("stream", "GET /events/news HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nLast-Event-ID: 0a1b2c3d-7\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", pieces=(80, 5, 5, 0, 0, 0, 0, 0))
+    seed("stream-http10", "GET /events/news HTTP/1.0\r\n\r\n")
+    seed("upgrade", "GET /ws/news?since=0a1b2c3d-7&channel=more HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: http://x\r\n\r\n\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58")
+    seed("upgrade-refused", "GET /ws/news HTTP/1.1\r\nHost: x\r\n\r\n")
+    seed("empty-204", "GET /empty HTTP/1.1\r\nHost: x\r\n\r\n")
+    seed("denied", "GET /api/x HTTP/1.1\r\nHost: x\r\nX-Deny: 1\r\n\r\n")
+    seed("smuggle-cl-te", "POST /api/x HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+    seed("double-cl", "POST /api/x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab")
+    seed("no-host", "GET / HTTP/1.1\r\n\r\n")
+    seed("big-header", "GET / HTTP/1.1\r\nHost: x\r\nX-Long: " + "a" * 1100 + "\r\n\r\n", pieces=(200,) * 8)
+    seed("big-body", "POST /api/x HTTP/1.1\r\nHost: x\r\nContent-Length: 3000\r\n\r\n" + "b" * 3000)
+    seed("absolute-form", "GET http://x/api/y?q=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+    seed("drain-max-requests", get * 4, options=8 | 2)
+    seed("header-timeout", "GET / HTTP/1.1\r\nHost:", options=16)
+
+
+def pubsub_seeds():
+    def frame(kind, body):
+        return struct.pack("<IB", len(body), kind) + body
+
+    def s(text):
+        text = text.encode() if isinstance(text, str) else text
+        return struct.pack("<I", len(text)) + text
+
+    publish = frame(1, struct.pack("<Q", 1) + s("news") + s("hello"))
+    history = frame(2, struct.pack("<Q", 2) + s("news") + struct.pack("<IQ", 0x0A1B2C3D, 0))
+    subscribers = frame(3, s("news") + struct.pack("<Q", 3))
+    info = frame(4, struct.pack("<Q", 3) + s("news"))
+    write("pubsub_wire", "master-publish", b"\x00" + publish)
+    write("pubsub_wire", "master-mixed", b"\x00" + subscribers + publish + publish + history + info)
+    write("pubsub_wire", "master-many-channels", b"\x00" + b"".join(frame(1, struct.pack("<Q", i) + s("c%d" % i) + s("x" * 40)) for i in range(12)) + history)
+    write("pubsub_wire", "master-unexpected-type", b"\x00" + frame(10, s("news") + struct.pack("<IQQ", 1, 2, 3) + s("m")))
+    message = frame(10, s("news") + struct.pack("<IQQ", 0x0A1B2C3D, 7, 1700000000000) + s("hello"))
+    published = frame(11, struct.pack("<QIIQ", 1, 0, 0x0A1B2C3D, 7))
+    reply = frame(12, struct.pack("<QIII", 2, 0, 0x0A1B2C3D, 2) + struct.pack("<QQ", 6, 1) + s("a") + struct.pack("<QQ", 7, 2) + s("b"))
+    info_reply = frame(13, struct.pack("<QQIQQ", 3, 5, 0x0A1B2C3D, 7, 2))
+    write("pubsub_wire", "worker-message", b"\x01" + message)
+    write("pubsub_wire", "worker-mixed", b"\x01" + published + reply + message + info_reply)
+    write("pubsub_wire", "worker-truncated", b"\x01" + message[:-2])
+
+
+def config_seeds():
+    for path in ("conf/tether.toml", "packaging/tether.toml"):
+        with open(os.path.join(root, path)) as f:
+            write("config_parser", os.path.basename(os.path.dirname(path)) + ".toml", f.read())
+    write("config_parser", "minimal.toml", '[[listen]]\naddress = "127.0.0.1:8080"\n')
+    write("config_parser", "tls.toml", '[[listen]]\naddress = "0.0.0.0:8443"\nbacklog = 128\n[listen.tls]\ncert = "cert.pem"\n'
+          'key = "key.pem"\nmin_version = "1.3"\nciphersuites = "TLS_AES_128_GCM_SHA256"\n[[listen.tls.sni]]\n'
+          'server_name = "push.example.com"\ncert = "push.pem"\nkey = "push.key"\n')
+    write("config_parser", "modules.toml", '[server]\nworkers = 2\n[[listen]]\naddress = "[::1]:8080"\n'
+          '[modules.websocket]\nformat = "json"\nping_interval = "20s"\nlimits = { a = [1, 2.5, true, "x"] }\n'
+          '[[route]]\npath = "/ws/*"\nhandler = "websocket"\n[route.websocket]\norigins = ["https://a"]\n'
+          '[[route]]\npath = "/pub/*"\nhandler = "publish"\n[pubsub]\npublish_token = "t"\nhistory_ttl = "5m"\nhistory_memory = "64MiB"\n')
+    write("config_parser", "errors.toml", '[server]\nworkers = "many"\ndrain_timeout = "30 parsecs"\n[limits]\n'
+          'max_body_size = -1\nunknown = 1\n[[route]]\npath = "no-slash"\n')
+    write("config_parser", "bad-toml.toml", '[server\nworkers = = 2\n"unterminated\n')
+
+
+def message_id_seeds():
+    for name, text in [("id", "0a1b2c3d-42"), ("id-zero", "00000000-0"), ("id-max", "ffffffff-18446744073709551615"),
+                       ("id-overflow", "ffffffff-18446744073709551616"), ("id-upper", "0A1B2C3D-1"), ("channel", "news"),
+                       ("channel-chars", "a:b@c.d-e_f"), ("channel-nul", "news\x00junk")]:
+        write("message_id", name, text)
+
+
+def tls_seeds():
+    # mode byte, piece size byte, then the client's bytes
+    def hello(minimum, maximum, server_name, alpn):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        ctx.minimum_version, ctx.maximum_version = minimum, maximum
+        if alpn:
+            ctx.set_alpn_protocols(alpn)
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        obj = ctx.wrap_bio(incoming, outgoing, server_hostname=server_name)
+        try:
+            obj.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        return outgoing.read()
+
+    v12, v13 = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
+    write("tls_stream", "hello-13-sni-alpn", b"\x00\x00" + hello(v13, v13, "sni.test", ["http/1.1"]))
+    write("tls_stream", "hello-12", b"\x00\x00" + hello(v12, v12, "default.test", None))
+    write("tls_stream", "hello-any-split", b"\x00\x05" + hello(v12, v13, "other.test", ["h2", "http/1.1"]))
+    write("tls_stream", "hello-then-http", b"\x00\x00" + hello(v12, v13, None, None) + b"GET / HTTP/1.1\r\n\r\n")
+    write("tls_stream", "plain-http", b"\x00\x00GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    write("tls_stream", "after-13-alert", b"\x01\x00\x15\x03\x03\x00\x02\x01\x00")
+    write("tls_stream", "after-12-garbage", b"\x05\x00\x17\x03\x03\x00\x10" + b"\x00" * 16)
+    write("tls_stream", "after-13-hello-again", b"\x01\x00" + hello(v13, v13, "sni.test", None))
+    write("tls_stream", "data-13", b"\x02\x00GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    write("tls_stream", "data-12-split", b"\x06\x07GET /ws/news HTTP/1.1\r\nHost: x\r\n\r\n")
+
+
+if __name__ == "__main__":
+    for make in (http_seeds, pubsub_seeds, config_seeds, message_id_seeds, tls_seeds):
+        make()
+    sys.exit(0)
