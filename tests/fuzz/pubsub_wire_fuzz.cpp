@@ -30,18 +30,21 @@ namespace {
 }
 
 // Sends `bytes` through a socketpair into `link` (reading whenever the socket is full), then
-// hangs up, as a peer that wrote them and exited would. Returns what read() said last.
-bool deliver(const std::string& bytes, int writer, tether::PubsubLink& link, const tether::PubsubLink::FrameHandler& handler) {
+// hangs up, as a peer that wrote them and exited would. A frame the link refuses (too long,
+// malformed, refused by the handler) ends it, as the master then kills the worker.
+void deliver(const std::string& bytes, int writer, tether::PubsubLink& link, const tether::PubsubLink::FrameHandler& handler) {
+  using Read = tether::PubsubLink::ReadResult;
   std::size_t sent = 0;
-  bool open = true;
-  while (open && sent < bytes.size()) {
+  Read last = Read::open;
+  while (last == Read::open && sent < bytes.size()) {
     ssize_t n = ::send(writer, bytes.data() + sent, bytes.size() - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n > 0) sent += static_cast<std::size_t>(n);
-    open = link.read(handler);
+    last = link.read(handler);
   }
   ::shutdown(writer, SHUT_WR);
-  if (open) open = link.read(handler);
-  return open;
+  // Read to the end: the budget per read() leaves the rest for the next call.
+  while (last == Read::open) last = link.read(handler);
+  if (last == Read::broken && link.problem().empty()) fail("a broken link that does not say why");
 }
 
 // Every frame in `out` must be complete and decode.
@@ -110,9 +113,10 @@ void fuzz_master(const std::string& bytes, int fds[2]) {
   config.history_memory = 256;
   config.max_channels = 8;
   tether::LocalBroker broker(config);
-  tether::PubsubLink from(fds[0]), other(-1);
+  // The frame limit the master sets on a worker's link (master/worker_process.cpp).
+  tether::PubsubLink from(fds[0], tether::max_worker_frame(config.max_message_size)), other(-1);
   std::vector<tether::PubsubLink*> links{&from, &other};
-  deliver(bytes, fds[1], from, [&](const PubsubFrame& frame) { broker.handle(from, frame, links); });
+  deliver(bytes, fds[1], from, [&](const PubsubFrame& frame) { return broker.handle(from, frame, links); });
   check_frames(from.output());
   check_frames(other.output());
   broker.forget_link(from);
@@ -121,7 +125,10 @@ void fuzz_master(const std::string& bytes, int fds[2]) {
 
 void fuzz_worker(const std::string& bytes, int fds[2]) {
   tether::PubsubLink link(fds[0]);
-  deliver(bytes, fds[1], link, [](const PubsubFrame& frame) { check_round_trip(frame); });
+  deliver(bytes, fds[1], link, [](const PubsubFrame& frame) -> const char* {
+    check_round_trip(frame);
+    return nullptr;
+  });
 }
 
 }  // namespace
