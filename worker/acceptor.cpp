@@ -38,9 +38,11 @@ void Acceptor::on_readable(uv_poll_t* poll, int status, int) {
   auto& self = *static_cast<Acceptor*>(poll->data);
   if (status < 0) return;
   for (int i = 0; i < kAcceptBatch && self.active_; ++i) {
-    int fd = ::accept4(self.fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    sockaddr_storage peer;
+    socklen_t peer_length = sizeof peer;
+    int fd = ::accept4(self.fd_, reinterpret_cast<sockaddr*>(&peer), &peer_length, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
-      if (!self.owner_.on_accepted(fd, self.tag_)) return;
+      if (!self.owner_.on_accepted(fd, reinterpret_cast<sockaddr*>(&peer), peer_length, self.tag_)) return;
       continue;
     }
     switch (errno) {

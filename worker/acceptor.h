@@ -4,6 +4,7 @@
 // master and the next generation (see DESIGN.md, "Listeners and zero-drop reload").
 #pragma once
 
+#include <sys/socket.h>
 #include <uv.h>
 
 namespace tether {
@@ -11,9 +12,9 @@ namespace tether {
 class AcceptorOwner {
  public:
   virtual ~AcceptorOwner() = default;
-  // Called for each accepted socket (non-blocking, close-on-exec) with the acceptor's tag.
-  // Returns false to stop this round.
-  virtual bool on_accepted(int fd, const void* tag) = 0;
+  // Called for each accepted socket (non-blocking, close-on-exec) with the client's address as
+  // accept() gave it and the acceptor's tag. Returns false to stop this round.
+  virtual bool on_accepted(int fd, const sockaddr* peer, socklen_t peer_length, const void* tag) = 0;
   // accept() failed for lack of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM).
   virtual void on_accept_exhausted(int error) = 0;
 };

@@ -17,8 +17,6 @@
 namespace tether {
 namespace {
 
-// Stop reading a client whose unsent responses pass this (a pipelining flood), resume below it.
-constexpr std::size_t kMaxQueuedOutput = 256 * 1024;
 // Read and discard for this long after our FIN, so the client sees our last answer, not a reset.
 constexpr std::uint64_t kLingerMs = 2000;
 // While draining, an idle keep-alive connection is closed once it has been quiet this long; a
@@ -53,9 +51,14 @@ HttpSession::Phase Connection::phase() const {
   return session_->phase();
 }
 
-Connection* Connection::start(ConnectionHost& host, int fd, const Listener& listener) {
+Connection* Connection::start(ConnectionHost& host, int fd, const Listener& listener, const sockaddr* peer,
+                              socklen_t peer_length) {
   auto* c = new Connection(host);
   c->listener_ = &listener;
+  if (peer && peer_length <= sizeof c->peer_ && (peer->sa_family == AF_INET || peer->sa_family == AF_INET6)) {
+    std::memcpy(&c->peer_, peer, peer_length);
+    c->peer_length_ = static_cast<std::uint8_t>(peer_length);
+  }
   if (listener.tls) {
     SSL* ssl = listener.tls->new_ssl();
     if (!ssl) {
@@ -83,15 +86,9 @@ Connection* Connection::start(ConnectionHost& host, int fd, const Listener& list
 }
 
 bool Connection::peer_address(sockaddr_storage* address, socklen_t* length) const {
-  if (closed_) {  // the socket is gone: what close_now() kept of it, if anything
-    if (!closed_peer_ || *length < closed_peer_->length) return false;
-    std::memcpy(address, &closed_peer_->address, closed_peer_->length);
-    *length = closed_peer_->length;
-    return true;
-  }
-  int n = static_cast<int>(*length);
-  if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(address), &n) != 0) return false;
-  *length = static_cast<socklen_t>(n);
+  if (peer_length_ == 0 || *length < peer_length_) return false;
+  std::memcpy(address, &peer_, peer_length_);
+  *length = peer_length_;
   return true;
 }
 
@@ -192,7 +189,7 @@ void Connection::feed_session(std::string_view data) {
 // A pipelining client is answered as fast as it reads: the session held the rest of its input
 // once its answers passed the limit, and goes on once they are written.
 void Connection::resume_held_input() {
-  while (session_ && session_->input_held() && !closed_ && tcp_.write_queue_size < kMaxQueuedOutput) {
+  while (session_ && session_->input_held() && !closed_ && tcp_.write_queue_size < host_.http_limits().max_queued_output) {
     session_->resume_input();
     after_session_parsed();
   }
@@ -285,8 +282,9 @@ std::int64_t Connection::backlog() const {
 // Whether the client's unsent output is so large that reading more of its input (requests,
 // pings, messages to echo) would only make it grow.
 bool Connection::output_backed_up() const {
-  if (module_stream_) return static_cast<std::uint64_t>(backlog()) >= module_stream_->queue_limit;
-  return tcp_.write_queue_size >= kMaxQueuedOutput;
+  // Past the limit, as the slow-consumer policy counts it (a limit of 0 is not "always full").
+  if (module_stream_) return static_cast<std::uint64_t>(backlog()) > module_stream_->queue_limit;
+  return tcp_.write_queue_size >= host_.http_limits().max_queued_output;
 }
 
 bool Connection::takes_frames() const {
@@ -410,15 +408,15 @@ void Connection::write_queue(StreamQueue& queue) {
 }
 
 void Connection::end_module_stream() {
-  if (closed_) {  // closing already: the module is done with it, so it gets no on_close
-    module_stream_.reset();
-    return;
+  // Only a streamed response ends (an upgraded connection is the module's until it closes).
+  if (!session_ || session_->phase() != HttpSession::Phase::streaming) return;
+  if (!closed_) {
+    request_released_ = false;
+    host_.hub().connection_closing(*this);
+    flush_queue(true);
   }
-  if (phase() != HttpSession::Phase::streaming) return;
-  request_released_ = false;
-  host_.hub().connection_closing(*this);
-  flush_queue(true);
   module_stream_.reset();  // the module is done with it: no on_close for this connection
+  if (closed_) return;     // closing already (or the last write failed): no request follows
   session_->end_stream();  // the session resumes with pipelined requests (on_deferred_answer)
 }
 
@@ -678,13 +676,6 @@ void Connection::on_shutdown(uv_shutdown_t* req, int status) {
 // fails with ECONNRESET), and the module must find its state intact when that call returns.
 void Connection::close_now() {
   if (closed_) return;
-  if (announced_to_modules) {  // connection_closed hooks are told the client's address
-    closed_peer_ = std::make_unique<PeerAddress>();
-    int n = sizeof closed_peer_->address;
-    if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&closed_peer_->address), &n) == 0)
-      closed_peer_->length = static_cast<socklen_t>(n);
-    else closed_peer_.reset();
-  }
   closed_ = true;
   if (module_stream_) host_.hub().connection_closing(*this);
   if (module_stream_) module_stream_->queue.clear();

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <tether/module.h>
+#include <netinet/in.h>
 #include <uv.h>
 
 #include <cstdint>
@@ -60,9 +61,10 @@ class ConnectionHost {
 
 class Connection final : public tether_connection, public RequestObserver {
  public:
-  // Takes ownership of an accepted, non-blocking socket and starts serving it.
-  // Returns null (socket closed) if libuv cannot adopt it.
-  static Connection* start(ConnectionHost& host, int fd, const Listener& listener);
+  // Takes ownership of an accepted, non-blocking socket and starts serving it; `peer` is the
+  // client's address as accept() gave it. Returns null (socket closed) if libuv cannot adopt it.
+  static Connection* start(ConnectionHost& host, int fd, const Listener& listener, const sockaddr* peer,
+                           socklen_t peer_length);
 
   // Graceful shutdown: finish the request in flight with "Connection: close"; an idle
   // connection is closed once it has been quiet for a moment (never mid-request).
@@ -102,7 +104,8 @@ class Connection final : public tether_connection, public RequestObserver {
   void set_keepalive(std::uint64_t idle_timeout_ms, std::uint64_t max_requests);
   void set_heartbeat(std::uint64_t interval_ms, std::uint64_t timeout_ms);
   void heartbeat(std::uint64_t* interval_ms, std::uint64_t* timeout_ms) const;
-  // The client's address into *address (length in/out). False if the socket has none.
+  // The client's address into *address (length in/out), as accept() gave it: still known once
+  // the socket is gone (connection_closed hooks) or was reset. False if it has none.
   bool peer_address(sockaddr_storage* address, socklen_t* length) const;
   int fd() const;
   const Listener& listener() const { return *listener_; }
@@ -174,11 +177,11 @@ class Connection final : public tether_connection, public RequestObserver {
   const Listener* listener_ = nullptr;
   std::unique_ptr<ModuleStream> module_stream_;  // only while a module owns the stream
   std::unique_ptr<TlsStream> tls_;               // only on TLS listeners
-  struct PeerAddress {
-    sockaddr_storage address;
-    socklen_t length = 0;
-  };
-  std::unique_ptr<PeerAddress> closed_peer_;     // kept by close_now() for connection_closed hooks
+  union {
+    sockaddr_in v4;
+    sockaddr_in6 v6;
+  } peer_{};
+  std::uint8_t peer_length_ = 0;  // 0: not an IP peer (or none)
   uv_tcp_t tcp_;
   uv_timer_t* timer_ = nullptr;            // allocated when first armed (see arm_timer)
   std::unique_ptr<HttpSession> session_;   // null once upgraded: the bytes belong to a module

@@ -32,7 +32,7 @@ struct HttpLimits {
   std::uint64_t max_header_size = 16 * 1024;
   std::uint64_t max_body_size = 1024 * 1024;
   // Answers queued in output() past which parsing pauses until the transport has written them
-  // (the transport's own limit, Connection's kMaxQueuedOutput).
+  // (and past which the transport stops reading until the kernel took some).
   std::size_t max_queued_output = 256 * 1024;
 };
 

@@ -143,9 +143,9 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
   }
 
   // AcceptorOwner
-  bool on_accepted(int fd, const void* tag) override {
+  bool on_accepted(int fd, const sockaddr* peer, socklen_t peer_length, const void* tag) override {
     shared_metrics().add(metrics_slot_, core_metrics().connections_accepted, 1);
-    Connection* c = Connection::start(*this, fd, *static_cast<const Listener*>(tag));
+    Connection* c = Connection::start(*this, fd, *static_cast<const Listener*>(tag), peer, peer_length);
     if (!c) return true;
     if (modules_->watches_connections()) {
       if (!modules_->connection_accepted(*c)) c->close_now();  // refused before a byte was read

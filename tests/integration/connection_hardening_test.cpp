@@ -41,11 +41,12 @@ const std::string kUpgradeRequest =
     "GET /ws/news HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
-// Ends the TCP connection with a reset (SO_LINGER 0) instead of a FIN.
-void reset(int fd) {
+// Ends the client's TCP connection with a reset (SO_LINGER 0) instead of a FIN.
+template <typename Client>
+void reset(Client& client) {
   linger hard{1, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
-  ::close(fd);
+  ::setsockopt(client.fd(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+  client.close();
 }
 
 // The server still answers HTTP and the worker that served the resets is still the same process.
@@ -71,7 +72,7 @@ TEST(ModuleCallbacks, AClientThatResetsAfterAPingDoesNotFreeTheModuleInsideItsWr
     ASSERT_EQ(client.open(server.port(), "/ws/news"), 101);
     // The pong is written while the reset is already in: the write fails inside the module's call.
     ASSERT_TRUE(client.send_raw(ws_frame(0x9, "are you there") + ws_frame(0x9, "and now")));
-    reset(client.fd());
+    reset(client);
   }
   expect_still_serving(server, workers);
 }
@@ -86,7 +87,7 @@ TEST(ModuleCallbacks, AClientThatResetsAfterABadFrameDoesNotFreeTheModuleInsideI
     // Unmasked: a protocol error, answered with close 1002 (send_frame, then connection_close),
     // and the parser must not go on into the frames behind it.
     ASSERT_TRUE(client.send_raw(ws_frame(0x1, "unmasked", true, 0, false) + ws_frame(0x9, "after the error")));
-    reset(client.fd());
+    reset(client);
   }
   expect_still_serving(server, workers);
 }
@@ -146,10 +147,12 @@ class TlsClient {
     (void)BIO_reset(SSL_get_wbio(ssl_));
     return ok;
   }
-  void reset_connection() {
-    reset(fd_);
+  int fd() const { return fd_; }
+  void close() {
+    ::close(fd_);
     fd_ = -1;
   }
+  void reset_connection() { reset(*this); }
 
  private:
   bool receive() {
@@ -277,4 +280,20 @@ TEST(WebSocketBackpressure, AClientThatSendsPingsAndNeverReadsIsNoLongerRead) {
 
 TEST(WebSocketBackpressure, AClientWhoseEchoesAreNeverReadIsNoLongerRead) {
   expect_a_flood_is_not_read("[route.websocket]\nclient_messages = \"echo\"\n", ws_frame(0x1, std::string(1000, 'e')));
+}
+
+TEST(ModuleCallbacks, ConnectionClosedIsToldThePeerOfAClientThatReset) {
+  TetherServer server(1, "[modules.probe]\npath = \"" + std::string(TETHER_TEST_MODULES_DIR) +
+                             "/probe_v1.so\"\nlog_closed = true\n");
+  ASSERT_TRUE(server.start()) << server.error_log();
+  for (int i = 0; i < 5; ++i) {
+    HttpClient client;
+    ASSERT_TRUE(client.connect(server.port()));
+    ASSERT_TRUE(client.send("GET / HTTP/1.1\r\nHost: t\r\n"));  // mid-request, then a reset
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    reset(client);
+  }
+  // start() itself made one connection that closed normally.
+  EXPECT_TRUE(server.wait_for_log("[probe] closed 127.0.0.1", std::chrono::seconds(3), 6)) << server.error_log();
+  EXPECT_EQ(count_occurrences(server.error_log(), "[probe] closed no peer"), 0) << server.error_log();
 }

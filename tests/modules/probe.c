@@ -13,8 +13,10 @@
  *                 action = "subscribe" streams, subscribes to channels probe-0..probe-99 and
  *                                      writes how many subscriptions the host took
  * [modules.probe] greeting = "..." is prefixed to "version" answers; `fail_init = true` makes
- * worker_init fail. Built several times with different PROBE_VERSION / PROBE_ABI_MAJOR.
+ * worker_init fail; `log_closed = true` logs "probe: closed <peer address>|no peer" from the
+ * connection_closed hook. Built several times with different PROBE_VERSION / PROBE_ABI_MAJOR.
  */
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -38,20 +40,22 @@ typedef enum {
 typedef struct {
   char greeting[64];
   int fail_init;
+  int log_closed;
 } module_config;
 
 static const tether_host *host;
 
 static int create_config(const tether_host *h, tether_config *settings, void **out) {
-  static const char *const known[] = {"greeting", "fail_init"};
+  static const char *const known[] = {"greeting", "fail_init", "log_closed"};
   const char *greeting = "";
   module_config *config;
   host = h;
-  if (host->config_only_keys(settings, known, 2) != TETHER_OK) return TETHER_ERROR;
+  if (host->config_only_keys(settings, known, 3) != TETHER_OK) return TETHER_ERROR;
   if (host->config_string(settings, "greeting", &greeting) == TETHER_ERROR) return TETHER_ERROR;
   config = calloc(1, sizeof *config);
   snprintf(config->greeting, sizeof config->greeting, "%s", greeting);
-  if (host->config_boolean(settings, "fail_init", &config->fail_init) == TETHER_ERROR) {
+  if (host->config_boolean(settings, "fail_init", &config->fail_init) == TETHER_ERROR ||
+      host->config_boolean(settings, "log_closed", &config->log_closed) == TETHER_ERROR) {
     free(config);
     return TETHER_ERROR;
   }
@@ -92,6 +96,15 @@ static int worker_init(const tether_host *h, tether_worker *worker, void *config
     return TETHER_ERROR;
   }
   return TETHER_OK;
+}
+
+static void connection_closed(tether_worker *worker, void *config, const tether_connection_info *info) {
+  char text[INET6_ADDRSTRLEN] = "no peer";
+  (void)worker;
+  if (!((module_config *)config)->log_closed) return;
+  if (info->peer && info->peer->sa_family == AF_INET)
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)info->peer)->sin_addr, text, sizeof text);
+  host->log(TETHER_LOG_NOTICE, "probe", "closed %s", text);
 }
 
 static void answer_later(tether_timer *timer, void *user) {
@@ -290,7 +303,7 @@ static int content(tether_request *request, void *config, void *route) {
 static const tether_module probe_module = {
     sizeof(tether_module), PROBE_ABI_MAJOR, TETHER_MODULE_ABI_MINOR, "probe", PROBE_VERSION,
     create_config, create_route_config, destroy_config, destroy_route_config,
-    worker_init, NULL, NULL, NULL, NULL, access, content,
+    worker_init, NULL, NULL, NULL, connection_closed, access, content,
 };
 
 TETHER_MODULE_EXPORT const tether_module *TETHER_MODULE_ENTRY(void) { return &probe_module; }
