@@ -180,8 +180,7 @@ class Connection final : public tether_connection, public RequestObserver {
   union {
     sockaddr_in v4;
     sockaddr_in6 v6;
-  } peer_{};
-  std::uint8_t peer_length_ = 0;  // 0: not an IP peer (or none)
+  } peer_{};  // the client's address as accept() gave it (peer_length_ bytes)
   uv_tcp_t tcp_;
   uv_timer_t* timer_ = nullptr;            // allocated when first armed (see arm_timer)
   std::unique_ptr<HttpSession> session_;   // null once upgraded: the bytes belong to a module
@@ -191,6 +190,7 @@ class Connection final : public tether_connection, public RequestObserver {
   std::uint32_t heartbeat_interval_ms_ = 30'000;
   std::uint32_t heartbeat_timeout_ms_ = 60'000;
   std::uint8_t open_handles_ = 0;
+  std::uint8_t peer_length_ = 0;  // 0: not an IP peer (or none)
   TimerPurpose timer_purpose_ = TimerPurpose::none;
   bool reading_ = false;
   bool peer_closed_ = false;
