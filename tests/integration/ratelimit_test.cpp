@@ -99,6 +99,27 @@ TEST(Ratelimit, ConnectionLimitPerAddressHoldsAcrossWorkers) {
   EXPECT_EQ(again.get("/")->status, 200);
 }
 
+// SO_REUSEPORT spreads one address's connections over every worker: more workers than the
+// limiter once kept per address (8) must not multiply the limit.
+TEST(Ratelimit, ConnectionLimitPerAddressHoldsOverTenWorkers) {
+  TetherServer server(10, "[modules.ratelimit]\npath = \"" + kBuiltinModules + "/ratelimit.so\"\n"
+                          "max_connections_per_address = 30\n");
+  ASSERT_TRUE(server.start()) << server.error_log();
+  std::vector<std::unique_ptr<HttpClient>> clients;
+  for (int i = 0; i < 40; ++i) {
+    clients.push_back(std::make_unique<HttpClient>());
+    ASSERT_TRUE(clients.back()->connect(server.port(), "127.0.0.1", "127.0.0.11"));
+  }
+  std::this_thread::sleep_for(300ms);  // every connection accepted by one worker or another
+  std::map<int, int> statuses;
+  for (auto& client : clients) {
+    auto response = client->get("/");
+    statuses[response ? response->status : -1]++;
+  }
+  EXPECT_EQ(statuses[200], 30);
+  EXPECT_EQ(statuses[503], 10);
+}
+
 TEST(Ratelimit, BadSettingsAreReported) {
   TetherServer server(1, "[modules.ratelimit]\npath = \"" + kBuiltinModules + "/ratelimit.so\"\n"
                          "[[route]]\npath = \"/x\"\nrespond = { status = 200 }\n[route.ratelimit]\nrate = \"ten\"\n");
