@@ -51,7 +51,8 @@ typedef struct {
   share entries[GROUP];
 } share_group;
 
-/* The processes that count connections, so that the shares of one address can be looked up. */
+/* The processes that count connections, so that the shares of one address can be looked up;
+ * and the secret of address hashes. */
 typedef struct {
   uint64_t secret;
   atomic_uint used;     /* entries below this may be taken */

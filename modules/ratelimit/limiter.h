@@ -3,9 +3,10 @@
  * shared by every worker (a tether shared zone). Pure C with no dependency on the host, so that
  * it can be unit-tested on its own.
  *
- * Memory is bounded: both tables are set-associative, groups of 8 entries chosen by the key's
+ * Memory is bounded: every table is set-associative, groups of 8 entries chosen by the key's
  * hash. A full bucket group evicts its least recently used entry; each group has its own spin
- * lock, held only for a few arithmetic operations (never across I/O).
+ * lock, held only for a few arithmetic operations (never across I/O). A connection count takes
+ * the lock of its address's group, then that of a share's group, never the other way round.
  *
  * A worker can die at any moment (SIGKILL, a crash), so nothing it leaves behind may stay stuck:
  * - a lock holds its holder's pid; a process that spins on a lock whose holder is gone takes it
