@@ -223,14 +223,25 @@ static uint32_t share_count(rl_state *s, uint64_t address, uint32_t owner, int t
   return n;
 }
 
+/* Takes `n` connections off the total of `c` (never below 0, whatever the memory holds). */
+static void take_off(address_count *c, uint32_t n) { c->total -= n < c->total ? n : c->total; }
+
+/* How many entries of the owner list may be taken; any process can write the shared memory,
+ * so the count is clamped before it bounds a loop. */
+static uint32_t owners_used(owner_list *o) {
+  uint32_t used = atomic_load(&o->used);
+  return used < RL_MAX_OWNERS ? used : RL_MAX_OWNERS;
+}
+
 /* Takes the shares of owners that no longer exist off the total of `c` (its group locked). The
  * existence of an owner is asked only of those holding a share, at most `total` of them. */
 static void reclaim_dead(rl_state *s, address_count *c, uint32_t self) {
   owner_list *o = owners(s);
-  uint32_t i, used = atomic_load(&o->used);
+  uint32_t i, used = owners_used(o);
   for (i = 0; i < used && c->total > 0; ++i) {
     uint32_t pid = atomic_load(&o->pids[i]);
-    if (pid && pid != self && share_count(s, c->key, pid, 0) && !alive(pid)) c->total -= share_count(s, c->key, pid, 1);
+    if (pid && pid != self && share_count(s, c->key, pid, 0) && !alive(pid))
+      take_off(c, share_count(s, c->key, pid, 1));
   }
 }
 
@@ -304,7 +315,7 @@ static void forget_owners(rl_state *s, const uint32_t *gone, uint32_t n) {
     lock(&g->lock);
     for (i = 0; i < GROUP; ++i)
       for (k = 0; k < n && g->entries[i].total > 0; ++k)
-        g->entries[i].total -= share_count(s, g->entries[i].key, gone[k], 1);
+        take_off(&g->entries[i], share_count(s, g->entries[i].key, gone[k], 1));
     unlock(&g->lock);
   }
 }
@@ -313,7 +324,7 @@ int rl_owner_start(rl_state *s, uint32_t owner) {
   /* static: too large for a stack, and a process calls this once, on its loop's thread */
   static uint32_t gone[RL_MAX_OWNERS + 1], gone_at[RL_MAX_OWNERS + 1];
   owner_list *o = owners(s);
-  uint32_t i, n = 0, used = atomic_load(&o->used);
+  uint32_t i, n = 0, used = owners_used(o);
   gone[n++] = owner;
   for (i = 0; i < used; ++i) {
     uint32_t pid = atomic_load(&o->pids[i]);
