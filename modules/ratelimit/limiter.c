@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #define GROUP 8
@@ -22,30 +24,59 @@ typedef struct {
   bucket entries[GROUP];
 } bucket_group;
 
+/* An address's connections over all owners: the number its limit is checked against. */
 typedef struct {
-  uint64_t key;         /* 0 or count 0: empty */
-  uint32_t owner;       /* the pid of the process that counted these connections */
-  uint32_t count;
-} counter;
+  uint64_t key;         /* 0 or total 0: empty */
+  uint32_t total;
+  uint32_t pad;
+} address_count;
 
 typedef struct {
   atomic_uint lock;
   uint32_t pad;
-  counter entries[GROUP];
-} counter_group;
+  address_count entries[GROUP];
+} address_group;
+
+/* One owner's part of an address's total. Changed only under the lock of the address's group
+ * (then under its own group's lock too), so that the total is always the sum of the shares. */
+typedef struct {
+  uint64_t key;         /* the address */
+  uint32_t owner;       /* the pid of the process that counted these connections */
+  uint32_t count;       /* 0: empty */
+} share;
+
+typedef struct {
+  atomic_uint lock;
+  uint32_t pad;
+  share entries[GROUP];
+} share_group;
+
+/* The processes that count connections, so that the shares of one address can be looked up;
+ * and the secret of address hashes. */
+typedef struct {
+  uint64_t secret;
+  atomic_uint used;     /* entries below this may be taken */
+  atomic_uint pids[RL_MAX_OWNERS];  /* 0: free */
+} owner_list;
 
 struct rl_state {
   atomic_uint setup;    /* the lock taken to set the state up */
   uint32_t ready;       /* 1 once the sizes are set */
   uint32_t bucket_groups;
-  uint32_t counter_groups;
-  /* bucket_group[bucket_groups], then counter_group[counter_groups] */
+  uint32_t address_groups;
+  /* bucket_group[bucket_groups], address_group[address_groups],
+   * share_group[share_groups_for(address_groups)], owner_list */
 };
 
 static uint32_t groups_for(uint32_t n) { return n < GROUP ? 1 : (n + GROUP - 1) / GROUP; }
+/* Twice as many shares as addresses, and at least 8 groups: the shares of one address spread
+ * over groups by owner, so that even a small table has room for an address of many owners. */
+static uint32_t share_groups_for(uint32_t address_groups) { return address_groups < 4 ? 8 : 2 * address_groups; }
 
 static bucket_group *buckets(rl_state *s) { return (bucket_group *)(s + 1); }
-static counter_group *counters(rl_state *s) { return (counter_group *)(buckets(s) + s->bucket_groups); }
+static address_group *addresses(rl_state *s) { return (address_group *)(buckets(s) + s->bucket_groups); }
+static share_group *shares(rl_state *s) { return (share_group *)(addresses(s) + s->address_groups); }
+static owner_list *owners(rl_state *s) { return (owner_list *)(shares(s) + share_groups_for(s->address_groups)); }
 
 /* Whether process `pid` exists (EPERM: it does, under another user). */
 static int alive(uint32_t pid) { return kill((pid_t)pid, 0) == 0 || errno != ESRCH; }
@@ -66,7 +97,18 @@ static void lock(atomic_uint *l) {
 static void unlock(atomic_uint *l) { atomic_store_explicit(l, 0u, memory_order_release); }
 
 size_t rl_state_size(uint32_t keys, uint32_t addresses) {
-  return sizeof(rl_state) + groups_for(keys) * sizeof(bucket_group) + groups_for(addresses) * sizeof(counter_group);
+  uint32_t a = groups_for(addresses);
+  return sizeof(rl_state) + groups_for(keys) * sizeof(bucket_group) + a * sizeof(address_group) +
+         share_groups_for(a) * sizeof(share_group) + sizeof(owner_list);
+}
+
+/* Unpredictable to clients: they must not be able to choose addresses that share a group. */
+static uint64_t make_secret(void) {
+  uint64_t secret = 0;
+  struct timespec t;
+  if (getrandom(&secret, sizeof secret, 0) == (ssize_t)sizeof secret && secret) return secret;
+  clock_gettime(CLOCK_REALTIME, &t);  /* no entropy yet: still differs from one start to the next */
+  return ((uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec) ^ ((uint64_t)getpid() << 40) ^ 1;
 }
 
 rl_state *rl_state_attach(void *memory, uint32_t keys, uint32_t addresses) {
@@ -74,7 +116,8 @@ rl_state *rl_state_attach(void *memory, uint32_t keys, uint32_t addresses) {
   lock(&s->setup);
   if (!s->ready) {
     s->bucket_groups = groups_for(keys);
-    s->counter_groups = groups_for(addresses);
+    s->address_groups = groups_for(addresses);
+    owners(s)->secret = make_secret();
     s->ready = 1;
   }
   unlock(&s->setup);
@@ -126,93 +169,185 @@ rl_verdict rl_take(rl_state *s, uint64_t key, double rate, double burst, uint64_
   return v;
 }
 
-/* Connections counted for `address` in group `g` (locked). */
-static uint32_t address_total(const counter_group *g, uint64_t address) {
-  uint32_t n = 0;
+uint64_t rl_state_secret(rl_state *s) { return owners(s)->secret; }
+
+static address_group *group_of(rl_state *s, uint64_t address) { return &addresses(s)[address % s->address_groups]; }
+
+/* The shares of one address are spread over the share groups by owner. */
+static share_group *share_group_of(rl_state *s, uint64_t address, uint32_t owner) {
+  uint64_t h = (address ^ (uint64_t)owner * 0x9E3779B97F4A7C15ull) * 0xBF58476D1CE4E5B9ull;
+  return &shares(s)[(h ^ (h >> 31)) % share_groups_for(s->address_groups)];
+}
+
+/* The share of (address, owner) in `g` (locked), or NULL. */
+static share *share_in(share_group *g, uint64_t address, uint32_t owner) {
   int i;
   for (i = 0; i < GROUP; ++i)
-    if (g->entries[i].key == address) n += g->entries[i].count;
+    if (g->entries[i].count > 0 && g->entries[i].key == address && g->entries[i].owner == owner) return &g->entries[i];
+  return NULL;
+}
+
+/* Adds `delta` (+1 or -1) to the share of (address, owner); 0 if it has no room or nothing to take. */
+static int share_add(rl_state *s, uint64_t address, uint32_t owner, int delta) {
+  share_group *g = share_group_of(s, address, owner);
+  share *e;
+  int i, done = 0;
+  lock(&g->lock);
+  e = share_in(g, address, owner);
+  for (i = 0; !e && delta > 0 && i < GROUP; ++i)
+    if (g->entries[i].count == 0) {
+      e = &g->entries[i];
+      e->key = address;
+      e->owner = owner;
+    }
+  if (e) {
+    e->count += (uint32_t)delta;
+    done = 1;
+  }
+  unlock(&g->lock);
+  return done;
+}
+
+/* The share of (address, owner), emptied if `take`. */
+static uint32_t share_count(rl_state *s, uint64_t address, uint32_t owner, int take) {
+  share_group *g = share_group_of(s, address, owner);
+  share *e;
+  uint32_t n = 0;
+  lock(&g->lock);
+  e = share_in(g, address, owner);
+  if (e) {
+    n = e->count;
+    if (take) e->count = 0;
+  }
+  unlock(&g->lock);
   return n;
 }
 
-/* Drops the counts of owners that no longer exist, for `address` only or (0) for any. */
-static void reclaim_dead(counter_group *g, uint64_t address, uint32_t self) {
-  int i;
-  for (i = 0; i < GROUP; ++i) {
-    counter *e = &g->entries[i];
-    if (e->count && e->owner != self && (!address || e->key == address) && !alive(e->owner)) e->count = 0;
+/* Takes `n` connections off the total of `c` (never below 0, whatever the memory holds). */
+static void take_off(address_count *c, uint32_t n) { c->total -= n < c->total ? n : c->total; }
+
+/* How many entries of the owner list may be taken; any process can write the shared memory,
+ * so the count is clamped before it bounds a loop. */
+static uint32_t owners_used(owner_list *o) {
+  uint32_t used = atomic_load(&o->used);
+  return used < RL_MAX_OWNERS ? used : RL_MAX_OWNERS;
+}
+
+/* Takes the shares of owners that no longer exist off the total of `c` (its group locked). The
+ * existence of an owner is asked only of those holding a share, at most `total` of them. */
+static void reclaim_dead(rl_state *s, address_count *c, uint32_t self) {
+  owner_list *o = owners(s);
+  uint32_t i, used = owners_used(o);
+  for (i = 0; i < used && c->total > 0; ++i) {
+    uint32_t pid = atomic_load(&o->pids[i]);
+    if (pid && pid != self && share_count(s, c->key, pid, 0) && !alive(pid))
+      take_off(c, share_count(s, c->key, pid, 1));
   }
 }
 
-/* The entry of (address, owner), or an empty one made so, or NULL if the group is full. */
-static counter *entry_for(counter_group *g, uint64_t address, uint32_t owner) {
-  counter *empty = NULL;
-  int i;
-  for (i = 0; i < GROUP; ++i) {
-    counter *e = &g->entries[i];
-    if (e->count > 0 && e->key == address && e->owner == owner) return e;
-    if (e->count == 0 && !empty) empty = e;
-  }
-  if (empty) {
-    empty->key = address;
-    empty->owner = owner;
-  }
-  return empty;
-}
-
-int rl_connection_acquire(rl_state *s, uint64_t address, uint32_t owner, uint32_t limit, int *untracked) {
-  counter_group *g = &counters(s)[address % s->counter_groups];
-  counter *c;
-  int allowed = 1;
-  *untracked = 0;
-  lock(&g->lock);
-  if (address_total(g, address) >= limit) reclaim_dead(g, address, owner);
-  if (address_total(g, address) >= limit) {
-    allowed = 0;
-  } else {
-    c = entry_for(g, address, owner);
-    if (!c) {
-      reclaim_dead(g, 0, owner);
-      c = entry_for(g, address, owner);
+/* The count of `address` in `g` (locked), or an empty one made so, or NULL if the group is full
+ * of live counts. */
+static address_count *count_for(rl_state *s, address_group *g, uint64_t address, uint32_t self) {
+  address_count *empty = NULL;
+  int i, round;
+  for (round = 0; round < 2; ++round) {
+    for (i = 0; i < GROUP; ++i) {
+      address_count *c = &g->entries[i];
+      if (c->total > 0 && c->key == address) return c;
+      if (c->total == 0 && !empty) empty = c;
     }
-    if (c) c->count++;
-    else *untracked = 1;
+    if (empty) {
+      empty->key = address;
+      return empty;
+    }
+    for (i = 0; i < GROUP; ++i) reclaim_dead(s, &g->entries[i], self);  /* full: make room */
   }
+  return NULL;
+}
+
+int rl_connection_acquire(rl_state *s, uint64_t address, uint32_t owner, uint32_t limit) {
+  address_group *g = group_of(s, address);
+  address_count *c;
+  int verdict = RL_COUNTED;
+  lock(&g->lock);
+  c = count_for(s, g, address, owner);
+  if (c && c->total >= limit) reclaim_dead(s, c, owner);
+  if (!c) verdict = RL_NO_ROOM;
+  else if (c->total >= limit) verdict = RL_AT_LIMIT;
+  else if (!share_add(s, address, owner, 1)) verdict = RL_NO_ROOM;
+  else c->total++;
   unlock(&g->lock);
-  return allowed;
+  return verdict;
 }
 
 void rl_connection_release(rl_state *s, uint64_t address, uint32_t owner) {
-  counter_group *g = &counters(s)[address % s->counter_groups];
+  address_group *g = group_of(s, address);
   int i;
   lock(&g->lock);
-  for (i = 0; i < GROUP; ++i)
-    if (g->entries[i].key == address && g->entries[i].owner == owner && g->entries[i].count > 0) {
-      g->entries[i].count--;
+  for (i = 0; i < GROUP; ++i) {
+    address_count *c = &g->entries[i];
+    /* no share left: a successor took it (it believed this owner dead), and the total with it */
+    if (c->total > 0 && c->key == address && share_add(s, address, owner, -1)) {
+      c->total--;
       break;
     }
+  }
   unlock(&g->lock);
 }
 
 uint32_t rl_connection_count(rl_state *s, uint64_t address) {
-  counter_group *g = &counters(s)[address % s->counter_groups];
-  uint32_t n;
+  address_group *g = group_of(s, address);
+  uint32_t n = 0;
+  int i;
   lock(&g->lock);
-  n = address_total(g, address);
+  for (i = 0; i < GROUP; ++i)
+    if (g->entries[i].total > 0 && g->entries[i].key == address) n = g->entries[i].total;
   unlock(&g->lock);
   return n;
 }
 
-void rl_forget_owner(rl_state *s, uint32_t owner) {
-  uint32_t gi;
+/* Takes the shares of `gone` (pids) off every address's total. */
+static void forget_owners(rl_state *s, const uint32_t *gone, uint32_t n) {
+  uint32_t gi, k;
   int i;
-  for (gi = 0; gi < s->counter_groups; ++gi) {
-    counter_group *g = &counters(s)[gi];
+  for (gi = 0; gi < s->address_groups; ++gi) {
+    address_group *g = &addresses(s)[gi];
     lock(&g->lock);
     for (i = 0; i < GROUP; ++i)
-      if (g->entries[i].owner == owner) g->entries[i].count = 0;
+      for (k = 0; k < n && g->entries[i].total > 0; ++k)
+        take_off(&g->entries[i], share_count(s, g->entries[i].key, gone[k], 1));
     unlock(&g->lock);
   }
+}
+
+int rl_owner_start(rl_state *s, uint32_t owner) {
+  /* static: too large for a stack, and a process calls this once, on its loop's thread */
+  static uint32_t gone[RL_MAX_OWNERS + 1], gone_at[RL_MAX_OWNERS + 1];
+  owner_list *o = owners(s);
+  uint32_t i, n = 0, used = owners_used(o);
+  gone[n++] = owner;
+  for (i = 0; i < used; ++i) {
+    uint32_t pid = atomic_load(&o->pids[i]);
+    if (pid && pid != owner && !alive(pid)) {
+      gone_at[n] = i;
+      gone[n++] = pid;
+    }
+  }
+  forget_owners(s, gone, n);
+  for (i = 1; i < n; ++i) {  /* their shares are gone: their entries may be taken again */
+    unsigned pid = gone[i];
+    atomic_compare_exchange_strong(&o->pids[gone_at[i]], &pid, 0u);
+  }
+  for (i = 0; i < RL_MAX_OWNERS; ++i) {
+    unsigned pid = atomic_load(&o->pids[i]), free_entry = 0;
+    if (pid == owner || (pid == 0 && atomic_compare_exchange_strong(&o->pids[i], &free_entry, owner))) {
+      unsigned seen = atomic_load(&o->used);
+      while (seen < i + 1 && !atomic_compare_exchange_weak(&o->used, &seen, i + 1)) {
+      }
+      return 1;
+    }
+  }
+  return 0;
 }
 
 uint32_t rl_bucket_count(rl_state *s) {

@@ -16,8 +16,10 @@
  *                                       # absent) or "segment:2" (the 2nd path segment)
  *
  * Over the rate: 429 with Retry-After (seconds). Over the connection limit: 503, and the
- * connection closes after that answer. The connections of a worker that dies (crash, SIGKILL)
- * stop counting: an address at its limit has the counts of dead workers dropped (limiter.h).
+ * connection closes after that answer; so too when the counts have no room for the address
+ * (letting it through uncounted would lift its limit). The connections of a worker that dies
+ * (crash, SIGKILL) stop counting: when its address reaches the limit, and for every address when
+ * the next worker starts (limiter.h).
  */
 #include <math.h>
 #include <netinet/in.h>
@@ -60,6 +62,8 @@ static tether_metric rejected_rate, rejected_connections;
 static tracked *table;
 static size_t table_capacity, table_used;
 static uint32_t self;  /* this worker's pid: the owner of the connections it counts */
+static int counting;   /* 0: no room among the limiter's owners, every connection is refused */
+static int warned_no_room;
 
 enum { COUNTED = 1, REFUSED = 2 };
 
@@ -120,9 +124,9 @@ static uint64_t now_us(void) {
 /* The address of a peer, without its port. */
 static uint64_t address_hash(const struct sockaddr *peer) {
   if (peer && peer->sa_family == AF_INET)
-    return rl_hash(&((const struct sockaddr_in *)peer)->sin_addr, 4, 0);
+    return rl_hash(&((const struct sockaddr_in *)peer)->sin_addr, 4, rl_state_secret(state));
   if (peer && peer->sa_family == AF_INET6)
-    return rl_hash(&((const struct sockaddr_in6 *)peer)->sin6_addr, 16, 0);
+    return rl_hash(&((const struct sockaddr_in6 *)peer)->sin6_addr, 16, rl_state_secret(state));
   return 1;
 }
 
@@ -222,7 +226,12 @@ static int worker_init(const tether_host *h, tether_worker *worker, void *config
   }
   state = rl_state_attach(zone, (uint32_t)c->max_keys, addresses);
   self = (uint32_t)getpid();
-  if (c->max_connections) rl_forget_owner(state, self);  /* a dead process may have had our pid */
+  counting = 1;
+  if (c->max_connections && !rl_owner_start(state, self)) {
+    host->log(TETHER_LOG_ERROR, "ratelimit", "more than %d processes count connections: this worker refuses them all",
+              RL_MAX_OWNERS);
+    counting = 0;
+  }
   rejected_rate = host->metric_register("tether_ratelimit_rejected_total", "reason=\"rate\"",
                                         "Requests refused by the ratelimit module.", TETHER_METRIC_COUNTER);
   rejected_connections = host->metric_register("tether_ratelimit_rejected_total", "reason=\"connections\"",
@@ -240,15 +249,18 @@ static void worker_exit(tether_worker *worker, void *config) {
 
 static int connection_accepted(tether_worker *worker, void *config, const tether_connection_info *info) {
   const module_config *c = config;
-  int untracked = 0;
-  (void)worker;
+  int verdict = RL_NO_ROOM;
   uint64_t address;
+  (void)worker;
   if (!c->max_connections) return TETHER_OK;
   address = address_hash(info->peer);
-  if (!rl_connection_acquire(state, address, self, (uint32_t)c->max_connections, &untracked))
-    track_put(info->connection, REFUSED, address);  /* answered 503 on its first request */
-  else if (!untracked)
-    track_put(info->connection, COUNTED, address);
+  if (counting) verdict = rl_connection_acquire(state, address, self, (uint32_t)c->max_connections);
+  if (verdict == RL_NO_ROOM && counting && !warned_no_room) {
+    host->log(TETHER_LOG_WARN, "ratelimit", "no room to count the connections of more addresses: they are refused");
+    warned_no_room = 1;
+  }
+  /* refused ones are answered 503 on their first request */
+  track_put(info->connection, verdict == RL_COUNTED ? COUNTED : REFUSED, address);
   return TETHER_OK;
 }
 

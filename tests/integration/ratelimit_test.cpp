@@ -99,6 +99,32 @@ TEST(Ratelimit, ConnectionLimitPerAddressHoldsAcrossWorkers) {
   EXPECT_EQ(again.get("/")->status, 200);
 }
 
+// SO_REUSEPORT spreads one address's connections over every worker: more workers than the
+// limiter once kept per address (8) must not multiply the limit.
+TEST(Ratelimit, ConnectionLimitPerAddressHoldsOverTenWorkers) {
+  TetherServer server(10, "[modules.ratelimit]\npath = \"" + kBuiltinModules + "/ratelimit.so\"\n"
+                          "max_connections_per_address = 60\n", "access_log = \"@DIR@/access.log\"\n");
+  ASSERT_TRUE(server.start()) << server.error_log();
+  std::vector<std::unique_ptr<HttpClient>> clients;
+  std::map<int, int> statuses;
+  for (int i = 0; i < 80; ++i) {  // one at a time, each answered (so counted) before the next
+    clients.push_back(std::make_unique<HttpClient>());
+    ASSERT_TRUE(clients.back()->connect(server.port(), "127.0.0.1", "127.0.0.11"));
+    auto response = clients.back()->get("/");
+    statuses[response ? response->status : -1]++;
+  }
+  EXPECT_EQ(statuses[200], 60);
+  EXPECT_EQ(statuses[503], 20);
+  // The connections were spread over more workers than 8, or this test could not fail.
+  server.stop();
+  std::ifstream in(server.dir() + "/access.log");
+  std::stringstream log;
+  log << in.rdbuf();
+  int workers = 0;
+  for (int w = 0; w < 10; ++w) workers += log.str().find(" worker=" + std::to_string(w) + " ") != std::string::npos;
+  EXPECT_GE(workers, 9) << log.str();
+}
+
 TEST(Ratelimit, BadSettingsAreReported) {
   TetherServer server(1, "[modules.ratelimit]\npath = \"" + kBuiltinModules + "/ratelimit.so\"\n"
                          "[[route]]\npath = \"/x\"\nrespond = { status = 200 }\n[route.ratelimit]\nrate = \"ten\"\n");

@@ -1,4 +1,5 @@
-// The rate limiter's shared state (modules/ratelimit/limiter.c): bucket math and eviction.
+// The rate limiter's shared state (modules/ratelimit/limiter.c): bucket math and eviction,
+// connection counts per address over many processes, and what a dead process leaves behind.
 #include "modules/ratelimit/limiter.h"
 
 #include <gtest/gtest.h>
@@ -71,8 +72,9 @@ pid_t count_in_child(rl_state* state, uint64_t address, uint32_t limit, int n, i
   pid_t child = fork();
   if (child == 0) {
     ::close(fds[1]);
-    int untracked = 0, ok = 0;
-    for (int i = 0; i < n; ++i) ok += rl_connection_acquire(state, address, (uint32_t)getpid(), limit, &untracked);
+    int ok = 0;
+    rl_owner_start(state, (uint32_t)getpid());
+    for (int i = 0; i < n; ++i) ok += rl_connection_acquire(state, address, (uint32_t)getpid(), limit) == RL_COUNTED;
     char byte;
     if (read(fds[0], &byte, 1) < 0) _exit(2);
     _exit(ok == n ? 0 : 1);
@@ -86,15 +88,14 @@ TEST(Limiter, ConnectionCountsHoldAcrossProcesses) {
   SharedState s(8, 64);
   uint64_t address = rl_hash("127.0.0.3", 9, 0);
   auto self = static_cast<uint32_t>(getpid());
-  int untracked = 0, release = -1;
+  int release = -1;
   pid_t child = count_in_child(s.state, address, 3, 2, &release);
   ASSERT_GT(child, 0);
   while (rl_connection_count(s.state, address) < 2) usleep(1000);
-  EXPECT_TRUE(rl_connection_acquire(s.state, address, self, 3, &untracked));
-  EXPECT_FALSE(rl_connection_acquire(s.state, address, self, 3, &untracked));  // the child's count while it lives
+  EXPECT_EQ(rl_connection_acquire(s.state, address, self, 3), RL_COUNTED);
+  EXPECT_EQ(rl_connection_acquire(s.state, address, self, 3), RL_AT_LIMIT);  // the child's count while it lives
   rl_connection_release(s.state, address, self);
-  EXPECT_TRUE(rl_connection_acquire(s.state, address, self, 3, &untracked));
-  EXPECT_EQ(untracked, 0);
+  EXPECT_EQ(rl_connection_acquire(s.state, address, self, 3), RL_COUNTED);
   ::close(release);
   int status = 0;
   waitpid(child, &status, 0);
@@ -105,27 +106,27 @@ TEST(Limiter, AKilledProcessesConnectionsStopCounting) {
   SharedState s(8, 64);
   uint64_t address = rl_hash("127.0.0.4", 9, 0);
   auto self = static_cast<uint32_t>(getpid());
-  int untracked = 0, release = -1;
+  int release = -1;
   pid_t child = count_in_child(s.state, address, 2, 2, &release);
   ASSERT_GT(child, 0);
   while (rl_connection_count(s.state, address) < 2) usleep(1000);
-  EXPECT_FALSE(rl_connection_acquire(s.state, address, self, 2, &untracked));
+  EXPECT_EQ(rl_connection_acquire(s.state, address, self, 2), RL_AT_LIMIT);
   kill(child, SIGKILL);  // never releases what it counted
   waitpid(child, nullptr, 0);
   ::close(release);
-  EXPECT_TRUE(rl_connection_acquire(s.state, address, self, 2, &untracked));
-  EXPECT_TRUE(rl_connection_acquire(s.state, address, self, 2, &untracked));
+  EXPECT_EQ(rl_connection_acquire(s.state, address, self, 2), RL_COUNTED);
+  EXPECT_EQ(rl_connection_acquire(s.state, address, self, 2), RL_COUNTED);
   EXPECT_EQ(rl_connection_count(s.state, address), 2u);
 }
 
 TEST(Limiter, ANewProcessForgetsCountsLeftUnderItsPid) {
   SharedState s(8, 64);
   uint64_t address = rl_hash("127.0.0.5", 9, 0);
-  int untracked = 0;
-  EXPECT_TRUE(rl_connection_acquire(s.state, address, 4242, 1, &untracked));  // a process long gone...
-  rl_forget_owner(s.state, 4242);  // ...whose pid the next one got
+  EXPECT_EQ(rl_owner_start(s.state, 4242), 1);
+  EXPECT_EQ(rl_connection_acquire(s.state, address, 4242, 1), RL_COUNTED);  // a process long gone...
+  EXPECT_EQ(rl_owner_start(s.state, 4242), 1);  // ...whose pid the next one got
   EXPECT_EQ(rl_connection_count(s.state, address), 0u);
-  EXPECT_TRUE(rl_connection_acquire(s.state, address, 4242, 1, &untracked));
+  EXPECT_EQ(rl_connection_acquire(s.state, address, 4242, 1), RL_COUNTED);
 }
 
 TEST(Limiter, ALockLeftByADeadProcessIsTakenOver) {
@@ -148,11 +149,99 @@ TEST(Limiter, ALockLeftByADeadProcessIsTakenOver) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
-TEST(Limiter, AFullCounterGroupFailsOpen) {
-  SharedState s(8, 8);  // one group of 8 counters
-  int untracked = 0;
+// Processes that live until the test ends: their pids are owners that exist, as workers do.
+struct LiveOwners {
+  explicit LiveOwners(int n) {
+    for (int i = 0; i < n; ++i) {
+      pid_t child = fork();
+      if (child == 0) {
+        for (;;) pause();
+      }
+      pids.push_back(static_cast<uint32_t>(child));
+    }
+  }
+  ~LiveOwners() {
+    for (uint32_t pid : pids)
+      if (pid) end(pid);
+  }
+  static void end(uint32_t pid) {
+    kill(static_cast<pid_t>(pid), SIGKILL);
+    waitpid(static_cast<pid_t>(pid), nullptr, 0);
+  }
+  std::vector<uint32_t> pids;
+};
+
+void start_owner(rl_state* state, uint32_t owner) { ASSERT_EQ(rl_owner_start(state, owner), 1); }
+
+// SO_REUSEPORT spreads one client's connections over every worker, twice as many during a reload.
+TEST(Limiter, TheLimitHoldsForAnAddressCountedByMoreOwnersThanAGroupHasEntries) {
+  SharedState s(8, 64);
+  LiveOwners owners(12);
+  for (uint32_t owner : owners.pids) start_owner(s.state, owner);
+  uint64_t address = rl_hash("127.0.0.6", 9, 0);
+  int counted = 0;
+  for (int round = 0; round < 3; ++round)
+    for (uint32_t owner : owners.pids) counted += rl_connection_acquire(s.state, address, owner, 10) == RL_COUNTED;
+  EXPECT_EQ(counted, 10);
+  EXPECT_EQ(rl_connection_count(s.state, address), 10u);
+}
+
+TEST(Limiter, ANeighbourKeepsItsLimitBesideAnAddressWithManyOwners) {
+  SharedState s(8, 8);  // one group: every address is a neighbour
+  LiveOwners owners(12);
   auto self = static_cast<uint32_t>(getpid());
-  for (uint64_t a = 1; a <= 8; ++a) EXPECT_TRUE(rl_connection_acquire(s.state, a * 1000003, self, 1, &untracked));
-  EXPECT_TRUE(rl_connection_acquire(s.state, 42, self, 1, &untracked));
-  EXPECT_EQ(untracked, 1);
+  start_owner(s.state, self);
+  for (uint32_t owner : owners.pids) start_owner(s.state, owner);
+  uint64_t busy = rl_hash("127.0.0.7", 9, 0), neighbour = rl_hash("127.0.0.8", 9, 0);
+  for (uint32_t owner : owners.pids) EXPECT_EQ(rl_connection_acquire(s.state, busy, owner, 100), RL_COUNTED);
+  EXPECT_EQ(rl_connection_count(s.state, busy), 12u);
+  EXPECT_EQ(rl_connection_acquire(s.state, neighbour, self, 1), RL_COUNTED);
+  EXPECT_EQ(rl_connection_acquire(s.state, neighbour, self, 1), RL_AT_LIMIT);
+  EXPECT_EQ(rl_connection_count(s.state, neighbour), 1u);
+}
+
+TEST(Limiter, AKilledOwnerAmongManyStopsCounting) {
+  SharedState s(8, 64);
+  LiveOwners owners(12);
+  auto self = static_cast<uint32_t>(getpid());
+  start_owner(s.state, self);
+  for (uint32_t owner : owners.pids) start_owner(s.state, owner);
+  uint64_t address = rl_hash("127.0.0.9", 9, 0);
+  for (uint32_t owner : owners.pids) EXPECT_EQ(rl_connection_acquire(s.state, address, owner, 12), RL_COUNTED);
+  EXPECT_EQ(rl_connection_acquire(s.state, address, self, 12), RL_AT_LIMIT);  // at the limit while all twelve live
+  for (int i = 0; i < 3; ++i) {
+    LiveOwners::end(owners.pids[i]);  // killed: never releases what it counted
+    owners.pids[i] = 0;
+  }
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(rl_connection_acquire(s.state, address, self, 12), RL_COUNTED) << i;
+  EXPECT_EQ(rl_connection_acquire(s.state, address, self, 12), RL_AT_LIMIT);
+  EXPECT_EQ(rl_connection_count(s.state, address), 12u);
+}
+
+// A worker killed below its addresses' limits: its counts go when the master starts its successor.
+TEST(Limiter, ADeadOwnersCountsAreDroppedWhenTheNextProcessStarts) {
+  SharedState s(8, 64);
+  uint64_t address = rl_hash("127.0.0.10", 10, 0);
+  int release = -1;
+  pid_t child = count_in_child(s.state, address, 5, 2, &release);
+  ASSERT_GT(child, 0);
+  while (rl_connection_count(s.state, address) < 2) usleep(1000);
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  ::close(release);
+  EXPECT_EQ(rl_connection_count(s.state, address), 2u);  // below the limit: nothing asked yet
+  start_owner(s.state, static_cast<uint32_t>(getpid()));
+  EXPECT_EQ(rl_connection_count(s.state, address), 0u);
+}
+
+// Refusing is the safe answer: letting the connection through uncounted would lift the limit.
+TEST(Limiter, AFullAddressGroupRefusesRatherThanLetsThrough) {
+  SharedState s(8, 8);  // one group of 8 addresses
+  auto self = static_cast<uint32_t>(getpid());
+  start_owner(s.state, self);
+  for (uint64_t a = 1; a <= 8; ++a) EXPECT_EQ(rl_connection_acquire(s.state, a * 1000003, self, 1), RL_COUNTED);
+  EXPECT_EQ(rl_connection_acquire(s.state, 42, self, 1), RL_NO_ROOM);
+  EXPECT_EQ(rl_connection_count(s.state, 42), 0u);
+  rl_connection_release(s.state, 1000003, self);
+  EXPECT_EQ(rl_connection_acquire(s.state, 42, self, 1), RL_COUNTED);
 }
