@@ -165,6 +165,21 @@ TEST_F(Broker, HistoryExpiresAfterItsTtl) {
   EXPECT_EQ(history(broker, "x", MessageId{first.epoch, 0}).status, static_cast<std::uint32_t>(HistoryStatus::gap));
 }
 
+// history_ttl = 0: every message expires as it is published, as with history_size = 0.
+TEST_F(Broker, AZeroHistoryTtlKeepsNothingAndResumingIsAGap) {
+  config_.history_ttl = Milliseconds(0);
+  LocalBroker broker(config_);
+  MessageId first = publish(broker, "x", "a");
+  MessageId second = publish(broker, "x", "b");
+  EXPECT_EQ(second.sequence, first.sequence + 1);
+  EXPECT_EQ(broker.history_bytes(), 0u);
+  EXPECT_EQ(broker.expire(unix_time_ms()), -1);  // nothing left to expire: no timer
+  auto reply = history(broker, "x", first);
+  EXPECT_EQ(reply.status, static_cast<std::uint32_t>(HistoryStatus::gap));
+  EXPECT_TRUE(reply.history.empty());
+  EXPECT_EQ(history(broker, "x", second).status, static_cast<std::uint32_t>(HistoryStatus::complete));
+}
+
 TEST_F(Broker, MaxChannelsForgetsIdleChannelsAndThenRefuses) {
   config_.max_channels = 2;
   config_.history_size = 0;  // nothing kept: idle channels can be forgotten
