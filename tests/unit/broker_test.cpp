@@ -282,6 +282,26 @@ TEST(PubsubWire, AWorkersFrameLimitFitsItsLargestPublish) {
   EXPECT_EQ(next_pubsub_frame(frame, max_worker_frame(4096)).result, PubsubFrameSpan::Result::too_long);
 }
 
+// Every frame a worker sends, at the longest channel name and the smallest max_message_size
+// ([pubsub] allows 1 byte): a history request is then longer than the largest publish.
+TEST(PubsubWire, AWorkersFrameLimitFitsEveryFrameAWorkerSendsAtTheLongestChannelName) {
+  const std::string channel(kMaxChannelName, 'c');
+  ASSERT_EQ(channel_name_problem(channel), nullptr);
+  for (std::uint64_t max_message_size : {1u, 7u, 8u, 4096u}) {
+    std::vector<std::string> frames(4);
+    pubsub_frame::publish(frames[0], UINT64_MAX, channel, std::string(max_message_size, 'd'));
+    pubsub_frame::history(frames[1], UINT64_MAX, channel, MessageId{UINT32_MAX, UINT64_MAX});
+    pubsub_frame::subscribers(frames[2], channel, UINT64_MAX);
+    pubsub_frame::info(frames[3], UINT64_MAX, channel);
+    for (const std::string& frame : frames) {
+      PubsubFrameSpan span = next_pubsub_frame(frame, max_worker_frame(max_message_size));
+      EXPECT_EQ(span.result, PubsubFrameSpan::Result::frame)
+          << "type " << int(frame[4]) << ", max_message_size " << max_message_size << ": " << frame.size() - 5
+          << " bytes, limit " << max_worker_frame(max_message_size);
+    }
+  }
+}
+
 namespace {
 
 struct LinkPair {
