@@ -46,9 +46,9 @@ constexpr KeyRange kDurationRanges[] = {
     {"ready_timeout", 100, kHourMs},
     {"header_timeout", 100, kHourMs},
     {"body_timeout", 100, kDayMs},
-    {"keepalive_timeout", 100, kDayMs},
+    {"keepalive_timeout", 0, kDayMs},  // 0: no keep-alive, every answer closes its connection
     {"tls_handshake_timeout", 100, kHourMs},
-    {"history_ttl", kSecondMs, 30 * kDayMs},
+    {"history_ttl", 0, 30 * kDayMs},  // 0: messages expire as they are published (no history)
 };
 
 constexpr KeyRange kSizeRanges[] = {

@@ -96,9 +96,15 @@ std::optional<MessageId> MessageId::parse(std::string_view text) {
   return id;
 }
 
+// The bodies of the frames a worker sends, at the longest channel name. A publish of fewer than
+// 8 bytes is shorter than a history request, and max_message_size may be 1 byte.
 std::size_t max_worker_frame(std::uint64_t max_message_size) {
-  // publish: u64 request, u32 + channel, u32 + data
-  return static_cast<std::size_t>(max_message_size) + kMaxChannelName + 16;
+  constexpr std::size_t kChannel = 4 + kMaxChannelName;        // u32 + name
+  constexpr std::size_t kPublish = 8 + kChannel + 4;           // u64 request, channel, u32 + data
+  constexpr std::size_t kHistory = 8 + kChannel + 4 + 8;       // u64 request, channel, u32 epoch, u64 sequence
+  constexpr std::size_t kSubscribers = kChannel + 8;           // channel, u64 count
+  constexpr std::size_t kInfo = 8 + kChannel;                  // u64 request, channel
+  return std::max({kPublish + static_cast<std::size_t>(max_message_size), kHistory, kSubscribers, kInfo});
 }
 
 const char* channel_name_problem(std::string_view name) {

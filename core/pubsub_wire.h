@@ -36,7 +36,8 @@ constexpr std::size_t kMaxChannelName = 128;
 constexpr std::size_t kMaxFrameBody = UINT32_MAX;
 
 // The longest frame body a worker sends when its [pubsub] max_message_size is `max_message_size`:
-// a publish of that size to the longest channel name, with its fixed fields.
+// a publish of that size to the longest channel name, with its fixed fields, or (when that is
+// shorter) a history request for the longest channel name.
 std::size_t max_worker_frame(std::uint64_t max_message_size);
 
 // Channel names: 1..128 bytes of [A-Za-z0-9_.:@-]. Returns null when `name` is valid, else

@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -27,6 +28,32 @@ UniqueFd open_reuseport_socket(const ListenConfig& listen, std::string* error) {
   return fd;
 }
 
+// The port and whether the host is the wildcard (0.0.0.0, [::]) of an IPv4 or IPv6 address.
+std::uint16_t port_of(const SocketAddress& address) {
+  if (address.family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(address.get())->sin_port);
+  return ntohs(reinterpret_cast<const sockaddr_in6*>(address.get())->sin6_port);
+}
+
+bool is_wildcard(const SocketAddress& address) {
+  if (address.family() == AF_INET)
+    return reinterpret_cast<const sockaddr_in*>(address.get())->sin_addr.s_addr == htonl(INADDR_ANY);
+  return IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6*>(address.get())->sin6_addr);
+}
+
+// Two addresses a socket bound to one keeps the other's probe out of (IPV6_V6ONLY keeps the
+// families apart): the same port, and the same host or either a wildcard.
+bool overlaps(const SocketAddress& a, const SocketAddress& b) {
+  if (a.family() != b.family() || port_of(a) != port_of(b)) return false;
+  return is_wildcard(a) || is_wildcard(b) || a == b;
+}
+
+bool socket_overlaps(int fd, const SocketAddress& address) {
+  SocketAddress bound;
+  bound.length = sizeof bound.storage;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&bound.storage), &bound.length) != 0) return false;
+  return (bound.family() == AF_INET || bound.family() == AF_INET6) && overlaps(bound, address);
+}
+
 // SO_REUSEPORT lets any process of the same user join an address and take a share of its
 // connections: a second tether would start and serve a third of the requests with its own
 // broker. So before the first socket of an address opens, a probe binds it without SO_REUSEPORT,
@@ -47,10 +74,20 @@ bool address_is_free(const SocketAddress& address, std::string* error) {
 
 }  // namespace
 
-bool ListenerSet::prepare(const Config& config, unsigned workers, std::string* error) {
+// The master's own sockets keep the probe out too: 127.0.0.1:P while it holds 0.0.0.0:P (a
+// reload changing the host, or one config listing both), or an address a reload retired whose
+// sockets stay open until the old generation stopped accepting. Such an address is not probed.
+// (Another process sharing it with the master's sockets is then not seen, as before the probe.)
+bool ListenerSet::holds_overlapping(const SocketAddress& address, const std::vector<int>& retired) const {
+  for (const auto& [name, held] : addresses_)
+    if (!held.slots.empty() && socket_overlaps(held.slots.front().get(), address)) return true;
+  return std::any_of(retired.begin(), retired.end(), [&](int fd) { return socket_overlaps(fd, address); });
+}
+
+bool ListenerSet::prepare(const Config& config, unsigned workers, const std::vector<int>& retired, std::string* error) {
   for (const ListenConfig& listen : config.listen) {
     Address& address = addresses_[listen.address.to_string()];
-    if (address.slots.empty() && !address_is_free(listen.address, error)) {
+    if (address.slots.empty() && !holds_overlapping(listen.address, retired) && !address_is_free(listen.address, error)) {
       rollback_staged();
       return false;
     }

@@ -20,8 +20,9 @@ namespace tether {
 
 class ListenerSet {
  public:
-  // Opens the sockets `config` needs for `workers` slots that are not open yet.
-  bool prepare(const Config& config, unsigned workers, std::string* error);
+  // Opens the sockets `config` needs for `workers` slots that are not open yet. `retired`: the
+  // sockets of earlier generations' retired_unlisted() the master still holds.
+  bool prepare(const Config& config, unsigned workers, const std::vector<int>& retired, std::string* error);
   void commit_staged();
   void rollback_staged();
   // Removes and returns the sockets of addresses `config` no longer lists.
@@ -33,6 +34,8 @@ class ListenerSet {
   std::vector<int> all_fds() const;
 
  private:
+  bool holds_overlapping(const SocketAddress& address, const std::vector<int>& retired) const;
+
   struct Address {
     std::vector<UniqueFd> slots;
     std::size_t committed = 0;  // slots[committed..] were opened by the reload being prepared

@@ -86,7 +86,7 @@ bool Master::start() {
     return false;
   }
   unsigned workers = config_->server.resolved_workers();
-  if (!listeners_.prepare(*config_, workers, &why)) {
+  if (!listeners_.prepare(*config_, workers, {}, &why)) {
     LOG_ERROR("%s", why.c_str());
     return false;
   }

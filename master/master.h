@@ -77,6 +77,7 @@ class Master {
   void stop(Generation& generation, SteadyClock::duration grace);
   void limit_draining_generations();
   void release_retired_listeners(Generation& generation);
+  std::vector<int> retired_listener_fds() const;
   void remove_finished_generations();
 
   void begin_graceful_stop();

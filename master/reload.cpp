@@ -51,7 +51,7 @@ void Master::begin_reload() {
   std::string why;
   std::optional<WorkerIdentity> identity;
   if (!resolve_worker_identity(loaded.config->server.user, &identity, &why) ||
-      !listeners_.prepare(*loaded.config, loaded.config->server.resolved_workers(), &why)) {
+      !listeners_.prepare(*loaded.config, loaded.config->server.resolved_workers(), retired_listener_fds(), &why)) {
     LOG_ERROR("reload failed: %s; the running generation keeps serving", why.c_str());
     notify_still_serving();
     return;
@@ -133,6 +133,13 @@ void Master::limit_draining_generations() {
     LOG_WARN("more than %u generations draining: stopping generation %u now", limit, g.number);
     stop(g, kDrainKillGrace);
   }
+}
+
+std::vector<int> Master::retired_listener_fds() const {
+  std::vector<int> fds;
+  for (const Generation& g : generations_)
+    for (const UniqueFd& fd : g.retired_listeners) fds.push_back(fd.get());
+  return fds;
 }
 
 void Master::release_retired_listeners(Generation& generation) {

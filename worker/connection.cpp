@@ -42,6 +42,7 @@ Connection& connection_of(uv_handle_t* handle) { return *static_cast<Connection*
 Connection::Connection(ConnectionHost& host)
     : host_(host), session_(std::make_unique<HttpSession>(host.http_limits(), host.router(), this, host.dispatcher())) {
   session_->set_transport(this);
+  session_->set_keep_alive(keepalive_ms() != 0);
 }
 
 Connection::~Connection() = default;
@@ -104,7 +105,9 @@ std::uint32_t clamp_ms(std::uint64_t ms) { return static_cast<std::uint32_t>(std
 
 void Connection::set_keepalive(std::uint64_t idle_timeout_ms, std::uint64_t max_requests) {
   keepalive_idle_ms_ = clamp_ms(idle_timeout_ms);
-  if (session_) session_->set_max_requests(max_requests);
+  if (!session_) return;
+  session_->set_max_requests(max_requests);
+  session_->set_keep_alive(keepalive_ms() != 0);
 }
 
 void Connection::set_heartbeat(std::uint64_t interval_ms, std::uint64_t timeout_ms) {
@@ -581,9 +584,13 @@ void Connection::update_timer() {
   arm_timer(TimerPurpose::idle, idle_time_left());
 }
 
+// A module's idle timeout for this connection, else [limits] keepalive_timeout. 0: no keep-alive.
+std::uint64_t Connection::keepalive_ms() const {
+  return keepalive_idle_ms_ ? keepalive_idle_ms_ : static_cast<std::uint64_t>(host_.limits().keepalive_timeout.count());
+}
+
 std::uint64_t Connection::idle_time_left() const {
-  std::uint64_t keepalive = keepalive_idle_ms_ ? keepalive_idle_ms_ : static_cast<std::uint64_t>(host_.limits().keepalive_timeout.count());
-  std::uint64_t limit = session_ && session_->draining() ? kDrainQuietMs : keepalive;
+  std::uint64_t limit = session_ && session_->draining() ? kDrainQuietMs : keepalive_ms();
   std::uint64_t idle_for = uv_now(host_.loop()) - last_activity_ms_;
   return idle_for >= limit ? 0 : limit - idle_for;
 }

@@ -151,6 +151,7 @@ class Connection final : public tether_connection, public RequestObserver {
   void begin_lingering_close();
   void update_timer();
   void arm_timer(TimerPurpose purpose, std::uint64_t timeout_ms);
+  std::uint64_t keepalive_ms() const;
   std::uint64_t idle_time_left() const;
   void set_reading(bool reading);
 

@@ -327,6 +327,11 @@ bool HttpSession::can_answer() const {
   return !answered_ && (phase_ == Phase::body || phase_ == Phase::waiting);
 }
 
+// Whether the connection stays open for another request after the answer in hand.
+bool HttpSession::keeps_alive() const {
+  return keep_alive_ && keep_alive_allowed_ && !draining_ && (max_requests_ == 0 || requests_answered_ + 1 < max_requests_);
+}
+
 void HttpSession::release_request_memory() {
   std::string().swap(method_);
   std::string().swap(url_);
@@ -341,7 +346,7 @@ void HttpSession::answer(int status, std::string_view content_type, std::string_
                          std::string_view body) {
   if (!can_answer()) return;  // one answer per request
   bool was_waiting = phase_ == Phase::waiting;
-  bool keep_alive = keep_alive_ && !draining_ && (max_requests_ == 0 || requests_answered_ + 1 < max_requests_);
+  bool keep_alive = keeps_alive();
   ResponseHead head;
   head.status = status;
   head.content_type = content_type;
@@ -413,7 +418,7 @@ void HttpSession::append_chunk(std::string_view data) {
 
 void HttpSession::end_stream() {
   if (phase_ != Phase::streaming) return;
-  bool keep_alive = chunked_stream_ && keep_alive_ && !draining_ && (max_requests_ == 0 || requests_answered_ + 1 < max_requests_);
+  bool keep_alive = chunked_stream_ && keeps_alive();
   if (chunked_stream_) output_.append("0\r\n\r\n");
   ++requests_answered_;
   phase_ = keep_alive ? Phase::idle : Phase::closing;

@@ -104,6 +104,8 @@ class HttpSession {
   void start_drain();
   // The answer to request number `max_requests` closes the connection (0: no limit).
   void set_max_requests(std::uint64_t max_requests) { max_requests_ = max_requests; }
+  // False: every answer carries "Connection: close" and ends the session (keepalive_timeout = 0).
+  void set_keep_alive(bool allowed) { keep_alive_allowed_ = allowed; }
 
   // Answers the current request (from a handler, now or later). `extra_headers` are complete
   // "Name: value\r\n" lines. Content-Length, Date, Server and Connection are added here.
@@ -162,6 +164,7 @@ class HttpSession {
   int check_headers();
   void handle_request();
   bool can_answer() const;
+  bool keeps_alive() const;
   void finish_answer(int status, std::size_t body_bytes, bool keep_alive);
   void resume_parsing();
   void parse_pending_input();
@@ -184,6 +187,7 @@ class HttpSession {
   bool chunked_stream_ = false;  // the streamed body is chunked (HTTP/1.1), else ends with the connection
   std::uint64_t requests_answered_ = 0;
   std::uint64_t max_requests_ = 0;
+  bool keep_alive_allowed_ = true;
   std::string output_;
   std::string pending_input_;  // arrived while a request was waiting for its answer, or input was held
   bool input_held_ = false;

@@ -147,3 +147,23 @@ TEST(Limits, RunningOutOfDescriptorsPausesAcceptingInsteadOfSpinning) {
   ASSERT_TRUE(response);
   EXPECT_EQ(response->status, 200);
 }
+
+// keepalive_timeout = 0 is nginx's "no keep-alive": each answer says so and closes.
+TEST(Limits, AZeroKeepaliveTimeoutAnswersEachRequestWithConnectionCloseAndCloses) {
+  TetherServer server(1, "[limits]\nkeepalive_timeout = \"0s\"\n");
+  ASSERT_TRUE(server.start()) << server.error_log();
+  for (int i = 0; i < 3; ++i) {
+    HttpClient client;
+    ASSERT_TRUE(client.connect(server.port()));
+    // Two pipelined requests: only the first is answered, the connection closes after it.
+    ASSERT_TRUE(client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n"));
+    auto response = client.read_response();
+    ASSERT_TRUE(response) << "request " << i;
+    EXPECT_EQ(response->status, 200);
+    EXPECT_EQ(response->body, "tether\n");
+    EXPECT_EQ(response->header("connection"), "close") << "request " << i;
+    std::string leftover;
+    EXPECT_TRUE(client.wait_closed(2s, &leftover)) << "request " << i;
+    EXPECT_EQ(leftover, "") << "request " << i;
+  }
+}

@@ -233,6 +233,35 @@ TEST(MasterHardening, AReloadAddingAnAddressInUseIsRejectedAndTheOldWorkersKeepS
   EXPECT_TRUE(http_get(taken, "/"));
 }
 
+// The probe must not take the master's own sockets for another process: an address that
+// overlaps one the master holds (the same, or either side a wildcard) is no other tether's.
+TEST(MasterHardening, AReloadChangingTheHostOnTheSamePortKeepsServingAndIsAccepted) {
+  TetherServer server(2);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  std::string loopback = "127.0.0.1:" + std::to_string(server.port());
+  std::string wildcard = "0.0.0.0:" + std::to_string(server.port());
+  std::string config = server.default_config();
+  server.write_config(config.replace(config.find(loopback), loopback.size(), wildcard));
+  server.signal(SIGHUP);
+  ASSERT_TRUE(server.wait_for_log("reload complete: generation 2", 5s)) << server.error_log();
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(http_get(server.port(), "/")) << "request " << i;
+  // And back, while generation 2 holds the wildcard.
+  server.write_config(server.default_config());
+  server.signal(SIGHUP);
+  ASSERT_TRUE(server.wait_for_log("reload complete: generation 3", 5s)) << server.error_log();
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(http_get(server.port(), "/")) << "request " << i;
+  EXPECT_EQ(server.error_log().find("reload failed"), std::string::npos) << server.error_log();
+}
+
+TEST(MasterHardening, AConfigListingTheWildcardAndLoopbackOnOnePortStarts) {
+  TetherServer server(2);
+  server.write_config(server.default_config() + "\n[[listen]]\naddress = \"0.0.0.0:" + std::to_string(server.port()) +
+                      "\"\n");
+  ASSERT_TRUE(server.start()) << server.error_log();
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(http_get(server.port(), "/")) << "request " << i;
+  EXPECT_EQ(server.error_log().find("already in use"), std::string::npos) << server.error_log();
+}
+
 // --- The module checker child (item 11)
 
 TEST(MasterHardening, TheModuleCheckerHoldsNoListenerNorAnyOtherSocketOfTheMaster) {

@@ -152,6 +152,32 @@ TEST(PubsubHardening, AWorkerSendingWhatNoWorkerSendsOnItsLinkIsKilledAndReplace
   }
 }
 
+// With max_message_size = 1B a publish frame is shorter than a history request for a
+// 128-byte channel name: the master's frame limit must still let the request through.
+TEST(PubsubHardening, AResumeOnTheLongestChannelNameWithTheSmallestMessageSizeKeepsItsWorker) {
+  const std::string config = "[modules.websocket]\n"
+                             "[[route]]\npath = \"/pub/*\"\nhandler = \"publish\"\n"
+                             "[[route]]\npath = \"/ws/*\"\nhandler = \"websocket\"\n"
+                             "[pubsub]\nmax_message_size = 1\n";
+  TetherServer server(1, config, kModulesDir);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  std::vector<pid_t> before = server.worker_pids();
+  ASSERT_EQ(before.size(), 1u);
+  const std::string channel(128, 'c');
+  WsClient subscriber;
+  ASSERT_EQ(subscriber.open(server.port(), "/ws/" + channel + "?since=00000001-1"), 101);
+  // The broker answered the history request: an id of another epoch is a gap.
+  auto gap = subscriber.read_message();
+  ASSERT_TRUE(gap) << server.error_log();
+  EXPECT_NE(gap->find("\"event\":\"gap\""), std::string::npos) << *gap;
+  EXPECT_EQ(status_of(server.port(), "POST /pub/" + channel + " HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nm"), 200);
+  auto message = subscriber.read_message();
+  ASSERT_TRUE(message) << server.error_log();
+  EXPECT_NE(message->find("\"data\":\"m\""), std::string::npos) << *message;
+  EXPECT_EQ(server.worker_pids(), before);
+  EXPECT_EQ(server.error_log().find("killing it"), std::string::npos) << server.error_log();
+}
+
 namespace {
 
 // A route of the probe test module that subscribes to 100 channels and says how many it got.

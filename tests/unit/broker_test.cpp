@@ -165,6 +165,21 @@ TEST_F(Broker, HistoryExpiresAfterItsTtl) {
   EXPECT_EQ(history(broker, "x", MessageId{first.epoch, 0}).status, static_cast<std::uint32_t>(HistoryStatus::gap));
 }
 
+// history_ttl = 0: every message expires as it is published, as with history_size = 0.
+TEST_F(Broker, AZeroHistoryTtlKeepsNothingAndResumingIsAGap) {
+  config_.history_ttl = Milliseconds(0);
+  LocalBroker broker(config_);
+  MessageId first = publish(broker, "x", "a");
+  MessageId second = publish(broker, "x", "b");
+  EXPECT_EQ(second.sequence, first.sequence + 1);
+  EXPECT_EQ(broker.history_bytes(), 0u);
+  EXPECT_EQ(broker.expire(unix_time_ms()), -1);  // nothing left to expire: no timer
+  auto reply = history(broker, "x", first);
+  EXPECT_EQ(reply.status, static_cast<std::uint32_t>(HistoryStatus::gap));
+  EXPECT_TRUE(reply.history.empty());
+  EXPECT_EQ(history(broker, "x", second).status, static_cast<std::uint32_t>(HistoryStatus::complete));
+}
+
 TEST_F(Broker, MaxChannelsForgetsIdleChannelsAndThenRefuses) {
   config_.max_channels = 2;
   config_.history_size = 0;  // nothing kept: idle channels can be forgotten
@@ -265,6 +280,26 @@ TEST(PubsubWire, AWorkersFrameLimitFitsItsLargestPublish) {
   EXPECT_EQ(next_pubsub_frame(frame, max_worker_frame(4096)).result, PubsubFrameSpan::Result::frame);
   frame = publish_frame("c", std::string(4096 + kMaxChannelName + 1, 'd'));
   EXPECT_EQ(next_pubsub_frame(frame, max_worker_frame(4096)).result, PubsubFrameSpan::Result::too_long);
+}
+
+// Every frame a worker sends, at the longest channel name and the smallest max_message_size
+// ([pubsub] allows 1 byte): a history request is then longer than the largest publish.
+TEST(PubsubWire, AWorkersFrameLimitFitsEveryFrameAWorkerSendsAtTheLongestChannelName) {
+  const std::string channel(kMaxChannelName, 'c');
+  ASSERT_EQ(channel_name_problem(channel), nullptr);
+  for (std::uint64_t max_message_size : {1u, 7u, 8u, 4096u}) {
+    std::vector<std::string> frames(4);
+    pubsub_frame::publish(frames[0], UINT64_MAX, channel, std::string(max_message_size, 'd'));
+    pubsub_frame::history(frames[1], UINT64_MAX, channel, MessageId{UINT32_MAX, UINT64_MAX});
+    pubsub_frame::subscribers(frames[2], channel, UINT64_MAX);
+    pubsub_frame::info(frames[3], UINT64_MAX, channel);
+    for (const std::string& frame : frames) {
+      PubsubFrameSpan span = next_pubsub_frame(frame, max_worker_frame(max_message_size));
+      EXPECT_EQ(span.result, PubsubFrameSpan::Result::frame)
+          << "type " << int(frame[4]) << ", max_message_size " << max_message_size << ": " << frame.size() - 5
+          << " bytes, limit " << max_worker_frame(max_message_size);
+    }
+  }
 }
 
 namespace {

@@ -172,9 +172,9 @@ const RangeCase kRangeCases[] = {
     {"server", "drain_timeout", "\"0s\"", "\"1d\"", nullptr, "\"86400001ms\"", "between 0s and 1d"},
     {"server", "ready_timeout", "\"100ms\"", "\"1h\"", "\"99ms\"", "\"61m\"", "between 100ms and 1h"},
     {"limits", "header_timeout", "\"100ms\"", "\"1h\"", "\"0s\"", "\"3601s\"", "between 100ms and 1h"},
-    {"limits", "keepalive_timeout", "\"100ms\"", "\"1d\"", "\"0\"", "\"25h\"", "between 100ms and 1d"},
+    {"limits", "keepalive_timeout", "\"0s\"", "\"1d\"", nullptr, "\"25h\"", "between 0s and 1d"},
     {"limits", "tls_handshake_timeout", "\"100ms\"", "\"1h\"", "\"0s\"", "\"2h\"", "between 100ms and 1h"},
-    {"pubsub", "history_ttl", "\"1s\"", "\"30d\"", "\"999ms\"", "\"31d\"", "between 1s and 30d"},
+    {"pubsub", "history_ttl", "\"0s\"", "\"30d\"", nullptr, "\"31d\"", "between 0s and 30d"},
     {"server", "shared_memory", "\"1MiB\"", "\"64GiB\"", "\"1023KiB\"", "\"65GiB\"", "between 1MiB and 64GiB"},
     {"limits", "max_body_size", "0", "\"1GiB\"", nullptr, "1073741825", "between 0B and 1GiB"},
     {"pubsub", "history_memory", "0", "\"1GiB\"", nullptr, "\"4GiB\"", "between 0B and 1GiB"},
@@ -210,6 +210,20 @@ TEST(ConfigRanges, EveryDurationAndSizeKeyRefusesValuesOutsideItsRangeAtTheValue
 TEST(ConfigRanges, AZeroHeaderTimeoutIsRefusedRatherThanCuttingEveryRequest) {
   expect_single_error(std::string(kListen) + "[limits]\nheader_timeout = \"0s\"\n", 4, 18,
                       "\"header_timeout\" must be between 100ms and 1h");
+}
+
+// nginx's way of saying "no keep-alive": every answer closes its connection.
+TEST(ConfigRanges, AZeroKeepaliveTimeoutIsAcceptedAsNoKeepAlive) {
+  ConfigLoadResult result = parse(std::string(kListen) + "[limits]\nkeepalive_timeout = \"0s\"\n");
+  ASSERT_TRUE(result.errors.empty()) << result.errors.front().to_string();
+  EXPECT_EQ(result.config->limits.keepalive_timeout, 0ms);
+}
+
+// Every message expires as it is published: no history, as with history_size = 0.
+TEST(ConfigRanges, AZeroHistoryTtlIsAcceptedAsNoHistory) {
+  ConfigLoadResult result = parse(std::string(kListen) + "[pubsub]\nhistory_ttl = \"0s\"\n");
+  ASSERT_TRUE(result.errors.empty()) << result.errors.front().to_string();
+  EXPECT_EQ(result.config->pubsub.history_ttl, 0ms);
 }
 
 TEST(ConfigRanges, BodyAndHistoryBoundsStayBelowWhatAPubsubFrameLengthCarries) {
