@@ -181,18 +181,16 @@ struct TlsWebSocketServer {
   TestPki pki;
 };
 
-}  // namespace
-
-TEST(TlsHandOver, AnUpgradeThatCameWithTheFinishedOfAClientThatResetIsNotTakenOver) {
+// 30 clients send what `before_request` writes and the upgrade request in one segment, then reset.
+template <typename BeforeRequest>
+void expect_resets_after_an_upgrade_are_not_taken_over(BeforeRequest before_request) {
   TlsWebSocketServer f;
   ASSERT_TRUE(f.server.start()) << f.server.error_log();
   auto workers = f.server.worker_pids();
   for (int i = 0; i < 30; ++i) {
     TlsClient client;
     ASSERT_TRUE(client.connect(f.tls_port));
-    ASSERT_TRUE(client.handshake(false));
-    // Finished + the upgrade request in one segment; the server's answer to the Finished (its
-    // session tickets) then meets the reset, before the request is parsed.
+    ASSERT_TRUE(before_request(client));
     ASSERT_TRUE(client.write(kUpgradeRequest));
     ASSERT_TRUE(client.flush());
     client.reset_connection();
@@ -200,22 +198,22 @@ TEST(TlsHandOver, AnUpgradeThatCameWithTheFinishedOfAClientThatResetIsNotTakenOv
   expect_still_serving(f.server, workers);
 }
 
+}  // namespace
+
+TEST(TlsHandOver, AnUpgradeThatCameWithTheFinishedOfAClientThatResetIsNotTakenOver) {
+  // The server's answer to the Finished (its session tickets) meets the reset before the request
+  // is parsed.
+  expect_resets_after_an_upgrade_are_not_taken_over([](TlsClient& client) { return client.handshake(false); });
+}
+
+// Debian's OpenSSL 3.0 answers a KeyUpdate with the next write (the 101), not while reading it:
+// this one held before the fix too, and is kept so.
 TEST(TlsHandOver, AnUpgradeThatCameWithAKeyUpdateOfAClientThatResetIsNotTakenOver) {
-  TlsWebSocketServer f;
-  ASSERT_TRUE(f.server.start()) << f.server.error_log();
-  auto workers = f.server.worker_pids();
-  for (int i = 0; i < 30; ++i) {
-    TlsClient client;
-    ASSERT_TRUE(client.connect(f.tls_port));
-    ASSERT_TRUE(client.handshake(true));
+  expect_resets_after_an_upgrade_are_not_taken_over([](TlsClient& client) {
+    if (!client.handshake(true)) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the server has sent its tickets
-    // A KeyUpdate asking for the server's own, with the upgrade request behind it.
-    ASSERT_TRUE(client.key_update());
-    ASSERT_TRUE(client.write(kUpgradeRequest));
-    ASSERT_TRUE(client.flush());
-    client.reset_connection();
-  }
-  expect_still_serving(f.server, workers);
+    return client.key_update();  // asking for the server's own
+  });
 }
 
 namespace {

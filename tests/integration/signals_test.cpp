@@ -18,12 +18,6 @@
 using namespace tether::test;
 
 namespace {
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 }  // namespace
 
 TEST(Signals, QuitFinishesRequestsInFlightThenExitsAndRemovesThePidFile) {

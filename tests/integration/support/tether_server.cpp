@@ -33,8 +33,13 @@ int free_port() {
   return ntohs(address.sin_port);
 }
 
-int hold_port(int port) {
+int hold_port(int port, bool share) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  int on = 1;
+  if (share) {
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on);
+  }
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<uint16_t>(port));
@@ -44,6 +49,13 @@ int hold_port(int port) {
     return -1;
   }
   return fd;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 int count_occurrences(const std::string& text, const std::string& needle) {

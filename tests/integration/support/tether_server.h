@@ -14,9 +14,13 @@ using namespace std::chrono_literals;
 
 // A TCP port on 127.0.0.1 that is free right now (the kernel picks it).
 int free_port();
-// Binds and listens on 127.0.0.1:port without SO_REUSEPORT, so that nobody else can bind it.
-// Returns the socket (close it to release the port), -1 on failure.
-int hold_port(int port);
+// Binds and listens on 127.0.0.1:port without SO_REUSEPORT, so that nobody else can bind it
+// (with `share`: with SO_REUSEPORT, as a second tether of the same user would, which the kernel
+// lets any SO_REUSEPORT socket of that user join). Returns the socket (close it to release the
+// port), -1 on failure.
+int hold_port(int port, bool share = false);
+// The whole content of a file, empty if it cannot be read.
+std::string read_file(const std::string& path);
 // How many times `needle` occurs in `text`.
 int count_occurrences(const std::string& text, const std::string& needle);
 // Runs a command line through /bin/sh; returns its exit status and fills *output (stdout+stderr).
