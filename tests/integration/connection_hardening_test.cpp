@@ -63,33 +63,33 @@ void expect_still_serving(TetherServer& server, const std::vector<pid_t>& worker
 
 }  // namespace
 
-TEST(ModuleCallbacks, AClientThatResetsAfterAPingDoesNotFreeTheModuleInsideItsWrite) {
+namespace {
+
+// 40 WebSocket clients send `bytes` and reset at once; the worker that answered them lives on.
+void expect_resets_after(const std::string& bytes) {
   TetherServer server(1, websocket_routes(), kModulesDir);
   ASSERT_TRUE(server.start()) << server.error_log();
   auto workers = server.worker_pids();
   for (int i = 0; i < 40; ++i) {
     WsClient client;
     ASSERT_EQ(client.open(server.port(), "/ws/news"), 101);
-    // The pong is written while the reset is already in: the write fails inside the module's call.
-    ASSERT_TRUE(client.send_raw(ws_frame(0x9, "are you there") + ws_frame(0x9, "and now")));
+    ASSERT_TRUE(client.send_raw(bytes));
     reset(client);
   }
   expect_still_serving(server, workers);
 }
 
+}  // namespace
+
+TEST(ModuleCallbacks, AClientThatResetsAfterAPingDoesNotFreeTheModuleInsideItsWrite) {
+  // The pong is written while the reset is already in: the write fails inside the module's call.
+  expect_resets_after(ws_frame(0x9, "are you there") + ws_frame(0x9, "and now"));
+}
+
 TEST(ModuleCallbacks, AClientThatResetsAfterABadFrameDoesNotFreeTheModuleInsideItsClose) {
-  TetherServer server(1, websocket_routes(), kModulesDir);
-  ASSERT_TRUE(server.start()) << server.error_log();
-  auto workers = server.worker_pids();
-  for (int i = 0; i < 40; ++i) {
-    WsClient client;
-    ASSERT_EQ(client.open(server.port(), "/ws/news"), 101);
-    // Unmasked: a protocol error, answered with close 1002 (send_frame, then connection_close),
-    // and the parser must not go on into the frames behind it.
-    ASSERT_TRUE(client.send_raw(ws_frame(0x1, "unmasked", true, 0, false) + ws_frame(0x9, "after the error")));
-    reset(client);
-  }
-  expect_still_serving(server, workers);
+  // Unmasked: a protocol error, answered with close 1002 (send_frame, then connection_close),
+  // and the parser must not go on into the frames behind it.
+  expect_resets_after(ws_frame(0x1, "unmasked", true, 0, false) + ws_frame(0x9, "after the error"));
 }
 
 namespace {
