@@ -14,7 +14,7 @@
 
 #include "core/config.h"
 #include "core/unique_fd.h"
-#include "worker/worker.h"
+#include "core/listen_socket.h"
 
 namespace tether {
 

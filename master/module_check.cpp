@@ -12,7 +12,7 @@
 #include "core/log.h"
 #include "master/privileges.h"
 #include "master/worker_process.h"
-#include "worker/module_loader.h"
+#include "worker/host/module_loader.h"
 
 namespace tether {
 namespace {

@@ -8,17 +8,17 @@
 #include <string>
 
 #include "core/log.h"
-#include "worker/acceptor.h"
-#include "worker/access_log.h"
-#include "worker/connection.h"
+#include "worker/transport/acceptor.h"
+#include "worker/http/access_log.h"
+#include "worker/transport/connection.h"
 #include "core/shared_metrics.h"
 #include "worker/control_channel.h"
-#include "worker/crash_report.h"
-#include "worker/module_runtime.h"
-#include "worker/publish_endpoint.h"
-#include "worker/pubsub_hub.h"
-#include "worker/router.h"
-#include "worker/tls_context.h"
+#include "worker/host/crash_report.h"
+#include "worker/host/module_runtime.h"
+#include "worker/pubsub/publish_endpoint.h"
+#include "worker/pubsub/pubsub_hub.h"
+#include "worker/http/router.h"
+#include "worker/transport/tls_context.h"
 
 namespace tether {
 namespace {

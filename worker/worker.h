@@ -9,14 +9,9 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/listen_socket.h"
 
 namespace tether {
-
-// A listening socket of a worker, and which [[listen]] entry it belongs to.
-struct ListenSocket {
-  int fd = -1;
-  std::size_t listen_index = 0;
-};
 
 struct WorkerStartup {
   ConfigPtr config;

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "worker/http_session.h"
-#include "worker/router.h"
+#include "worker/http/http_session.h"
+#include "worker/http/router.h"
 
 using tether::HttpSession;
 using Phase = tether::HttpSession::Phase;

@@ -22,8 +22,8 @@
 #include <memory>
 #include <string>
 
-#include "worker/tls_context.h"
-#include "worker/tls_stream.h"
+#include "worker/transport/tls_context.h"
+#include "worker/transport/tls_stream.h"
 
 using tether::TlsStream;
 

@@ -1,10 +1,10 @@
-#include "worker/http_session.h"
+#include "worker/http/http_session.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 
-#include "worker/http_response.h"
+#include "worker/http/http_response.h"
 
 using tether::HttpLimits;
 using tether::HttpSession;

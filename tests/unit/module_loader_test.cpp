@@ -1,5 +1,5 @@
 // The loader's error paths, with real shared objects built by the test suite.
-#include "worker/module_loader.h"
+#include "worker/host/module_loader.h"
 
 #include <gtest/gtest.h>
 

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "worker/http_session.h"
-#include "worker/module_api.h"
+#include "worker/http/http_session.h"
+#include "worker/host/module_api.h"
 
 using tether::HttpLimits;
 using tether::HttpSession;

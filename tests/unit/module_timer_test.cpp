@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <uv.h>
 
-#include "worker/module_api.h"
+#include "worker/host/module_api.h"
 
 namespace {
 

@@ -1,11 +1,11 @@
-#include "worker/pubsub_hub.h"
+#include "worker/pubsub/pubsub_hub.h"
 
 #include <algorithm>
 #include <cstring>
 
 #include "core/log.h"
 #include "core/shared_metrics.h"
-#include "worker/connection.h"
+#include "worker/transport/connection.h"
 
 // The buffer an encoder appends to is a std::string.
 struct tether_buffer {

@@ -1,8 +1,8 @@
-#include "worker/module_loader.h"
+#include "worker/host/module_loader.h"
 
 #include <dlfcn.h>
 
-#include "worker/module_api.h"
+#include "worker/host/module_api.h"
 
 namespace tether {
 namespace {

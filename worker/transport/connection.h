@@ -18,10 +18,10 @@
 #include <memory>
 
 #include "core/config.h"
-#include "worker/http_session.h"
-#include "worker/shared_frame.h"
-#include "worker/stream_queue.h"
-#include "worker/tls_stream.h"
+#include "worker/http/http_session.h"
+#include "worker/pubsub/shared_frame.h"
+#include "worker/pubsub/stream_queue.h"
+#include "worker/transport/tls_stream.h"
 
 // The opaque handle modules get for a connection (include/tether/module.h) is the Connection.
 struct tether_connection {};

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "worker/shared_frame.h"
+#include "worker/pubsub/shared_frame.h"
 
 namespace tether {
 

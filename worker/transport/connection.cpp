@@ -1,4 +1,4 @@
-#include "worker/connection.h"
+#include "worker/transport/connection.h"
 
 #include <unistd.h>
 
@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "core/shared_metrics.h"
-#include "worker/access_log.h"
-#include "worker/pubsub_hub.h"
-#include "worker/tls_context.h"
+#include "worker/http/access_log.h"
+#include "worker/pubsub/pubsub_hub.h"
+#include "worker/transport/tls_context.h"
 
 namespace tether {
 namespace {

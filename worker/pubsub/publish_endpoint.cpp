@@ -1,4 +1,4 @@
-#include "worker/publish_endpoint.h"
+#include "worker/pubsub/publish_endpoint.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

@@ -1,4 +1,4 @@
-#include "worker/acceptor.h"
+#include "worker/transport/acceptor.h"
 
 #include <sys/socket.h>
 #include <unistd.h>

@@ -9,8 +9,8 @@
 #include <unordered_map>
 
 #include "core/config.h"
-#include "worker/http_session.h"
-#include "worker/pubsub_hub.h"
+#include "worker/http/http_session.h"
+#include "worker/pubsub/pubsub_hub.h"
 
 namespace tether {
 

@@ -1,4 +1,4 @@
-#include "worker/http_response.h"
+#include "worker/http/http_response.h"
 
 #include <charconv>
 #include <ctime>

@@ -1,4 +1,4 @@
-#include "worker/broker_client.h"
+#include "worker/pubsub/broker_client.h"
 
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-#include "worker/tls_stream.h"
+#include "worker/transport/tls_stream.h"
 
 #include <openssl/err.h>
 

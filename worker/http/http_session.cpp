@@ -1,9 +1,9 @@
-#include "worker/http_session.h"
+#include "worker/http/http_session.h"
 
 #include <strings.h>
 
 #include "core/log.h"
-#include "worker/http_response.h"
+#include "worker/http/http_response.h"
 
 namespace tether {
 namespace {

@@ -1,10 +1,10 @@
-#include "worker/module_runtime.h"
+#include "worker/host/module_runtime.h"
 
 #include <sys/socket.h>
 
 #include "core/log.h"
-#include "worker/connection.h"
-#include "worker/http_response.h"
+#include "worker/transport/connection.h"
+#include "worker/http/http_response.h"
 
 namespace tether {
 

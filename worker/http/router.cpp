@@ -1,4 +1,4 @@
-#include "worker/router.h"
+#include "worker/http/router.h"
 
 #include <algorithm>
 

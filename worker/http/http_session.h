@@ -24,7 +24,7 @@
 #include <utility>
 #include <vector>
 
-#include "worker/router.h"
+#include "worker/http/router.h"
 
 namespace tether {
 

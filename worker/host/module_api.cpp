@@ -1,5 +1,5 @@
 // The host functions of include/tether/module.h (ABI 1.2).
-#include "worker/module_api.h"
+#include "worker/host/module_api.h"
 
 #include <strings.h>
 
@@ -13,10 +13,10 @@
 #include "core/shared_metrics.h"
 #include "core/shared_zones.h"
 #include "core/units.h"
-#include "worker/connection.h"
-#include "worker/http_response.h"
-#include "worker/http_session.h"
-#include "worker/pubsub_hub.h"
+#include "worker/transport/connection.h"
+#include "worker/http/http_response.h"
+#include "worker/http/http_session.h"
+#include "worker/pubsub/pubsub_hub.h"
 
 namespace tether {
 namespace {

@@ -1,4 +1,4 @@
-#include "worker/tls_context.h"
+#include "worker/transport/tls_context.h"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>

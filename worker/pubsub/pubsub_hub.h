@@ -21,8 +21,8 @@
 
 #include "core/config.h"
 #include "core/pubsub_wire.h"
-#include "worker/broker_client.h"
-#include "worker/shared_frame.h"
+#include "worker/pubsub/broker_client.h"
+#include "worker/pubsub/shared_frame.h"
 
 // The opaque handle modules get for a feed is a Feed.
 struct tether_feed {};

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "worker/http_session.h"
+#include "worker/http/http_session.h"
 
 namespace tether {
 

@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "core/config.h"
-#include "worker/http_session.h"
-#include "worker/module_api.h"
-#include "worker/module_loader.h"
+#include "worker/http/http_session.h"
+#include "worker/host/module_api.h"
+#include "worker/host/module_loader.h"
 
 namespace tether {
 

@@ -1,4 +1,4 @@
-#include "worker/crash_report.h"
+#include "worker/host/crash_report.h"
 
 #include <dlfcn.h>
 #include <signal.h>

@@ -1,4 +1,4 @@
-#include "worker/access_log.h"
+#include "worker/http/access_log.h"
 
 #include <unistd.h>
 
