@@ -407,9 +407,9 @@ int connection_set_queue_limit(tether_connection* connection, uint64_t max_bytes
 
 int publish(tether_worker* worker, const char* channel, size_t channel_length, const void* data, size_t length) {
   if (!worker || !worker->hub || !channel || (!data && length)) return TETHER_ERROR;
-  bool ok = worker->hub->publish(std::string_view(channel, channel_length),
-                                 std::string_view(static_cast<const char*>(data), length));
-  return ok ? TETHER_OK : TETHER_ERROR;
+  PublishCheck check = worker->hub->publish(std::string_view(channel, channel_length),
+                                            std::string_view(static_cast<const char*>(data), length));
+  return check == PublishCheck::accepted ? TETHER_OK : TETHER_ERROR;
 }
 
 const char* channel_problem(const char* channel, size_t channel_length) {
