@@ -85,6 +85,7 @@ class Master {
   void reopen_logs();
   bool apply_log_settings(const Config& config, std::string* why);
 
+  void expire_history();
   Generation* starting_generation();
   Generation* active_generation();
 
@@ -94,7 +95,7 @@ class Master {
   std::optional<WorkerIdentity> identity_;
   ListenerSet listeners_;
   LocalBroker broker_;
-  std::uint64_t broker_expiry_ms_ = 0;  // 0: nothing to expire
+  std::optional<SteadyClock::time_point> broker_expiry_;  // when the oldest kept message expires
   std::list<Generation> generations_;
   unsigned next_generation_ = 1;
   UniqueFd signal_fd_;
