@@ -59,11 +59,7 @@ class FakeBroker final : public Broker {
   bool answer_publish(Request request, const PublishResult& result) { return answer(publish_replies_, request, result); }
   bool answer_history(Request request, const HistoryResult& result) { return answer(history_replies_, request, result); }
   bool answer_info(Request request, const ChannelInfo& result) { return answer(info_replies_, request, result); }
-  // Relays one message to the hub, then ends the batch.
-  void deliver(const BrokerMessage& message) {
-    delivery()->deliver(message);
-    delivery()->batch_end();
-  }
+  // Where the broker would relay messages (the hub).
   Delivery* delivery() const { return delivery_; }
 
   std::vector<Published> published;
