@@ -26,8 +26,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <tether/module.h>
-#include <time.h>
 
+#include "../common/clock.h"
+#include "../common/list.h"
 #include "../common/queue_settings.h"
 #include "sse_request.h"
 
@@ -45,7 +46,7 @@ static const route_config default_route = {QUEUE_SETTINGS_DEFAULT};
 
 typedef struct sse_conn {
   tether_connection *connection;
-  struct sse_conn *prev, *next;
+  list_link link; /* in connections */
   uint64_t last_beat_ms;
   uint64_t interval_ms;
 } sse_conn;
@@ -54,14 +55,8 @@ static const tether_host *host;
 static tether_worker *worker;
 static tether_timer *sweep_timer;
 static tether_feed *feed;
-static sse_conn *connections;
+static list_link connections = LIST_HEAD_INIT(connections);
 static tether_metric open_metric;
-
-static uint64_t now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
 
 static int create_config(const tether_host *h, tether_config *table, void **out) {
   static const char *const keys[] = {"retry"};
@@ -150,9 +145,7 @@ static int encode_notice(void *user, const tether_notice *n, tether_buffer *out)
  * sse_conn). So a write is the last thing done with an sse_conn, or its result is checked. */
 
 static void forget(sse_conn *c) {
-  if (c->prev) c->prev->next = c->next;
-  else connections = c->next;
-  if (c->next) c->next->prev = c->prev;
+  list_remove(&c->link);
   host->metric_add(worker, open_metric, -1);
   free(c);
 }
@@ -187,12 +180,12 @@ static const tether_stream_callbacks callbacks = {
 };
 
 static void sweep(tether_timer *timer, void *user) {
-  uint64_t now = now_ms();
-  sse_conn *c, *next;
+  uint64_t now = monotonic_ms();
+  list_link *at, *next; /* c may be gone after its write */
   (void)timer;
   (void)user;
-  for (c = connections; c; c = next) {
-    next = c->next; /* c may be gone after its write */
+  LIST_FOR_EACH_SAFE(at, next, &connections) {
+    sse_conn *c = LIST_ENTRY(at, sse_conn, link);
     if (c->interval_ms && now - c->last_beat_ms >= c->interval_ms) {
       c->last_beat_ms = now;
       write_text(c->connection, ":\n\n");
@@ -244,11 +237,9 @@ static int content(tether_request *request, void *config, void *route_config_ptr
     return TETHER_ERROR;
   }
   c->connection = conn;
-  c->last_beat_ms = now_ms();
+  c->last_beat_ms = monotonic_ms();
   host->connection_heartbeat(conn, &c->interval_ms, NULL);
-  c->next = connections;
-  if (connections) connections->prev = c;
-  connections = c;
+  list_insert_head(&connections, &c->link);
   host->metric_add(worker, open_metric, 1);
   /* From the first write on, only the handle and locals are used, not c. */
   snprintf(text, sizeof text, "retry: %llu\n\n", (unsigned long long)(settings ? settings->retry_ms : 2000));
