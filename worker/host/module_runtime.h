@@ -38,6 +38,10 @@ class ModuleRuntime final : public RequestDispatcher {
   Outcome run_handler(HttpSession& session, const RouteConfig& route) override;
   void session_closed(HttpSession& session, bool waiting) override;
 
+  // Frees a request this runtime created (abi_handles.h: its one owner): when its session
+  // closes, or from respond() once its client left.
+  void release(tether_request* request);
+
  private:
   tether_request* request_for(HttpSession& session, const RouteConfig* route);
   std::size_t route_index(const RouteConfig* route) const;

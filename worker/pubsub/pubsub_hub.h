@@ -21,11 +21,9 @@
 
 #include "core/config.h"
 #include "core/pubsub_wire.h"
+#include "worker/host/abi_handles.h"  // tether_feed: modules' handle for a Feed
 #include "worker/pubsub/broker_client.h"
 #include "worker/pubsub/shared_frame.h"
-
-// The opaque handle modules get for a feed is a Feed.
-struct tether_feed {};
 
 namespace tether {
 
