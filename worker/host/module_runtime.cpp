@@ -102,6 +102,7 @@ tether_request* ModuleRuntime::request_for(HttpSession& session, const RouteConf
   tether_request* request = session.module_request();
   if (!request) {
     request = new tether_request;
+    ++requests_alive_;
     request->session = &session;
     request->owner = this;
     request->worker = &worker_;
@@ -170,6 +171,9 @@ void ModuleRuntime::session_closed(HttpSession& session, bool waiting) {
   }
 }
 
-void ModuleRuntime::release(tether_request* request) { delete request; }
+void ModuleRuntime::release(tether_request* request) {
+  --requests_alive_;
+  delete request;
+}
 
 }  // namespace tether
