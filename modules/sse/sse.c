@@ -19,7 +19,8 @@
  * a short "retry:" and the end of the stream, so the client reconnects to the new workers.
  * A request gets 400 with the reason for: a channel name the publish API would refuse (a %00 is
  * refused, not cut off), more than 16 channels, a Last-Event-ID or lastEventId longer than 64
- * bytes, a bad %-escape (sse_request.c).
+ * bytes, a bad %-escape in channel or lastEventId; other parameters are not looked at (the
+ * rule of modules/common/subscription.c, which websocket shares; sse_request.c).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@
 #include "../common/clock.h"
 #include "../common/list.h"
 #include "../common/queue_settings.h"
+#include "../common/refusal.h"
 #include "sse_request.h"
 
 enum { SWEEP_MS = 250 };
@@ -193,14 +195,6 @@ static void sweep(tether_timer *timer, void *user) {
   }
 }
 
-static int refuse(tether_request *request, int status, const char *why) {
-  char body[256];
-  int n = snprintf(body, sizeof body, "%s\n", why);
-  if (status == 405) host->response_header(request, "Allow", "GET");
-  host->respond(request, status, "text/plain", body, (size_t)(n < (int)sizeof body ? n : (int)sizeof body - 1));
-  return TETHER_OK;
-}
-
 static void read_stream_request(tether_request *request, const tether_request_info *info, sse_request *r) {
   r->method = info->method, r->method_length = info->method_length;
   r->path = info->path, r->path_length = info->path_length;
@@ -225,7 +219,7 @@ static int content(tether_request *request, void *config, void *route_config_ptr
   if (host->request_info(request, &info) != TETHER_OK) return TETHER_ERROR;
   read_stream_request(request, &info, &stream_request);
   sse_request_read(&answer, &stream_request, host->channel_problem);
-  if (answer.status != 200) return refuse(request, answer.status, answer.problem);
+  if (answer.status != 200) return refuse_request(host, request, answer.status, answer.problem);
   channels = &answer.channels;
 
   if (!(c = calloc(1, sizeof *c))) return TETHER_ERROR;

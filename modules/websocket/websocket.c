@@ -34,6 +34,7 @@
 #include "../common/json.h"
 #include "../common/list.h"
 #include "../common/queue_settings.h"
+#include "../common/refusal.h"
 #include "../common/utf8.h"
 #include "ws_codec.h"
 #include "ws_handshake.h"
@@ -382,16 +383,13 @@ static void sweep(tether_timer *timer, void *user) {
 
 /* ---- the handshake (ws_handshake.c decides; here the answer goes out) */
 
+/* A 426 names the protocol and version the client should have asked for (RFC 6455 §4.4). */
 static int refuse(tether_request *request, int status, const char *why) {
-  char body[256];
-  int n = snprintf(body, sizeof body, "%s\n", why);
-  if (status == 405) host->response_header(request, "Allow", "GET");
   if (status == 426) {
     host->response_header(request, "Upgrade", "websocket");
     host->response_header(request, "Sec-WebSocket-Version", "13");
   }
-  host->respond(request, status, "text/plain", body, (size_t)(n < (int)sizeof body ? n : (int)sizeof body - 1));
-  return TETHER_OK;
+  return refuse_request(host, request, status, why);
 }
 
 static void read_upgrade_request(tether_request *request, const tether_request_info *info, ws_upgrade_request *r) {
