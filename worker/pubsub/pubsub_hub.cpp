@@ -7,11 +7,6 @@
 #include "core/shared_metrics.h"
 #include "worker/transport/connection.h"
 
-// The buffer an encoder appends to is a std::string.
-struct tether_buffer {
-  std::string bytes;
-};
-
 namespace tether {
 namespace {
 

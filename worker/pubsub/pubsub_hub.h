@@ -24,11 +24,9 @@
 #include <vector>
 
 #include "core/config.h"
+#include "worker/host/abi_handles.h"  // tether_feed: modules' handle for a Feed
 #include "worker/pubsub/broker.h"
 #include "worker/pubsub/shared_frame.h"
-
-// The opaque handle modules get for a feed is a Feed.
-struct tether_feed {};
 
 namespace tether {
 
