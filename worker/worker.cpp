@@ -129,14 +129,11 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
 
   void on_connection_closed(Connection& c) override {
     if (modules_->watches_connections() && c.announced_to_modules) modules_->connection_closed(c);
-    if (c.prev) c.prev->next = c.next;
-    else connections_ = c.next;
-    if (c.next) c.next->prev = c.prev;
-    --connection_count_;
+    if (!connections_.remove(c)) return;
     shared_metrics().add(metrics_slot_, core_metrics().connections_open, -1);
-    if (torn_down_ && connection_count_ == 0) stop_modules_and_loop();
-    else if (draining_ && connection_count_ == 0) request_exit();
-    else if (at_capacity_ && connection_count_ < config_->limits.max_connections) {
+    if (torn_down_ && connections_.empty()) stop_modules_and_loop();
+    else if (draining_ && connections_.empty()) request_exit();
+    else if (at_capacity_ && connections_.size() < config_->limits.max_connections) {
       at_capacity_ = false;
       resume_accepting();
     }
@@ -151,13 +148,10 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
       if (!modules_->connection_accepted(*c)) c->close_now();  // refused before a byte was read
       else c->announced_to_modules = true;
     }
-    c->next = connections_;
-    if (connections_) connections_->prev = c;
-    connections_ = c;
-    ++connection_count_;
+    connections_.push_front(*c);
     shared_metrics().add(metrics_slot_, core_metrics().connections_open, 1);
     if (draining_) c->start_drain();  // accepted from the backlog after DRAIN: serve once, close
-    if (connection_count_ >= config_->limits.max_connections) {
+    if (connections_.size() >= config_->limits.max_connections) {
       if (!at_capacity_) LOG_WARN("max_connections (%lu) reached: not accepting until one closes",
                                   static_cast<unsigned long>(config_->limits.max_connections));
       at_capacity_ = true;
@@ -220,10 +214,10 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
     uv_timer_stop(&accept_retry_timer_);
     control_->send(ControlType::accept_stopped);
     modules_->drain();
-    LOG_INFO("draining %lu connections (at most %lldms)", static_cast<unsigned long>(connection_count_),
+    LOG_INFO("draining %lu connections (at most %lldms)", static_cast<unsigned long>(connections_.size()),
              static_cast<long long>(config_->server.drain_timeout.count()));
-    for (Connection* c = connections_; c; c = c->next) c->start_drain();
-    if (connection_count_ == 0) {
+    connections_.for_each([](Connection& c) { c.start_drain(); });
+    if (connections_.empty()) {
       request_exit();
       return;
     }
@@ -234,13 +228,9 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
   // drain_timeout is over: streams and upgraded connections say goodbye so their clients
   // reconnect to the new generation; whatever is left after a short grace is closed.
   void end_long_lived_connections() {
-    LOG_NOTICE("drain_timeout reached: closing %lu connections", static_cast<unsigned long>(connection_count_));
-    for (Connection* c = connections_; c;) {
-      Connection* next = c->next;
-      c->shutdown_stream();
-      c = next;
-    }
-    if (connection_count_ == 0) return;
+    LOG_NOTICE("drain_timeout reached: closing %lu connections", static_cast<unsigned long>(connections_.size()));
+    connections_.for_each([](Connection& c) { c.shutdown_stream(); });
+    if (connections_.empty()) return;
     uv_timer_start(&drain_timer_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->request_exit(); }, kShutdownGraceMs, 0);
   }
 
@@ -257,8 +247,8 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
     torn_down_ = true;
     acceptors_.clear();
     control_.reset();
-    for (Connection* c = connections_; c; c = c->next) c->close_now();
-    if (connection_count_ == 0) stop_modules_and_loop();
+    connections_.for_each([](Connection& c) { c.close_now(); });
+    if (connections_.empty()) stop_modules_and_loop();
   }
 
   void stop_modules_and_loop() {
@@ -292,8 +282,9 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
   uv_timer_t exit_timer_;
   uv_check_t flush_check_;
   AccessLog access_log_;
-  Connection* connections_ = nullptr;
-  std::size_t connection_count_ = 0;
+  // The live connections: linked here once Connection::start() hands one over, unlinked here
+  // when its close callback reports it gone; nothing else touches the list.
+  IntrusiveList<Connection> connections_;
   bool at_capacity_ = false;
   bool draining_ = false;
   bool exiting_ = false;

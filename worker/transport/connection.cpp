@@ -60,29 +60,24 @@ Connection* Connection::start(ConnectionHost& host, int fd, const Listener& list
     std::memcpy(&c->peer_, peer, peer_length);
     c->peer_length_ = static_cast<std::uint8_t>(peer_length);
   }
-  if (listener.tls) {
-    SSL* ssl = listener.tls->new_ssl();
-    if (!ssl) {
-      ::close(fd);
-      delete c;
-      return nullptr;
-    }
-    c->tls_ = std::make_unique<TlsStream>(ssl);
-  }
   uv_tcp_init(host.loop(), &c->tcp_);
   c->tcp_.data = c;
   c->open_handles_ = 1;
   c->last_activity_ms_ = uv_now(host.loop());
-  if (uv_tcp_open(&c->tcp_, fd) != 0) {
-    // Never handed to the worker or a module: nobody is told, the handle just goes.
-    ::close(fd);
-    c->closed_ = true;
-    uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp_), [](uv_handle_t* h) { delete &connection_of(h); });
+  bool adopted = uv_tcp_open(&c->tcp_, fd) == 0;
+  if (!adopted) ::close(fd);  // once adopted, closing the handle closes it
+  if (adopted && listener.tls) {
+    if (SSL* ssl = listener.tls->new_ssl()) c->tls_ = std::make_unique<TlsStream>(ssl);
+    else adopted = false;
+  }
+  if (!adopted) {
+    c->close_now();  // not handed over: its close callback frees it and tells nobody
     return nullptr;
   }
   uv_tcp_nodelay(&c->tcp_, 1);
   c->set_reading(true);
   c->update_timer();
+  c->handed_over_ = true;
   return c;
 }
 
@@ -699,7 +694,7 @@ void Connection::on_handle_closed(uv_handle_t* handle) {
   if (--c.open_handles_ != 0) return;
   if (auto stream = std::move(c.module_stream_); stream && stream->callbacks->on_close)
     stream->callbacks->on_close(&c, stream->user);
-  c.host_.on_connection_closed(c);
+  if (c.handed_over_) c.host_.on_connection_closed(c);
   delete &c;
 }
 

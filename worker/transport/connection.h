@@ -18,6 +18,7 @@
 #include <memory>
 
 #include "core/config.h"
+#include "core/intrusive_list.h"
 #include "worker/http/http_session.h"
 #include "worker/pubsub/shared_frame.h"
 #include "worker/pubsub/stream_queue.h"
@@ -59,10 +60,13 @@ class ConnectionHost {
   virtual void on_connection_closed(Connection& connection) = 0;
 };
 
-class Connection final : public tether_connection, public RequestObserver {
+// A connection is in the worker's list of live connections (ListLink): the worker links and
+// unlinks it, the connection itself never touches the list.
+class Connection final : public tether_connection, public RequestObserver, public ListLink<Connection> {
  public:
   // Takes ownership of an accepted, non-blocking socket and starts serving it; `peer` is the
-  // client's address as accept() gave it. Returns null (socket closed) if libuv cannot adopt it.
+  // client's address as accept() gave it. Returns null (socket closed) if libuv cannot adopt it:
+  // such a connection is never handed over, and the host never hears of it.
   static Connection* start(ConnectionHost& host, int fd, const Listener& listener, const sockaddr* peer,
                            socklen_t peer_length);
 
@@ -113,10 +117,6 @@ class Connection final : public tether_connection, public RequestObserver {
 
   // Whether connection_accepted hooks ran and accepted it (so connection_closed hooks run too).
   bool announced_to_modules = false;
-
-  // Intrusive list of the worker's connections.
-  Connection* prev = nullptr;
-  Connection* next = nullptr;
 
  private:
   enum class TimerPurpose : std::uint8_t { none, handshake, header, body, idle, send, linger };
@@ -197,6 +197,7 @@ class Connection final : public tether_connection, public RequestObserver {
   bool peer_closed_ = false;
   bool lingering_ = false;
   bool closed_ = false;
+  bool handed_over_ = false;       // start() returned it: the host hears of its close
   bool request_released_ = false;  // the streamed request's memory is given back
   bool closing_upgraded_ = false;  // upgraded and closing (what the session's phase said before)
 };
