@@ -25,7 +25,6 @@ namespace {
 
 // After EMFILE/ENFILE, accepting resumes after this pause instead of spinning on the error.
 constexpr std::uint64_t kAcceptRetryMs = 500;
-constexpr std::size_t kReadBufferSize = 64 * 1024;
 // After drain_timeout, long-lived connections get this long to say goodbye (WebSocket close
 // handshake, SSE retry hint) before the worker exits.
 constexpr std::uint64_t kShutdownGraceMs = 1000;
@@ -38,8 +37,7 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
         generation_(startup.generation),
         metrics_slot_(startup.metrics_slot),
         router_(config_->routes),
-        http_limits_{config_->limits.max_header_size, config_->limits.max_body_size},
-        read_buffer_(new char[kReadBufferSize]) {
+        http_limits_{config_->limits.max_header_size, config_->limits.max_body_size} {
     uv_loop_init(&loop_);
     hub_ = std::make_unique<PubsubHub>(&loop_, startup.pubsub_fd, config_->pubsub, slot_, metrics_slot_);
     publish_ = std::make_unique<PublishEndpoint>(*hub_, metrics_slot_);
@@ -109,7 +107,6 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
   const HttpLimits& http_limits() const override { return http_limits_; }
   const Router& router() const override { return router_; }
   AccessLog& access_log() override { return access_log_; }
-  uv_buf_t read_buffer() override { return uv_buf_init(read_buffer_.get(), kReadBufferSize); }
   RequestDispatcher* dispatcher() override { return this; }
   PubsubHub& hub() override { return *hub_; }
 
@@ -266,7 +263,6 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
   std::size_t metrics_slot_;
   Router router_;
   HttpLimits http_limits_;
-  std::unique_ptr<char[]> read_buffer_;
   uv_loop_t loop_;
   std::unique_ptr<PubsubHub> hub_;
   std::unique_ptr<PublishEndpoint> publish_;

@@ -22,7 +22,7 @@ namespace {
 
 class ListingHost final : public tether::ConnectionHost {
  public:
-  ListingHost() : router_(std::vector<tether::RouteConfig>{}), buffer_(64 * 1024) { uv_loop_init(&loop_); }
+  ListingHost() : router_(std::vector<tether::RouteConfig>{}) { uv_loop_init(&loop_); }
   ~ListingHost() override {
     connections.for_each([](Connection& c) { c.close_now(); });
     run_until([this] { return connections.empty(); });
@@ -50,7 +50,6 @@ class ListingHost final : public tether::ConnectionHost {
   tether::RequestDispatcher* dispatcher() override { return nullptr; }
   tether::PubsubHub& hub() override { std::abort(); }  // no module streams here
   std::size_t metrics_slot() const override { return 0; }
-  uv_buf_t read_buffer() override { return uv_buf_init(buffer_.data(), static_cast<unsigned>(buffer_.size())); }
   void on_connection_closed(Connection& c) override {
     ++closes_reported;
     connections.remove(c);
@@ -66,7 +65,6 @@ class ListingHost final : public tether::ConnectionHost {
   tether::Router router_;
   tether::AccessLog access_log_;
   tether::Listener listener_;
-  std::vector<char> buffer_;
 };
 
 struct SocketPair {
