@@ -206,8 +206,8 @@ void Connection::end_module_stream() {
   if (!session_ || session_->phase() != HttpSession::Phase::streaming) return;
   if (!closed_) {
     request_released_ = false;
-    host_.hub().connection_closing(*this);
-    flush_queue(true);
+    module_stream_->leave_hub();
+    module_stream_->flush(true);
   }
   module_stream_.reset();  // the module is done with it: no on_close for this connection
   if (closed_) return;     // closing already (or the last write failed): no request follows
@@ -216,7 +216,7 @@ void Connection::end_module_stream() {
 
 void Connection::close_for_module() {
   if (closed_) return;
-  flush_queue(true);
+  if (module_stream_) module_stream_->flush(true);
   close_after_output();
   after_output_progress();
 }
@@ -228,7 +228,7 @@ void Connection::shutdown_stream() {
     return;
   }
   if (!module_stream_->mark_shutdown_sent()) return;
-  host_.hub().connection_closing(*this);  // the goodbye is the last thing it gets
+  module_stream_->leave_hub();  // the goodbye is the last thing it gets
   module_stream_->callbacks().on_shutdown(this, module_stream_->user());
 }
 
@@ -411,8 +411,10 @@ void Connection::on_transport_shut_down(int status) {
 void Connection::close_now() {
   if (closed_) return;
   closed_ = true;
-  if (module_stream_) host_.hub().connection_closing(*this);
-  if (module_stream_) module_stream_->discard();
+  if (module_stream_) {
+    module_stream_->leave_hub();
+    module_stream_->discard();
+  }
   transport_.close();
   if (timer_)
     uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) {

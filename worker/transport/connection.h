@@ -33,7 +33,6 @@ class Connection;
 class AccessLog;
 class PubsubHub;
 class TlsContext;
-struct Subscription;
 
 // What a connection knows of the [[listen]] entry it was accepted on (owned by the worker).
 struct Listener {
@@ -93,23 +92,11 @@ class Connection final : public tether_connection,
   // drain_timeout is over: the module says goodbye (on_shutdown) or the connection closes now.
   void shutdown_stream();
 
-  // Pub/sub output (the hub): frames are queued whole and written in batches, at most one
-  // batch in flight. queue_frame() applies the slow-consumer policy; false if the connection
-  // cannot take messages (not streamed/upgraded, or closing).
-  bool queue_frame(FrameRef frame) { return module_stream_ && module_stream_->queue_frame(std::move(frame)); }
-  // Hands what is queued to the socket unless a batch is still in flight (`force`: even then).
-  void flush_queue(bool force = false) {
-    if (module_stream_) module_stream_->flush(force);
-  }
-  bool takes_frames() const;
-  bool has_module_stream() const { return module_stream_ != nullptr; }
-  bool chunked_stream() const { return phase() == HttpSession::Phase::streaming && session_->chunked_stream(); }
+  // Where the hub queues this connection's pub/sub frames: its module stream, null without one.
+  FrameSink* frame_sink() { return module_stream_.get(); }
   void set_queue_limit(std::uint64_t max_bytes, tether_slow_policy policy) {
     if (module_stream_) module_stream_->set_queue_limit(max_bytes, policy);
   }
-  // The hub's per-connection state: its subscriptions, and whether it waits for a flush.
-  Subscription*& subscriptions() { return module_stream_->subscriptions(); }
-  bool& flush_scheduled() { return module_stream_->flush_scheduled(); }
 
   // Per-connection settings modules may change (the keepalive module).
   void set_keepalive(std::uint64_t idle_timeout_ms, std::uint64_t max_requests);
@@ -134,6 +121,9 @@ class Connection final : public tether_connection,
 
   // The HTTP phase; after an upgrade the session is gone and this says upgraded (or closing).
   HttpSession::Phase phase() const;
+  // Whether the module stream carries frames now (streamed or upgraded, not closing).
+  bool takes_frames() const;
+  bool chunked_stream() const { return phase() == HttpSession::Phase::streaming && session_->chunked_stream(); }
   void feed_session(std::string_view data);
   void after_session_parsed();
   void resume_held_input();

@@ -76,7 +76,14 @@ ModuleStream::ModuleStream(Connection& connection, const tether_stream_callbacks
 
 void ModuleStream::set_queue_limit(std::uint64_t max_bytes, tether_slow_policy policy) {
   queue_limit_ = max_bytes;
-  policy_ = policy;
+  policy_ = static_cast<std::uint8_t>(policy);
+}
+
+bool ModuleStream::takes_frames() const { return connection_.takes_frames(); }
+bool ModuleStream::chunked() const { return connection_.chunked_stream(); }
+
+void ModuleStream::leave_hub() {
+  if (known_to_hub()) connection_.host_.hub().stream_closed(*this);
 }
 
 std::int64_t ModuleStream::backlog() const {
@@ -112,7 +119,7 @@ void ModuleStream::handle_overflow() {
   shared_metrics().add(slot, core_metrics().slow_disconnects, 1);
   shared_metrics().add(slot, core_metrics().messages_dropped, static_cast<std::int64_t>(queue_.frames()));
   queue_.clear();
-  c.host_.hub().connection_closing(c);  // no more messages for it
+  leave_hub();  // no more messages for it
   if (callbacks_->on_overflow) callbacks_->on_overflow(&c, user_);
   if (!c.closed_ && c.module_stream_ && c.phase() != HttpSession::Phase::closing) c.close_for_module();
 }
@@ -124,7 +131,7 @@ void ModuleStream::flush(bool force) {
   if (c.closed_) return;
   if (c.transport_.writes_in_flight() != 0 && !force) return;  // on_written comes back here
   if (dropped_ != 0) {
-    FrameRef notice = c.host_.hub().dropped_notice(c, dropped_);
+    FrameRef notice = c.host_.hub().dropped_notice(*this, dropped_);
     dropped_ = 0;
     if (notice) queue_.push_front(std::move(notice));
   }

@@ -9,6 +9,9 @@
 // written) and sends a DROPPED notice before the next batch; `disconnect` discards the queue,
 // tells the module (on_overflow) and closes.
 //
+// It is the pub/sub hub's frame sink for this connection, and the one place that tells the hub
+// the stream takes no more frames (leave_hub).
+//
 // A module may end the stream from inside its callbacks (on_overflow, on_writable), which frees
 // this object: nothing here touches it after calling one.
 #pragma once
@@ -19,24 +22,31 @@
 #include <string_view>
 #include <utility>
 
+#include "worker/pubsub/frame_sink.h"
 #include "worker/pubsub/stream_queue.h"
 
 namespace tether {
 
 class Connection;
-struct Subscription;
 
-class ModuleStream {
+class ModuleStream final : public FrameSink {
  public:
   ModuleStream(Connection& connection, const tether_stream_callbacks* callbacks, void* user);
   ModuleStream(const ModuleStream&) = delete;
   ModuleStream& operator=(const ModuleStream&) = delete;
+  ~ModuleStream() { leave_hub(); }
 
   const tether_stream_callbacks& callbacks() const { return *callbacks_; }
   void* user() const { return user_; }
 
-  // A frame from the hub, after the policy; false if the connection takes no more.
-  bool queue_frame(FrameRef frame);
+  // FrameSink: what the hub sees.
+  bool queue_frame(FrameRef frame) override;
+  void flush_frames() override { flush(); }
+  bool takes_frames() const override;
+  bool chunked() const override;
+  // The stream takes no more of the hub's frames (closing, overflowed, ending, saying goodbye).
+  void leave_hub();
+
   // Bytes the module writes (a chunk of the streamed body, or raw bytes after an upgrade);
   // queued and flushed at once. Returns false if the connection cannot carry them.
   bool queue_write(std::string_view bytes, bool chunked);
@@ -57,10 +67,6 @@ class ModuleStream {
   // The goodbye (on_shutdown) is sent once.
   bool mark_shutdown_sent() { return !std::exchange(shutdown_sent_, true); }
 
-  // The hub's per-connection state: its subscriptions, and whether it waits for a flush.
-  Subscription*& subscriptions() { return subscriptions_; }
-  bool& flush_scheduled() { return flush_scheduled_; }
-
  private:
   void handle_overflow();
 
@@ -68,13 +74,11 @@ class ModuleStream {
   const tether_stream_callbacks* callbacks_;  // interned: shared by every stream of a module
   void* user_;
   bool wants_writable_ = false;
-  bool flush_scheduled_ = false;
   bool shutdown_sent_ = false;
-  tether_slow_policy policy_ = TETHER_SLOW_DISCONNECT;
+  std::uint8_t policy_ = TETHER_SLOW_DISCONNECT;  // tether_slow_policy
   std::uint32_t dropped_ = 0;  // messages dropped since the last DROPPED notice
   std::uint64_t queue_limit_ = 1024 * 1024;  // bytes: pub/sub frames and module writes alike
   StreamQueue queue_;
-  Subscription* subscriptions_ = nullptr;  // owned by the hub
 };
 
 }  // namespace tether
