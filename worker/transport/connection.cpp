@@ -6,7 +6,6 @@
 
 #include "core/shared_metrics.h"
 #include "worker/http/access_log.h"
-#include "worker/pubsub/pubsub_hub.h"
 
 namespace tether {
 namespace {

@@ -59,8 +59,6 @@ class ConnectionHost {
 
 // A connection is in the worker's list of live connections (ListLink): the worker links and
 // unlinks it, the connection itself never touches the list.
-// A connection is in the worker's list of live connections (ListLink): the worker links and
-// unlinks it, the connection itself never touches the list.
 class Connection final : public tether_connection,
                          public RequestObserver,
                          public ListLink<Connection>,
@@ -157,6 +155,7 @@ class Connection final : public tether_connection,
   void deliver_to_module(std::string_view data);
   void release_request_if_long_lived();
 
+  // Ordered so that the small fields fill the padding (a subscriber holds one of these).
   ConnectionHost& host_;
   const Listener* listener_ = nullptr;
   std::unique_ptr<ModuleStream> module_stream_;  // only while a module owns the stream
@@ -164,6 +163,10 @@ class Connection final : public tether_connection,
     sockaddr_in v4;
     sockaddr_in6 v6;
   } peer_{};  // the client's address as accept() gave it (peer_length_ bytes)
+  std::uint8_t peer_length_ = 0;  // 0: not an IP peer (or none)
+  std::uint8_t open_handles_ = 0;
+  TimerPurpose timer_purpose_ = TimerPurpose::none;
+  bool peer_closed_ = false;
   Transport transport_;
   uv_timer_t* timer_ = nullptr;            // allocated when first armed (see arm_timer)
   std::unique_ptr<HttpSession> session_;   // null once upgraded: the bytes belong to a module
@@ -171,10 +174,6 @@ class Connection final : public tether_connection,
   std::uint32_t keepalive_idle_ms_ = 0;        // 0: [limits] keepalive_timeout
   std::uint32_t heartbeat_interval_ms_ = 30'000;
   std::uint32_t heartbeat_timeout_ms_ = 60'000;
-  std::uint8_t open_handles_ = 0;
-  std::uint8_t peer_length_ = 0;  // 0: not an IP peer (or none)
-  TimerPurpose timer_purpose_ = TimerPurpose::none;
-  bool peer_closed_ = false;
   bool closed_ = false;
   bool handed_over_ = false;       // start() returned it: the host hears of its close
   bool request_released_ = false;  // the streamed request's memory is given back

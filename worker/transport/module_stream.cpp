@@ -1,6 +1,7 @@
 #include "worker/transport/module_stream.h"
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <vector>
 

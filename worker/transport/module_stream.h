@@ -70,13 +70,14 @@ class ModuleStream final : public FrameSink {
  private:
   void handle_overflow();
 
-  Connection& connection_;
-  const tether_stream_callbacks* callbacks_;  // interned: shared by every stream of a module
-  void* user_;
+  // The small fields first: they fill the end of FrameSink (a subscriber holds one of these).
   bool wants_writable_ = false;
   bool shutdown_sent_ = false;
   std::uint8_t policy_ = TETHER_SLOW_DISCONNECT;  // tether_slow_policy
   std::uint32_t dropped_ = 0;  // messages dropped since the last DROPPED notice
+  Connection& connection_;
+  const tether_stream_callbacks* callbacks_;  // interned: shared by every stream of a module
+  void* user_;
   std::uint64_t queue_limit_ = 1024 * 1024;  // bytes: pub/sub frames and module writes alike
   StreamQueue queue_;
 };

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <string>
+#include <type_traits>
 
 #include "core/shared_metrics.h"
 #include "worker/transport/tls_context.h"
@@ -15,7 +16,8 @@ namespace {
 constexpr std::size_t kMaxIovecs = 1024;
 constexpr std::size_t kReadBufferSize = 64 * 1024;
 
-Transport& transport_of(uv_handle_t* handle) { return *static_cast<Transport*>(handle->data); }
+// The handle is the Transport's first member (see transport.h).
+Transport& transport_of(uv_handle_t* handle) { return *reinterpret_cast<Transport*>(handle); }
 
 // Bytes the caller keeps (an HTTP answer, ciphertext): what must wait is copied.
 class BytesBatch final : public WriteBatch {
@@ -40,8 +42,10 @@ class BytesBatch final : public WriteBatch {
 }  // namespace
 
 bool Transport::open(uv_loop_t* loop, int fd, const TlsContext* tls, std::size_t metrics_slot) {
+  static_assert(std::is_standard_layout_v<Transport>, "a Transport is found from its handle");
+  void* events = tcp_.data;
   uv_tcp_init(loop, &tcp_);
-  tcp_.data = this;
+  tcp_.data = events;
   metrics_slot_ = static_cast<std::uint32_t>(metrics_slot);
   if (uv_tcp_open(&tcp_, fd) != 0) {
     ::close(fd);  // once adopted, closing the handle closes it
@@ -58,7 +62,7 @@ bool Transport::open(uv_loop_t* loop, int fd, const TlsContext* tls, std::size_t
 void Transport::close() {
   if (closing_) return;
   closing_ = true;
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), [](uv_handle_t* h) { transport_of(h).events_->on_transport_closed(); });
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), [](uv_handle_t* h) { transport_of(h).events().on_transport_closed(); });
 }
 
 int Transport::fd() const {
@@ -87,11 +91,11 @@ void Transport::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
     if (t.shut_down_) return;  // lingering: read and discard
     std::string_view bytes(buf->base, static_cast<std::size_t>(nread));
     if (t.tls_) t.receive_tls(bytes);
-    else t.events_->on_transport_read(bytes, false);
+    else t.events().on_transport_read(bytes, false);
     return;
   }
   if (nread == 0) return;  // EAGAIN
-  t.events_->on_transport_end(nread == UV_EOF ? TransportEnd::eof : TransportEnd::error);
+  t.events().on_transport_end(nread == UV_EOF ? TransportEnd::eof : TransportEnd::error);
 }
 
 // Decrypts, answers what TLS itself must send (handshake, alerts), then hands the plaintext up
@@ -101,11 +105,11 @@ void Transport::receive_tls(std::string_view ciphertext) {
   TlsStream::Status status = tls_->receive(ciphertext, &plaintext, &reply);
   BytesBatch handshake(reply);  // ciphertext already: sent as it is
   if (!send(handshake)) {  // the client is gone: its plaintext must reach nobody
-    events_->on_transport_end(TransportEnd::error);
+    events().on_transport_end(TransportEnd::error);
     return;
   }
-  if (status == TlsStream::Status::failed) events_->on_transport_end(TransportEnd::refused);
-  else events_->on_transport_read(plaintext, status == TlsStream::Status::closed);
+  if (status == TlsStream::Status::failed) events().on_transport_end(TransportEnd::refused);
+  else events().on_transport_read(plaintext, status == TlsStream::Status::closed);
 }
 
 bool Transport::write(std::string_view bytes) {
@@ -171,7 +175,7 @@ void Transport::on_written(uv_write_t* request, int status) {
   Transport& t = transport_of(reinterpret_cast<uv_handle_t*>(request->handle));
   delete static_cast<PendingWrite*>(request->data);
   --t.writes_in_flight_;
-  t.events_->on_transport_written(status);
+  t.events().on_transport_written(status);
 }
 
 bool Transport::shutdown() {
@@ -195,7 +199,7 @@ bool Transport::shutdown() {
 void Transport::on_shutdown(uv_shutdown_t* request, int status) {
   auto& t = *static_cast<Transport*>(request->data);
   delete request;
-  t.events_->on_transport_shut_down(status);
+  t.events().on_transport_shut_down(status);
 }
 
 }  // namespace tether

@@ -72,7 +72,7 @@ class WriteBatch {
 
 class Transport {
  public:
-  explicit Transport(TransportEvents& events) : events_(&events) {}
+  explicit Transport(TransportEvents& events) { tcp_.data = &events; }
   Transport(const Transport&) = delete;
   Transport& operator=(const Transport&) = delete;
 
@@ -111,10 +111,12 @@ class Transport {
   bool send(WriteBatch& batch);
   bool send_encrypted(std::span<const uv_buf_t> plaintext);
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&tcp_); }
+  TransportEvents& events() const { return *static_cast<TransportEvents*>(tcp_.data); }
 
-  TransportEvents* events_;
-  std::unique_ptr<TlsStream> tls_;  // only on TLS listeners
+  // First, so that a handle libuv calls back with is the Transport's address; its `data` is the
+  // owner's events (a connection costs no pointer more for either).
   uv_tcp_t tcp_;
+  std::unique_ptr<TlsStream> tls_;  // only on TLS listeners
   std::uint32_t writes_in_flight_ = 0;
   std::uint32_t metrics_slot_ = 0;
   bool reading_ = false;
