@@ -10,7 +10,9 @@
 // tells the module (on_overflow) and closes.
 //
 // It is the pub/sub hub's frame sink for this connection, and the one place that tells the hub
-// the stream takes no more frames (leave_hub).
+// the stream takes no more frames (leave_hub). It lives in transport/, beside the connection it
+// writes through, not in pubsub/: it serves every module stream (an echoing WebSocket, a module's
+// own chunks), subscribed or not; the frame queue itself (StreamQueue) is pubsub's.
 //
 // A module may end the stream from inside its callbacks (on_overflow, on_writable), which frees
 // this object: nothing here touches it after calling one.
@@ -34,7 +36,7 @@ class ModuleStream final : public FrameSink {
   ModuleStream(Connection& connection, const tether_stream_callbacks* callbacks, void* user);
   ModuleStream(const ModuleStream&) = delete;
   ModuleStream& operator=(const ModuleStream&) = delete;
-  ~ModuleStream() { leave_hub(); }
+  ~ModuleStream() override { leave_hub(); }
 
   const tether_stream_callbacks& callbacks() const { return *callbacks_; }
   void* user() const { return user_; }
