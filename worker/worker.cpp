@@ -26,7 +26,6 @@ namespace {
 
 // After EMFILE/ENFILE, accepting resumes after this pause instead of spinning on the error.
 constexpr std::uint64_t kAcceptRetryMs = 500;
-constexpr std::size_t kReadBufferSize = 64 * 1024;
 // After drain_timeout, long-lived connections get this long to say goodbye (WebSocket close
 // handshake, SSE retry hint) before the worker exits.
 constexpr std::uint64_t kShutdownGraceMs = 1000;
@@ -39,8 +38,7 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
         generation_(startup.generation),
         metrics_slot_(startup.metrics_slot),
         router_(config_->routes),
-        http_limits_{config_->limits.max_header_size, config_->limits.max_body_size},
-        read_buffer_(new char[kReadBufferSize]) {
+        http_limits_{config_->limits.max_header_size, config_->limits.max_body_size} {
     uv_loop_init(&loop_);
     // The one broker there is today: the master, over this worker's link.
     hub_ = std::make_unique<PubsubHub>(&loop_, std::make_unique<MasterLinkBroker>(&loop_, startup.pubsub_fd),
@@ -112,7 +110,6 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
   const HttpLimits& http_limits() const override { return http_limits_; }
   const Router& router() const override { return router_; }
   AccessLog& access_log() override { return access_log_; }
-  uv_buf_t read_buffer() override { return uv_buf_init(read_buffer_.get(), kReadBufferSize); }
   RequestDispatcher* dispatcher() override { return this; }
   PubsubHub& hub() override { return *hub_; }
 
@@ -132,14 +129,11 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
 
   void on_connection_closed(Connection& c) override {
     if (modules_->watches_connections() && c.announced_to_modules) modules_->connection_closed(c);
-    if (c.prev) c.prev->next = c.next;
-    else connections_ = c.next;
-    if (c.next) c.next->prev = c.prev;
-    --connection_count_;
+    if (!connections_.remove(c)) return;
     shared_metrics().add(metrics_slot_, core_metrics().connections_open, -1);
-    if (torn_down_ && connection_count_ == 0) stop_modules_and_loop();
-    else if (draining_ && connection_count_ == 0) request_exit();
-    else if (at_capacity_ && connection_count_ < config_->limits.max_connections) {
+    if (torn_down_ && connections_.empty()) stop_modules_and_loop();
+    else if (draining_ && connections_.empty()) request_exit();
+    else if (at_capacity_ && connections_.size() < config_->limits.max_connections) {
       at_capacity_ = false;
       resume_accepting();
     }
@@ -154,13 +148,10 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
       if (!modules_->connection_accepted(*c)) c->close_now();  // refused before a byte was read
       else c->announced_to_modules = true;
     }
-    c->next = connections_;
-    if (connections_) connections_->prev = c;
-    connections_ = c;
-    ++connection_count_;
+    connections_.push_front(*c);
     shared_metrics().add(metrics_slot_, core_metrics().connections_open, 1);
     if (draining_) c->start_drain();  // accepted from the backlog after DRAIN: serve once, close
-    if (connection_count_ >= config_->limits.max_connections) {
+    if (connections_.size() >= config_->limits.max_connections) {
       if (!at_capacity_) LOG_WARN("max_connections (%lu) reached: not accepting until one closes",
                                   static_cast<unsigned long>(config_->limits.max_connections));
       at_capacity_ = true;
@@ -223,10 +214,10 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
     uv_timer_stop(&accept_retry_timer_);
     control_->send(ControlType::accept_stopped);
     modules_->drain();
-    LOG_INFO("draining %lu connections (at most %lldms)", static_cast<unsigned long>(connection_count_),
+    LOG_INFO("draining %lu connections (at most %lldms)", static_cast<unsigned long>(connections_.size()),
              static_cast<long long>(config_->server.drain_timeout.count()));
-    for (Connection* c = connections_; c; c = c->next) c->start_drain();
-    if (connection_count_ == 0) {
+    connections_.for_each([](Connection& c) { c.start_drain(); });
+    if (connections_.empty()) {
       request_exit();
       return;
     }
@@ -237,13 +228,9 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
   // drain_timeout is over: streams and upgraded connections say goodbye so their clients
   // reconnect to the new generation; whatever is left after a short grace is closed.
   void end_long_lived_connections() {
-    LOG_NOTICE("drain_timeout reached: closing %lu connections", static_cast<unsigned long>(connection_count_));
-    for (Connection* c = connections_; c;) {
-      Connection* next = c->next;
-      c->shutdown_stream();
-      c = next;
-    }
-    if (connection_count_ == 0) return;
+    LOG_NOTICE("drain_timeout reached: closing %lu connections", static_cast<unsigned long>(connections_.size()));
+    connections_.for_each([](Connection& c) { c.shutdown_stream(); });
+    if (connections_.empty()) return;
     uv_timer_start(&drain_timer_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->request_exit(); }, kShutdownGraceMs, 0);
   }
 
@@ -260,8 +247,8 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
     torn_down_ = true;
     acceptors_.clear();
     control_.reset();
-    for (Connection* c = connections_; c; c = c->next) c->close_now();
-    if (connection_count_ == 0) stop_modules_and_loop();
+    connections_.for_each([](Connection& c) { c.close_now(); });
+    if (connections_.empty()) stop_modules_and_loop();
   }
 
   void stop_modules_and_loop() {
@@ -279,7 +266,6 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
   std::size_t metrics_slot_;
   Router router_;
   HttpLimits http_limits_;
-  std::unique_ptr<char[]> read_buffer_;
   uv_loop_t loop_;
   std::unique_ptr<PubsubHub> hub_;
   std::unique_ptr<PublishEndpoint> publish_;
@@ -295,8 +281,9 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
   uv_timer_t exit_timer_;
   uv_check_t flush_check_;
   AccessLog access_log_;
-  Connection* connections_ = nullptr;
-  std::size_t connection_count_ = 0;
+  // The live connections: linked here once Connection::start() hands one over, unlinked here
+  // when its close callback reports it gone; nothing else touches the list.
+  IntrusiveList<Connection> connections_;
   bool at_capacity_ = false;
   bool draining_ = false;
   bool exiting_ = false;

@@ -395,7 +395,7 @@ int subscribe(tether_connection* connection, tether_feed* feed, const char* chan
   Connection& c = connection_of(connection);
   std::optional<std::string_view> resume_from;
   if (since) resume_from = std::string_view(since, since_length);
-  return c.hub().subscribe(c, feed_of(feed), std::string_view(channel, channel_length), resume_from);
+  return c.hub().subscribe(c.frame_sink(), feed_of(feed), std::string_view(channel, channel_length), resume_from);
 }
 
 int connection_set_queue_limit(tether_connection* connection, uint64_t max_bytes, tether_slow_policy policy) {

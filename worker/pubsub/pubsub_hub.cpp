@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "core/log.h"
 #include "core/shared_metrics.h"
-#include "worker/transport/connection.h"
 
 namespace tether {
 namespace {
@@ -74,10 +74,10 @@ PublishCheck PubsubHub::publish(std::string_view channel, std::string_view data,
   return PublishCheck::accepted;
 }
 
-int PubsubHub::subscribe(Connection& connection, Feed& feed, std::string_view name, std::optional<std::string_view> since) {
-  if (channel_name_problem(name) || !connection.takes_frames()) return TETHER_ERROR;
+int PubsubHub::subscribe(FrameSink* sink, Feed& feed, std::string_view name, std::optional<std::string_view> since) {
+  if (!sink || channel_name_problem(name) || !sink->takes_frames()) return TETHER_ERROR;
   std::uint64_t held = 0;
-  for (Subscription* s = connection.subscriptions(); s; s = s->next_of_connection, ++held)
+  for (Subscription* s = sink->subscriptions_; s; s = s->next_of_sink, ++held)
     if (s->channel->name == name) return TETHER_OK;  // already subscribed
   // Whatever module asks: one connection cannot make the worker (and the broker) keep channels
   // without bound.
@@ -90,13 +90,13 @@ int PubsubHub::subscribe(Connection& connection, Feed& feed, std::string_view na
   HubChannel& channel = *slot;
   auto* s = new Subscription;
   s->channel = &channel;
-  s->connection = &connection;
+  s->sink = sink;
   s->feed = &feed;
   s->next_in_channel = channel.subscribers;
   if (channel.subscribers) channel.subscribers->prev_in_channel = s;
   channel.subscribers = s;
-  s->next_of_connection = connection.subscriptions();
-  connection.subscriptions() = s;
+  s->next_of_sink = sink->subscriptions_;
+  sink->subscriptions_ = s;
   ++channel.count;
   broker_->set_subscribers(channel.name, channel.count);
   shared_metrics().add(metrics_slot_, subscribers_metric_, 1);
@@ -108,18 +108,16 @@ int PubsubHub::subscribe(Connection& connection, Feed& feed, std::string_view na
   return TETHER_OK;
 }
 
-void PubsubHub::connection_closing(Connection& connection) {
-  if (!connection.has_module_stream()) return;
-  Subscription* s = connection.subscriptions();
-  connection.subscriptions() = nullptr;
+void PubsubHub::stream_closed(FrameSink& sink) {
+  Subscription* s = std::exchange(sink.subscriptions_, nullptr);
   while (s) {
-    Subscription* next = s->next_of_connection;
+    Subscription* next = s->next_of_sink;
     unlink(s);
     s = next;
   }
-  if (connection.flush_scheduled()) {
-    connection.flush_scheduled() = false;
-    std::replace(to_flush_.begin(), to_flush_.end(), &connection, static_cast<Connection*>(nullptr));
+  if (sink.flush_scheduled_) {
+    sink.flush_scheduled_ = false;
+    std::replace(to_flush_.begin(), to_flush_.end(), &sink, static_cast<FrameSink*>(nullptr));
   }
 }
 
@@ -158,12 +156,12 @@ void PubsubHub::deliver(const BrokerMessage& m) {
         e.tried = true;
         e.raw = encode(*s->feed, message, false);
       }
-      bool chunked = s->connection->chunked_stream();
+      bool chunked = s->sink->chunked();
       if (chunked && !e.chunked && e.raw) e.chunked = chunk_frame(e.raw.view());
       const FrameRef& f = chunked ? e.chunked : e.raw;
       if (f) {
-        Connection& c = *s->connection;
-        if (c.queue_frame(f)) touch(c);
+        FrameSink& sink = *s->sink;
+        if (sink.queue_frame(f)) touch(sink);
         ++queued;
       }
     }
@@ -176,11 +174,13 @@ void PubsubHub::deliver(const BrokerMessage& m) {
 // cannot say), then the messages.
 void PubsubHub::resume(Subscription& s, MessageId since_id, const HistoryResult& reply) {
   s.history_request = 0;
-  // A queue overflow below may close the connection and free `s`: keep what is needed.
-  Connection& c = *s.connection;
+  // A queue overflow below may end the stream, freeing `s` and the sink: keep what is needed,
+  // and touch the sink no more once it said it takes no more frames.
+  FrameSink& sink = *s.sink;
   Feed& feed = *s.feed;
   std::string channel = s.channel->name;
-  bool chunked = c.chunked_stream();
+  bool chunked = sink.chunked();
+  bool open = true;
   if (reply.status != HistoryResult::Status::complete) {
     std::string since = since_id.to_string();
     tether_notice notice{};
@@ -190,23 +190,23 @@ void PubsubHub::resume(Subscription& s, MessageId since_id, const HistoryResult&
     notice.channel_length = channel.size();
     notice.since = since.data();
     notice.since_length = since.size();
-    if (FrameRef f = encode_notice(feed, notice, chunked)) c.queue_frame(f);
+    if (FrameRef f = encode_notice(feed, notice, chunked)) open = sink.queue_frame(f);
   }
   std::int64_t queued = 0;
   for (const BrokerMessage& m : reply.messages) {
-    if (!c.takes_frames()) break;
+    if (!open) break;
     std::string id = m.id.to_string();
     if (FrameRef f = encode(feed, message_view(channel, id, m.data, m.time_ms), chunked)) {
-      c.queue_frame(f);
+      open = sink.queue_frame(f);
       ++queued;
     }
   }
   shared_metrics().add(metrics_slot_, core_metrics().messages_out, queued);
-  if (c.takes_frames()) touch(c);
+  if (open) touch(sink);
 }
 
-FrameRef PubsubHub::dropped_notice(Connection& connection, std::uint64_t count) {
-  Subscription* s = connection.subscriptions();
+FrameRef PubsubHub::dropped_notice(const FrameSink& sink, std::uint64_t count) {
+  Subscription* s = sink.subscriptions_;
   if (!s) return {};
   tether_notice notice{};
   notice.size = sizeof notice;
@@ -214,7 +214,7 @@ FrameRef PubsubHub::dropped_notice(Connection& connection, std::uint64_t count) 
   notice.channel = "";
   notice.since = "";
   notice.count = count;
-  return encode_notice(*s->feed, notice, connection.chunked_stream());
+  return encode_notice(*s->feed, notice, sink.chunked());
 }
 
 FrameRef PubsubHub::encode(Feed& feed, const tether_message& message, bool chunked) {
@@ -230,10 +230,10 @@ FrameRef PubsubHub::encode_notice(Feed& feed, const tether_notice& notice, bool 
   return chunked ? chunk_frame(out.bytes) : FrameRef::copy_of(out.bytes);
 }
 
-void PubsubHub::touch(Connection& connection) {
-  if (connection.flush_scheduled()) return;
-  connection.flush_scheduled() = true;
-  to_flush_.push_back(&connection);
+void PubsubHub::touch(FrameSink& sink) {
+  if (sink.flush_scheduled_) return;
+  sink.flush_scheduled_ = true;
+  to_flush_.push_back(&sink);
 }
 
 void PubsubHub::batch_end() {
@@ -251,12 +251,12 @@ void PubsubHub::flush() {
   std::uint64_t start = uv_hrtime();
   std::uint64_t since_last = start - last_flush_start_;
   last_flush_start_ = start;
-  std::vector<Connection*> batch;
+  std::vector<FrameSink*> batch;
   batch.swap(to_flush_);
-  for (Connection* c : batch) {
-    if (!c) continue;
-    c->flush_scheduled() = false;
-    c->flush_queue();
+  for (FrameSink* sink : batch) {
+    if (!sink) continue;
+    sink->flush_scheduled_ = false;
+    sink->flush_frames();
   }
   std::uint64_t busy = uv_hrtime() - start;
   saturated_ = busy > kMinBusyNs && 4 * busy > since_last;

@@ -26,11 +26,10 @@
 #include "core/config.h"
 #include "worker/host/abi_handles.h"  // tether_feed: modules' handle for a Feed
 #include "worker/pubsub/broker.h"
+#include "worker/pubsub/frame_sink.h"
 #include "worker/pubsub/shared_frame.h"
 
 namespace tether {
-
-class Connection;
 
 struct Feed final : tether_feed {
   tether_feed_format format{};
@@ -39,14 +38,14 @@ struct Feed final : tether_feed {
 
 struct HubChannel;
 
-// One connection's subscription to one channel.
+// One sink's subscription to one channel.
 struct Subscription {
   HubChannel* channel = nullptr;
-  Connection* connection = nullptr;
+  FrameSink* sink = nullptr;
   Feed* feed = nullptr;
   Subscription* prev_in_channel = nullptr;
   Subscription* next_in_channel = nullptr;
-  Subscription* next_of_connection = nullptr;
+  Subscription* next_of_sink = nullptr;
   std::uint64_t history_request = 0;  // non-zero: waiting for history, live messages skipped
 };
 
@@ -68,17 +67,18 @@ class PubsubHub final : private Broker::Delivery {
   ~PubsubHub();
 
   Feed* create_feed(const tether_feed_format& format);
-  // TETHER_OK, or TETHER_ERROR (invalid channel, connection not streamed/upgraded).
-  int subscribe(Connection& connection, Feed& feed, std::string_view channel, std::optional<std::string_view> since);
+  // TETHER_OK, or TETHER_ERROR (invalid channel, no sink: the connection is not streamed/upgraded).
+  int subscribe(FrameSink* sink, Feed& feed, std::string_view channel, std::optional<std::string_view> since);
   // Sends `data` to the broker unless the channel name or the size is invalid; `on_reply` (may be
   // empty: no answer wanted) gets the broker's answer, `*request` the request to cancel it with.
   PublishCheck publish(std::string_view channel, std::string_view data, Broker::PublishReply on_reply = {},
                        Broker::Request* request = nullptr);
-  // The connection stops taking messages (closing, overflowed, stream ended).
-  void connection_closing(Connection& connection);
-  // The DROPPED notice for a connection's feed, framed for that connection (chunked or not);
-  // empty if the feed sends no notices.
-  FrameRef dropped_notice(Connection& connection, std::uint64_t count);
+  // The sink takes no more messages (closing, overflowed, stream ended, saying goodbye): the
+  // hub forgets it. Nothing is known of a sink after this (a new subscribe starts afresh).
+  void stream_closed(FrameSink& sink);
+  // The DROPPED notice for a sink's feed, framed for it (chunked or not); empty if the feed
+  // sends no notices.
+  FrameRef dropped_notice(const FrameSink& sink, std::uint64_t count);
 
   // The host function encoders append with (tether_host.buffer_append).
   static void buffer_append(tether_buffer* out, const void* data, std::size_t length);
@@ -94,7 +94,7 @@ class PubsubHub final : private Broker::Delivery {
   void batch_end() override;
 
   void resume(Subscription& subscription, MessageId since, const HistoryResult& reply);
-  void touch(Connection& connection);
+  void touch(FrameSink& sink);
   void flush();
   void unlink(Subscription* subscription);
   FrameRef encode(Feed& feed, const tether_message& message, bool chunked);
@@ -104,7 +104,7 @@ class PubsubHub final : private Broker::Delivery {
   std::unique_ptr<Broker> broker_;
   std::vector<std::unique_ptr<Feed>> feeds_;
   std::unordered_map<std::string, std::unique_ptr<HubChannel>> channels_;
-  std::vector<Connection*> to_flush_;
+  std::vector<FrameSink*> to_flush_;  // null: closed since it was touched
   uv_timer_t* flush_timer_;  // freed in its close callback
   bool saturated_ = false;   // flush rounds take most of the time: coalesce the next batch
   std::uint64_t last_flush_start_ = 0;  // uv_hrtime()

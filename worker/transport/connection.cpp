@@ -1,18 +1,11 @@
 #include "worker/transport/connection.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
-#include <new>
 #include <string>
-#include <vector>
 
 #include "core/shared_metrics.h"
 #include "worker/http/access_log.h"
-#include "worker/pubsub/pubsub_hub.h"
-#include "worker/transport/tls_context.h"
 
 namespace tether {
 namespace {
@@ -23,24 +16,14 @@ constexpr std::uint64_t kLingerMs = 2000;
 // connection that just became idle may be about to carry the client's next request.
 constexpr std::uint64_t kDrainQuietMs = 1000;
 
-struct WriteRequest {
-  uv_write_t req;
-  std::string data;
-};
-
-// A batch of queued frames handed to libuv; the frames stay referenced until it is written.
-struct FrameWrite {
-  uv_write_t req;
-  std::vector<FrameRef> frames;
-};
-
-
 Connection& connection_of(uv_handle_t* handle) { return *static_cast<Connection*>(handle->data); }
 
 }  // namespace
 
 Connection::Connection(ConnectionHost& host)
-    : host_(host), session_(std::make_unique<HttpSession>(host.http_limits(), host.router(), this, host.dispatcher())) {
+    : host_(host),
+      transport_(*this),
+      session_(std::make_unique<HttpSession>(host.http_limits(), host.router(), this, host.dispatcher())) {
   session_->set_connection(this);
   session_->set_keep_alive(keepalive_ms() != 0);
 }
@@ -60,29 +43,15 @@ Connection* Connection::start(ConnectionHost& host, int fd, const Listener& list
     std::memcpy(&c->peer_, peer, peer_length);
     c->peer_length_ = static_cast<std::uint8_t>(peer_length);
   }
-  if (listener.tls) {
-    SSL* ssl = listener.tls->new_ssl();
-    if (!ssl) {
-      ::close(fd);
-      delete c;
-      return nullptr;
-    }
-    c->tls_ = std::make_unique<TlsStream>(ssl);
-  }
-  uv_tcp_init(host.loop(), &c->tcp_);
-  c->tcp_.data = c;
   c->open_handles_ = 1;
   c->last_activity_ms_ = uv_now(host.loop());
-  if (uv_tcp_open(&c->tcp_, fd) != 0) {
-    // Never handed to the worker or a module: nobody is told, the handle just goes.
-    ::close(fd);
-    c->closed_ = true;
-    uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp_), [](uv_handle_t* h) { delete &connection_of(h); });
+  if (!c->transport_.open(host.loop(), fd, listener.tls, host.metrics_slot())) {
+    c->close_now();  // not handed over: its close callback frees it and tells nobody
     return nullptr;
   }
-  uv_tcp_nodelay(&c->tcp_, 1);
   c->set_reading(true);
   c->update_timer();
+  c->handed_over_ = true;
   return c;
 }
 
@@ -91,12 +60,6 @@ bool Connection::peer_address(sockaddr_storage* address, socklen_t* length) cons
   std::memcpy(address, &peer_, peer_length_);
   *length = peer_length_;
   return true;
-}
-
-int Connection::fd() const {
-  uv_os_fd_t fd = -1;
-  uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp_), &fd);
-  return fd;
 }
 
 namespace {
@@ -121,61 +84,29 @@ void Connection::heartbeat(std::uint64_t* interval_ms, std::uint64_t* timeout_ms
 }
 
 bool Connection::busy() const {
-  return phase() != HttpSession::Phase::idle || pending_writes_ != 0;
+  return phase() != HttpSession::Phase::idle || transport_.writes_in_flight() != 0;
 }
 
-void Connection::set_reading(bool reading) {
-  if (reading == reading_ || closed_) return;
-  reading_ = reading;
-  if (reading) uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), on_alloc, on_read);
-  else uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
-}
-
-void Connection::on_alloc(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
-  *buf = connection_of(handle).host_.read_buffer();
-}
-
-void Connection::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
-  Connection& c = connection_of(reinterpret_cast<uv_handle_t*>(stream));
-  if (nread > 0) {
-    shared_metrics().add(c.host_.metrics_slot(), core_metrics().bytes_received, nread);
-    if (!c.lingering_) c.handle_input(buf->base, static_cast<std::size_t>(nread));
-    return;
-  }
-  if (nread == 0) return;  // EAGAIN
-  // End of file or error. A client that half-closed after its last request still gets the
-  // answers already produced; anything else ends the connection now.
-  c.peer_closed_ = true;
-  c.set_reading(false);
-  if (nread == UV_EOF && !c.lingering_ && c.pending_writes_ != 0) return;
-  c.close_now();
-}
-
-void Connection::handle_input(const char* data, std::size_t length) {
+// Plaintext from the client (decrypted already on TLS).
+void Connection::on_transport_read(std::string_view plaintext, bool peer_finished) {
   last_activity_ms_ = uv_now(host_.loop());
-  if (tls_) {
-    handle_tls_input(std::string_view(data, length));
-    return;
-  }
-  feed_session(std::string_view(data, length));
+  if (!plaintext.empty()) feed_session(plaintext);
+  if (peer_finished) peer_closed_ = true;  // TLS close_notify: like EOF
   after_output_progress();
 }
 
-// Decrypts, answers what TLS itself must send (handshake, alerts), then hands the plaintext
-// to the HTTP session exactly as on a plain connection.
-void Connection::handle_tls_input(std::string_view ciphertext) {
-  std::string plaintext, reply;
-  TlsStream::Status status = tls_->receive(ciphertext, &plaintext, &reply);
-  write_bytes(reply);
-  if (closed_) return;  // the reply failed (client gone): its plaintext must reach nobody
-  if (status == TlsStream::Status::failed) {  // garbage or a refused handshake: the alert is out
+void Connection::on_transport_end(TransportEnd how) {
+  if (how == TransportEnd::refused) {  // garbage or a refused handshake: the alert is queued
     close_after_output();
     after_output_progress();
     return;
   }
-  if (!plaintext.empty()) feed_session(plaintext);
-  if (status == TlsStream::Status::closed) peer_closed_ = true;  // close_notify: like EOF
-  after_output_progress();
+  // End of file or error. A client that half-closed after its last request still gets the
+  // answers already produced; anything else ends the connection now.
+  peer_closed_ = true;
+  set_reading(false);
+  if (how == TransportEnd::eof && !transport_.shut_down() && transport_.writes_in_flight() != 0) return;
+  close_now();
 }
 
 // Plaintext from the client: HTTP until an upgrade, then straight to the module.
@@ -192,7 +123,7 @@ void Connection::feed_session(std::string_view data) {
 // A pipelining client is answered as fast as it reads: the session held the rest of its input
 // once its answers passed the limit, and goes on once they are written.
 void Connection::resume_held_input() {
-  while (session_ && session_->input_held() && !closed_ && tcp_.write_queue_size < host_.http_limits().max_queued_output) {
+  while (session_ && session_->input_held() && !closed_ && transport_.unsent() < host_.http_limits().max_queued_output) {
     session_->resume_input();
     after_session_parsed();
   }
@@ -225,51 +156,30 @@ void Connection::close_after_output() {
 }
 
 void Connection::deliver_to_module(std::string_view data) {
-  if (data.empty() || closed_ || !module_stream_ || !module_stream_->callbacks->on_read) return;
-  module_stream_->callbacks->on_read(this, data.data(), data.size(), module_stream_->user);
+  if (data.empty() || closed_ || !module_stream_ || !module_stream_->callbacks().on_read) return;
+  module_stream_->callbacks().on_read(this, data.data(), data.size(), module_stream_->user());
 }
-
-namespace {
-
-// The distinct callback sets modules handed over (one or two per module), so that a connection
-// keeps a pointer instead of a copy. Copied as the ABI promises: only the members the module's
-// struct has (it may be older and smaller than ours), the rest NULL.
-const tether_stream_callbacks* intern_callbacks(const tether_stream_callbacks* callbacks) {
-  static std::vector<std::unique_ptr<tether_stream_callbacks>> known;
-  tether_stream_callbacks copy{};
-  if (callbacks) std::memcpy(&copy, callbacks, std::min(callbacks->size, sizeof(tether_stream_callbacks)));
-  copy.size = sizeof(tether_stream_callbacks);
-  for (const auto& k : known)
-    if (std::memcmp(k.get(), &copy, sizeof copy) == 0) return k.get();
-  known.push_back(std::make_unique<tether_stream_callbacks>(copy));
-  return known.back().get();
-}
-
-}  // namespace
 
 bool Connection::attach_module_stream(const tether_stream_callbacks* callbacks, void* user) {
   if (closed_) return false;  // e.g. the client reset while its request was answered
-  module_stream_ = std::make_unique<ModuleStream>();
-  module_stream_->callbacks = intern_callbacks(callbacks);
-  module_stream_->user = user;
+  module_stream_ = std::make_unique<ModuleStream>(*this, callbacks, user);
   return true;
 }
 
 std::int64_t Connection::write_for_module(const void* data, std::size_t length) {
-  if (closed_ || lingering_ || !module_stream_) return -1;
+  if (closed_ || transport_.shut_down() || !module_stream_) return -1;
   std::string_view bytes(static_cast<const char*>(data), length);
-  if (phase() == HttpSession::Phase::streaming) {
-    if (bytes.empty()) return backlog();  // an empty chunk would end a chunked body
-    module_stream_->queue.push_back(session_->chunked_stream() ? chunk_frame(bytes) : FrameRef::copy_of(bytes));
-  } else if (phase() == HttpSession::Phase::upgraded) {
-    if (!bytes.empty()) module_stream_->queue.push_back(FrameRef::copy_of(bytes));
+  HttpSession::Phase current = phase();
+  if (current == HttpSession::Phase::streaming) {
+    if (bytes.empty()) return module_stream_->backlog();  // an empty chunk would end a chunked body
+    if (!module_stream_->queue_write(bytes, session_->chunked_stream())) return -1;
+  } else if (current == HttpSession::Phase::upgraded) {
+    if (!module_stream_->queue_write(bytes, false)) return -1;
   } else {
     return -1;
   }
-  flush_queue();
-  if (closed_) return -1;
-  std::int64_t queued = backlog();
-  if (queued >= TETHER_WRITE_BACKLOG) module_stream_->wants_writable = true;
+  std::int64_t queued = module_stream_->backlog();
+  if (queued >= TETHER_WRITE_BACKLOG) module_stream_->want_writable();
   // What the module writes in answer to the client (pongs, echoes) is bounded like the pub/sub
   // output: past the queue limit the client is not read until it has taken some of it.
   if (output_backed_up()) set_reading(false);
@@ -277,137 +187,17 @@ std::int64_t Connection::write_for_module(const void* data, std::size_t length) 
   return queued;
 }
 
-std::int64_t Connection::backlog() const {
-  std::size_t queued = module_stream_ ? module_stream_->queue.bytes() : 0;
-  return static_cast<std::int64_t>(queued + tcp_.write_queue_size);
-}
-
 // Whether the client's unsent output is so large that reading more of its input (requests,
 // pings, messages to echo) would only make it grow.
 bool Connection::output_backed_up() const {
-  // Past the limit, as the slow-consumer policy counts it (a limit of 0 is not "always full").
-  if (module_stream_) return static_cast<std::uint64_t>(backlog()) > module_stream_->queue_limit;
-  return tcp_.write_queue_size >= host_.http_limits().max_queued_output;
+  if (module_stream_) return module_stream_->backed_up();
+  return transport_.unsent() >= host_.http_limits().max_queued_output;
 }
 
 bool Connection::takes_frames() const {
-  if (closed_ || lingering_ || !module_stream_) return false;
+  if (closed_ || transport_.shut_down() || !module_stream_) return false;
   auto current = phase();
   return current == HttpSession::Phase::streaming || current == HttpSession::Phase::upgraded;
-}
-
-void Connection::set_queue_limit(std::uint64_t max_bytes, tether_slow_policy policy) {
-  if (!module_stream_) return;
-  module_stream_->queue_limit = max_bytes;
-  module_stream_->policy = policy;
-}
-
-Subscription*& Connection::subscriptions() { return module_stream_->subscriptions; }
-bool& Connection::flush_scheduled() { return module_stream_->flush_scheduled; }
-
-bool Connection::queue_frame(FrameRef frame) {
-  if (!takes_frames()) return false;
-  ModuleStream& s = *module_stream_;
-  s.queue.push_back(std::move(frame));
-  if (static_cast<std::uint64_t>(backlog()) > s.queue_limit) handle_overflow();
-  return takes_frames();
-}
-
-// The slow-consumer policy: never more than queue_limit of unsent messages per client.
-void Connection::handle_overflow() {
-  ModuleStream& s = *module_stream_;
-  if (s.policy == TETHER_SLOW_DROP) {
-    std::size_t in_flight = tcp_.write_queue_size;
-    std::size_t room = s.queue_limit > in_flight ? s.queue_limit - in_flight : 0;
-    std::uint64_t dropped = s.queue.drop_oldest(room);
-    s.dropped += static_cast<std::uint32_t>(dropped);
-    shared_metrics().add(host_.metrics_slot(), core_metrics().messages_dropped, static_cast<std::int64_t>(dropped));
-    return;
-  }
-  shared_metrics().add(host_.metrics_slot(), core_metrics().slow_disconnects, 1);
-  shared_metrics().add(host_.metrics_slot(), core_metrics().messages_dropped, static_cast<std::int64_t>(s.queue.frames()));
-  s.queue.clear();
-  host_.hub().connection_closing(*this);  // no more messages for it
-  if (s.callbacks->on_overflow) s.callbacks->on_overflow(this, s.user);
-  if (!closed_ && module_stream_ && phase() != HttpSession::Phase::closing) close_for_module();
-}
-
-void Connection::flush_queue(bool force) {
-  if (closed_ || !module_stream_) return;
-  flush_output();  // the response head (101, stream headers) goes first
-  if (closed_ || !module_stream_) return;
-  ModuleStream& s = *module_stream_;
-  if (pending_writes_ != 0 && !force) return;  // on_write comes back here
-  if (s.dropped != 0) {
-    FrameRef notice = host_.hub().dropped_notice(*this, s.dropped);
-    s.dropped = 0;
-    if (notice) s.queue.push_front(std::move(notice));
-  }
-  if (s.queue.empty()) return;
-  write_queue(s.queue);
-}
-
-void Connection::write_queue(StreamQueue& queue) {
-  std::size_t total = queue.bytes();
-  if (tls_) {  // encrypted per connection: one copy is unavoidable
-    std::string plaintext;
-    plaintext.reserve(total);
-    for (const FrameRef& f : queue) plaintext.append(f.view());
-    queue.clear();
-    std::string ciphertext;
-    bool ok = tls_->send(plaintext, &ciphertext);
-    write_bytes(ciphertext);
-    if (!ok) close_now();
-    return;
-  }
-  shared_metrics().add(host_.metrics_slot(), core_metrics().bytes_sent, static_cast<std::int64_t>(total));
-  auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
-  // One writev for the whole batch; the kernel usually takes it all, and then nothing is
-  // allocated and no callback follows. Scratch space: one loop thread, used before returning.
-  static std::vector<uv_buf_t> bufs;
-  bufs.clear();
-  for (const FrameRef& f : queue) bufs.push_back(uv_buf_init(const_cast<char*>(f.data()), static_cast<unsigned>(f.size())));
-  std::size_t done_frames = 0, offset = 0;
-  if (pending_writes_ == 0) {
-    int written = uv_try_write(stream, bufs.data(), static_cast<unsigned>(std::min<std::size_t>(bufs.size(), 1024)));
-    if (written < 0 && written != UV_EAGAIN) {
-      close_now();
-      return;
-    }
-    auto left = static_cast<std::size_t>(std::max(written, 0));
-    for (const FrameRef& f : queue) {
-      if (left < f.size()) break;
-      left -= f.size();
-      ++done_frames;
-    }
-    offset = left;
-    if (done_frames == bufs.size()) {
-      queue.clear();
-      last_activity_ms_ = uv_now(host_.loop());
-      return;
-    }
-  }
-  // The rest waits in libuv, holding its frames until written.
-  queue.consume(done_frames);
-  auto* request = new FrameWrite;
-  request->frames = queue.take_all();
-  request->req.data = this;
-  bufs.erase(bufs.begin(), bufs.begin() + static_cast<std::ptrdiff_t>(done_frames));
-  bufs.front().base += offset;
-  bufs.front().len -= offset;
-  int status = uv_write(&request->req, stream, bufs.data(), static_cast<unsigned>(bufs.size()),
-                        [](uv_write_t* req, int result) {
-                          auto* done = reinterpret_cast<FrameWrite*>(req);
-                          Connection& c = *static_cast<Connection*>(req->data);
-                          delete done;
-                          c.on_write_done(result);
-                        });
-  if (status != 0) {
-    delete request;
-    close_now();
-    return;
-  }
-  ++pending_writes_;
 }
 
 void Connection::end_module_stream() {
@@ -415,8 +205,8 @@ void Connection::end_module_stream() {
   if (!session_ || session_->phase() != HttpSession::Phase::streaming) return;
   if (!closed_) {
     request_released_ = false;
-    host_.hub().connection_closing(*this);
-    flush_queue(true);
+    module_stream_->leave_hub();
+    module_stream_->flush(true);
   }
   module_stream_.reset();  // the module is done with it: no on_close for this connection
   if (closed_) return;     // closing already (or the last write failed): no request follows
@@ -425,80 +215,32 @@ void Connection::end_module_stream() {
 
 void Connection::close_for_module() {
   if (closed_) return;
-  flush_queue(true);
+  if (module_stream_) module_stream_->flush(true);
   close_after_output();
   after_output_progress();
 }
 
 void Connection::shutdown_stream() {
   if (closed_) return;
-  if (!module_stream_ || !module_stream_->callbacks->on_shutdown) {
+  if (!module_stream_ || !module_stream_->callbacks().on_shutdown) {
     close_now();
     return;
   }
-  if (module_stream_->shutdown_sent) return;
-  module_stream_->shutdown_sent = true;
-  host_.hub().connection_closing(*this);  // the goodbye is the last thing it gets
-  module_stream_->callbacks->on_shutdown(this, module_stream_->user);
+  if (!module_stream_->mark_shutdown_sent()) return;
+  module_stream_->leave_hub();  // the goodbye is the last thing it gets
+  module_stream_->callbacks().on_shutdown(this, module_stream_->user());
 }
 
 void Connection::flush_output() {
-  if (!session_) return;  // upgraded: everything goes through the frame queue
+  if (!session_) return;  // upgraded: everything goes through the module stream
   std::string& output = session_->output();
   if (output.empty() || closed_) return;
-  if (!tls_) {
-    write_bytes(output);
-    return;
-  }
-  std::string ciphertext;
-  bool ok = tls_->send(output, &ciphertext);
+  bool sent = transport_.write(output);
   output.clear();
-  write_bytes(ciphertext);
-  if (!ok) close_now();
+  if (!sent) close_now();
 }
 
-// Sends `output` (ciphertext with TLS) and empties it.
-void Connection::write_bytes(std::string& output) {
-  if (output.empty() || closed_) return;
-  shared_metrics().add(host_.metrics_slot(), core_metrics().bytes_sent, static_cast<std::int64_t>(output.size()));
-  auto* stream = reinterpret_cast<uv_stream_t*>(&tcp_);
-  std::size_t offset = 0;
-  if (pending_writes_ == 0) {
-    // Fast path: the kernel usually takes the whole response at once, with no allocation.
-    uv_buf_t whole = uv_buf_init(output.data(), static_cast<unsigned>(output.size()));
-    int written = uv_try_write(stream, &whole, 1);
-    if (written > 0) offset = static_cast<std::size_t>(written);
-    else if (written < 0 && written != UV_EAGAIN) {
-      output.clear();
-      close_now();
-      return;
-    }
-  }
-  if (offset < output.size()) {
-    auto* request = new WriteRequest;
-    request->data.assign(output, offset);
-    request->req.data = this;
-    uv_buf_t rest = uv_buf_init(request->data.data(), static_cast<unsigned>(request->data.size()));
-    if (uv_write(&request->req, stream, &rest, 1, on_write) == 0) ++pending_writes_;
-    else {
-      delete request;
-      output.clear();
-      close_now();
-      return;
-    }
-  }
-  output.clear();
-}
-
-void Connection::on_write(uv_write_t* req, int status) {
-  auto* request = reinterpret_cast<WriteRequest*>(req);
-  Connection& c = *static_cast<Connection*>(req->data);
-  delete request;
-  c.on_write_done(status);
-}
-
-void Connection::on_write_done(int status) {
-  --pending_writes_;
+void Connection::on_transport_written(int status) {
   if (closed_) return;
   if (status < 0) {
     close_now();
@@ -506,13 +248,8 @@ void Connection::on_write_done(int status) {
   }
   last_activity_ms_ = uv_now(host_.loop());
   if (module_stream_) {
-    flush_queue();
+    module_stream_->on_written();
     if (closed_) return;
-    if (module_stream_ && module_stream_->wants_writable && backlog() < TETHER_WRITE_BACKLOG) {
-      module_stream_->wants_writable = false;
-      if (module_stream_->callbacks->on_writable) module_stream_->callbacks->on_writable(this, module_stream_->user);
-      if (closed_) return;
-    }
   }
   after_output_progress();
 }
@@ -522,13 +259,13 @@ void Connection::after_output_progress() {
   if (closed_) return;
   resume_held_input();
   if (closed_) return;
-  if (pending_writes_ == 0 && peer_closed_) {
+  if (transport_.writes_in_flight() == 0 && peer_closed_) {
     close_now();
     return;
   }
   if (phase() == HttpSession::Phase::closing) {
     set_reading(false);
-    if (pending_writes_ == 0) begin_lingering_close();
+    if (transport_.writes_in_flight() == 0) begin_lingering_close();
     return;
   }
   // Reading goes on while a module answers (to notice a client that leaves); the session
@@ -540,7 +277,7 @@ void Connection::after_output_progress() {
 void Connection::update_timer() {
   const LimitsConfig& limits = host_.limits();
   auto header_ms = static_cast<std::uint64_t>(limits.header_timeout.count());
-  if (tls_ && !tls_->handshake_done() && !lingering_) {  // counted from accept, never re-armed
+  if (transport_.secure() && !transport_.handshake_done() && !transport_.shut_down()) {  // counted from accept, never re-armed
     if (timer_purpose_ != TimerPurpose::handshake)
       arm_timer(TimerPurpose::handshake, static_cast<std::uint64_t>(limits.tls_handshake_timeout.count()));
     return;
@@ -548,7 +285,7 @@ void Connection::update_timer() {
   // A client that stops reading: HTTP answers get header_timeout to go out. Upgraded
   // connections are left to their module's heartbeat and the slow-consumer limit instead (and
   // keep no timer while open).
-  if (pending_writes_ != 0 && phase() != HttpSession::Phase::upgraded) {
+  if (transport_.writes_in_flight() != 0 && phase() != HttpSession::Phase::upgraded) {
     if (timer_purpose_ != TimerPurpose::send) arm_timer(TimerPurpose::send, header_ms);
     return;
   }
@@ -645,26 +382,17 @@ void Connection::on_timer(uv_timer_t* timer) {
 }
 
 void Connection::start_drain() {
-  if (closed_ || lingering_) return;
+  if (closed_ || transport_.shut_down()) return;
   if (session_) session_->start_drain();
   if (!busy()) update_timer();  // re-arms the idle timer for the shorter quiet period
 }
 
-// Sends our FIN, then reads and discards until the client closes or kLingerMs pass: closing
-// with unread input would make the kernel send a reset that can destroy our last answer.
+// Sends our FIN (after TLS close_notify), then reads and discards until the client closes or
+// kLingerMs pass: closing with unread input would make the kernel send a reset that can destroy
+// our last answer.
 void Connection::begin_lingering_close() {
-  if (closed_ || lingering_) return;
-  if (tls_) {  // our close_notify goes out before the FIN
-    std::string ciphertext;
-    tls_->close(&ciphertext);
-    write_bytes(ciphertext);
-    if (closed_) return;
-  }
-  lingering_ = true;
-  auto* req = new uv_shutdown_t;
-  req->data = this;
-  if (uv_shutdown(req, reinterpret_cast<uv_stream_t*>(&tcp_), on_shutdown) != 0) {
-    delete req;
+  if (closed_ || transport_.shut_down()) return;
+  if (!transport_.shutdown()) {
     close_now();
     return;
   }
@@ -672,10 +400,8 @@ void Connection::begin_lingering_close() {
   arm_timer(TimerPurpose::linger, kLingerMs);
 }
 
-void Connection::on_shutdown(uv_shutdown_t* req, int status) {
-  Connection& c = *static_cast<Connection*>(req->data);
-  delete req;
-  if (status < 0 || c.peer_closed_) c.close_now();
+void Connection::on_transport_shut_down(int status) {
+  if (status < 0 || peer_closed_) close_now();
 }
 
 // Modules hear of it (on_close, connection_closed) only in the close callback, on a later
@@ -684,23 +410,29 @@ void Connection::on_shutdown(uv_shutdown_t* req, int status) {
 void Connection::close_now() {
   if (closed_) return;
   closed_ = true;
-  if (module_stream_) host_.hub().connection_closing(*this);
-  if (module_stream_) module_stream_->queue.clear();
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), on_handle_closed);
-  if (timer_) uv_close(reinterpret_cast<uv_handle_t*>(timer_), on_handle_closed);
+  if (module_stream_) {
+    module_stream_->leave_hub();
+    module_stream_->discard();
+  }
+  transport_.close();
+  if (timer_)
+    uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) {
+      Connection& c = connection_of(h);
+      delete c.timer_;
+      c.timer_ = nullptr;
+      c.handle_closed();
+    });
 }
 
-void Connection::on_handle_closed(uv_handle_t* handle) {
-  Connection& c = connection_of(handle);
-  if (handle == reinterpret_cast<uv_handle_t*>(c.timer_)) {
-    delete c.timer_;
-    c.timer_ = nullptr;
-  }
-  if (--c.open_handles_ != 0) return;
-  if (auto stream = std::move(c.module_stream_); stream && stream->callbacks->on_close)
-    stream->callbacks->on_close(&c, stream->user);
-  c.host_.on_connection_closed(c);
-  delete &c;
+void Connection::on_transport_closed() { handle_closed(); }
+
+// One of its handles is closed; with the last one the connection is freed, here and only here.
+void Connection::handle_closed() {
+  if (--open_handles_ != 0) return;
+  if (auto stream = std::move(module_stream_); stream && stream->callbacks().on_close)
+    stream->callbacks().on_close(this, stream->user());
+  if (handed_over_) host_.on_connection_closed(*this);
+  delete this;
 }
 
 void Connection::on_deferred_answer() {
@@ -712,7 +444,7 @@ void Connection::on_request_answered(const RequestSummary& summary) {
   if (summary.status >= 100 && summary.status < 600)
     shared_metrics().add(host_.metrics_slot(), core_metrics().requests[summary.status / 100 - 1], 1);
   AccessLog& log = host_.access_log();
-  if (log.enabled()) log.record(tcp_, summary);
+  if (log.enabled()) log.record(transport_.socket(), summary);
 }
 
 }  // namespace tether

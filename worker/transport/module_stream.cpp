@@ -1,0 +1,158 @@
+#include "worker/transport/module_stream.h"
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "core/shared_metrics.h"
+#include "worker/pubsub/pubsub_hub.h"
+#include "worker/transport/connection.h"
+
+namespace tether {
+namespace {
+
+// Scratch iovecs over a batch of frames: one loop thread, used before the write returns.
+std::vector<uv_buf_t>& scratch_buffers() {
+  static std::vector<uv_buf_t> buffers;
+  return buffers;
+}
+
+void append_buffers(const FrameRef* begin, const FrameRef* end, std::size_t offset, std::vector<uv_buf_t>* out) {
+  for (const FrameRef* f = begin; f != end; ++f) {
+    out->push_back(uv_buf_init(const_cast<char*>(f->data()) + offset, static_cast<unsigned>(f->size() - offset)));
+    offset = 0;
+  }
+}
+
+// A batch of queued frames, written from the frames themselves. What the kernel does not take
+// moves into the write with its frames (references, not copies), which hold them until written.
+class FrameBatch final : public WriteBatch {
+ public:
+  explicit FrameBatch(StreamQueue& queue) : queue_(queue) {
+    std::vector<uv_buf_t>& buffers = scratch_buffers();
+    buffers.clear();
+    append_buffers(queue.begin(), queue.end(), 0, &buffers);
+  }
+  std::span<const uv_buf_t> buffers() override { return scratch_buffers(); }
+  PendingWrite* keep_rest(std::size_t written, std::vector<uv_buf_t>* rest) override {
+    std::size_t done = 0;
+    for (const FrameRef& f : queue_) {
+      if (written < f.size()) break;
+      written -= f.size();
+      ++done;
+    }
+    queue_.consume(done);
+    auto* pending = new FramesWrite;
+    pending->frames = queue_.take_all();
+    append_buffers(pending->frames.data(), pending->frames.data() + pending->frames.size(), written, rest);
+    return pending;
+  }
+
+ private:
+  struct FramesWrite final : PendingWrite {
+    std::vector<FrameRef> frames;
+  };
+  StreamQueue& queue_;
+};
+
+// The distinct callback sets modules handed over (one or two per module), so that a stream
+// keeps a pointer instead of a copy. Copied as the ABI promises: only the members the module's
+// struct has (it may be older and smaller than ours), the rest NULL.
+const tether_stream_callbacks* intern_callbacks(const tether_stream_callbacks* callbacks) {
+  static std::vector<std::unique_ptr<tether_stream_callbacks>> known;
+  tether_stream_callbacks copy{};
+  if (callbacks) std::memcpy(&copy, callbacks, std::min(callbacks->size, sizeof(tether_stream_callbacks)));
+  copy.size = sizeof(tether_stream_callbacks);
+  for (const auto& k : known)
+    if (std::memcmp(k.get(), &copy, sizeof copy) == 0) return k.get();
+  known.push_back(std::make_unique<tether_stream_callbacks>(copy));
+  return known.back().get();
+}
+
+}  // namespace
+
+ModuleStream::ModuleStream(Connection& connection, const tether_stream_callbacks* callbacks, void* user)
+    : connection_(connection), callbacks_(intern_callbacks(callbacks)), user_(user) {}
+
+void ModuleStream::set_queue_limit(std::uint64_t max_bytes, tether_slow_policy policy) {
+  queue_limit_ = max_bytes;
+  policy_ = static_cast<std::uint8_t>(policy);
+}
+
+bool ModuleStream::takes_frames() const { return connection_.takes_frames(); }
+bool ModuleStream::chunked() const { return connection_.chunked_stream(); }
+
+void ModuleStream::leave_hub() {
+  if (known_to_hub()) connection_.host_.hub().stream_closed(*this);
+}
+
+std::int64_t ModuleStream::backlog() const {
+  return static_cast<std::int64_t>(queue_.bytes() + connection_.transport_.unsent());
+}
+
+bool ModuleStream::queue_write(std::string_view bytes, bool chunked) {
+  if (!bytes.empty()) queue_.push_back(chunked ? chunk_frame(bytes) : FrameRef::copy_of(bytes));
+  flush();
+  return !connection_.closed_;
+}
+
+bool ModuleStream::queue_frame(FrameRef frame) {
+  Connection& c = connection_;  // an overflow may free this stream
+  if (!c.takes_frames()) return false;
+  queue_.push_back(std::move(frame));
+  if (backed_up()) handle_overflow();
+  return c.takes_frames();
+}
+
+// The slow-consumer policy: never more than queue_limit of unsent messages per client.
+void ModuleStream::handle_overflow() {
+  Connection& c = connection_;
+  std::size_t slot = c.host_.metrics_slot();
+  if (policy_ == TETHER_SLOW_DROP) {
+    std::size_t in_flight = c.transport_.unsent();
+    std::size_t room = queue_limit_ > in_flight ? queue_limit_ - in_flight : 0;
+    std::uint64_t dropped = queue_.drop_oldest(room);
+    dropped_ += static_cast<std::uint32_t>(dropped);
+    shared_metrics().add(slot, core_metrics().messages_dropped, static_cast<std::int64_t>(dropped));
+    return;
+  }
+  shared_metrics().add(slot, core_metrics().slow_disconnects, 1);
+  shared_metrics().add(slot, core_metrics().messages_dropped, static_cast<std::int64_t>(queue_.frames()));
+  queue_.clear();
+  leave_hub();  // no more messages for it
+  if (callbacks_->on_overflow) callbacks_->on_overflow(&c, user_);
+  if (!c.closed_ && c.module_stream_ && c.phase() != HttpSession::Phase::closing) c.close_for_module();
+}
+
+void ModuleStream::flush(bool force) {
+  Connection& c = connection_;
+  if (c.closed_) return;
+  c.flush_output();  // the response head (101, stream headers) goes first
+  if (c.closed_) return;
+  if (c.transport_.writes_in_flight() != 0 && !force) return;  // on_written comes back here
+  if (dropped_ != 0) {
+    FrameRef notice = c.host_.hub().dropped_notice(*this, dropped_);
+    dropped_ = 0;
+    if (notice) queue_.push_front(std::move(notice));
+  }
+  if (queue_.empty()) return;
+  FrameBatch batch(queue_);
+  bool sent = c.transport_.write(batch);
+  queue_.clear();  // written, or kept by the write
+  if (!sent) {
+    c.close_now();
+    return;
+  }
+  if (c.transport_.writes_in_flight() == 0) c.last_activity_ms_ = uv_now(c.host_.loop());
+}
+
+void ModuleStream::on_written() {
+  Connection& c = connection_;
+  flush();
+  if (c.closed_ || !wants_writable_ || backlog() >= TETHER_WRITE_BACKLOG) return;
+  wants_writable_ = false;
+  if (callbacks_->on_writable) callbacks_->on_writable(&c, user_);  // may end the stream: the last thing here
+}
+
+}  // namespace tether
