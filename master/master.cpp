@@ -22,8 +22,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// A worker that outlives its drain or stop by this much is killed.
-constexpr milliseconds kKillGrace{5000};
 // A worker that ran at least this long before crashing is respawned at once.
 constexpr milliseconds kStableUptime{10'000};
 constexpr milliseconds kMaxRespawnDelay{10'000};

@@ -18,6 +18,9 @@
 
 namespace tether {
 
+// A worker that outlives its drain (drain_timeout) or stop by this much is killed.
+inline constexpr std::chrono::milliseconds kKillGrace{5000};
+
 struct Generation {
   enum class State {
     starting,  // forked by a reload, waiting for every worker's READY
@@ -32,7 +35,7 @@ struct Generation {
   State state = State::starting;
   std::vector<WorkerProcess> processes;        // indexed by slot
   std::vector<UniqueFd> retired_listeners;     // closed once this generation stopped accepting
-  std::array<unsigned char, 80> ticket_keys{}; // TLS session-ticket keys of this generation
+  TicketKeys ticket_keys{};                    // TLS session-ticket keys of this generation
   SteadyClock::time_point deadline{};
 
   std::size_t running() const;

@@ -14,10 +14,6 @@
 #include "master/module_check.h"
 
 namespace tether {
-namespace {
-constexpr std::chrono::milliseconds kDrainKillGrace{5000};
-}
-
 void Master::request_reload() {
   if (shutdown_ != Shutdown::none) return;
   if (starting_generation()) {
@@ -100,7 +96,7 @@ void Master::notify_still_serving() {
 
 void Master::drain(Generation& generation) {
   generation.state = Generation::State::draining;
-  generation.deadline = SteadyClock::now() + generation.config->server.drain_timeout + kDrainKillGrace;
+  generation.deadline = SteadyClock::now() + generation.config->server.drain_timeout + kKillGrace;
   for (WorkerProcess& p : generation.processes) {
     p.stop_requested = true;
     if (p.control) send_control_message(p.control.get(), ControlMessage{ControlType::drain});
@@ -131,7 +127,7 @@ void Master::limit_draining_generations() {
     if (count() <= limit) return;
     if (g.state != Generation::State::draining) continue;
     LOG_WARN("more than %u generations draining: stopping generation %u now", limit, g.number);
-    stop(g, kDrainKillGrace);
+    stop(g, kKillGrace);
   }
 }
 
