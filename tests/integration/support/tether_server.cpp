@@ -219,9 +219,21 @@ bool process_alive(pid_t pid) {
   return state != "Z";
 }
 
-}  // namespace tether::test
+bool holds_open(pid_t pid, const std::string& path) {
+  std::string fds = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* dir = ::opendir(fds.c_str());
+  if (!dir) return false;
+  bool found = false;
+  while (dirent* entry = ::readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    char target[4096];
+    ssize_t n = ::readlink((fds + "/" + entry->d_name).c_str(), target, sizeof target);
+    if (n > 0 && std::string(target, static_cast<std::size_t>(n)) == path) found = true;
+  }
+  ::closedir(dir);
+  return found;
+}
 
-namespace tether::test {
 namespace {
 
 struct TcpEntry {

@@ -82,6 +82,8 @@ class TetherServer {
 std::size_t open_fd_count(pid_t pid);
 std::size_t resident_kib(pid_t pid);
 bool process_alive(pid_t pid);
+// Whether `pid` has a descriptor open on `path` (a log it reopened after rotation, say).
+bool holds_open(pid_t pid, const std::string& path);
 
 // Helpers reading /proc/net/tcp, where a server-side socket still in the accept queue (or
 // already closed by its process) has no inode. Whether the server has accepted the connection
