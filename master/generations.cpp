@@ -140,7 +140,7 @@ std::vector<unsigned> Generations::remove_finished(bool shutting_down) {
   return gone;
 }
 
-milliseconds schedule_respawn(WorkerProcess& process, SteadyClock::time_point now) {
+milliseconds plan_respawn(WorkerProcess& process, SteadyClock::time_point now) {
   if (now - process.started_at >= kStableUptime) process.recent_crashes = 0;
   ++process.recent_crashes;
   milliseconds delay{0};

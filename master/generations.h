@@ -47,7 +47,7 @@ struct WorkerExit {
   enum class Then {
     nothing,
     abandon_reload,     // a worker of a starting generation died before READY: the reload fails
-    respawn,            // an active worker crashed: respawn it (schedule_respawn says when)
+    respawn,            // an active worker crashed: respawn it (plan_respawn says when)
     release_listeners,  // a draining worker: the retired listeners may be closable now
   } then = Then::nothing;
 };
@@ -113,6 +113,6 @@ class Generations {
 
 // The first crash is repaired at once; crashes in quick succession back off exponentially (100 ms
 // doubling up to 10 s; a worker that ran 10 s is stable again). Sets respawn_at; returns the delay.
-std::chrono::milliseconds schedule_respawn(WorkerProcess& process, SteadyClock::time_point now);
+std::chrono::milliseconds plan_respawn(WorkerProcess& process, SteadyClock::time_point now);
 
 }  // namespace tether

@@ -345,7 +345,7 @@ bool Master::spawn(Generation& generation, WorkerProcess& process) {
 }
 
 void Master::schedule_respawn(WorkerProcess& process) {
-  milliseconds delay = tether::schedule_respawn(process, SteadyClock::now());
+  milliseconds delay = plan_respawn(process, SteadyClock::now());
   if (delay.count() > 0)
     LOG_WARN("worker %u crashed %u times in a row: respawning in %lldms", process.slot, process.recent_crashes,
              static_cast<long long>(delay.count()));

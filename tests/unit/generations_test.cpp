@@ -214,16 +214,16 @@ TEST(Generations, TheNextDeadlineIsTheEarliestOfTheStatesDeadlinesAndTheRespawns
 TEST(WorkerRespawn, TheFirstCrashIsRepairedAtOnceAndQuickRepeatsBackOff) {
   WorkerProcess p;
   p.started_at = kT0;
-  EXPECT_EQ(schedule_respawn(p, kT0 + 1s), 0ms);
+  EXPECT_EQ(plan_respawn(p, kT0 + 1s), 0ms);
   EXPECT_EQ(p.respawn_at, kT0 + 1s);
-  EXPECT_EQ(schedule_respawn(p, kT0 + 1s), 100ms);
-  EXPECT_EQ(schedule_respawn(p, kT0 + 1s), 200ms);
+  EXPECT_EQ(plan_respawn(p, kT0 + 1s), 100ms);
+  EXPECT_EQ(plan_respawn(p, kT0 + 1s), 200ms);
   EXPECT_EQ(p.respawn_at, kT0 + 1s + 200ms);
-  for (int i = 0; i < 10; ++i) schedule_respawn(p, kT0 + 1s);
-  EXPECT_EQ(schedule_respawn(p, kT0 + 1s), 10s);  // capped
+  for (int i = 0; i < 10; ++i) plan_respawn(p, kT0 + 1s);
+  EXPECT_EQ(plan_respawn(p, kT0 + 1s), 10s);  // capped
   // A worker that ran for ten seconds is stable: its next crash is repaired at once again.
   p.started_at = kT0;
-  EXPECT_EQ(schedule_respawn(p, kT0 + 10s), 0ms);
+  EXPECT_EQ(plan_respawn(p, kT0 + 10s), 0ms);
 }
 
 }  // namespace
