@@ -19,19 +19,10 @@
 #include <string_view>
 #include <vector>
 
+#include "core/pubsub_message.h"
+
 namespace tether {
 
-// A message id: the broker's epoch (drawn when the master starts) and the channel's sequence
-// number. Written "<epoch in 8 hex digits>-<sequence>", the same on every worker.
-struct MessageId {
-  std::uint32_t epoch = 0;
-  std::uint64_t sequence = 0;
-
-  std::string to_string() const;
-  static std::optional<MessageId> parse(std::string_view text);
-};
-
-constexpr std::size_t kMaxChannelName = 128;
 // The u32 length field: an encoder refuses a longer body.
 constexpr std::size_t kMaxFrameBody = UINT32_MAX;
 
@@ -39,10 +30,6 @@ constexpr std::size_t kMaxFrameBody = UINT32_MAX;
 // a publish of that size to the longest channel name, with its fixed fields, or (when that is
 // shorter) a history request for the longest channel name.
 std::size_t max_worker_frame(std::uint64_t max_message_size);
-
-// Channel names: 1..128 bytes of [A-Za-z0-9_.:@-]. Returns null when `name` is valid, else
-// why not (a static string, for a 400 answer).
-const char* channel_name_problem(std::string_view name);
 
 enum class PubsubType : std::uint8_t {
   // worker -> master

@@ -17,6 +17,10 @@ std::uint32_t draw_epoch() {
   return epoch;
 }
 
+// Ages are wall-clock (a message's time is when it was published): a clock set back makes a
+// message look younger than it is, never so old that all history would expire at once.
+std::uint64_t age_ms(std::uint64_t now_ms, std::uint64_t then_ms) { return now_ms > then_ms ? now_ms - then_ms : 0; }
+
 }  // namespace
 
 std::uint64_t unix_time_ms() {
@@ -224,7 +228,7 @@ void LocalBroker::enforce_limits(std::uint64_t now_ms) {
     auto [channel, sequence] = order_.front();
     bool live = !channel->history.empty() && channel->history.front().sequence == sequence;
     if (live) {
-      bool too_old = now_ms - channel->history.front().time_ms >= ttl;
+      bool too_old = age_ms(now_ms, channel->history.front().time_ms) >= ttl;
       if (!too_old && history_bytes_ <= config_.history_memory) break;
       evict_oldest(*channel);
     }
@@ -248,7 +252,7 @@ std::int64_t LocalBroker::expire(std::uint64_t now_ms) {
   auto [channel, sequence] = order_.front();
   if (channel->history.empty()) return 1000;  // a stale entry: look again soon
   auto ttl = static_cast<std::uint64_t>(config_.history_ttl.count());
-  std::uint64_t age = now_ms - channel->history.front().time_ms;
+  std::uint64_t age = age_ms(now_ms, channel->history.front().time_ms);
   return age >= ttl ? 0 : static_cast<std::int64_t>(ttl - age);
 }
 

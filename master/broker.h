@@ -54,8 +54,9 @@ class LocalBroker {
   const char* handle(PubsubLink& from, const PubsubFrame& frame, const std::vector<PubsubLink*>& links);
   // The worker at `link` is gone: its subscribers no longer count.
   void forget_link(const PubsubLink& link);
-  // Drops history older than history_ttl. Returns milliseconds until the next entry expires
-  // (-1: nothing to expire).
+  // Drops history older than history_ttl at `now_ms` (unix time, the clock messages are stamped
+  // with). Returns milliseconds until the next entry expires (-1: nothing to expire): the caller
+  // waits for that on its steady clock.
   std::int64_t expire(std::uint64_t now_ms);
 
   std::size_t channel_count() const { return channels_.size(); }

@@ -159,8 +159,15 @@ void Master::read_pubsub(Generation& generation, WorkerProcess& process) {
     ::kill(process.pid, SIGKILL);
   }
   if (result != PubsubLink::ReadResult::open) close_pubsub(process);
+  expire_history();
+}
+
+// A message's age is wall-clock time (its time is when it was published, the one workers show);
+// the wait for the next expiry is a steady deadline like every other one of the master's.
+void Master::expire_history() {
   std::int64_t next = broker_.expire(unix_time_ms());
-  broker_expiry_ms_ = next < 0 ? 0 : unix_time_ms() + static_cast<std::uint64_t>(next);
+  broker_expiry_.reset();
+  if (next >= 0) broker_expiry_ = SteadyClock::now() + milliseconds(next);
 }
 
 // Sends what the broker produced. A worker that stops reading its link (wedged, stopped) would
@@ -200,11 +207,7 @@ void Master::close_pubsub(WorkerProcess& process) {
 
 std::optional<SteadyClock::duration> Master::time_to_next_deadline() const {
   std::optional<SteadyClock::time_point> next = generations_.next_deadline();
-  if (broker_expiry_ms_ != 0) {
-    std::uint64_t now = unix_time_ms();
-    auto expiry = SteadyClock::now() + milliseconds(broker_expiry_ms_ > now ? broker_expiry_ms_ - now : 0);
-    if (!next || expiry < *next) next = expiry;
-  }
+  if (broker_expiry_ && (!next || *broker_expiry_ < *next)) next = broker_expiry_;
   if (!next) return std::nullopt;
   return std::max(SteadyClock::duration::zero(), *next - SteadyClock::now());
 }
@@ -294,10 +297,7 @@ void Master::read_control(Generation& generation, WorkerProcess& process) {
 
 void Master::on_deadlines() {
   auto now = SteadyClock::now();
-  if (broker_expiry_ms_ != 0 && unix_time_ms() >= broker_expiry_ms_) {
-    std::int64_t next = broker_.expire(unix_time_ms());
-    broker_expiry_ms_ = next < 0 ? 0 : unix_time_ms() + static_cast<std::uint64_t>(next);
-  }
+  if (broker_expiry_ && *broker_expiry_ <= now) expire_history();
   for (const DeadlineAction& action : generations_.deadlines_passed(now, shutdown_ != Shutdown::none)) {
     switch (action.kind) {
       case DeadlineAction::Kind::respawn: spawn(*action.generation, *action.process); break;

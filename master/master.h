@@ -66,13 +66,15 @@ class Master {
   void reopen_logs();
   bool apply_log_settings(const Config& config, std::string* why);
 
+  void expire_history();
+
   std::string config_path_;
   ConfigPtr config_;  // of the active generation
   std::string pid_file_;
   std::optional<WorkerIdentity> identity_;
   ListenerSet listeners_;
   LocalBroker broker_;
-  std::uint64_t broker_expiry_ms_ = 0;  // 0: nothing to expire
+  std::optional<SteadyClock::time_point> broker_expiry_;  // when the oldest kept message expires
   Generations generations_;  // the state machine of reloads and stops (master/generations.h)
   UniqueFd signal_fd_;
   ServiceNotifier notifier_;

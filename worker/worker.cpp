@@ -15,6 +15,7 @@
 #include "worker/control_channel.h"
 #include "worker/host/crash_report.h"
 #include "worker/host/module_runtime.h"
+#include "worker/pubsub/master_link_broker.h"
 #include "worker/pubsub/publish_endpoint.h"
 #include "worker/pubsub/pubsub_hub.h"
 #include "worker/http/router.h"
@@ -41,8 +42,10 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
         http_limits_{config_->limits.max_header_size, config_->limits.max_body_size},
         read_buffer_(new char[kReadBufferSize]) {
     uv_loop_init(&loop_);
-    hub_ = std::make_unique<PubsubHub>(&loop_, startup.pubsub_fd, config_->pubsub, slot_, metrics_slot_);
-    publish_ = std::make_unique<PublishEndpoint>(*hub_, metrics_slot_);
+    // The one broker there is today: the master, over this worker's link.
+    hub_ = std::make_unique<PubsubHub>(&loop_, std::make_unique<MasterLinkBroker>(&loop_, startup.pubsub_fd),
+                                       config_->pubsub, slot_, metrics_slot_);
+    publish_ = std::make_unique<PublishEndpoint>(*hub_);
     modules_ = std::make_unique<ModuleRuntime>(*config_, std::move(modules), &loop_, slot_, generation_, metrics_slot_,
                                                hub_.get());
     tls_contexts_.resize(config_->listen.size());

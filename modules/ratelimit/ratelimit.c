@@ -27,10 +27,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 #include <tether/module.h>
 
+#include "../common/clock.h"
 #include "limiter.h"
 
 typedef enum { KEY_ADDRESS, KEY_HEADER, KEY_SEGMENT } key_kind;
@@ -113,12 +113,6 @@ static int track_take(tether_connection *c, int remove, uint64_t *address) {
     track_put(moved.key, moved.state, moved.address);
   }
   return st;
-}
-
-static uint64_t now_us(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
 }
 
 /* The address of a peer, without its port. */
@@ -309,7 +303,7 @@ static int access_phase(tether_request *request, void *config, void *route_confi
   memset(&info, 0, sizeof info);
   info.size = sizeof info;
   if (host->request_info(request, &info) != TETHER_OK) return TETHER_DECLINED;
-  verdict = rl_take(state, request_key(request, route, &info), route->rate, route->burst, now_us());
+  verdict = rl_take(state, request_key(request, route, &info), route->rate, route->burst, monotonic_us());
   if (verdict.allowed) return TETHER_DECLINED;
   host->metric_add(host->request_worker(request), rejected_rate, 1);
   snprintf(retry, sizeof retry, "%.0f", ceil(verdict.retry_after) < 1 ? 1.0 : ceil(verdict.retry_after));

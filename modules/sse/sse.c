@@ -19,16 +19,19 @@
  * a short "retry:" and the end of the stream, so the client reconnects to the new workers.
  * A request gets 400 with the reason for: a channel name the publish API would refuse (a %00 is
  * refused, not cut off), more than 16 channels, a Last-Event-ID or lastEventId longer than 64
- * bytes, a bad %-escape (sse_request.c).
+ * bytes, a bad %-escape in channel or lastEventId; other parameters are not looked at (the
+ * rule of modules/common/subscription.c, which websocket shares; sse_request.c).
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <tether/module.h>
-#include <time.h>
 
+#include "../common/clock.h"
+#include "../common/list.h"
 #include "../common/queue_settings.h"
+#include "../common/refusal.h"
 #include "sse_request.h"
 
 enum { SWEEP_MS = 250 };
@@ -45,7 +48,7 @@ static const route_config default_route = {QUEUE_SETTINGS_DEFAULT};
 
 typedef struct sse_conn {
   tether_connection *connection;
-  struct sse_conn *prev, *next;
+  list_link link; /* in connections */
   uint64_t last_beat_ms;
   uint64_t interval_ms;
 } sse_conn;
@@ -54,14 +57,8 @@ static const tether_host *host;
 static tether_worker *worker;
 static tether_timer *sweep_timer;
 static tether_feed *feed;
-static sse_conn *connections;
+static list_link connections = LIST_HEAD_INIT(connections);
 static tether_metric open_metric;
-
-static uint64_t now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
-}
 
 static int create_config(const tether_host *h, tether_config *table, void **out) {
   static const char *const keys[] = {"retry"};
@@ -150,9 +147,7 @@ static int encode_notice(void *user, const tether_notice *n, tether_buffer *out)
  * sse_conn). So a write is the last thing done with an sse_conn, or its result is checked. */
 
 static void forget(sse_conn *c) {
-  if (c->prev) c->prev->next = c->next;
-  else connections = c->next;
-  if (c->next) c->next->prev = c->prev;
+  list_remove(&c->link);
   host->metric_add(worker, open_metric, -1);
   free(c);
 }
@@ -187,25 +182,17 @@ static const tether_stream_callbacks callbacks = {
 };
 
 static void sweep(tether_timer *timer, void *user) {
-  uint64_t now = now_ms();
-  sse_conn *c, *next;
+  uint64_t now = monotonic_ms();
+  list_link *at, *next; /* c may be gone after its write */
   (void)timer;
   (void)user;
-  for (c = connections; c; c = next) {
-    next = c->next; /* c may be gone after its write */
+  LIST_FOR_EACH_SAFE(at, next, &connections) {
+    sse_conn *c = LIST_ENTRY(at, sse_conn, link);
     if (c->interval_ms && now - c->last_beat_ms >= c->interval_ms) {
       c->last_beat_ms = now;
       write_text(c->connection, ":\n\n");
     }
   }
-}
-
-static int refuse(tether_request *request, int status, const char *why) {
-  char body[256];
-  int n = snprintf(body, sizeof body, "%s\n", why);
-  if (status == 405) host->response_header(request, "Allow", "GET");
-  host->respond(request, status, "text/plain", body, (size_t)(n < (int)sizeof body ? n : (int)sizeof body - 1));
-  return TETHER_OK;
 }
 
 static void read_stream_request(tether_request *request, const tether_request_info *info, sse_request *r) {
@@ -232,7 +219,7 @@ static int content(tether_request *request, void *config, void *route_config_ptr
   if (host->request_info(request, &info) != TETHER_OK) return TETHER_ERROR;
   read_stream_request(request, &info, &stream_request);
   sse_request_read(&answer, &stream_request, host->channel_problem);
-  if (answer.status != 200) return refuse(request, answer.status, answer.problem);
+  if (answer.status != 200) return refuse_request(host, request, answer.status, answer.problem);
   channels = &answer.channels;
 
   if (!(c = calloc(1, sizeof *c))) return TETHER_ERROR;
@@ -244,11 +231,9 @@ static int content(tether_request *request, void *config, void *route_config_ptr
     return TETHER_ERROR;
   }
   c->connection = conn;
-  c->last_beat_ms = now_ms();
+  c->last_beat_ms = monotonic_ms();
   host->connection_heartbeat(conn, &c->interval_ms, NULL);
-  c->next = connections;
-  if (connections) connections->prev = c;
-  connections = c;
+  list_insert_head(&connections, &c->link);
   host->metric_add(worker, open_metric, 1);
   /* From the first write on, only the handle and locals are used, not c. */
   snprintf(text, sizeof text, "retry: %llu\n\n", (unsigned long long)(settings ? settings->retry_ms : 2000));

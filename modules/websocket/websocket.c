@@ -29,10 +29,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <tether/module.h>
-#include <time.h>
 
-#include "../common/query.h"
+#include "../common/clock.h"
+#include "../common/json.h"
+#include "../common/list.h"
 #include "../common/queue_settings.h"
+#include "../common/refusal.h"
+#include "../common/utf8.h"
 #include "ws_codec.h"
 #include "ws_handshake.h"
 
@@ -58,7 +61,7 @@ static const route_config default_route = {FORMAT_JSON, CLIENT_IGNORE, QUEUE_SET
 typedef struct ws_conn {
   tether_connection *connection;
   const route_config *route;
-  struct ws_conn *prev, *next;
+  list_link link; /* in connections */
   char *message; /* the client message being assembled (echo/publish routes only) */
   char *publish_channel; /* not NUL-terminated */
   uint32_t message_length, message_capacity; /* bounded by max_message_size (at most 1GiB) */
@@ -73,15 +76,12 @@ static const tether_host *host;
 static tether_worker *worker;
 static tether_timer *sweep_timer;
 static tether_feed *feeds[2];
-static ws_conn *connections;
+static list_link connections = LIST_HEAD_INIT(connections);
 static tether_metric open_metric;
 static char scratch[SCRATCH_SIZE];
 
-static uint32_t now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint32_t)((uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000);
-}
+/* The modules' clock, cut to 32 bits to keep ws_conn small: only differences are used. */
+static uint32_t now_ms(void) { return (uint32_t)monotonic_ms(); }
 
 /* ---- settings */
 
@@ -352,9 +352,7 @@ static void on_shutdown(tether_connection *connection, void *user) {
 static void on_close(tether_connection *connection, void *user) {
   ws_conn *c = user;
   (void)connection;
-  if (c->prev) c->prev->next = c->next;
-  else connections = c->next;
-  if (c->next) c->next->prev = c->prev;
+  list_remove(&c->link);
   host->metric_add(worker, open_metric, -1);
   free(c->message);
   free(c->publish_channel);
@@ -368,12 +366,12 @@ static const tether_stream_callbacks callbacks = {
 /* Pings quiet clients, closes the ones that stopped answering. */
 static void sweep(tether_timer *timer, void *user) {
   uint32_t now = now_ms();
-  ws_conn *c, *next;
+  list_link *at, *next;
   (void)timer;
   (void)user;
-  for (c = connections; c; c = next) {
+  LIST_FOR_EACH_SAFE(at, next, &connections) {
+    ws_conn *c = LIST_ENTRY(at, ws_conn, link);
     uint32_t quiet = now - c->last_seen_ms;
-    next = c->next;
     if (c->closing) continue;
     if (c->timeout_ms && quiet >= c->timeout_ms) close_with(c, WS_CLOSE_GOING_AWAY, "ping timeout");
     else if (c->interval_ms && quiet >= c->interval_ms && now - c->last_ping_ms >= c->interval_ms) {
@@ -385,16 +383,13 @@ static void sweep(tether_timer *timer, void *user) {
 
 /* ---- the handshake (ws_handshake.c decides; here the answer goes out) */
 
+/* A 426 names the protocol and version the client should have asked for (RFC 6455 §4.4). */
 static int refuse(tether_request *request, int status, const char *why) {
-  char body[256];
-  int n = snprintf(body, sizeof body, "%s\n", why);
-  if (status == 405) host->response_header(request, "Allow", "GET");
   if (status == 426) {
     host->response_header(request, "Upgrade", "websocket");
     host->response_header(request, "Sec-WebSocket-Version", "13");
   }
-  host->respond(request, status, "text/plain", body, (size_t)(n < (int)sizeof body ? n : (int)sizeof body - 1));
-  return TETHER_OK;
+  return refuse_request(host, request, status, why);
 }
 
 static void read_upgrade_request(tether_request *request, const tether_request_info *info, ws_upgrade_request *r) {
@@ -459,9 +454,7 @@ static int content(tether_request *request, void *config, void *route_config_ptr
     wc->interval_ms = interval > UINT32_MAX ? UINT32_MAX : (uint32_t)interval;
     wc->timeout_ms = timeout > UINT32_MAX ? UINT32_MAX : (uint32_t)timeout;
   }
-  wc->next = connections;
-  if (connections) connections->prev = wc;
-  connections = wc;
+  list_insert_head(&connections, &wc->link);
   host->metric_add(worker, open_metric, 1);
   host->connection_set_queue_limit(conn, route->queue.max_queue, route->queue.slow_consumer);
   /* Subscribing may write history to the client: from here on only the handle and locals are

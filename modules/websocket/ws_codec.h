@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../common/query.h"
+#include "../common/utf8.h"
 
 enum {
   WS_OP_CONTINUATION = 0x0,

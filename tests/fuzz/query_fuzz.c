@@ -1,14 +1,16 @@
-/* libFuzzer harness: modules/common/query.c. Input: byte 0 is a decoding capacity; the rest is
- * a query string. Every parameter query_next yields must lie inside the input; every value is
- * decoded into a heap block of exactly that capacity, and the answer must agree with a decode
- * into room enough (QUERY_TOO_LONG exactly when the result is longer, the same bytes when it
- * fits). The same bytes also go through utf8_valid and json_escape, whose output must be valid
- * UTF-8 with no raw control character, quote or lone backslash. */
+/* libFuzzer harness: modules/common/query.c, utf8.c and json.c. Input: byte 0 is a decoding
+ * capacity; the rest is a query string. Every parameter query_next yields must lie inside the
+ * input; every value is decoded into a heap block of exactly that capacity, and the answer must
+ * agree with a decode into room enough (QUERY_TOO_LONG exactly when the result is longer, the
+ * same bytes when it fits). The same bytes also go through utf8_valid and json_escape, whose
+ * output must be valid UTF-8 with no raw control character, quote or lone backslash. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "modules/common/json.h"
 #include "modules/common/query.h"
+#include "modules/common/utf8.h"
 #include "tests/fuzz/fuzz_fields.h"
 
 typedef struct text {

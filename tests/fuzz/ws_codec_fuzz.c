@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "modules/common/query.h"
+#include "modules/common/utf8.h"
 #include "modules/websocket/ws_codec.h"
 
 #define CHECK(condition) \

@@ -191,6 +191,23 @@ TEST_F(ModuleInputHardening, SseNulInAChannelNameIsRefusedNotCutShort) {
   expect_refused("/sse/news%00junk", "", bad_bytes);
 }
 
+// ---- Both: one rule for %-escapes (modules/common/subscription.c)
+// A bad escape in a parameter a module reads (channel, since, lastEventId) is a 400 naming it;
+// the parameters a module does not read are not decoded, so their escapes do not matter.
+
+TEST_F(ModuleInputHardening, BothModulesRefuseABadEscapeInAParameterTheyRead) {
+  expect_refused("/ws/?channel=%zz", kUpgradeHeaders, "bad %-escape in a channel name");
+  expect_refused("/ws/x?since=1-%4", kUpgradeHeaders, "bad %-escape in since");
+  expect_refused("/sse/?channel=%zz", "", "bad %-escape in a channel name");
+  expect_refused("/sse/x?lastEventId=1-%4", "", "bad %-escape in lastEventId");
+}
+
+TEST_F(ModuleInputHardening, BothModulesIgnoreBadEscapesInParametersTheyDoNotRead) {
+  WsClient client;
+  EXPECT_EQ(client.open(server_->port(), "/ws/x?junk=%zz&since2=%4"), 101) << client.response_head();
+  EXPECT_EQ(stream_status("/sse/x?junk=%zz&since=%4"), 200);
+}
+
 // ---- WebSocket: nothing after the close, and clients that reset mid-burst
 
 TEST_F(ModuleInputHardening, WebSocketParsesNothingAfterTheClientsClose) {

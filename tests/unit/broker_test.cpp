@@ -165,6 +165,19 @@ TEST_F(Broker, HistoryExpiresAfterItsTtl) {
   EXPECT_EQ(history(broker, "x", MessageId{first.epoch, 0}).status, static_cast<std::uint32_t>(HistoryStatus::gap));
 }
 
+// Message times are wall-clock: a clock set back an hour makes a message look newer, not so
+// old that it expires.
+TEST_F(Broker, AWallClockSetBackExpiresNothing) {
+  config_.history_ttl = Milliseconds(60'000);
+  LocalBroker broker(config_);
+  MessageId first = publish(broker, "x", "kept");
+  EXPECT_GT(broker.expire(unix_time_ms() - 3'600'000), 0);
+  auto reply = history(broker, "x", MessageId{first.epoch, 0});
+  EXPECT_EQ(reply.status, static_cast<std::uint32_t>(HistoryStatus::complete));
+  ASSERT_EQ(reply.history.size(), 1u);
+  EXPECT_EQ(reply.history[0].data, "kept");
+}
+
 // history_ttl = 0: every message expires as it is published, as with history_size = 0.
 TEST_F(Broker, AZeroHistoryTtlKeepsNothingAndResumingIsAGap) {
   config_.history_ttl = Milliseconds(0);

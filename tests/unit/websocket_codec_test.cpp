@@ -10,7 +10,9 @@
 #include <vector>
 
 extern "C" {
+#include "../../modules/common/json.h"
 #include "../../modules/common/query.h"
+#include "../../modules/common/utf8.h"
 #include "../../modules/websocket/sha1.h"
 #include "../../modules/websocket/ws_codec.h"
 }

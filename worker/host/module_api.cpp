@@ -13,10 +13,11 @@
 #include "core/shared_metrics.h"
 #include "core/shared_zones.h"
 #include "core/units.h"
-#include "worker/transport/connection.h"
+#include "worker/host/module_runtime.h"
 #include "worker/http/http_response.h"
 #include "worker/http/http_session.h"
 #include "worker/pubsub/pubsub_hub.h"
+#include "worker/transport/connection.h"
 
 namespace tether {
 namespace {
@@ -168,10 +169,10 @@ int request_info(const tether_request* request, tether_request_info* info) {
   info->http_major = s.http_major();
   info->http_minor = s.http_minor();
   auto* mutable_request = const_cast<tether_request*>(request);
-  const auto* connection = static_cast<const Connection*>(s.transport());
-  if (mutable_request->peer_length == 0 && connection) {
+  if (mutable_request->peer_length == 0 && s.connection()) {
     mutable_request->peer_length = sizeof mutable_request->peer;
-    if (!connection->peer_address(&mutable_request->peer, &mutable_request->peer_length)) mutable_request->peer_length = 0;
+    if (!connection_of(s.connection()).peer_address(&mutable_request->peer, &mutable_request->peer_length))
+      mutable_request->peer_length = 0;
   }
   info->peer = request->peer_length ? reinterpret_cast<const sockaddr*>(&request->peer) : nullptr;
   info->peer_length = request->peer_length;
@@ -209,12 +210,11 @@ int respond(tether_request* request, int status, const char* content_type, const
   // A final status only (1xx are interim; upgrade() sends 101), in the range RFC 9110 §15 defines.
   if (status < 200 || status > 599) return TETHER_ERROR;
   if (content_type && !valid_header_text(content_type, false)) return TETHER_ERROR;
-  bool was_waiting = request->waiting;
-  request->waiting = false;
-  if (!request->session) {  // the client left while the module worked: nothing to send
-    if (was_waiting) delete request;
+  if (request->state == tether_request::State::client_left) {  // nothing to send: the answer ends it
+    request->owner->release(request);
     return TETHER_OK;
   }
+  request->state = tether_request::State::in_hand;
   std::string headers = std::move(request->response_headers);
   request->response_headers.clear();
   request->session->answer(status, content_type ? content_type : "",
@@ -224,43 +224,41 @@ int respond(tether_request* request, int status, const char* content_type, const
 
 // ---- connections
 
-Connection* connection_of(tether_connection* c) { return static_cast<Connection*>(c); }
-const Connection* connection_of(const tether_connection* c) { return static_cast<const Connection*>(c); }
-
 tether_connection* request_connection(const tether_request* request) {
-  return request->session ? static_cast<Connection*>(request->session->transport()) : nullptr;
+  return request->session ? request->session->connection() : nullptr;
 }
 
-int connection_fd(const tether_connection* connection) { return connection ? connection_of(connection)->fd() : -1; }
+int connection_fd(const tether_connection* connection) { return connection ? connection_of(connection).fd() : -1; }
 
 int connection_set_keepalive(tether_connection* connection, uint64_t idle_timeout_ms, uint64_t max_requests) {
   if (!connection) return TETHER_ERROR;
-  connection_of(connection)->set_keepalive(idle_timeout_ms, max_requests);
+  connection_of(connection).set_keepalive(idle_timeout_ms, max_requests);
   return TETHER_OK;
 }
 
 int connection_set_heartbeat(tether_connection* connection, uint64_t interval_ms, uint64_t timeout_ms) {
   if (!connection || interval_ms == 0 || timeout_ms == 0) return TETHER_ERROR;
-  connection_of(connection)->set_heartbeat(interval_ms, timeout_ms);
+  connection_of(connection).set_heartbeat(interval_ms, timeout_ms);
   return TETHER_OK;
 }
 
 int connection_heartbeat(const tether_connection* connection, uint64_t* interval_ms, uint64_t* timeout_ms) {
   if (!connection) return TETHER_ERROR;
-  connection_of(connection)->heartbeat(interval_ms, timeout_ms);
+  connection_of(connection).heartbeat(interval_ms, timeout_ms);
   return TETHER_OK;
 }
 
 // ---- streamed responses and upgrades
 
-// Both answer the request; what happens to the request object then is as for respond().
+// Both answer the request, which is then in hand again. A request whose client left has no
+// connection to stream on: NULL, and respond() is still to come for it (module.h).
 tether_connection* hand_over(tether_request* request, bool started, const tether_stream_callbacks* callbacks,
                              void* user) {
   if (!started) return nullptr;
-  request->waiting = false;
+  request->state = tether_request::State::in_hand;
   request->response_headers.clear();
-  auto* connection = static_cast<Connection*>(request->session->transport());
-  return connection->attach_module_stream(callbacks, user) ? connection : nullptr;
+  tether_connection* connection = request->session->connection();
+  return connection_of(connection).attach_module_stream(callbacks, user) ? connection : nullptr;
 }
 
 tether_connection* stream_start(tether_request* request, int status, const char* content_type,
@@ -277,17 +275,17 @@ tether_connection* upgrade(tether_request* request, int status, const tether_str
 
 int stream_end(tether_connection* connection) {
   if (!connection) return TETHER_ERROR;
-  connection_of(connection)->end_module_stream();
+  connection_of(connection).end_module_stream();
   return TETHER_OK;
 }
 
 int64_t connection_write(tether_connection* connection, const void* data, size_t length) {
   if (!connection || (!data && length)) return -1;
-  return connection_of(connection)->write_for_module(data, length);
+  return connection_of(connection).write_for_module(data, length);
 }
 
 void connection_close(tether_connection* connection) {
-  if (connection) connection_of(connection)->close_for_module();
+  if (connection) connection_of(connection).close_for_module();
 }
 
 // ---- timers
@@ -387,29 +385,30 @@ void* shared_zone(const char* name, size_t size) { return name ? shared_zones().
 
 tether_feed* feed_create(tether_worker* worker, const tether_feed_format* format) {
   if (!worker || !worker->hub || !format || format->size < offsetof(tether_feed_format, encode_notice)) return nullptr;
-  return worker->hub->create_feed(*format);
+  Feed* feed = worker->hub->create_feed(*format);
+  return feed ? handle_of(*feed) : nullptr;
 }
 
 int subscribe(tether_connection* connection, tether_feed* feed, const char* channel, size_t channel_length,
               const char* since, size_t since_length) {
   if (!connection || !feed || !channel) return TETHER_ERROR;
-  Connection& c = *connection_of(connection);
+  Connection& c = connection_of(connection);
   std::optional<std::string_view> resume_from;
   if (since) resume_from = std::string_view(since, since_length);
-  return c.hub().subscribe(c, *static_cast<Feed*>(feed), std::string_view(channel, channel_length), resume_from);
+  return c.hub().subscribe(c, feed_of(feed), std::string_view(channel, channel_length), resume_from);
 }
 
 int connection_set_queue_limit(tether_connection* connection, uint64_t max_bytes, tether_slow_policy policy) {
   if (!connection || (policy != TETHER_SLOW_DISCONNECT && policy != TETHER_SLOW_DROP)) return TETHER_ERROR;
-  connection_of(connection)->set_queue_limit(max_bytes, policy);
+  connection_of(connection).set_queue_limit(max_bytes, policy);
   return TETHER_OK;
 }
 
 int publish(tether_worker* worker, const char* channel, size_t channel_length, const void* data, size_t length) {
   if (!worker || !worker->hub || !channel || (!data && length)) return TETHER_ERROR;
-  bool ok = worker->hub->publish(std::string_view(channel, channel_length),
-                                 std::string_view(static_cast<const char*>(data), length));
-  return ok ? TETHER_OK : TETHER_ERROR;
+  PublishCheck check = worker->hub->publish(std::string_view(channel, channel_length),
+                                            std::string_view(static_cast<const char*>(data), length));
+  return check == PublishCheck::accepted ? TETHER_OK : TETHER_ERROR;
 }
 
 const char* channel_problem(const char* channel, size_t channel_length) {

@@ -63,7 +63,7 @@ tether_connection_info describe(Connection& connection, sockaddr_storage* peer) 
   tether_connection_info info{};
   info.size = sizeof info;
   info.fd = connection.fd();
-  info.connection = &connection;
+  info.connection = handle_of(connection);
   socklen_t peer_length = sizeof *peer;
   if (connection.peer_address(peer, &peer_length)) {
     info.peer = reinterpret_cast<sockaddr*>(peer);
@@ -99,13 +99,16 @@ std::size_t ModuleRuntime::route_index(const RouteConfig* route) const {
 
 // One request object per session, reused for each of its requests (they come one at a time).
 tether_request* ModuleRuntime::request_for(HttpSession& session, const RouteConfig* route) {
-  auto* request = static_cast<tether_request*>(session.dispatcher_state());
+  tether_request* request = session.module_request();
   if (!request) {
     request = new tether_request;
+    ++requests_alive_;
     request->session = &session;
+    request->owner = this;
     request->worker = &worker_;
-    session.set_dispatcher_state(request);
+    session.set_module_request(request);
   }
+  request->state = tether_request::State::in_hand;
   request->route = route;
   request->response_headers.clear();
   request->peer_length = 0;
@@ -119,7 +122,7 @@ RequestDispatcher::Outcome ModuleRuntime::after_hook(const LoadedModule& module,
   bool answered = session.phase() != HttpSession::Phase::body;
   if (status == TETHER_DECLINED && !answered) return Outcome::declined;
   if (status == TETHER_AGAIN && may_wait && !answered) {
-    request->waiting = true;
+    request->state = tether_request::State::deferred;
     return Outcome::deferred;
   }
   if (status == TETHER_OK && answered) return Outcome::answered;
@@ -154,12 +157,23 @@ RequestDispatcher::Outcome ModuleRuntime::run_handler(HttpSession& session, cons
   return after_hook(*m, "content", status, request, true);
 }
 
+// A request a module still has to answer outlives its session: it is marked client_left, and
+// the module's respond() releases it.
 void ModuleRuntime::session_closed(HttpSession& session, bool waiting) {
-  auto* request = static_cast<tether_request*>(session.dispatcher_state());
+  tether_request* request = session.module_request();
   if (!request) return;
-  session.set_dispatcher_state(nullptr);
-  if (waiting && request->waiting) request->session = nullptr;  // the module frees it in respond()
-  else delete request;
+  session.set_module_request(nullptr);
+  if (waiting && request->state == tether_request::State::deferred) {
+    request->state = tether_request::State::client_left;
+    request->session = nullptr;
+  } else {
+    release(request);
+  }
+}
+
+void ModuleRuntime::release(tether_request* request) {
+  --requests_alive_;
+  delete request;
 }
 
 }  // namespace tether

@@ -38,6 +38,12 @@ class ModuleRuntime final : public RequestDispatcher {
   Outcome run_handler(HttpSession& session, const RouteConfig& route) override;
   void session_closed(HttpSession& session, bool waiting) override;
 
+  // Frees a request this runtime created (abi_handles.h: its one owner): when its session
+  // closes, or from respond() once its client left.
+  void release(tether_request* request);
+  // Requests created and not released yet: one per session a module saw, plus those whose client left.
+  std::size_t requests_alive() const { return requests_alive_; }
+
  private:
   tether_request* request_for(HttpSession& session, const RouteConfig* route);
   std::size_t route_index(const RouteConfig* route) const;
@@ -49,6 +55,7 @@ class ModuleRuntime final : public RequestDispatcher {
   std::vector<LoadedModule*> connection_modules_;
   std::vector<LoadedModule*> handler_of_route_;  // by route index; null for `respond` routes
   tether_worker worker_;
+  std::size_t requests_alive_ = 0;
   bool started_ = false;
   bool stopped_ = false;
 };

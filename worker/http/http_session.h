@@ -26,6 +26,10 @@
 
 #include "worker/http/router.h"
 
+// The handles modules see for a session (worker/host/abi_handles.h); the session only carries them.
+struct tether_connection;
+struct tether_request;
+
 namespace tether {
 
 struct HttpLimits {
@@ -140,11 +144,12 @@ class HttpSession {
   // The value of a request header (case-insensitive name); nullptr if absent.
   const std::string* header(std::string_view name) const;
 
-  // The transport (the Connection) and the dispatcher's own per-session state.
-  void* transport() const { return transport_; }
-  void set_transport(void* transport) { transport_ = transport; }
-  void* dispatcher_state() const { return dispatcher_state_; }
-  void set_dispatcher_state(void* state) { dispatcher_state_ = state; }
+  // The connection that carries the session, as modules see it (set by the transport), and the
+  // request object the dispatcher keeps for the session (null until a module sees a request).
+  tether_connection* connection() const { return connection_; }
+  void set_connection(tether_connection* connection) { connection_ = connection; }
+  tether_request* module_request() const { return module_request_; }
+  void set_module_request(tether_request* request) { module_request_ = request; }
 
  private:
   static const llhttp_settings_t& parser_settings();
@@ -176,8 +181,8 @@ class HttpSession {
   const Router& router_;
   RequestObserver* observer_;
   RequestDispatcher* dispatcher_;
-  void* transport_ = nullptr;
-  void* dispatcher_state_ = nullptr;
+  tether_connection* connection_ = nullptr;
+  tether_request* module_request_ = nullptr;
   llhttp_t parser_;
 
   Phase phase_ = Phase::idle;

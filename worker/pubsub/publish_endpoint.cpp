@@ -6,7 +6,6 @@
 
 #include <string>
 
-#include "core/shared_metrics.h"
 
 namespace tether {
 namespace {
@@ -32,6 +31,14 @@ void answer_json(HttpSession& session, int status, const std::string& body) {
 
 void answer_text(HttpSession& session, int status, std::string_view extra_headers, const std::string& text) {
   session.answer(status, "text/plain", extra_headers, text + "\n");
+}
+
+// A request the broker refused: the client may retry.
+void answer_broker_error(HttpSession& session, BrokerError error) {
+  if (error == BrokerError::too_many_channels)
+    answer_text(session, 503, "Retry-After: 1\r\n", "the broker holds [pubsub] max_channels channels");
+  else
+    answer_json(session, 503, "{\"error\":\"the broker is unavailable\"}");
 }
 
 }  // namespace
@@ -65,28 +72,32 @@ RequestDispatcher::Outcome PublishEndpoint::handle(HttpSession& session, const R
   std::string name(channel);
   std::string_view method = session.method();
   if (method == "POST" || method == "PUT") {
-    if (session.body().size() > hub_.config().max_message_size) {
+    Broker::Request request = 0;
+    auto on_reply = [this, &session, name](const PublishResult& reply) {
+      waiting_.erase(&session);
+      if (reply.error != BrokerError::none) {
+        answer_broker_error(session, reply.error);
+        return;
+      }
+      answer_json(session, 200, "{\"channel\":" + json_string(name) + ",\"id\":" + json_string(reply.id.to_string()) + "}");
+    };
+    if (hub_.publish(channel, session.body(), std::move(on_reply), &request) == PublishCheck::too_large) {
       answer_text(session, 413, "", "the message is larger than [pubsub] max_message_size (" +
                                         std::to_string(hub_.config().max_message_size) + " bytes)");
       return RequestDispatcher::Outcome::answered;
     }
-    shared_metrics().add(metrics_slot_, core_metrics().messages_published, 1);
-    std::uint64_t request = hub_.broker().publish(channel, session.body(), [this, &session, name](const PubsubFrame& reply) {
-      waiting_.erase(&session);
-      if (reply.status == static_cast<std::uint32_t>(PublishStatus::too_many_channels)) {
-        answer_text(session, 503, "Retry-After: 1\r\n", "the broker holds [pubsub] max_channels channels");
-        return;
-      }
-      answer_json(session, 200, "{\"channel\":" + json_string(name) + ",\"id\":" + json_string(reply.id.to_string()) + "}");
-    });
     wait_for(session, request);
     return RequestDispatcher::Outcome::deferred;
   }
   if (method == "GET" || method == "HEAD") {
-    std::uint64_t request = hub_.broker().info(channel, [this, &session, name](const PubsubFrame& reply) {
+    Broker::Request request = hub_.broker().info(channel, [this, &session, name](const ChannelInfo& reply) {
       waiting_.erase(&session);
-      std::string last = reply.id.sequence ? reply.id.to_string() : std::string();
-      answer_json(session, 200, "{\"channel\":" + json_string(name) + ",\"subscribers\":" + std::to_string(reply.count) +
+      if (reply.error != BrokerError::none) {
+        answer_broker_error(session, reply.error);
+        return;
+      }
+      std::string last = reply.last.sequence ? reply.last.to_string() : std::string();
+      answer_json(session, 200, "{\"channel\":" + json_string(name) + ",\"subscribers\":" + std::to_string(reply.subscribers) +
                                     ",\"last_id\":" + json_string(last) + ",\"history\":" +
                                     std::to_string(reply.history_length) + "}");
     });
@@ -97,7 +108,7 @@ RequestDispatcher::Outcome PublishEndpoint::handle(HttpSession& session, const R
   return RequestDispatcher::Outcome::answered;
 }
 
-void PublishEndpoint::wait_for(HttpSession& session, std::uint64_t request) { waiting_[&session] = request; }
+void PublishEndpoint::wait_for(HttpSession& session, Broker::Request request) { waiting_[&session] = request; }
 
 void PublishEndpoint::session_closed(HttpSession& session) {
   auto it = waiting_.find(&session);

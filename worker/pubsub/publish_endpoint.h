@@ -2,7 +2,7 @@
 //   POST|PUT {route}{channel}   body = the message  -> 200 {"channel":"…","id":"…"} once sequenced
 //   GET      {route}{channel}                       -> 200 {"channel":"…","subscribers":N,"last_id":"…","history":N}
 // Errors: 400 (bad channel name, with the reason), 401/403 ([pubsub] publish_token), 405, 413
-// (over [pubsub] max_message_size), 503 (the broker is at max_channels).
+// (over [pubsub] max_message_size), 503 (the broker is at max_channels, or unavailable).
 #pragma once
 
 #include <cstdint>
@@ -16,7 +16,7 @@ namespace tether {
 
 class PublishEndpoint {
  public:
-  PublishEndpoint(PubsubHub& hub, std::size_t metrics_slot) : hub_(hub), metrics_slot_(metrics_slot) {}
+  explicit PublishEndpoint(PubsubHub& hub) : hub_(hub) {}
 
   RequestDispatcher::Outcome handle(HttpSession& session, const RouteConfig& route);
   // The session ends while its request waits for the broker: forget the request.
@@ -24,11 +24,10 @@ class PublishEndpoint {
 
  private:
   bool authorized(HttpSession& session);
-  void wait_for(HttpSession& session, std::uint64_t request);
+  void wait_for(HttpSession& session, Broker::Request request);
 
   PubsubHub& hub_;
-  std::size_t metrics_slot_;
-  std::unordered_map<HttpSession*, std::uint64_t> waiting_;
+  std::unordered_map<HttpSession*, Broker::Request> waiting_;
 };
 
 }  // namespace tether

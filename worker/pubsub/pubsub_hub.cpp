@@ -7,11 +7,6 @@
 #include "core/shared_metrics.h"
 #include "worker/transport/connection.h"
 
-// The buffer an encoder appends to is a std::string.
-struct tether_buffer {
-  std::string bytes;
-};
-
 namespace tether {
 namespace {
 
@@ -36,10 +31,10 @@ tether_message message_view(std::string_view channel, const std::string& id, std
 
 }  // namespace
 
-PubsubHub::PubsubHub(uv_loop_t* loop, int link_fd, const PubsubConfig& config, unsigned slot, std::size_t metrics_slot)
-    : config_(config), metrics_slot_(metrics_slot) {
-  broker_ = std::make_unique<BrokerClient>(
-      loop, link_fd, [this](const PubsubFrame& frame) { deliver(frame); }, [this] { on_batch_end(); });
+PubsubHub::PubsubHub(uv_loop_t* loop, std::unique_ptr<Broker> broker, const PubsubConfig& config, unsigned slot,
+                     std::size_t metrics_slot)
+    : config_(config), broker_(std::move(broker)), metrics_slot_(metrics_slot) {
+  broker_->set_delivery(this);
   flush_timer_ = new uv_timer_t;
   uv_timer_init(loop, flush_timer_);
   flush_timer_->data = this;
@@ -47,7 +42,10 @@ PubsubHub::PubsubHub(uv_loop_t* loop, int link_fd, const PubsubConfig& config, u
                                                          "Channel subscriptions held, by worker slot.", MetricType::gauge);
 }
 
-PubsubHub::~PubsubHub() { close(); }
+PubsubHub::~PubsubHub() {
+  close();
+  broker_->set_delivery(nullptr);
+}
 
 void PubsubHub::close() {
   broker_->close();
@@ -66,11 +64,14 @@ Feed* PubsubHub::create_feed(const tether_feed_format& format) {
   return feeds_.back().get();
 }
 
-bool PubsubHub::publish(std::string_view channel, std::string_view data) {
-  if (channel_name_problem(channel) || data.size() > config_.max_message_size) return false;
-  broker_->publish(channel, data, nullptr);
+PublishCheck PubsubHub::publish(std::string_view channel, std::string_view data, Broker::PublishReply on_reply,
+                                Broker::Request* request) {
+  if (channel_name_problem(channel)) return PublishCheck::invalid_channel;
+  if (data.size() > config_.max_message_size) return PublishCheck::too_large;
   shared_metrics().add(metrics_slot_, core_metrics().messages_published, 1);
-  return true;
+  Broker::Request sent = broker_->publish(channel, data, std::move(on_reply));
+  if (request) *request = sent;
+  return PublishCheck::accepted;
 }
 
 int PubsubHub::subscribe(Connection& connection, Feed& feed, std::string_view name, std::optional<std::string_view> since) {
@@ -102,7 +103,7 @@ int PubsubHub::subscribe(Connection& connection, Feed& feed, std::string_view na
   if (since) {
     // An id we cannot read is from no epoch of ours: the broker answers with a gap.
     MessageId from = MessageId::parse(*since).value_or(MessageId{});
-    s->history_request = broker_->history(name, from, [this, s, from](const PubsubFrame& reply) { resume(*s, from, reply); });
+    s->history_request = broker_->history(name, from, [this, s, from](const HistoryResult& reply) { resume(*s, from, reply); });
   }
   return TETHER_OK;
 }
@@ -136,11 +137,11 @@ void PubsubHub::unlink(Subscription* s) {
 }
 
 // A message relayed by the broker: encoded once per feed, the same frame for every subscriber.
-void PubsubHub::deliver(const PubsubFrame& frame) {
-  auto it = channels_.find(std::string(frame.channel));
+void PubsubHub::deliver(const BrokerMessage& m) {
+  auto it = channels_.find(std::string(m.channel));
   if (it == channels_.end()) return;
-  std::string id = frame.id.to_string();
-  tether_message message = message_view(frame.channel, id, frame.data, frame.time_ms);
+  std::string id = m.id.to_string();
+  tether_message message = message_view(m.channel, id, m.data, m.time_ms);
   struct Encoded {
     FrameRef raw;
     FrameRef chunked;
@@ -171,15 +172,16 @@ void PubsubHub::deliver(const PubsubFrame& frame) {
   shared_metrics().add(metrics_slot_, core_metrics().messages_out, queued);
 }
 
-// The history a resuming subscriber asked for: a GAP notice if some is lost, then the messages.
-void PubsubHub::resume(Subscription& s, MessageId since_id, const PubsubFrame& reply) {
+// The history a resuming subscriber asked for: a GAP notice if some is lost (or the broker
+// cannot say), then the messages.
+void PubsubHub::resume(Subscription& s, MessageId since_id, const HistoryResult& reply) {
   s.history_request = 0;
   // A queue overflow below may close the connection and free `s`: keep what is needed.
   Connection& c = *s.connection;
   Feed& feed = *s.feed;
   std::string channel = s.channel->name;
   bool chunked = c.chunked_stream();
-  if (reply.status == static_cast<std::uint32_t>(HistoryStatus::gap)) {
+  if (reply.status != HistoryResult::Status::complete) {
     std::string since = since_id.to_string();
     tether_notice notice{};
     notice.size = sizeof notice;
@@ -191,9 +193,9 @@ void PubsubHub::resume(Subscription& s, MessageId since_id, const PubsubFrame& r
     if (FrameRef f = encode_notice(feed, notice, chunked)) c.queue_frame(f);
   }
   std::int64_t queued = 0;
-  for (const StoredMessage& m : reply.history) {
+  for (const BrokerMessage& m : reply.messages) {
     if (!c.takes_frames()) break;
-    std::string id = MessageId{reply.id.epoch, m.sequence}.to_string();
+    std::string id = m.id.to_string();
     if (FrameRef f = encode(feed, message_view(channel, id, m.data, m.time_ms), chunked)) {
       c.queue_frame(f);
       ++queued;
@@ -234,7 +236,7 @@ void PubsubHub::touch(Connection& connection) {
   to_flush_.push_back(&connection);
 }
 
-void PubsubHub::on_batch_end() {
+void PubsubHub::batch_end() {
   if (to_flush_.empty()) return;
   if (!saturated_ || !flush_timer_) {
     flush();

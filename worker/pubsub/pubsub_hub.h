@@ -5,12 +5,16 @@
 // A worker saturated with deliveries (flush rounds take most of its time) lets the next batch
 // gather for a millisecond first, so that each subscriber gets several messages per syscall.
 //
+// The hub does not know which broker it talks to (worker/pubsub/broker.h): it tells it its
+// subscriber counts, asks it for history and gets its deliveries.
+//
 // Resume: a subscriber with `since` waits for the broker's history reply and skips live
 // messages until then; the broker sequenced those before answering, so the reply holds them
-// and nothing is delivered twice.
+// and nothing is delivered twice. A broker that cannot answer gets the subscriber a GAP notice.
 #pragma once
 
 #include <tether/module.h>
+#include <uv.h>
 
 #include <cstdint>
 #include <memory>
@@ -20,12 +24,9 @@
 #include <vector>
 
 #include "core/config.h"
-#include "core/pubsub_wire.h"
-#include "worker/pubsub/broker_client.h"
+#include "worker/host/abi_handles.h"  // tether_feed: modules' handle for a Feed
+#include "worker/pubsub/broker.h"
 #include "worker/pubsub/shared_frame.h"
-
-// The opaque handle modules get for a feed is a Feed.
-struct tether_feed {};
 
 namespace tether {
 
@@ -55,9 +56,13 @@ struct HubChannel {
   std::uint64_t count = 0;
 };
 
-class PubsubHub {
+// Why a publish does not reach the broker.
+enum class PublishCheck { accepted, invalid_channel, too_large };
+
+class PubsubHub final : private Broker::Delivery {
  public:
-  PubsubHub(uv_loop_t* loop, int link_fd, const PubsubConfig& config, unsigned slot, std::size_t metrics_slot);
+  PubsubHub(uv_loop_t* loop, std::unique_ptr<Broker> broker, const PubsubConfig& config, unsigned slot,
+            std::size_t metrics_slot);
   PubsubHub(const PubsubHub&) = delete;
   PubsubHub& operator=(const PubsubHub&) = delete;
   ~PubsubHub();
@@ -65,8 +70,10 @@ class PubsubHub {
   Feed* create_feed(const tether_feed_format& format);
   // TETHER_OK, or TETHER_ERROR (invalid channel, connection not streamed/upgraded).
   int subscribe(Connection& connection, Feed& feed, std::string_view channel, std::optional<std::string_view> since);
-  // Sends `data` to the broker; false if the channel name or size is invalid.
-  bool publish(std::string_view channel, std::string_view data);
+  // Sends `data` to the broker unless the channel name or the size is invalid; `on_reply` (may be
+  // empty: no answer wanted) gets the broker's answer, `*request` the request to cancel it with.
+  PublishCheck publish(std::string_view channel, std::string_view data, Broker::PublishReply on_reply = {},
+                       Broker::Request* request = nullptr);
   // The connection stops taking messages (closing, overflowed, stream ended).
   void connection_closing(Connection& connection);
   // The DROPPED notice for a connection's feed, framed for that connection (chunked or not);
@@ -76,23 +83,25 @@ class PubsubHub {
   // The host function encoders append with (tether_host.buffer_append).
   static void buffer_append(tether_buffer* out, const void* data, std::size_t length);
 
-  BrokerClient& broker() { return *broker_; }
-  // Worker exit: closes the link and the flush timer.
+  Broker& broker() { return *broker_; }
+  // Worker exit: closes the broker and the flush timer.
   void close();
   const PubsubConfig& config() const { return config_; }
 
  private:
-  void deliver(const PubsubFrame& frame);
-  void resume(Subscription& subscription, MessageId since, const PubsubFrame& reply);
+  // Broker::Delivery
+  void deliver(const BrokerMessage& message) override;
+  void batch_end() override;
+
+  void resume(Subscription& subscription, MessageId since, const HistoryResult& reply);
   void touch(Connection& connection);
-  void on_batch_end();
   void flush();
   void unlink(Subscription* subscription);
   FrameRef encode(Feed& feed, const tether_message& message, bool chunked);
   FrameRef encode_notice(Feed& feed, const tether_notice& notice, bool chunked);
 
   const PubsubConfig& config_;
-  std::unique_ptr<BrokerClient> broker_;
+  std::unique_ptr<Broker> broker_;
   std::vector<std::unique_ptr<Feed>> feeds_;
   std::unordered_map<std::string, std::unique_ptr<HubChannel>> channels_;
   std::vector<Connection*> to_flush_;

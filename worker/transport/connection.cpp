@@ -41,7 +41,7 @@ Connection& connection_of(uv_handle_t* handle) { return *static_cast<Connection*
 
 Connection::Connection(ConnectionHost& host)
     : host_(host), session_(std::make_unique<HttpSession>(host.http_limits(), host.router(), this, host.dispatcher())) {
-  session_->set_transport(this);
+  session_->set_connection(this);
   session_->set_keep_alive(keepalive_ms() != 0);
 }
 

@@ -18,13 +18,11 @@
 #include <memory>
 
 #include "core/config.h"
+#include "worker/host/abi_handles.h"  // tether_connection: modules' handle for a Connection
 #include "worker/http/http_session.h"
 #include "worker/pubsub/shared_frame.h"
 #include "worker/pubsub/stream_queue.h"
 #include "worker/transport/tls_stream.h"
-
-// The opaque handle modules get for a connection (include/tether/module.h) is the Connection.
-struct tether_connection {};
 
 namespace tether {
 
