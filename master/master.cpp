@@ -22,12 +22,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// A worker that outlives its drain or stop by this much is killed.
-constexpr milliseconds kKillGrace{5000};
-// A worker that ran at least this long before crashing is respawned at once.
-constexpr milliseconds kStableUptime{10'000};
-constexpr milliseconds kMaxRespawnDelay{10'000};
-
 std::string describe_exit(int status) {
   if (WIFSIGNALED(status)) {
     std::string text = "killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
@@ -38,10 +32,6 @@ std::string describe_exit(int status) {
 }
 
 }  // namespace
-
-std::size_t Generation::running() const {
-  return static_cast<std::size_t>(std::count_if(processes.begin(), processes.end(), [](const WorkerProcess& p) { return p.pid != 0; }));
-}
 
 Master::Master(std::string config_path, ConfigPtr config)
     : config_path_(std::move(config_path)), config_(std::move(config)), pid_file_(config_->server.pid_file),
@@ -99,7 +89,7 @@ bool Master::start() {
   for (const ListenConfig& listen : config_->listen) addresses += " " + listen.address.to_string();
   LOG_NOTICE("tether %s started: %u workers, listening on%s", TETHER_VERSION, workers, addresses.c_str());
   start_generation(config_, Generation::State::active);
-  shared_metrics().set(0, core_metrics().generation, generations_.back().number);
+  shared_metrics().set(0, core_metrics().generation, generations_.all().back().number);
   return true;
 }
 
@@ -115,7 +105,7 @@ void Master::run_loop() {
   while (!(shutdown_ != Shutdown::none && generations_.empty())) {
     fds.assign(1, pollfd{signal_fd_.get(), POLLIN, 0});
     owners.assign(1, Owner{nullptr, nullptr, false});
-    for (Generation& g : generations_)
+    for (Generation& g : generations_.all())
       for (WorkerProcess& p : g.processes) {
         if (p.control) {
           fds.push_back(pollfd{p.control.get(), POLLIN, 0});
@@ -150,7 +140,7 @@ void Master::run_loop() {
 
 std::vector<PubsubLink*> Master::pubsub_links() {
   std::vector<PubsubLink*> links;
-  for (Generation& g : generations_)
+  for (Generation& g : generations_.all())
     for (WorkerProcess& p : g.processes)
       if (p.pubsub) links.push_back(p.pubsub.get());
   return links;
@@ -184,7 +174,7 @@ void Master::expire_history() {
 // make the master hold every message for it: past [pubsub] worker_backlog it is killed instead,
 // and its replacement's subscribers resume from history.
 void Master::flush_pubsub() {
-  for (Generation& g : generations_)
+  for (Generation& g : generations_.all())
     for (WorkerProcess& p : g.processes) {
       if (!p.pubsub || !p.pubsub->wants_write()) continue;
       if (!p.pubsub->write()) {
@@ -203,7 +193,7 @@ void Master::flush_pubsub() {
 // Requests a worker sent while it was paused (flush_pubsub() has sent it enough since); what
 // this produces goes out on the next turn, which does not block while it waits.
 void Master::resume_pubsub() {
-  for (Generation& g : generations_)
+  for (Generation& g : generations_.all())
     for (WorkerProcess& p : g.processes)
       if (p.pubsub && p.pubsub->wants_read() && p.pubsub->has_buffered_frame()) read_pubsub(g, p);
 }
@@ -216,17 +206,8 @@ void Master::close_pubsub(WorkerProcess& process) {
 }
 
 std::optional<SteadyClock::duration> Master::time_to_next_deadline() const {
-  std::optional<SteadyClock::time_point> next;
-  auto consider = [&](SteadyClock::time_point t) {
-    if (!next || t < *next) next = t;
-  };
-  for (const Generation& g : generations_) {
-    if (g.state != Generation::State::active) consider(g.deadline);
-    else
-      for (const WorkerProcess& p : g.processes)
-        if (p.pid == 0) consider(p.respawn_at);
-  }
-  if (broker_expiry_) consider(*broker_expiry_);
+  std::optional<SteadyClock::time_point> next = generations_.next_deadline();
+  if (broker_expiry_ && (!next || *broker_expiry_ < *next)) next = broker_expiry_;
   if (!next) return std::nullopt;
   return std::max(SteadyClock::duration::zero(), *next - SteadyClock::now());
 }
@@ -252,7 +233,7 @@ void Master::reap_children() {
     pid_t pid = waitpid(-1, &status, WNOHANG);
     if (pid <= 0) return;
     [&] {
-      for (Generation& g : generations_)
+      for (Generation& g : generations_.all())
         for (WorkerProcess& p : g.processes)
           if (p.pid == pid) return on_worker_exit(g, p, status);
     }();
@@ -266,22 +247,24 @@ void Master::on_worker_exit(Generation& generation, WorkerProcess& process, int 
   close_pubsub(process);
   shared_metrics().release_slot(process.metrics_slot);
   process.metrics_slot = 0;
-  bool expected = process.stop_requested || generation.state == Generation::State::draining ||
-                  generation.state == Generation::State::stopping;
-  if (expected) {
+  WorkerExit exit = Generations::worker_exited(generation, process, shutdown_ != Shutdown::none);
+  if (exit.expected) {
     LOG_INFO("worker %u (pid %d, generation %u) %s", process.slot, static_cast<int>(pid), generation.number,
              describe_exit(status).c_str());
   } else {
     LOG_ERROR("worker %u (pid %d, generation %u) %s", process.slot, static_cast<int>(pid), generation.number,
               describe_exit(status).c_str());
   }
-  if (generation.state == Generation::State::starting) {
-    abandon(generation, "worker " + std::to_string(process.slot) + " " + describe_exit(status) + " before it was ready");
-  } else if (generation.state == Generation::State::active && shutdown_ == Shutdown::none) {
-    shared_metrics().add(0, core_metrics().worker_restarts, 1);
-    schedule_respawn(process);
-  } else if (generation.state == Generation::State::draining) {
-    release_retired_listeners(generation);
+  switch (exit.then) {
+    case WorkerExit::Then::abandon_reload:
+      abandon(generation, "worker " + std::to_string(process.slot) + " " + describe_exit(status) + " before it was ready");
+      break;
+    case WorkerExit::Then::respawn:
+      shared_metrics().add(0, core_metrics().worker_restarts, 1);
+      schedule_respawn(process);
+      break;
+    case WorkerExit::Then::release_listeners: release_retired_listeners(generation); break;
+    case WorkerExit::Then::nothing: break;
   }
 }
 
@@ -290,9 +273,7 @@ void Master::read_control(Generation& generation, WorkerProcess& process) {
   while (auto message = receive_control_message(process.control.get(), &closed)) {
     switch (message->type) {
       case ControlType::ready: {
-        process.ready = true;
-        bool all_ready = std::all_of(generation.processes.begin(), generation.processes.end(),
-                                     [](const WorkerProcess& p) { return p.ready; });
+        bool all_ready = generations_.worker_ready(generation, process);
         if (all_ready && generation.state == Generation::State::starting) on_generation_ready(generation);
         if (all_ready && !announced_ready_ && generation.state == Generation::State::active) {
           announced_ready_ = true;  // the first generation is up: tell systemd once
@@ -317,41 +298,32 @@ void Master::read_control(Generation& generation, WorkerProcess& process) {
 void Master::on_deadlines() {
   auto now = SteadyClock::now();
   if (broker_expiry_ && *broker_expiry_ <= now) expire_history();
-  for (Generation& g : generations_) {
-    if (g.state == Generation::State::active) {
-      if (shutdown_ != Shutdown::none) continue;
-      for (WorkerProcess& p : g.processes)
-        if (p.pid == 0 && p.respawn_at <= now) spawn(g, p);
-      continue;
+  for (const DeadlineAction& action : generations_.deadlines_passed(now, shutdown_ != Shutdown::none)) {
+    switch (action.kind) {
+      case DeadlineAction::Kind::respawn: spawn(*action.generation, *action.process); break;
+      case DeadlineAction::Kind::abandon_reload:
+        abandon(*action.generation, "not every worker reported READY within ready_timeout");
+        break;
+      case DeadlineAction::Kind::kill_stragglers: kill_stragglers(*action.generation); break;
     }
-    if (g.deadline > now) continue;
-    if (g.state == Generation::State::starting) {
-      abandon(g, "not every worker reported READY within ready_timeout");
-      continue;
-    }
-    for (WorkerProcess& p : g.processes)
-      if (p.pid != 0) {
-        LOG_WARN("worker %u (pid %d, generation %u) did not exit in time: killing it", p.slot, static_cast<int>(p.pid),
-                 g.number);
-        ::kill(p.pid, SIGKILL);
-      }
-    g.deadline = now + kKillGrace;  // SIGKILL cannot be ignored; this only bounds the retry
   }
 }
 
+void Master::kill_stragglers(Generation& generation) {
+  for (WorkerProcess& p : generation.processes)
+    if (p.pid != 0) {
+      LOG_WARN("worker %u (pid %d, generation %u) did not exit in time: killing it", p.slot, static_cast<int>(p.pid),
+               generation.number);
+      ::kill(p.pid, SIGKILL);
+    }
+}
+
 void Master::start_generation(ConfigPtr config, Generation::State state) {
-  Generation& g = generations_.emplace_back();
-  g.number = next_generation_++;
-  g.config = std::move(config);
-  g.workers = g.config->server.resolved_workers();
-  g.state = state;
-  g.deadline = SteadyClock::now() + g.config->server.ready_timeout;
-  g.processes.resize(g.workers);
+  Generation& g = generations_.add(std::move(config), state, SteadyClock::now());
   // Fresh ticket keys per generation: a reload also rotates them.
   if (RAND_bytes(g.ticket_keys.data(), static_cast<int>(g.ticket_keys.size())) != 1)
     LOG_WARN("no random bytes for TLS session-ticket keys: session resumption across workers may fail");
   for (unsigned slot = 0; slot < g.workers; ++slot) {
-    g.processes[slot].slot = slot;
     if (!spawn(g, g.processes[slot]) && state == Generation::State::starting) {
       abandon(g, "cannot start worker " + std::to_string(slot));
       return;
@@ -372,15 +344,8 @@ bool Master::spawn(Generation& generation, WorkerProcess& process) {
   return true;
 }
 
-// The first crash is repaired at once; crashes in quick succession back off exponentially.
 void Master::schedule_respawn(WorkerProcess& process) {
-  auto now = SteadyClock::now();
-  if (now - process.started_at >= kStableUptime) process.recent_crashes = 0;
-  ++process.recent_crashes;
-  milliseconds delay{0};
-  if (process.recent_crashes > 1)
-    delay = std::min(kMaxRespawnDelay, milliseconds(100) * (1u << std::min(process.recent_crashes - 2, 7u)));
-  process.respawn_at = now + delay;
+  milliseconds delay = plan_respawn(process, SteadyClock::now());
   if (delay.count() > 0)
     LOG_WARN("worker %u crashed %u times in a row: respawning in %lldms", process.slot, process.recent_crashes,
              static_cast<long long>(delay.count()));
@@ -391,7 +356,7 @@ void Master::begin_graceful_stop() {
   shutdown_ = Shutdown::graceful;
   notifier_.stopping();
   LOG_NOTICE("graceful stop: draining every worker");
-  for (Generation& g : generations_) {
+  for (Generation& g : generations_.all()) {
     if (g.state == Generation::State::starting) stop(g, kKillGrace);
     else if (g.state == Generation::State::active) drain(g);
   }
@@ -402,7 +367,7 @@ void Master::begin_fast_stop() {
   shutdown_ = Shutdown::fast;
   notifier_.stopping();
   LOG_NOTICE("fast stop");
-  for (Generation& g : generations_) stop(g, kKillGrace);
+  for (Generation& g : generations_.all()) stop(g, kKillGrace);
 }
 
 void Master::reopen_logs() {
@@ -410,7 +375,7 @@ void Master::reopen_logs() {
   if (!Log::reopen(&why)) LOG_ERROR("%s: still writing to the previous error log", why.c_str());
   else if (!apply_log_settings(*config_, &why)) LOG_ERROR("%s", why.c_str());
   LOG_NOTICE("reopened logs");
-  for (Generation& g : generations_)
+  for (Generation& g : generations_.all())
     for (WorkerProcess& p : g.processes)
       if (p.control) send_control_message(p.control.get(), ControlMessage{ControlType::reopen_logs});
 }
@@ -438,26 +403,9 @@ bool Master::apply_log_settings(const Config& config, std::string* why) {
   return handed;
 }
 
-Generation* Master::starting_generation() {
-  for (Generation& g : generations_)
-    if (g.state == Generation::State::starting) return &g;
-  return nullptr;
-}
-
-Generation* Master::active_generation() {
-  for (Generation& g : generations_)
-    if (g.state == Generation::State::active) return &g;
-  return nullptr;
-}
-
 void Master::remove_finished_generations() {
-  generations_.remove_if([](const Generation& g) {
-    bool done = g.state != Generation::State::active && g.state != Generation::State::starting && g.running() == 0;
-    if (done) LOG_INFO("generation %u is gone", g.number);
-    return done;
-  });
-  if (shutdown_ != Shutdown::none)
-    generations_.remove_if([](const Generation& g) { return g.running() == 0; });
+  for (unsigned number : generations_.remove_finished(shutdown_ != Shutdown::none))
+    LOG_INFO("generation %u is gone", number);
 }
 
 }  // namespace tether

@@ -3,7 +3,6 @@
 // a signalfd and the workers' control channels, with deadlines for every timed step.
 #pragma once
 
-#include <list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,32 +10,13 @@
 #include "core/config.h"
 #include "core/unique_fd.h"
 #include "master/broker.h"
+#include "master/generations.h"
 #include "master/listener_set.h"
 #include "master/privileges.h"
 #include "master/service_notify.h"
 #include "master/worker_process.h"
 
 namespace tether {
-
-struct Generation {
-  enum class State {
-    starting,  // forked by a reload, waiting for every worker's READY
-    active,    // the generation that accepts; crashed workers are respawned
-    draining,  // told to DRAIN; forced down at its deadline
-    stopping,  // told to STOP (fast stop, failed reload, too many draining); killed at its deadline
-  };
-
-  unsigned number = 0;
-  ConfigPtr config;
-  unsigned workers = 0;
-  State state = State::starting;
-  std::vector<WorkerProcess> processes;        // indexed by slot
-  std::vector<UniqueFd> retired_listeners;     // closed once this generation stopped accepting
-  std::array<unsigned char, 80> ticket_keys{}; // TLS session-ticket keys of this generation
-  SteadyClock::time_point deadline{};
-
-  std::size_t running() const;
-};
 
 class Master {
  public:
@@ -67,6 +47,7 @@ class Master {
   void start_generation(ConfigPtr config, Generation::State state);
   bool spawn(Generation& generation, WorkerProcess& process);
   void schedule_respawn(WorkerProcess& process);
+  void kill_stragglers(Generation& generation);
 
   void request_reload();
   void begin_reload();
@@ -86,8 +67,6 @@ class Master {
   bool apply_log_settings(const Config& config, std::string* why);
 
   void expire_history();
-  Generation* starting_generation();
-  Generation* active_generation();
 
   std::string config_path_;
   ConfigPtr config_;  // of the active generation
@@ -96,11 +75,9 @@ class Master {
   ListenerSet listeners_;
   LocalBroker broker_;
   std::optional<SteadyClock::time_point> broker_expiry_;  // when the oldest kept message expires
-  std::list<Generation> generations_;
-  unsigned next_generation_ = 1;
+  Generations generations_;  // the state machine of reloads and stops (master/generations.h)
   UniqueFd signal_fd_;
   ServiceNotifier notifier_;
-  bool reload_pending_ = false;
   bool announced_ready_ = false;
   enum class Shutdown { none, graceful, fast } shutdown_ = Shutdown::none;
 };

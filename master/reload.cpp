@@ -14,14 +14,9 @@
 #include "master/module_check.h"
 
 namespace tether {
-namespace {
-constexpr std::chrono::milliseconds kDrainKillGrace{5000};
-}
-
 void Master::request_reload() {
   if (shutdown_ != Shutdown::none) return;
-  if (starting_generation()) {
-    reload_pending_ = true;  // coalesced: one more reload runs when this one has finished
+  if (!generations_.request_reload()) {  // coalesced: one more reload runs when this one has finished
     LOG_NOTICE("reload requested while one is in progress: it will follow");
     return;
   }
@@ -29,14 +24,13 @@ void Master::request_reload() {
 }
 
 void Master::begin_reload() {
-  reload_pending_ = false;
   notifier_.reloading();
   LOG_NOTICE("reloading %s", config_path_.c_str());
   ConfigLoadResult loaded = load_config_file(config_path_);
   if (!loaded.errors.empty()) {
     for (const ConfigError& error : loaded.errors) LOG_ERROR("%s", error.to_string().c_str());
     LOG_ERROR("reload failed: configuration has %zu error(s); generation %u keeps serving", loaded.errors.size(),
-              active_generation() ? active_generation()->number : 0);
+              generations_.active() ? generations_.active()->number : 0);
     notify_still_serving();
     return;
   }
@@ -44,7 +38,7 @@ void Master::begin_reload() {
   if (!module_errors.empty()) {
     for (const std::string& error : module_errors) LOG_ERROR("%s", error.c_str());
     LOG_ERROR("reload failed: modules could not be loaded; generation %u keeps serving",
-              active_generation() ? active_generation()->number : 0);
+              generations_.active() ? generations_.active()->number : 0);
     notify_still_serving();
     return;
   }
@@ -63,8 +57,7 @@ void Master::begin_reload() {
 
 void Master::on_generation_ready(Generation& fresh) {
   listeners_.commit_staged();
-  Generation* previous = active_generation();
-  fresh.state = Generation::State::active;
+  Generation* previous = generations_.commit(fresh);
   config_ = fresh.config;
   broker_.configure(config_->pubsub);
   shared_metrics().add(0, core_metrics().reloads, 1);
@@ -77,42 +70,37 @@ void Master::on_generation_ready(Generation& fresh) {
   LOG_NOTICE("reload complete: generation %u serving with %u workers", fresh.number, fresh.workers);
   notifier_.ready("serving generation " + std::to_string(fresh.number));
   limit_draining_generations();
-  if (reload_pending_) begin_reload();
+  if (generations_.take_pending_reload()) begin_reload();
 }
 
 void Master::abandon(Generation& fresh, const std::string& why) {
   if (fresh.state != Generation::State::starting) return;
   LOG_ERROR("reload failed: generation %u %s; generation %u keeps serving", fresh.number, why.c_str(),
-            active_generation() ? active_generation()->number : 0);
+            generations_.active() ? generations_.active()->number : 0);
   stop(fresh, std::chrono::milliseconds(0));
   for (WorkerProcess& p : fresh.processes)
     if (p.pid != 0) ::kill(p.pid, SIGKILL);
   listeners_.rollback_staged();
   notify_still_serving();
-  if (reload_pending_) begin_reload();
+  if (generations_.take_pending_reload()) begin_reload();
 }
 
 // A reload that failed ends systemd's RELOADING state too: the old generation is still ready.
 void Master::notify_still_serving() {
-  Generation* active = active_generation();
+  Generation* active = generations_.active();
   notifier_.ready("reload failed; serving generation " + std::to_string(active ? active->number : 0));
 }
 
 void Master::drain(Generation& generation) {
-  generation.state = Generation::State::draining;
-  generation.deadline = SteadyClock::now() + generation.config->server.drain_timeout + kDrainKillGrace;
-  for (WorkerProcess& p : generation.processes) {
-    p.stop_requested = true;
+  generations_.drain(generation, SteadyClock::now());
+  for (WorkerProcess& p : generation.processes)
     if (p.control) send_control_message(p.control.get(), ControlMessage{ControlType::drain});
-  }
   LOG_INFO("generation %u draining", generation.number);
 }
 
 void Master::stop(Generation& generation, SteadyClock::duration grace) {
-  generation.state = Generation::State::stopping;
-  generation.deadline = SteadyClock::now() + grace;
+  generations_.stop(generation, grace, SteadyClock::now());
   for (WorkerProcess& p : generation.processes) {
-    p.stop_requested = true;
     if (p.control) send_control_message(p.control.get(), ControlMessage{ControlType::stop});
     else if (p.pid != 0) ::kill(p.pid, SIGTERM);
   }
@@ -122,22 +110,15 @@ void Master::stop(Generation& generation, SteadyClock::duration grace) {
 // stopped at once instead of waiting for its drain_timeout.
 void Master::limit_draining_generations() {
   unsigned limit = config_->server.max_draining_generations;
-  auto count = [this] {
-    unsigned n = 0;
-    for (const Generation& g : generations_) n += g.state == Generation::State::draining;
-    return n;
-  };
-  for (Generation& g : generations_) {
-    if (count() <= limit) return;
-    if (g.state != Generation::State::draining) continue;
-    LOG_WARN("more than %u generations draining: stopping generation %u now", limit, g.number);
-    stop(g, kDrainKillGrace);
+  for (Generation* g : generations_.over_draining_limit(limit)) {
+    LOG_WARN("more than %u generations draining: stopping generation %u now", limit, g->number);
+    stop(*g, kKillGrace);
   }
 }
 
 std::vector<int> Master::retired_listener_fds() const {
   std::vector<int> fds;
-  for (const Generation& g : generations_)
+  for (const Generation& g : generations_.all())
     for (const UniqueFd& fd : g.retired_listeners) fds.push_back(fd.get());
   return fds;
 }

@@ -39,19 +39,31 @@ void prepare_forked_child(const std::vector<int>& keep) {
   for (int fd : to_close) ::close(fd);
 }
 
+namespace {
+
+// Both ends of a socketpair, each closed on every path that does not hand it on.
+struct FdPair {
+  UniqueFd master_end;
+  UniqueFd worker_end;
+};
+
+bool open_socketpair(int type, FdPair* pair, std::string* error) {
+  int fds[2];
+  if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds) != 0) {
+    *error = std::string("socketpair(): ") + std::strerror(errno);
+    return false;
+  }
+  pair->master_end = UniqueFd(fds[0]);
+  pair->worker_end = UniqueFd(fds[1]);
+  return true;
+}
+
+}  // namespace
+
 bool spawn_worker(const SpawnRequest& request, WorkerProcess& process, std::string* error) {
-  int pair[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
-    *error = std::string("socketpair(): ") + std::strerror(errno);
+  FdPair control, link;
+  if (!open_socketpair(SOCK_SEQPACKET, &control, error) || !open_socketpair(SOCK_STREAM | SOCK_NONBLOCK, &link, error))
     return false;
-  }
-  int link[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, link) != 0) {
-    *error = std::string("socketpair(): ") + std::strerror(errno);
-    ::close(pair[0]);
-    ::close(pair[1]);
-    return false;
-  }
   std::vector<ListenSocket> listen_sockets = request.listeners->fds_for_slot(*request.config, request.slot, request.workers);
   pid_t master = getpid();
   process.metrics_slot = shared_metrics().acquire_slot();
@@ -59,14 +71,13 @@ bool spawn_worker(const SpawnRequest& request, WorkerProcess& process, std::stri
   if (pid < 0) {
     *error = std::string("fork(): ") + std::strerror(errno);
     shared_metrics().release_slot(process.metrics_slot);
-    for (int fd : {pair[0], pair[1], link[0], link[1]}) ::close(fd);
     return false;
   }
   if (pid == 0) {
     std::vector<int> keep;
     for (const ListenSocket& s : listen_sockets) keep.push_back(s.fd);
-    keep.push_back(pair[1]);
-    keep.push_back(link[1]);
+    keep.push_back(control.worker_end.get());
+    keep.push_back(link.worker_end.get());
     keep.push_back(Log::fd());
     prepare_forked_child(keep);
     if (request.identity) {
@@ -76,8 +87,9 @@ bool spawn_worker(const SpawnRequest& request, WorkerProcess& process, std::stri
         _exit(2);
       }
     }
-    WorkerStartup startup{request.config, request.slot, request.generation, listen_sockets, pair[1], link[1],
-                          master, process.metrics_slot, request.ticket_keys};
+    // The worker owns its ends from here (run_worker closes them).
+    WorkerStartup startup{request.config, request.slot, request.generation, listen_sockets, control.worker_end.release(),
+                          link.worker_end.release(), master, process.metrics_slot, request.ticket_keys};
     int status = run_worker(startup);
 #if defined(__SANITIZE_ADDRESS__)
     // _exit skips LeakSanitizer's exit hook: check the worker's heap explicitly.
@@ -85,16 +97,14 @@ bool spawn_worker(const SpawnRequest& request, WorkerProcess& process, std::stri
 #endif
     _exit(status);
   }
-  ::close(pair[1]);
-  ::close(link[1]);
   process.pid = pid;
   process.slot = request.slot;
-  process.control = UniqueFd(pair[0]);
-  process.pubsub_fd = UniqueFd(link[0]);
+  process.control = std::move(control.master_end);
+  process.pubsub_fd = std::move(link.master_end);
   // A frame longer than this worker can have a reason to send breaks its link; its requests
   // wait while a quarter of worker_backlog waits for it (flush_pubsub kills it past all of it).
   const PubsubConfig& pubsub = request.config->pubsub;
-  process.pubsub = std::make_unique<PubsubLink>(link[0], max_worker_frame(pubsub.max_message_size), pubsub.worker_backlog / 4);
+  process.pubsub = std::make_unique<PubsubLink>(process.pubsub_fd.get(), max_worker_frame(pubsub.max_message_size), pubsub.worker_backlog / 4);
   process.ready = false;
   process.accept_stopped = false;
   process.stop_requested = false;

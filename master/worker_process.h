@@ -11,6 +11,7 @@
 
 #include "core/config.h"
 #include "core/pubsub_wire.h"
+#include "core/tls_ticket_keys.h"
 #include "core/unique_fd.h"
 #include "master/listener_set.h"
 #include "master/privileges.h"
@@ -41,7 +42,7 @@ struct SpawnRequest {
   unsigned workers = 1;
   const ListenerSet* listeners = nullptr;
   std::optional<WorkerIdentity> identity;
-  std::array<unsigned char, 80> ticket_keys{};
+  TicketKeys ticket_keys{};
 };
 
 // In a child just forked from the master (a worker, the module checker): restores default signal

@@ -10,6 +10,7 @@
 
 #include "core/config.h"
 #include "core/listen_socket.h"
+#include "core/tls_ticket_keys.h"
 
 namespace tether {
 
@@ -22,7 +23,7 @@ struct WorkerStartup {
   int pubsub_fd = -1;           // its end of the pub/sub link to the broker; the worker owns it
   pid_t master_pid = 0;
   std::size_t metrics_slot = 0; // where this process counts in shared_metrics()
-  std::array<unsigned char, 80> ticket_keys{};  // TLS session tickets, shared by the generation
+  TicketKeys ticket_keys{};     // TLS session tickets, shared by the generation
 };
 
 // Runs the worker to completion and returns the process exit status.

@@ -49,9 +49,12 @@ void reset(Client& client) {
   client.close();
 }
 
-// The server still answers HTTP and the worker that served the resets is still the same process.
-void expect_still_serving(TetherServer& server, const std::vector<pid_t>& workers) {
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // a few heartbeats
+// The server still answers HTTP and the worker that served the resets is still the same process;
+// with `reset_port`, asked once the worker has closed every connection that reset on it.
+void expect_still_serving(TetherServer& server, const std::vector<pid_t>& workers, int reset_port = 0) {
+  if (reset_port != 0)
+    ASSERT_TRUE(wait_until([&] { return accepted_connections(reset_port) == 0; }, std::chrono::seconds(3)))
+        << accepted_connections(reset_port) << " reset connections still open\n" << server.error_log();
   HttpClient client;
   ASSERT_TRUE(client.connect(server.port()));
   ASSERT_TRUE(client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
@@ -195,7 +198,7 @@ void expect_resets_after_an_upgrade_are_not_taken_over(BeforeRequest before_requ
     ASSERT_TRUE(client.flush());
     client.reset_connection();
   }
-  expect_still_serving(f.server, workers);
+  expect_still_serving(f.server, workers, f.tls_port);
 }
 
 }  // namespace
@@ -211,7 +214,8 @@ TEST(TlsHandOver, AnUpgradeThatCameWithTheFinishedOfAClientThatResetIsNotTakenOv
 TEST(TlsHandOver, AnUpgradeThatCameWithAKeyUpdateOfAClientThatResetIsNotTakenOver) {
   expect_resets_after_an_upgrade_are_not_taken_over([](TlsClient& client) {
     if (!client.handshake(true)) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the server has sent its tickets
+    pollfd tickets{client.fd(), POLLIN, 0};  // the server has sent its tickets
+    if (::poll(&tickets, 1, 3000) != 1) return false;
     return client.key_update();  // asking for the server's own
   });
 }
@@ -243,7 +247,7 @@ std::size_t flood_until_the_server_stops_reading(WsClient& client, const std::st
       *stalled = true;
       break;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling: until it takes bytes or a second passed
   }
   return sent;
 }
@@ -288,7 +292,8 @@ TEST(ModuleCallbacks, ConnectionClosedIsToldThePeerOfAClientThatReset) {
     HttpClient client;
     ASSERT_TRUE(client.connect(server.port()));
     ASSERT_TRUE(client.send("GET / HTTP/1.1\r\nHost: t\r\n"));  // mid-request, then a reset
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_TRUE(wait_until([&] { return connection_accepted(client.fd()); }, std::chrono::seconds(2)))
+        << "the worker did not accept connection " << i;
     reset(client);
   }
   // start() itself made one connection that closed normally.

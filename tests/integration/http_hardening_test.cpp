@@ -169,6 +169,7 @@ TEST_F(HttpHardening, EachPipelinedRequestGetsItsOwnHeaderTimeout) {
   ASSERT_TRUE(client.connect(server_->port()));
   // Each read completes one request and begins the next; no request takes 1 s, the three do.
   ASSERT_TRUE(client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHo"));
+  // The pauses are the behaviour under test: together they pass the 1 s header_timeout.
   std::this_thread::sleep_for(600ms);
   ASSERT_TRUE(client.send("st: t\r\n\r\nGET / HTTP/1.1\r\nHo"));
   std::this_thread::sleep_for(600ms);

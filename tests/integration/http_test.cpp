@@ -116,7 +116,7 @@ TEST(Http, ChunkedAndContentLengthBodiesAreRead) {
   ASSERT_TRUE(a);
   EXPECT_EQ(a->status, 200);
   ASSERT_TRUE(client.send("POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"));
-  std::this_thread::sleep_for(50ms);
+  std::this_thread::sleep_for(50ms);  // the behaviour under test: the body arrives in two reads
   ASSERT_TRUE(client.send("2\r\nde\r\n0\r\n\r\n"));
   auto b = client.read_response();
   ASSERT_TRUE(b);

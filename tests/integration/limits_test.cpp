@@ -69,7 +69,7 @@ TEST(Limits, SlowlorisIsCutOffAfterHeaderTimeout) {
   auto start = std::chrono::steady_clock::now();
   std::string trickle = "GET / HTTP/1.1\r\nHost: t\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
   std::optional<HttpResponse> response;
-  for (char c : trickle) {  // one byte every 100 ms: always active, never finished
+  for (char c : trickle) {  // the behaviour under test: one byte every 100 ms, always active, never finished
     if (!client.send(std::string(1, c))) break;
     std::this_thread::sleep_for(100ms);
     if (std::chrono::steady_clock::now() - start > 1500ms) break;
@@ -108,7 +108,8 @@ TEST(Limits, AtMaxConnectionsTheWorkerStopsAcceptingUntilOneCloses) {
   TetherServer server(1, "[limits]\nmax_connections = 2\n");
   ASSERT_TRUE(server.start()) << server.error_log();
   // start() used and closed one connection; wait until the worker has seen it close.
-  std::this_thread::sleep_for(200ms);
+  ASSERT_TRUE(wait_until([&] { return accepted_connections(server.port()) == 0; }, 3s))
+      << "the worker still holds the connection start() closed";
   HttpClient a, b, c;
   ASSERT_TRUE(a.connect(server.port()));
   ASSERT_TRUE(a.get("/"));
@@ -136,7 +137,8 @@ TEST(Limits, RunningOutOfDescriptorsPausesAcceptingInsteadOfSpinning) {
   }
   EXPECT_TRUE(server.wait_for_log("accept() failed: Too many open files; pausing accepts for 500ms", 3s))
       << server.error_log();
-  // Pausing, not spinning: a handful of log lines per second, not thousands.
+  // Pausing, not spinning: a handful of log lines per second, not thousands. The second is the
+  // behaviour under test, the window over which the lines are counted.
   std::this_thread::sleep_for(1s);
   EXPECT_LE(count_occurrences(server.error_log(), "pausing accepts"), 6);
   clients.clear();

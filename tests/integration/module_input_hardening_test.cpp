@@ -249,5 +249,6 @@ TEST_F(ModuleInputHardening, WebSocketClientResettingAfterPingsCloseOrBadFramesL
       reset(client.fd());
       client.close();
     }
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(wait_until([] { return accepted_connections(server_->port()) == 0; }, std::chrono::seconds(3)))
+      << "the worker did not close every connection that reset";
 }

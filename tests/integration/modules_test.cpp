@@ -166,7 +166,7 @@ TEST(Modules, AClientLeavingBeforeADeferredAnswerLosesNothing) {
     ASSERT_TRUE(leaver.connect(server.port()));
     ASSERT_TRUE(leaver.send("GET /defer HTTP/1.1\r\nHost: t\r\n\r\n"));
   }  // closed before the 250 ms answer
-  std::this_thread::sleep_for(400ms);
+  ASSERT_TRUE(server.wait_for_log("[probe] deferred answer given", 2s)) << server.error_log();
   auto after = http_get(server.port(), "/version");
   ASSERT_TRUE(after);
   EXPECT_EQ(after->body, "probe 1\n");
@@ -179,15 +179,20 @@ TEST(Modules, ReplacedModuleFileIsRunByTheNextGenerationOnly) {
   server.write_config(server.default_config() + probe_routes(installed) +
                       "[limits]\nheader_timeout = \"30s\"\n");
   ASSERT_TRUE(server.start()) << server.error_log();
-  ASSERT_EQ(http_get(server.port(), "/version")->body, "probe 1\n");
+  auto first = http_get(server.port(), "/version");
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->body, "probe 1\n");
   HttpClient old_connection;  // mid-request on generation 1 when the reload happens
   ASSERT_TRUE(old_connection.connect(server.port()));
   ASSERT_TRUE(old_connection.send("GET /version HTTP/1.1\r\nHost: t\r\n"));
-  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(wait_until([&] { return connection_accepted(old_connection.fd()); }, 2s))
+      << "generation 1 did not accept the connection";
   replace_by_rename(kTestModules + "/probe_v2.so", installed);
   server.signal(SIGHUP);
   ASSERT_TRUE(server.wait_for_log("reload complete: generation 2", 5s)) << server.error_log();
-  EXPECT_EQ(http_get(server.port(), "/version")->body, "probe 2\n");
+  auto second = http_get(server.port(), "/version");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->body, "probe 2\n");
   ASSERT_TRUE(old_connection.send("\r\n"));
   auto old_answer = old_connection.read_response();
   ASSERT_TRUE(old_answer);
@@ -215,7 +220,9 @@ TEST(Modules, AReloadWhoseModuleCannotLoadKeepsTheOldGeneration) {
   ASSERT_TRUE(server.wait_for_log("reload failed: modules could not be loaded", 5s)) << server.error_log();
   EXPECT_NE(server.error_log().find("missing.so: cannot load module: "), std::string::npos) << server.error_log();
   EXPECT_EQ(server.worker_pids(), before);
-  EXPECT_EQ(http_get(server.port(), "/version")->body, "probe 1\n");
+  auto version = http_get(server.port(), "/version");
+  ASSERT_TRUE(version);
+  EXPECT_EQ(version->body, "probe 1\n");
 }
 
 TEST(Modules, AWorkerInitFailureFailsTheReload) {
@@ -227,7 +234,9 @@ TEST(Modules, AWorkerInitFailureFailsTheReload) {
   server.signal(SIGHUP);
   ASSERT_TRUE(server.wait_for_log("before it was ready; generation 1 keeps serving", 5s)) << server.error_log();
   EXPECT_NE(server.error_log().find("[probe] fail_init is set"), std::string::npos);
-  EXPECT_EQ(http_get(server.port(), "/version")->body, "probe 1\n");
+  auto version = http_get(server.port(), "/version");
+  ASSERT_TRUE(version);
+  EXPECT_EQ(version->body, "probe 1\n");
 }
 
 TEST(Modules, ACrashInAModuleTakesDownOnlyItsWorkerAndIsReported) {

@@ -34,12 +34,10 @@ TEST(Process, KilledWorkerIsReplacedWithinOneSecondWhileOthersServe) {
   auto killed_at = std::chrono::steady_clock::now();
   // The other worker keeps serving meanwhile.
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(http_get(server.port(), "/")) << "request " << i;
-  bool replaced = false;
-  while (!replaced && std::chrono::steady_clock::now() - killed_at < 1s) {
+  bool replaced = wait_until([&] {
     auto now = server.worker_pids();
-    replaced = now.size() == 2 && std::find(now.begin(), now.end(), victim) == now.end();
-    if (!replaced) std::this_thread::sleep_for(10ms);
-  }
+    return now.size() == 2 && std::find(now.begin(), now.end(), victim) == now.end();
+  }, std::chrono::duration_cast<std::chrono::milliseconds>(killed_at + 1s - std::chrono::steady_clock::now()));
   EXPECT_TRUE(replaced) << server.error_log();
   EXPECT_TRUE(server.wait_for_log("killed by signal 9 (Killed)", 1s)) << server.error_log();
   EXPECT_TRUE(http_get(server.port(), "/"));
@@ -50,8 +48,10 @@ TEST(Process, RepeatedCrashesBackOff) {
   ASSERT_TRUE(server.start()) << server.error_log();
   for (int round = 0; round < 3; ++round) {
     ASSERT_TRUE(server.wait_for_workers(1, 3s));
-    ::kill(server.worker_pids()[0], SIGKILL);
-    std::this_thread::sleep_for(50ms);
+    pid_t victim = server.worker_pids()[0];
+    ::kill(victim, SIGKILL);
+    ASSERT_TRUE(wait_until([&] { return server.worker_pids() != std::vector<pid_t>{victim}; }, 3s))
+        << "the master did not reap worker " << victim;
   }
   EXPECT_TRUE(server.wait_for_log("crashed 3 times in a row: respawning in 200ms", 2s)) << server.error_log();
   EXPECT_TRUE(server.wait_for_workers(1, 3s));
@@ -65,12 +65,7 @@ TEST(Process, NoWorkerSurvivesTheMasterBeingKilled) {
   HttpClient idle;  // a connection in progress must not keep a worker alive
   ASSERT_TRUE(idle.connect(server.port()));
   server.signal(SIGKILL);
-  auto deadline = std::chrono::steady_clock::now() + 2s;
-  bool all_gone = false;
-  while (!all_gone && std::chrono::steady_clock::now() < deadline) {
-    all_gone = std::none_of(workers.begin(), workers.end(), process_alive);
-    if (!all_gone) std::this_thread::sleep_for(20ms);
-  }
+  bool all_gone = wait_until([&] { return std::none_of(workers.begin(), workers.end(), process_alive); }, 2s);
   EXPECT_TRUE(all_gone);
   server.stop();
 }
@@ -91,14 +86,19 @@ TEST(Process, WorkersDropRootPrivilegesToTheConfiguredUser) {
   EXPECT_EQ(uid_of(server.master_pid()), 0);
   // A worker drops privileges right after fork: give a just-forked one a moment to get there.
   for (pid_t worker : server.worker_pids()) {
-    auto deadline = std::chrono::steady_clock::now() + 2s;
-    while (uid_of(worker) != 65534 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+    wait_until([&] { return uid_of(worker) == 65534; }, 2s);
     EXPECT_EQ(uid_of(worker), 65534) << "worker " << worker;
   }
   EXPECT_TRUE(http_get(server.port(), "/"));
   // Rotation works for the unprivileged workers too: the master hands them the log files.
+  std::string access = server.dir() + "/access.log";
+  ASSERT_EQ(std::rename(access.c_str(), (access + ".1").c_str()), 0);
   server.signal(SIGUSR1);
   EXPECT_TRUE(server.wait_for_log("reopened logs", 2s));
-  std::this_thread::sleep_for(200ms);
+  EXPECT_TRUE(wait_until([&] {
+    for (pid_t worker : server.worker_pids())
+      if (!holds_open(worker, access)) return false;
+    return true;
+  }, 2s)) << "not every worker reopened the access log\n" << server.error_log();
   EXPECT_EQ(server.error_log().find("cannot open access log"), std::string::npos) << server.error_log();
 }

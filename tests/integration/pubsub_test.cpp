@@ -238,7 +238,7 @@ TEST(PubSub, CurlReadsServerSentEventsAndResumesWithLastEventId) {
   std::string url = "http://127.0.0.1:" + std::to_string(server.port()) + "/sse/feed";
   std::string live;
   std::thread reader([&] { run_command("curl -sN --max-time 2 -D - " + url, &live); });
-  usleep(500 * 1000);
+  EXPECT_TRUE(wait_for_subscribers(server.port(), "feed", 1)) << "curl did not subscribe";
   Publisher publisher(server.port());
   std::string id1 = publisher.send("feed", "one");
   std::string id2 = publisher.send("feed", "two\nlines\r\nthree");
@@ -354,7 +354,7 @@ TEST(Drain, LongLivedConnectionsGetTheirGoodbyeAfterDrainTimeout) {
   std::thread reader([&] {
     run_command("curl -sN --max-time 5 http://127.0.0.1:" + std::to_string(server.port()) + "/sse/d", &sse);
   });
-  usleep(300 * 1000);
+  EXPECT_TRUE(wait_for_subscribers(server.port(), "d", 2)) << "the WebSocket and curl did not both subscribe";
   auto start = std::chrono::steady_clock::now();
   server.signal(SIGHUP);
   EXPECT_EQ(ws.read_close(std::chrono::seconds(5)), 1001);
@@ -432,8 +432,7 @@ TEST(PubSubLimits, AWorkerThatStopsReadingItsLinkIsReplacedInsteadOfGrowingTheMa
     EXPECT_EQ(r->status, 200);
   }
   EXPECT_TRUE(server.wait_for_log("stopped reading its pub/sub link", std::chrono::seconds(5))) << server.error_log();
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (process_alive(stopped) && std::chrono::steady_clock::now() < deadline) usleep(50 * 1000);
+  wait_until([&] { return !process_alive(stopped); }, std::chrono::seconds(5));
   EXPECT_FALSE(process_alive(stopped));
   ::kill(stopped, SIGCONT);  // in case it is still there
   EXPECT_TRUE(server.wait_for_workers(2, std::chrono::seconds(5)));

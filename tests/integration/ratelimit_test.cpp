@@ -78,7 +78,12 @@ TEST(Ratelimit, ConnectionLimitPerAddressHoldsAcrossWorkers) {
     clients.push_back(std::make_unique<HttpClient>());
     ASSERT_TRUE(clients.back()->connect(server.port(), "127.0.0.1", "127.0.0.5"));
   }
-  std::this_thread::sleep_for(200ms);  // every connection accepted by one worker or the other
+  bool all_accepted = wait_until([&] {  // every connection accepted by one worker or the other
+    for (auto& client : clients)
+      if (!connection_accepted(client->fd())) return false;
+    return true;
+  }, 3s);
+  ASSERT_TRUE(all_accepted) << "not every connection was accepted";
   std::map<int, int> statuses;
   for (auto& client : clients) {
     auto response = client->get("/");
@@ -91,12 +96,17 @@ TEST(Ratelimit, ConnectionLimitPerAddressHoldsAcrossWorkers) {
   EXPECT_EQ(statuses[200], 3);
   EXPECT_EQ(statuses[503], 2);
   // Another address is not affected, and closing connections frees the count.
-  EXPECT_EQ(http_get(server.port(), "/")->status, 200);
+  auto other = http_get(server.port(), "/");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 200);
   clients.clear();
-  std::this_thread::sleep_for(200ms);
+  ASSERT_TRUE(wait_until([&] { return accepted_connections(server.port()) == 0; }, 3s))
+      << "the workers did not close the connections";
   HttpClient again;
   ASSERT_TRUE(again.connect(server.port(), "127.0.0.1", "127.0.0.5"));
-  EXPECT_EQ(again.get("/")->status, 200);
+  auto freed = again.get("/");
+  ASSERT_TRUE(freed);
+  EXPECT_EQ(freed->status, 200);
 }
 
 // SO_REUSEPORT spreads one address's connections over every worker: more workers than the

@@ -26,7 +26,7 @@ TEST(Signals, QuitFinishesRequestsInFlightThenExitsAndRemovesThePidFile) {
   HttpClient busy;
   ASSERT_TRUE(busy.connect(server.port()));
   ASSERT_TRUE(busy.send("GET / HTTP/1.1\r\nHost: t\r\n"));
-  std::this_thread::sleep_for(100ms);
+  ASSERT_TRUE(wait_until([&] { return connection_accepted(busy.fd()); }, 2s)) << "no worker accepted the connection";
   server.signal(SIGQUIT);
   ASSERT_TRUE(server.wait_for_log("graceful stop", 2s)) << server.error_log();
   HttpClient refused;
@@ -70,13 +70,15 @@ TEST(Signals, Usr1ReopensTheLogsAfterRotation) {
   ASSERT_EQ(std::rename(access.c_str(), (access + ".1").c_str()), 0);
   ASSERT_EQ(std::rename(server.error_log_path().c_str(), (server.error_log_path() + ".1").c_str()), 0);
   server.signal(SIGUSR1);
-  auto deadline = std::chrono::steady_clock::now() + 3s;
-  while (read_file(server.error_log_path()).find("reopened logs") == std::string::npos &&
-         std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(20ms);
-  std::this_thread::sleep_for(200ms);  // the workers reopen after the master
+  server.wait_for_log("reopened logs", 3s);
+  bool workers_reopened = wait_until([&] {  // the workers reopen after the master
+    for (pid_t worker : server.worker_pids())
+      if (!holds_open(worker, access)) return false;
+    return true;
+  }, 3s);
+  EXPECT_TRUE(workers_reopened) << "not every worker reopened the access log";
   for (int i = 0; i < 10; ++i) ASSERT_TRUE(http_get(server.port(), "/after-rotation"));
-  std::this_thread::sleep_for(100ms);
+  wait_until([&] { return count_occurrences(read_file(access), "/after-rotation") >= 10; }, 2s);
   std::string fresh = read_file(access);
   EXPECT_EQ(count_occurrences(fresh, "/after-rotation"), 10) << fresh;
   EXPECT_EQ(read_file(access + ".1").find("/after-rotation"), std::string::npos);

@@ -49,7 +49,8 @@ TEST(Streaming, BackpressureDeliversEveryByteToASlowReader) {
   slow.set_receive_buffer(64 * 1024);
   ASSERT_TRUE(slow.connect(server.port()));
   ASSERT_TRUE(slow.send("GET /flood HTTP/1.1\r\nHost: t\r\n\r\n"));
-  std::this_thread::sleep_for(300ms);  // not reading: 32 MiB cannot fit in the socket buffers
+  // Not reading for a while is the behaviour under test: 32 MiB cannot fit in the socket buffers.
+  std::this_thread::sleep_for(300ms);
   auto response = slow.read_response(20s);
   ASSERT_TRUE(response);
   EXPECT_EQ(response->body.size(), 32u * 1024 * 1024);
@@ -61,16 +62,26 @@ TEST(Streaming, BackpressureDeliversEveryByteToASlowReader) {
 }
 
 TEST(Streaming, AClientLeavingMidStreamIsNoticed) {
-  TetherServer server(1, kProbe);
+  std::string config = kProbe;
+  config.insert(config.find("[[route]]"), "log_closed = true\n");
+  TetherServer server(1, config);
   ASSERT_TRUE(server.start()) << server.error_log();
   for (int i = 0; i < 5; ++i) {
     HttpClient leaver;
     ASSERT_TRUE(leaver.connect(server.port()));
     ASSERT_TRUE(leaver.send("GET /stream HTTP/1.1\r\nHost: t\r\n\r\n"));
-    std::this_thread::sleep_for(80ms);  // the head and a chunk are out
+    std::string received;
+    bool closed = false;
+    auto deadline = std::chrono::steady_clock::now() + 2s;
+    while (received.find("chunk 1\n") == std::string::npos && receive_some(leaver.fd(), deadline, &received, &closed)) {
+    }
+    ASSERT_NE(received.find("chunk 1\n"), std::string::npos) << "the head and a chunk are not out: " << received;
   }  // each closes mid-stream: the module's on_close frees its timer and state
-  std::this_thread::sleep_for(300ms);
-  EXPECT_EQ(http_get(server.port(), "/version")->body, "probe 1\n");
+  // start() made a connection too; every one of the five is noticed.
+  ASSERT_TRUE(server.wait_for_log("[probe] closed 127.0.0.1", 3s, 6)) << server.error_log();
+  auto version = http_get(server.port(), "/version");
+  ASSERT_TRUE(version);
+  EXPECT_EQ(version->body, "probe 1\n");
 }
 
 TEST(Upgrade, TheModuleGetsTheRawBytesIncludingThoseSentWithTheRequest) {

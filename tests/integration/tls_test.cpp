@@ -185,7 +185,9 @@ TEST(Tls, ReloadServesARenewedCertificateWithoutFailingARequest) {
   EXPECT_EQ(f.serial(), "serial=03E9\n");
   std::string wrk_output;
   std::thread load([&] { run_command("wrk -t 2 -c 16 -d 4s " + f.url(), &wrk_output); });
-  std::this_thread::sleep_for(1s);
+  // The reload must happen under load: once wrk's 16 connections are in.
+  EXPECT_TRUE(wait_until([&] { return accepted_connections(f.tls_port) >= 16; }, 3s))
+      << accepted_connections(f.tls_port) << " connections";
   std::string output;
   ASSERT_TRUE(f.pki.issue("renewed", "localhost", 1002, &output)) << output;
   ASSERT_EQ(std::rename(f.pki.key("renewed").c_str(), f.pki.key("default").c_str()), 0);

@@ -90,7 +90,7 @@ TEST_F(WebSocketConformance, AFrameSentOneByteAtATimeIsReassembled) {
   std::string bytes = ws_frame(0x1, "split into single bytes");
   for (char b : bytes) {
     ASSERT_TRUE(client_.send_raw(std::string(1, b)));
-    usleep(1000);
+    usleep(1000);  // the behaviour under test: each byte arrives in a read of its own
   }
   auto frame = client_.read_frame();
   ASSERT_TRUE(frame);

@@ -2,7 +2,8 @@
  * probe — a module for the integration tests. Each route says what it does:
  *   [route.probe] action = "version"   answers "probe <PROBE_VERSION>"
  *                 action = "crash"     dereferences NULL (the worker dies)
- *                 action = "defer"     answers 250 ms later from a timer (TETHER_AGAIN)
+ *                 action = "defer"     answers 250 ms later from a timer (TETHER_AGAIN) and logs
+ *                                      "deferred answer given" (also when the client has left)
  *                 action = "work"      answers after host->queue_work ran on the thread pool
  *                 action = "header"    echoes the X-Probe request header and sets one
  *                 action = "deny"      access phase answers 403 for this route
@@ -111,6 +112,7 @@ static void answer_later(tether_timer *timer, void *user) {
   tether_request *request = user;
   host->timer_stop(timer);
   host->respond(request, 200, "text/plain", "deferred\n", 9);
+  host->log(TETHER_LOG_INFO, "probe", "deferred answer given");
 }
 
 static void slow_work(void *user) { (void)user; }

@@ -11,10 +11,9 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/tls_ticket_keys.h"
 
 namespace tether {
-
-using TicketKeys = std::array<unsigned char, 80>;
 
 class TlsContext {
  public:

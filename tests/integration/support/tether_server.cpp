@@ -64,6 +64,15 @@ int count_occurrences(const std::string& text, const std::string& needle) {
   return n;
 }
 
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+}
+
 int run_command(const std::string& command, std::string* output) {
   output->clear();
   FILE* pipe = ::popen(("{ " + command + "; } 2>&1").c_str(), "r");
@@ -178,21 +187,11 @@ std::vector<pid_t> TetherServer::worker_pids() const {
 }
 
 bool TetherServer::wait_for_log(const std::string& needle, std::chrono::milliseconds timeout, int count) const {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  do {
-    if (count_occurrences(error_log(), needle) >= count) return true;
-    std::this_thread::sleep_for(20ms);
-  } while (std::chrono::steady_clock::now() < deadline);
-  return false;
+  return wait_until([&] { return count_occurrences(error_log(), needle) >= count; }, timeout);
 }
 
 bool TetherServer::wait_for_workers(std::size_t n, std::chrono::milliseconds timeout) const {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  do {
-    if (worker_pids().size() == n) return true;
-    std::this_thread::sleep_for(20ms);
-  } while (std::chrono::steady_clock::now() < deadline);
-  return false;
+  return wait_until([&] { return worker_pids().size() == n; }, timeout);
 }
 
 std::size_t open_fd_count(pid_t pid) {
@@ -218,6 +217,87 @@ bool process_alive(pid_t pid) {
   std::string ignored, state;
   in >> ignored >> ignored >> state;
   return state != "Z";
+}
+
+bool holds_open(pid_t pid, const std::string& path) {
+  std::string fds = "/proc/" + std::to_string(pid) + "/fd";
+  DIR* dir = ::opendir(fds.c_str());
+  if (!dir) return false;
+  bool found = false;
+  while (dirent* entry = ::readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    char target[4096];
+    ssize_t n = ::readlink((fds + "/" + entry->d_name).c_str(), target, sizeof target);
+    if (n > 0 && std::string(target, static_cast<std::size_t>(n)) == path) found = true;
+  }
+  ::closedir(dir);
+  return found;
+}
+
+namespace {
+
+struct TcpEntry {
+  unsigned local_port = 0;
+  unsigned remote_port = 0;
+  unsigned state = 0;
+  unsigned long inode = 0;
+};
+
+// The IPv4 TCP sockets of this network namespace. A line reads
+// "sl local_address(hex ip:port) rem_address st tx:rx tr:when retrnsmt uid timeout inode ...".
+std::vector<TcpEntry> tcp_entries() {
+  std::vector<TcpEntry> entries;
+  std::ifstream in("/proc/net/tcp");
+  std::string line;
+  std::getline(in, line);  // the header
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout;
+    TcpEntry entry;
+    if (!(fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout >> entry.inode))
+      continue;
+    entry.local_port = std::stoul(local.substr(local.find(':') + 1), nullptr, 16);
+    entry.remote_port = std::stoul(remote.substr(remote.find(':') + 1), nullptr, 16);
+    entry.state = std::stoul(state, nullptr, 16);
+    entries.push_back(entry);
+  }
+  return entries;
+}
+
+constexpr unsigned kTcpListen = 0x0A;
+
+unsigned port_of(const sockaddr_in& address) { return ntohs(address.sin_port); }
+
+}  // namespace
+
+bool connection_accepted(int client_fd) {
+  sockaddr_in local{}, peer{};
+  socklen_t length = sizeof local;
+  if (::getsockname(client_fd, reinterpret_cast<sockaddr*>(&local), &length) != 0) return false;
+  length = sizeof peer;
+  if (::getpeername(client_fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0) return false;
+  for (const TcpEntry& e : tcp_entries())
+    if (e.local_port == port_of(peer) && e.remote_port == port_of(local) && e.inode != 0) return true;
+  return false;
+}
+
+std::size_t accepted_connections(int port) {
+  std::size_t n = 0;
+  for (const TcpEntry& e : tcp_entries())
+    n += e.local_port == static_cast<unsigned>(port) && e.state != kTcpListen && e.inode != 0;
+  return n;
+}
+
+long subscriber_count(int port, const std::string& channel) {
+  auto info = http_get(port, "/pub/" + channel);
+  if (!info || info->status != 200) return -1;
+  auto at = info->body.find("\"subscribers\":");
+  if (at == std::string::npos) return -1;
+  return std::strtol(info->body.c_str() + at + 14, nullptr, 10);
+}
+
+bool wait_for_subscribers(int port, const std::string& channel, long n, std::chrono::milliseconds timeout) {
+  return wait_until([&] { return subscriber_count(port, channel) >= n; }, timeout);
 }
 
 }  // namespace tether::test

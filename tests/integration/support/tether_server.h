@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,9 @@ int hold_port(int port, bool share = false);
 std::string read_file(const std::string& path);
 // How many times `needle` occurs in `text`.
 int count_occurrences(const std::string& text, const std::string& needle);
+// Polls `condition` every 10 ms until it holds or `timeout` has passed; true if it held. Tests
+// wait for what they need this way instead of sleeping and hoping it happened meanwhile.
+bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 // Runs a command line through /bin/sh; returns its exit status and fills *output (stdout+stderr).
 int run_command(const std::string& command, std::string* output);
 
@@ -78,5 +82,20 @@ class TetherServer {
 std::size_t open_fd_count(pid_t pid);
 std::size_t resident_kib(pid_t pid);
 bool process_alive(pid_t pid);
+// Whether `pid` has a descriptor open on `path` (a log it reopened after rotation, say).
+bool holds_open(pid_t pid, const std::string& path);
+
+// Helpers reading /proc/net/tcp, where a server-side socket still in the accept queue (or
+// already closed by its process) has no inode. Whether the server has accepted the connection
+// of this connected client socket:
+bool connection_accepted(int client_fd);
+// How many connections to 127.0.0.1:port some process has accepted and not closed.
+std::size_t accepted_connections(int port);
+
+// The subscriber count of `channel` that the publish endpoint at /pub/ reports (channel info,
+// GET /pub/{channel}); -1 when it cannot be asked.
+long subscriber_count(int port, const std::string& channel);
+// Waits until that count is at least `n`.
+bool wait_for_subscribers(int port, const std::string& channel, long n, std::chrono::milliseconds timeout = 5s);
 
 }  // namespace tether::test
