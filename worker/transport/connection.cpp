@@ -16,7 +16,7 @@ constexpr std::uint64_t kLingerMs = 2000;
 // connection that just became idle may be about to carry the client's next request.
 constexpr std::uint64_t kDrainQuietMs = 1000;
 
-Connection& connection_of(uv_handle_t* handle) { return *static_cast<Connection*>(handle->data); }
+Connection& owner_of(uv_handle_t* handle) { return *static_cast<Connection*>(handle->data); }
 
 }  // namespace
 
@@ -358,7 +358,7 @@ void Connection::stop_timer() {
 }
 
 void Connection::on_timer(uv_timer_t* timer) {
-  Connection& c = connection_of(reinterpret_cast<uv_handle_t*>(timer));
+  Connection& c = owner_of(reinterpret_cast<uv_handle_t*>(timer));
   TimerPurpose purpose = c.timer_purpose_;
   c.timer_purpose_ = TimerPurpose::none;
   switch (purpose) {
@@ -417,7 +417,7 @@ void Connection::close_now() {
   transport_.close();
   if (timer_)
     uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) {
-      Connection& c = connection_of(h);
+      Connection& c = owner_of(h);
       delete c.timer_;
       c.timer_ = nullptr;
       c.handle_closed();
