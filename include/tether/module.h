@@ -336,7 +336,7 @@ typedef struct tether_host {
   int (*subscribe)(tether_connection *connection, tether_feed *feed, const char *channel, size_t channel_length,
                    const char *since, size_t since_length);
   /* The limit of queued, unsent bytes for a connection's messages, and what happens beyond it.
-   * Default: 1 MiB, TETHER_SLOW_DISCONNECT. */
+   * Default: 1 MiB, TETHER_SLOW_DISCONNECT. A limit above 4 GiB counts as 4 GiB. */
   int (*connection_set_queue_limit)(tether_connection *connection, uint64_t max_bytes, tether_slow_policy policy);
   /* Publishes `data` to `channel` through the broker (the message reaches every subscriber on
    * every worker, this connection's too if it subscribed). TETHER_ERROR: invalid channel name or

@@ -17,6 +17,7 @@
 #include <tether/module.h>
 #include <uv.h>
 
+#include <cstdint>
 #include <deque>
 #include <string>
 #include <vector>
@@ -64,12 +65,11 @@ struct tether_worker {
 // session closes, or, if the client left while a module was still to answer, when that module
 // calls respond(), the one call the ABI promises for a deferred request.
 struct tether_request {
-  enum class State {
+  enum class State : std::uint8_t {
     in_hand,      // the session's current request: in a hook, or answered
     deferred,     // a hook returned TETHER_AGAIN: respond() is still to come
     client_left,  // deferred, and the session ended meanwhile: respond() drops the answer and frees it
   };
-  State state = State::in_hand;
   tether::HttpSession* session = nullptr;  // null once the client left
   tether::ModuleRuntime* owner = nullptr;
   tether_worker* worker = nullptr;
@@ -77,6 +77,7 @@ struct tether_request {
   std::string response_headers;  // "Name: value\r\n" lines added by modules
   sockaddr_storage peer{};       // filled on first request_info()
   socklen_t peer_length = 0;
+  State state = State::in_hand;  // last: it fits beside peer_length (one of these per streaming client)
 };
 
 struct tether_timer {

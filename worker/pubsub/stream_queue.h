@@ -67,8 +67,8 @@ class StreamQueue {
 
  private:
   std::vector<FrameRef> frames_;
-  std::size_t head_ = 0;      // frames_[0..head_) were dropped
   std::size_t bytes_ = 0;     // what frames_[head_..] hold
+  std::uint32_t head_ = 0;    // frames_[0..head_) were dropped (a queue under 4 GiB holds fewer frames)
 };
 
 }  // namespace tether

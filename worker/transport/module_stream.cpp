@@ -75,8 +75,11 @@ const tether_stream_callbacks* intern_callbacks(const tether_stream_callbacks* c
 ModuleStream::ModuleStream(Connection& connection, const tether_stream_callbacks* callbacks, void* user)
     : connection_(connection), callbacks_(intern_callbacks(callbacks)), user_(user) {}
 
+// Every subscriber holds one: 88 bytes is a 96-byte allocation (glibc adds 8 and rounds to 16).
+static_assert(sizeof(ModuleStream) <= 88, "a subscriber's stream outgrew its allocation size class");
+
 void ModuleStream::set_queue_limit(std::uint64_t max_bytes, tether_slow_policy policy) {
-  queue_limit_ = max_bytes;
+  queue_limit_ = static_cast<std::uint32_t>(std::min<std::uint64_t>(max_bytes, UINT32_MAX));
   policy_ = static_cast<std::uint8_t>(policy);
 }
 

@@ -76,12 +76,13 @@ class ModuleStream final : public FrameSink {
   bool wants_writable_ = false;
   bool shutdown_sent_ = false;
   std::uint8_t policy_ = TETHER_SLOW_DISCONNECT;  // tether_slow_policy
-  std::uint32_t dropped_ = 0;  // messages dropped since the last DROPPED notice
+  std::uint32_t queue_limit_ = 1024 * 1024;  // bytes: pub/sub frames and module writes alike
   Connection& connection_;
   const tether_stream_callbacks* callbacks_;  // interned: shared by every stream of a module
   void* user_;
-  std::uint64_t queue_limit_ = 1024 * 1024;  // bytes: pub/sub frames and module writes alike
-  StreamQueue queue_;
+  // Its tail padding holds dropped_: a subscriber's stream stays in a 96-byte allocation.
+  [[no_unique_address]] StreamQueue queue_;
+  std::uint32_t dropped_ = 0;  // messages dropped since the last DROPPED notice
 };
 
 }  // namespace tether
