@@ -2,9 +2,12 @@
 // limits, subscriber counts. Frames go into PubsubLink output buffers and are decoded back.
 #include <gtest/gtest.h>
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <thread>
 #include <list>
@@ -13,6 +16,7 @@
 
 #include "core/pubsub_wire.h"
 #include "master/broker.h"
+#include "wait_until.h"
 
 using namespace tether;
 
@@ -382,24 +386,36 @@ TEST(PubsubLinkHardening, OneReadTakesABoundedNumberOfBytes) {
   constexpr std::size_t kFrames = 4 * PubsubLink::kReadBudget / 1000;
   std::string all;
   for (std::size_t i = 0; i < kFrames; ++i) all += frame;
+  std::atomic<bool> written{false};
   std::thread writer([&] {
     pair.send_all(all);
     ::shutdown(pair.fds[1], SHUT_WR);
+    written = true;
   });
   std::size_t handled = 0, most_in_one_read = 0;
   auto count = [&](const PubsubFrame&) -> const char* {
     ++handled;
     return nullptr;
   };
+  // The writer has filled the socket (it is blocked, or near it: a Unix socket stops polling
+  // writable at a quarter of its buffer) or has written everything.
+  auto filled = [&] {
+    pollfd p{pair.fds[1], POLLOUT, 0};
+    return written || (::poll(&p, 1, 0) >= 0 && !(p.revents & POLLOUT));
+  };
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   PubsubLink::ReadResult result = PubsubLink::ReadResult::open;
-  while (result == PubsubLink::ReadResult::open) {
+  while (result == PubsubLink::ReadResult::open && std::chrono::steady_clock::now() < deadline) {
     std::size_t before = handled;
-    usleep(20'000);  // let the writer fill the socket and wait
+    // Each read starts with as much waiting as the writer can give it. Not filled within the
+    // second: read what there is (only the deadline above fails the test).
+    tether::test::wait_until(filled, std::chrono::seconds(1));
     result = link.read(count);
     most_in_one_read = std::max(most_in_one_read, handled - before);
   }
+  if (result == PubsubLink::ReadResult::open) ::shutdown(pair.fds[0], SHUT_RDWR);  // unblocks the writer
   writer.join();
-  EXPECT_EQ(result, PubsubLink::ReadResult::closed);
+  ASSERT_EQ(result, PubsubLink::ReadResult::closed) << "the link did not read the writer's end within 30 s";
   EXPECT_EQ(handled, kFrames);
   EXPECT_LE(most_in_one_read * frame.size(), PubsubLink::kReadBudget + frame.size());
 }

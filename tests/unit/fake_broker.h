@@ -3,8 +3,10 @@
 // turn of the loop.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -61,6 +63,16 @@ class FakeBroker final : public Broker {
   bool answer_info(Request request, const ChannelInfo& result) { return answer(info_replies_, request, result); }
   // Where the broker would relay messages (the hub).
   Delivery* delivery() const { return delivery_; }
+  // Relays one message to the Delivery, as one read of the broker's connection would; the
+  // views live only during the call, as a real broker's do.
+  void deliver(std::string_view channel, MessageId id, std::string_view data, std::uint64_t time_ms = 0) {
+    std::string channel_copy(channel), data_copy(data);
+    delivery_->deliver(BrokerMessage{channel_copy, id, time_ms, data_copy});
+  }
+  // The end of that read: the Delivery writes what the batch queued.
+  void end_batch() { delivery_->batch_end(); }
+  // Whether a history request still waits for its answer (not answered, not cancelled).
+  bool history_pending(Request request) const { return history_replies_.count(request) != 0; }
 
   std::vector<Published> published;
   std::vector<HistoryAsked> history_asked;

@@ -5,6 +5,8 @@
 
 #include "core/intrusive_list.h"
 
+using tether::ForwardLink;
+using tether::IntrusiveForwardList;
 using tether::IntrusiveList;
 using tether::ListLink;
 
@@ -101,4 +103,44 @@ TEST(IntrusiveList, ADestroyedListLeavesItsElementsUnlinked) {
     list.push_front(a);
   }
   EXPECT_FALSE(a.linked());
+}
+
+TEST(IntrusiveForwardList, GivesItsElementsBackNewestFirstAndThenNothing) {
+  struct Entry : ForwardLink<Entry> {
+    explicit Entry(int v) : value(v) {}
+    int value;
+  };
+  Entry a(1), b(2), c(3);
+  IntrusiveForwardList<Entry> list;
+  EXPECT_TRUE(list.empty());
+  list.push_front(a);
+  list.push_front(b);
+  list.push_front(c);
+  std::vector<int> walked;
+  for (const Entry& e : list) walked.push_back(e.value);
+  EXPECT_EQ(walked, (std::vector<int>{3, 2, 1}));
+  std::vector<int> popped;
+  while (Entry* e = list.pop_front()) popped.push_back(e->value);
+  EXPECT_EQ(popped, (std::vector<int>{3, 2, 1}));
+  EXPECT_TRUE(list.empty());
+  EXPECT_EQ(list.pop_front(), nullptr);
+  list.push_front(b);  // a popped element can be linked again, alone
+  EXPECT_EQ(list.pop_front(), &b);
+  EXPECT_EQ(list.pop_front(), nullptr);
+}
+
+TEST(IntrusiveForwardList, AnElementCanBeInItAndInADoublyLinkedListAtOnce) {
+  struct InChannel {};
+  struct OfOwner {};
+  struct Both : ListLink<InChannel>, ForwardLink<OfOwner> {};
+  Both x, y;
+  IntrusiveList<Both, InChannel> channel;
+  IntrusiveForwardList<Both, OfOwner> owner;
+  channel.push_front(x);
+  channel.push_front(y);
+  owner.push_front(x);
+  EXPECT_EQ(owner.pop_front(), &x);
+  EXPECT_EQ(channel.size(), 2u);  // leaving one list is not leaving the other
+  EXPECT_TRUE(channel.remove(x));
+  EXPECT_EQ(channel.front(), &y);
 }

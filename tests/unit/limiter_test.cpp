@@ -9,7 +9,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <vector>
+
+#include "wait_until.h"
 
 namespace {
 
@@ -84,6 +87,18 @@ pid_t count_in_child(rl_state* state, uint64_t address, uint32_t limit, int n, i
   return child;
 }
 
+// Waits (at most 10 s) until the child of count_in_child has counted `n` connections for
+// `address`. If it never does (it was refused, or died), it is killed and reaped and its
+// `release` closed, so that the failing test leaves nothing behind.
+bool child_counted(pid_t child, rl_state* state, uint64_t address, uint64_t n, int release) {
+  if (tether::test::wait_until([&] { return rl_connection_count(state, address) >= n; }, std::chrono::seconds(10)))
+    return true;
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  ::close(release);
+  return false;
+}
+
 TEST(Limiter, ConnectionCountsHoldAcrossProcesses) {
   SharedState s(8, 64);
   uint64_t address = rl_hash("127.0.0.3", 9, 0);
@@ -91,7 +106,7 @@ TEST(Limiter, ConnectionCountsHoldAcrossProcesses) {
   int release = -1;
   pid_t child = count_in_child(s.state, address, 3, 2, &release);
   ASSERT_GT(child, 0);
-  while (rl_connection_count(s.state, address) < 2) usleep(1000);
+  ASSERT_TRUE(child_counted(child, s.state, address, 2, release)) << "the child did not count its 2 connections within 10 s";
   EXPECT_EQ(rl_connection_acquire(s.state, address, self, 3), RL_COUNTED);
   EXPECT_EQ(rl_connection_acquire(s.state, address, self, 3), RL_AT_LIMIT);  // the child's count while it lives
   rl_connection_release(s.state, address, self);
@@ -109,7 +124,7 @@ TEST(Limiter, AKilledProcessesConnectionsStopCounting) {
   int release = -1;
   pid_t child = count_in_child(s.state, address, 2, 2, &release);
   ASSERT_GT(child, 0);
-  while (rl_connection_count(s.state, address) < 2) usleep(1000);
+  ASSERT_TRUE(child_counted(child, s.state, address, 2, release)) << "the child did not count its 2 connections within 10 s";
   EXPECT_EQ(rl_connection_acquire(s.state, address, self, 2), RL_AT_LIMIT);
   kill(child, SIGKILL);  // never releases what it counted
   waitpid(child, nullptr, 0);
@@ -225,7 +240,7 @@ TEST(Limiter, ADeadOwnersCountsAreDroppedWhenTheNextProcessStarts) {
   int release = -1;
   pid_t child = count_in_child(s.state, address, 5, 2, &release);
   ASSERT_GT(child, 0);
-  while (rl_connection_count(s.state, address) < 2) usleep(1000);
+  ASSERT_TRUE(child_counted(child, s.state, address, 2, release)) << "the child did not count its 2 connections within 10 s";
   kill(child, SIGKILL);
   waitpid(child, nullptr, 0);
   ::close(release);

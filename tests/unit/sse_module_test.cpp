@@ -61,6 +61,9 @@ TEST_F(SseModule, AGoodbyeEndsTheStreamAndForgetsTheClientItself) {
 
 TEST_F(SseModule, AHeartbeatThatCannotBeWrittenDoesNotWalkTheFreedClient) {
   ASSERT_NE(fake_.timer, nullptr);
+  // This sleep is the behaviour under test, not a wait for something done elsewhere: the
+  // heartbeat is due once the module's monotonic clock has passed the interval (1 ms) since the
+  // stream began, and sleep_for waits at least 5 ms of that clock (steady_clock).
   std::this_thread::sleep_for(std::chrono::milliseconds(5));
   connection_.fail_writes = true;
   fake_.timer(nullptr, fake_.timer_user);

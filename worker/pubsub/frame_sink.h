@@ -4,6 +4,7 @@
 // taking frames (PubsubHub::stream_closed).
 #pragma once
 
+#include "core/intrusive_list.h"
 #include "worker/pubsub/shared_frame.h"
 
 namespace tether {
@@ -27,14 +28,14 @@ class FrameSink {
   FrameSink() = default;
   virtual ~FrameSink() = default;  // the hub never deletes a sink (virtual: it is a friend, so protected alone would not say so)
   // Whether the hub holds anything of this sink (so that leaving it is worth a call).
-  bool known_to_hub() const { return subscriptions_ != nullptr || flush_scheduled_; }
+  bool known_to_hub() const { return !subscriptions_.empty() || flush_scheduled_; }
 
  private:
   friend class PubsubHub;
   // The hub's record of this sink, kept here so that a subscriber costs the hub no lookup and no
   // allocation of its own; only the hub reads or writes it.
-  Subscription* subscriptions_ = nullptr;  // a chain through Subscription::next_of_sink
-  bool flush_scheduled_ = false;           // in the hub's list of sinks to flush
+  IntrusiveForwardList<Subscription, FrameSink> subscriptions_;  // newest first
+  bool flush_scheduled_ = false;  // in the hub's list of sinks to flush
 };
 
 }  // namespace tether

@@ -77,8 +77,10 @@ PublishCheck PubsubHub::publish(std::string_view channel, std::string_view data,
 int PubsubHub::subscribe(FrameSink* sink, Feed& feed, std::string_view name, std::optional<std::string_view> since) {
   if (!sink || channel_name_problem(name) || !sink->takes_frames()) return TETHER_ERROR;
   std::uint64_t held = 0;
-  for (Subscription* s = sink->subscriptions_; s; s = s->next_of_sink, ++held)
-    if (s->channel->name == name) return TETHER_OK;  // already subscribed
+  for (const Subscription& s : sink->subscriptions_) {
+    if (s.channel->name == name) return TETHER_OK;  // already subscribed
+    ++held;
+  }
   // Whatever module asks: one connection cannot make the worker (and the broker) keep channels
   // without bound.
   if (held >= config_.max_subscriptions) return TETHER_ERROR;
@@ -92,13 +94,9 @@ int PubsubHub::subscribe(FrameSink* sink, Feed& feed, std::string_view name, std
   s->channel = &channel;
   s->sink = sink;
   s->feed = &feed;
-  s->next_in_channel = channel.subscribers;
-  if (channel.subscribers) channel.subscribers->prev_in_channel = s;
-  channel.subscribers = s;
-  s->next_of_sink = sink->subscriptions_;
-  sink->subscriptions_ = s;
-  ++channel.count;
-  broker_->set_subscribers(channel.name, channel.count);
+  channel.subscribers.push_front(*s);
+  sink->subscriptions_.push_front(*s);
+  broker_->set_subscribers(channel.name, channel.subscribers.size());
   shared_metrics().add(metrics_slot_, subscribers_metric_, 1);
   if (since) {
     // An id we cannot read is from no epoch of ours: the broker answers with a gap.
@@ -109,12 +107,7 @@ int PubsubHub::subscribe(FrameSink* sink, Feed& feed, std::string_view name, std
 }
 
 void PubsubHub::stream_closed(FrameSink& sink) {
-  Subscription* s = std::exchange(sink.subscriptions_, nullptr);
-  while (s) {
-    Subscription* next = s->next_of_sink;
-    unlink(s);
-    s = next;
-  }
+  while (Subscription* s = sink.subscriptions_.pop_front()) unlink(s);
   if (sink.flush_scheduled_) {
     sink.flush_scheduled_ = false;
     std::replace(to_flush_.begin(), to_flush_.end(), &sink, static_cast<FrameSink*>(nullptr));
@@ -123,15 +116,12 @@ void PubsubHub::stream_closed(FrameSink& sink) {
 
 void PubsubHub::unlink(Subscription* s) {
   HubChannel& channel = *s->channel;
-  if (s->prev_in_channel) s->prev_in_channel->next_in_channel = s->next_in_channel;
-  else channel.subscribers = s->next_in_channel;
-  if (s->next_in_channel) s->next_in_channel->prev_in_channel = s->prev_in_channel;
+  channel.subscribers.remove(*s);
   if (s->history_request) broker_->cancel(s->history_request);
   shared_metrics().add(metrics_slot_, subscribers_metric_, -1);
-  --channel.count;
-  broker_->set_subscribers(channel.name, channel.count);
+  broker_->set_subscribers(channel.name, channel.subscribers.size());
   delete s;
-  if (channel.count == 0) channels_.erase(channel.name);
+  if (channel.subscribers.empty()) channels_.erase(channel.name);
 }
 
 // A message relayed by the broker: encoded once per feed, the same frame for every subscriber.
@@ -148,25 +138,24 @@ void PubsubHub::deliver(const BrokerMessage& m) {
   std::vector<Encoded> encoded(feeds_.size());
   HubChannel& channel = *it->second;
   std::int64_t queued = 0;
-  for (Subscription* s = channel.subscribers; s;) {
-    Subscription* next = s->next_in_channel;  // a queue overflow may unsubscribe `s`
-    if (s->history_request == 0) {
-      Encoded& e = encoded[s->feed->index];
-      if (!e.tried) {
-        e.tried = true;
-        e.raw = encode(*s->feed, message, false);
-      }
-      bool chunked = s->sink->chunked();
-      if (chunked && !e.chunked && e.raw) e.chunked = chunk_frame(e.raw.view());
-      const FrameRef& f = chunked ? e.chunked : e.raw;
-      if (f) {
-        FrameSink& sink = *s->sink;
-        if (sink.queue_frame(f)) touch(sink);
-        ++queued;
-      }
+  // A queue overflow may end the stream, unsubscribing `s` (and, with the channel's last
+  // subscriber, freeing the channel): for_each holds the next one first.
+  channel.subscribers.for_each([&](Subscription& s) {
+    if (s.history_request != 0) return;
+    Encoded& e = encoded[s.feed->index];
+    if (!e.tried) {
+      e.tried = true;
+      e.raw = encode(*s.feed, message, false);
     }
-    s = next;
-  }
+    bool chunked = s.sink->chunked();
+    if (chunked && !e.chunked && e.raw) e.chunked = chunk_frame(e.raw.view());
+    const FrameRef& f = chunked ? e.chunked : e.raw;
+    if (f) {
+      FrameSink& sink = *s.sink;
+      if (sink.queue_frame(f)) touch(sink);
+      ++queued;
+    }
+  });
   shared_metrics().add(metrics_slot_, core_metrics().messages_out, queued);
 }
 
@@ -206,7 +195,7 @@ void PubsubHub::resume(Subscription& s, MessageId since_id, const HistoryResult&
 }
 
 FrameRef PubsubHub::dropped_notice(const FrameSink& sink, std::uint64_t count) {
-  Subscription* s = sink.subscriptions_;
+  Subscription* s = sink.subscriptions_.front();
   if (!s) return {};
   tether_notice notice{};
   notice.size = sizeof notice;

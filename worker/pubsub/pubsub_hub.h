@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/intrusive_list.h"
 #include "worker/host/abi_handles.h"  // tether_feed: modules' handle for a Feed
 #include "worker/pubsub/broker.h"
 #include "worker/pubsub/frame_sink.h"
@@ -38,21 +39,18 @@ struct Feed final : tether_feed {
 
 struct HubChannel;
 
-// One sink's subscription to one channel.
-struct Subscription {
+// One sink's subscription to one channel: in the channel's list of subscribers, and in the
+// sink's list of subscriptions (which only ever empties whole, when the stream closes: one link).
+struct Subscription : ListLink<HubChannel>, ForwardLink<FrameSink> {
   HubChannel* channel = nullptr;
   FrameSink* sink = nullptr;
   Feed* feed = nullptr;
-  Subscription* prev_in_channel = nullptr;
-  Subscription* next_in_channel = nullptr;
-  Subscription* next_of_sink = nullptr;
   std::uint64_t history_request = 0;  // non-zero: waiting for history, live messages skipped
 };
 
 struct HubChannel {
   std::string name;
-  Subscription* subscribers = nullptr;
-  std::uint64_t count = 0;
+  IntrusiveList<Subscription, HubChannel> subscribers;  // newest first; its size is this worker's count
 };
 
 // Why a publish does not reach the broker.
