@@ -29,6 +29,9 @@ TEST(Signals, QuitFinishesRequestsInFlightThenExitsAndRemovesThePidFile) {
   ASSERT_TRUE(wait_until([&] { return connection_accepted(busy.fd()); }, 2s)) << "no worker accepted the connection";
   server.signal(SIGQUIT);
   ASSERT_TRUE(server.wait_for_log("graceful stop", 2s)) << server.error_log();
+  // Both workers have closed their listening sockets once each has logged "draining N
+  // connections" (the master's "graceful stop: draining every worker" says nothing of them).
+  ASSERT_TRUE(server.wait_for_log(" connections (at most ", 2s, 2)) << server.error_log();
   HttpClient refused;
   EXPECT_FALSE(refused.connect(server.port()) && refused.get("/", 500ms));
   ASSERT_TRUE(busy.send("\r\n"));
