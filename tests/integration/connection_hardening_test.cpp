@@ -49,12 +49,33 @@ void reset(Client& client) {
   client.close();
 }
 
-// The server still answers HTTP and the worker that served the resets is still the same process;
-// with `reset_port`, asked once the worker has closed every connection that reset on it.
-void expect_still_serving(TetherServer& server, const std::vector<pid_t>& workers, int reset_port = 0) {
+// Reads frames until `client` has received `n` pings. False on timeout or if the connection ended.
+bool wait_for_pings(WsClient& client, int n, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (n > 0) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    auto frame = client.read_frame(left);
+    if (!frame) return false;
+    n -= frame->opcode == 0x9;
+  }
+  return true;
+}
+
+// The server still answers HTTP and the worker that served the resets is still the same process,
+// asked once the worker has closed every connection that reset on `reset_port` if any (`still_open`
+// are the ones kept open on it) and has then pinged `watcher`, a WebSocket client open through the
+// resets, twice: the module's sweep has walked its connection list after the last close, and
+// would have written to a connection left in it by mistake.
+void expect_still_serving(TetherServer& server, const std::vector<pid_t>& workers, WsClient& watcher,
+                          int reset_port = 0, std::size_t still_open = 0) {
   if (reset_port != 0)
-    ASSERT_TRUE(wait_until([&] { return accepted_connections(reset_port) == 0; }, std::chrono::seconds(3)))
-        << accepted_connections(reset_port) << " reset connections still open\n" << server.error_log();
+    ASSERT_TRUE(wait_until([&] { return accepted_connections(reset_port) == still_open; }, std::chrono::seconds(3)))
+        << accepted_connections(reset_port) - still_open << " reset connections still open\n" << server.error_log();
+  while (watcher.read_frame(std::chrono::milliseconds(1))) {
+  }  // pings sent before the last close prove nothing
+  EXPECT_TRUE(wait_for_pings(watcher, 2, std::chrono::seconds(3)))
+      << "the sweep did not ping the client kept open\n" << server.error_log();
   HttpClient client;
   ASSERT_TRUE(client.connect(server.port()));
   ASSERT_TRUE(client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));
@@ -73,13 +94,15 @@ void expect_resets_after(const std::string& bytes) {
   TetherServer server(1, websocket_routes(), kModulesDir);
   ASSERT_TRUE(server.start()) << server.error_log();
   auto workers = server.worker_pids();
+  WsClient watcher;
+  ASSERT_EQ(watcher.open(server.port(), "/ws/news"), 101);
   for (int i = 0; i < 40; ++i) {
     WsClient client;
     ASSERT_EQ(client.open(server.port(), "/ws/news"), 101);
     ASSERT_TRUE(client.send_raw(bytes));
     reset(client);
   }
-  expect_still_serving(server, workers);
+  expect_still_serving(server, workers, watcher, server.port(), 1);
 }
 
 }  // namespace
@@ -190,6 +213,8 @@ void expect_resets_after_an_upgrade_are_not_taken_over(BeforeRequest before_requ
   TlsWebSocketServer f;
   ASSERT_TRUE(f.server.start()) << f.server.error_log();
   auto workers = f.server.worker_pids();
+  WsClient watcher;
+  ASSERT_EQ(watcher.open(f.server.port(), "/ws/news"), 101);
   for (int i = 0; i < 30; ++i) {
     TlsClient client;
     ASSERT_TRUE(client.connect(f.tls_port));
@@ -198,7 +223,7 @@ void expect_resets_after_an_upgrade_are_not_taken_over(BeforeRequest before_requ
     ASSERT_TRUE(client.flush());
     client.reset_connection();
   }
-  expect_still_serving(f.server, workers, f.tls_port);
+  expect_still_serving(f.server, workers, watcher, f.tls_port);
 }
 
 }  // namespace
@@ -261,6 +286,8 @@ void expect_a_flood_is_not_read(const std::string& ws_settings, const std::strin
   WsClient client;
   client.set_receive_buffer(4096);
   ASSERT_EQ(client.open(server.port(), "/ws/flood"), 101);
+  WsClient watcher;
+  ASSERT_EQ(watcher.open(server.port(), "/ws/news"), 101);
   bool stalled = false;
   std::size_t sent = flood_until_the_server_stops_reading(client, frame, std::chrono::seconds(8), &stalled);
   EXPECT_TRUE(stalled) << "the server read " << sent << " bytes and kept reading";
@@ -271,7 +298,7 @@ void expect_a_flood_is_not_read(const std::string& ws_settings, const std::strin
 #else
   (void)rss_before;
 #endif
-  expect_still_serving(server, workers);
+  expect_still_serving(server, workers, watcher);
 }
 
 }  // namespace
