@@ -164,10 +164,14 @@ TEST(Reload, ZeroFailedRequestsUnderLoadAcrossTenReloads) {
   });
   ASSERT_TRUE(wait_until([&] { return accepted_connections(server.port()) >= 32; }, 3s))
       << "wrk's 32 connections are not in: " << accepted_connections(server.port());
-  for (int g = 2; g <= 11; ++g) {  // each reload once the one before has completed and drained away
+  // One reload a second, spread over wrk's run; each one has completed before the next HUP, so
+  // that none is coalesced into another (the old generations may still be draining).
+  auto next_reload = std::chrono::steady_clock::now();
+  for (int g = 2; g <= 11; ++g) {
+    std::this_thread::sleep_until(next_reload);  // the pacing under test, not a wait for a condition
+    next_reload += 1s;
     server.signal(SIGHUP);
     EXPECT_TRUE(server.wait_for_log("reload complete: generation " + std::to_string(g) + " ", 5s)) << server.error_log();
-    EXPECT_TRUE(server.wait_for_log("generation " + std::to_string(g - 1) + " is gone", 5s)) << server.error_log();
   }
   load.join();
   EXPECT_NE(wrk_output.find("requests in"), std::string::npos) << wrk_output;
