@@ -106,6 +106,12 @@ TEST_F(PubsubHubTest, APublishToAnInvalidChannelNeverReachesTheBroker) {
   EXPECT_TRUE(broker_->published.empty());
 }
 
+TEST_F(PubsubHubTest, ARefusedChannelNameComesWithTheReasonForThePublisher) {
+  EXPECT_STREQ(hub_->publish("", "x").problem, "the channel name is empty");
+  EXPECT_STREQ(hub_->publish("no spaces", "x").problem, channel_name_problem("no spaces"));
+  EXPECT_EQ(hub_->publish("news", "x").problem, nullptr);
+}
+
 TEST_F(PubsubHubTest, AMessageOverMaxMessageSizeNeverReachesTheBroker) {
   EXPECT_EQ(hub_->publish("news", std::string(17, 'x')), PublishCheck::too_large);
   EXPECT_TRUE(broker_->published.empty());

@@ -65,47 +65,56 @@ RequestDispatcher::Outcome PublishEndpoint::handle(HttpSession& session, const R
   std::string_view path = session.target().substr(0, session.target().find_first_of("?#"));
   std::string_view channel = path.size() > route.path.size() ? path.substr(route.path.size()) : std::string_view();
   if (!authorized(session)) return RequestDispatcher::Outcome::answered;
+  std::string_view method = session.method();
+  if (method == "POST" || method == "PUT") return publish(session, channel);  // the hub checks the channel
   if (const char* problem = channel_name_problem(channel)) {
     answer_text(session, 400, "", problem);
     return RequestDispatcher::Outcome::answered;
   }
-  std::string name(channel);
-  std::string_view method = session.method();
-  if (method == "POST" || method == "PUT") {
-    Broker::Request request = 0;
-    auto on_reply = [this, &session, name](const PublishResult& reply) {
-      waiting_.erase(&session);
-      if (reply.error != BrokerError::none) {
-        answer_broker_error(session, reply.error);
-        return;
-      }
-      answer_json(session, 200, "{\"channel\":" + json_string(name) + ",\"id\":" + json_string(reply.id.to_string()) + "}");
-    };
-    if (hub_.publish(channel, session.body(), std::move(on_reply), &request) == PublishCheck::too_large) {
-      answer_text(session, 413, "", "the message is larger than [pubsub] max_message_size (" +
-                                        std::to_string(hub_.config().max_message_size) + " bytes)");
-      return RequestDispatcher::Outcome::answered;
-    }
-    wait_for(session, request);
-    return RequestDispatcher::Outcome::deferred;
-  }
-  if (method == "GET" || method == "HEAD") {
-    Broker::Request request = hub_.broker().info(channel, [this, &session, name](const ChannelInfo& reply) {
-      waiting_.erase(&session);
-      if (reply.error != BrokerError::none) {
-        answer_broker_error(session, reply.error);
-        return;
-      }
-      std::string last = reply.last.sequence ? reply.last.to_string() : std::string();
-      answer_json(session, 200, "{\"channel\":" + json_string(name) + ",\"subscribers\":" + std::to_string(reply.subscribers) +
-                                    ",\"last_id\":" + json_string(last) + ",\"history\":" +
-                                    std::to_string(reply.history_length) + "}");
-    });
-    wait_for(session, request);
-    return RequestDispatcher::Outcome::deferred;
-  }
+  if (method == "GET" || method == "HEAD") return info(session, channel);
   answer_text(session, 405, "Allow: GET, HEAD, POST, PUT\r\n", "use POST to publish, GET for channel information");
   return RequestDispatcher::Outcome::answered;
+}
+
+RequestDispatcher::Outcome PublishEndpoint::publish(HttpSession& session, std::string_view channel) {
+  Broker::Request request = 0;
+  auto on_reply = [this, &session, name = std::string(channel)](const PublishResult& reply) {
+    waiting_.erase(&session);
+    if (reply.error != BrokerError::none) {
+      answer_broker_error(session, reply.error);
+      return;
+    }
+    answer_json(session, 200, "{\"channel\":" + json_string(name) + ",\"id\":" + json_string(reply.id.to_string()) + "}");
+  };
+  PublishCheck check = hub_.publish(channel, session.body(), std::move(on_reply), &request);
+  if (check == PublishCheck::invalid_channel) {
+    answer_text(session, 400, "", check.problem);
+    return RequestDispatcher::Outcome::answered;
+  }
+  if (check == PublishCheck::too_large) {
+    answer_text(session, 413, "", "the message is larger than [pubsub] max_message_size (" +
+                                      std::to_string(hub_.config().max_message_size) + " bytes)");
+    return RequestDispatcher::Outcome::answered;
+  }
+  wait_for(session, request);
+  return RequestDispatcher::Outcome::deferred;
+}
+
+RequestDispatcher::Outcome PublishEndpoint::info(HttpSession& session, std::string_view channel) {
+  Broker::Request request =
+      hub_.broker().info(channel, [this, &session, name = std::string(channel)](const ChannelInfo& reply) {
+        waiting_.erase(&session);
+        if (reply.error != BrokerError::none) {
+          answer_broker_error(session, reply.error);
+          return;
+        }
+        std::string last = reply.last.sequence ? reply.last.to_string() : std::string();
+        answer_json(session, 200, "{\"channel\":" + json_string(name) + ",\"subscribers\":" + std::to_string(reply.subscribers) +
+                                      ",\"last_id\":" + json_string(last) + ",\"history\":" +
+                                      std::to_string(reply.history_length) + "}");
+      });
+  wait_for(session, request);
+  return RequestDispatcher::Outcome::deferred;
 }
 
 void PublishEndpoint::wait_for(HttpSession& session, Broker::Request request) { waiting_[&session] = request; }

@@ -24,6 +24,10 @@ class PublishEndpoint {
 
  private:
   bool authorized(HttpSession& session);
+  // POST/PUT: the body to the hub, answered with its id once the broker took it.
+  RequestDispatcher::Outcome publish(HttpSession& session, std::string_view channel);
+  // GET/HEAD: the channel's subscribers, last id and history length.
+  RequestDispatcher::Outcome info(HttpSession& session, std::string_view channel);
   void wait_for(HttpSession& session, Broker::Request request);
 
   PubsubHub& hub_;

@@ -66,12 +66,12 @@ Feed* PubsubHub::create_feed(const tether_feed_format& format) {
 
 PublishCheck PubsubHub::publish(std::string_view channel, std::string_view data, Broker::PublishReply on_reply,
                                 Broker::Request* request) {
-  if (channel_name_problem(channel)) return PublishCheck::invalid_channel;
-  if (data.size() > config_.max_message_size) return PublishCheck::too_large;
+  if (const char* problem = channel_name_problem(channel)) return {PublishCheck::invalid_channel, problem};
+  if (data.size() > config_.max_message_size) return {PublishCheck::too_large};
   shared_metrics().add(metrics_slot_, core_metrics().messages_published, 1);
   Broker::Request sent = broker_->publish(channel, data, std::move(on_reply));
   if (request) *request = sent;
-  return PublishCheck::accepted;
+  return {PublishCheck::accepted};
 }
 
 int PubsubHub::subscribe(FrameSink* sink, Feed& feed, std::string_view name, std::optional<std::string_view> since) {

@@ -53,8 +53,13 @@ struct HubChannel {
   IntrusiveList<Subscription, HubChannel> subscribers;  // newest first; its size is this worker's count
 };
 
-// Why a publish does not reach the broker.
-enum class PublishCheck { accepted, invalid_channel, too_large };
+// Whether a publish reached the broker, and if not why.
+struct PublishCheck {
+  enum Outcome { accepted, invalid_channel, too_large };
+  Outcome outcome;
+  const char* problem = nullptr;  // invalid_channel: channel_name_problem's text, for the publisher
+  bool operator==(Outcome other) const { return outcome == other; }
+};
 
 class PubsubHub final : private Broker::Delivery {
  public:
