@@ -101,15 +101,16 @@ bool ModuleStream::queue_write(std::string_view bytes, bool chunked) {
 }
 
 bool ModuleStream::queue_frame(FrameRef frame) {
-  Connection& c = connection_;  // an overflow may free this stream
-  if (!c.takes_frames()) return false;
+  if (!takes_frames()) return false;
   queue_.push_back(std::move(frame));
-  if (backed_up()) handle_overflow();
-  return c.takes_frames();
+  return !backed_up() || handle_overflow();
 }
 
-// The slow-consumer policy: never more than queue_limit of unsent messages per client.
-void ModuleStream::handle_overflow() {
+// The slow-consumer policy: never more than queue_limit of unsent messages per client. True if
+// this stream still takes frames (the oldest were dropped); false once it is disconnected, even
+// if the connection takes frames again: the module's on_overflow may have ended this stream (and
+// freed it) and a pipelined request attached a new one, which the hub must not take for this.
+bool ModuleStream::handle_overflow() {
   Connection& c = connection_;
   std::size_t slot = c.host_.metrics_slot();
   if (policy_ == TETHER_SLOW_DROP) {
@@ -118,7 +119,7 @@ void ModuleStream::handle_overflow() {
     std::uint64_t dropped = queue_.drop_oldest(room);
     dropped_ += static_cast<std::uint32_t>(dropped);
     shared_metrics().add(slot, core_metrics().messages_dropped, static_cast<std::int64_t>(dropped));
-    return;
+    return true;
   }
   shared_metrics().add(slot, core_metrics().slow_disconnects, 1);
   shared_metrics().add(slot, core_metrics().messages_dropped, static_cast<std::int64_t>(queue_.frames()));
@@ -126,6 +127,7 @@ void ModuleStream::handle_overflow() {
   leave_hub();  // no more messages for it
   if (callbacks_->on_overflow) callbacks_->on_overflow(&c, user_);
   if (!c.closed_ && c.module_stream_ && c.phase() != HttpSession::Phase::closing) c.close_for_module();
+  return false;
 }
 
 void ModuleStream::flush(bool force) {

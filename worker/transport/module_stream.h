@@ -70,7 +70,7 @@ class ModuleStream final : public FrameSink {
   bool mark_shutdown_sent() { return !std::exchange(shutdown_sent_, true); }
 
  private:
-  void handle_overflow();
+  bool handle_overflow();
 
   // The small fields first: they fill the end of FrameSink (a subscriber holds one of these).
   bool wants_writable_ = false;
