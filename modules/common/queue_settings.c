@@ -13,6 +13,7 @@ int read_queue_settings(const tether_host *host, tether_config *table, queue_set
     ok = 0;
   }
   if (host->config_size(table, "max_queue", &s->max_queue) == TETHER_ERROR) ok = 0;
-  else if (s->max_queue < 1024) host->config_error(table, "max_queue", "must be at least 1KiB"), ok = 0;
+  else if (s->max_queue < 1024 || s->max_queue > MAX_QUEUE_LIMIT)  /* the host counts at most 4GiB */
+    host->config_error(table, "max_queue", "must be between 1KiB and 4GiB"), ok = 0;
   return ok;
 }

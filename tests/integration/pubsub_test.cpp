@@ -286,6 +286,22 @@ TEST(SlowConsumer, DisconnectPolicyClosesTheClientThatStopsReadingAndSparesTheOt
 #endif
 }
 
+TEST(SlowConsumer, AMaxQueueOutside1KiBTo4GiBIsReportedWithLineAndColumn) {
+  auto check = [](const std::string& size, std::string* output) {
+    TetherServer server(1, with_ws_route_settings("[route.websocket]\nmax_queue = \"" + size + "\"\n"), kModulesDir);
+    int status = run_command(std::string(TETHER_BINARY) + " -t -c " + server.config_path() + " 2>&1", output);
+    if (output->rfind(server.config_path(), 0) == 0) output->replace(0, server.config_path().size(), "tether.toml");
+    return status;
+  };
+  std::string output;
+  for (const char* size : {"1KiB", "4GiB"}) EXPECT_EQ(check(size, &output), 0) << size << "\n" << output;
+  for (const char* size : {"1023", "4097MiB"}) {
+    EXPECT_EQ(check(size, &output), 1) << size << "\n" << output;
+    EXPECT_EQ(output.rfind("tether.toml:32:13: \"max_queue\": must be between 1KiB and 4GiB in [route.websocket]", 0), 0u)
+        << size << "\n" << output;
+  }
+}
+
 TEST(SlowConsumer, DropPolicyKeepsTheNewestAndTellsTheClientHowManyWereDropped) {
   TetherServer server(1, with_ws_route_settings("[route.websocket]\nmax_queue = \"16KiB\"\nslow_consumer = \"drop\"\n"),
                       kModulesDir);
