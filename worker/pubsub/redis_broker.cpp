@@ -1,0 +1,535 @@
+#include "worker/pubsub/redis_broker.h"
+
+#include <hiredis/hiredis.h>
+
+#include <charconv>
+#include <optional>
+
+#include "core/log.h"
+#include "worker/pubsub/redis_scripts.h"
+#include "worker/pubsub/redis_shard.h"
+
+namespace tether {
+
+namespace {
+
+constexpr const char* kScriptText[] = {redis_script::kPublish, redis_script::kHistory, redis_script::kInfo};
+
+std::string_view text_of(const redisReply* reply) {
+  if (!reply || !reply->str) return {};
+  return {reply->str, reply->len};
+}
+
+template <typename T>
+std::optional<T> number_in(std::string_view text) {
+  T value{};
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// An integer reply, or a string holding one (Lua returns both).
+std::optional<std::uint64_t> number_of(const redisReply* reply) {
+  if (!reply) return std::nullopt;
+  if (reply->type == REDIS_REPLY_INTEGER) return reply->integer < 0 ? std::nullopt : std::optional<std::uint64_t>(reply->integer);
+  if (reply->type == REDIS_REPLY_STRING) return number_in<std::uint64_t>(text_of(reply));
+  return std::nullopt;
+}
+
+const redisReply* element(const redisReply* reply, std::size_t i) {
+  return reply && reply->type == REDIS_REPLY_ARRAY && i < reply->elements ? reply->element[i] : nullptr;
+}
+
+bool is_error(const redisReply* reply) { return !reply || reply->type == REDIS_REPLY_ERROR; }
+
+}  // namespace
+
+// The history script's answer: {epoch, top, first, entries}, views into the reply.
+struct RedisBroker::StreamRead {
+  bool exists = false;  // the channel has a hash
+  std::uint32_t epoch = 0;
+  std::uint64_t top = 0;
+  std::uint64_t first = 0;  // oldest offset the stream holds, 0 when empty
+  std::vector<BrokerMessage> entries;
+
+  // False when the reply is not the script's (an error, or Redis changed under us).
+  bool parse(std::string_view channel, const redisReply* reply) {
+    if (is_error(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) return false;
+    std::string_view epoch_text = text_of(element(reply, 0));
+    exists = !epoch_text.empty();
+    if (exists) {
+      auto e = number_in<std::uint32_t>(epoch_text);
+      if (!e) return false;
+      epoch = *e;
+    }
+    auto t = number_of(element(reply, 1)), f = number_of(element(reply, 2));
+    const redisReply* list = element(reply, 3);
+    if (!t || !f || !list || list->type != REDIS_REPLY_ARRAY) return false;
+    top = *t;
+    first = *f;
+    entries.reserve(list->elements);
+    for (std::size_t i = 0; i < list->elements; ++i) {
+      const redisReply* entry = list->element[i];
+      std::string_view id = text_of(element(entry, 0));
+      auto offset = number_in<std::uint64_t>(id.substr(0, id.find('-')));
+      const redisReply* fields = element(entry, 1);
+      if (!offset || !fields || fields->type != REDIS_REPLY_ARRAY) return false;
+      BrokerMessage m{channel, MessageId{epoch, *offset}, 0, {}};
+      for (std::size_t k = 0; k + 1 < fields->elements; k += 2) {
+        std::string_view name = text_of(fields->element[k]), value = text_of(fields->element[k + 1]);
+        if (name == "t") m.time_ms = number_in<std::uint64_t>(value).value_or(0);
+        if (name == "d") m.data = value;
+      }
+      entries.push_back(m);
+    }
+    return true;
+  }
+};
+
+RedisBroker::RedisBroker(uv_loop_t* loop, RedisBrokerConfig config)
+    : loop_(loop), config_(std::move(config)), shards_(config_.addresses.size()), prepare_(new uv_prepare_t), check_(new uv_check_t) {
+  uv_prepare_init(loop_, prepare_);
+  prepare_->data = this;
+  uv_prepare_start(prepare_, on_prepare);
+  uv_unref(reinterpret_cast<uv_handle_t*>(prepare_));
+  uv_check_init(loop_, check_);
+  check_->data = this;
+  uv_check_start(check_, on_check);
+  uv_unref(reinterpret_cast<uv_handle_t*>(check_));
+  for (std::size_t i = 0; i < shards_.size(); ++i) {
+    Shard& shard = shards_[i];
+    RedisConnectionOptions options{config_.addresses[i], config_.username, config_.password, config_.db,
+                                   config_.connect_timeout, config_.command_timeout, "command connection"};
+    shard.commands = std::make_unique<RedisConnection>(
+        loop_, options, RedisConnection::Events{[this, &shard] { on_commands_up(shard); }, nullptr, nullptr});
+    options.name = "subscriber connection";
+    shard.subscriber = std::make_unique<RedisConnection>(
+        loop_, options,
+        RedisConnection::Events{[this] { subscriptions_dirty_ = true; }, [this, &shard] { on_subscriber_lost(shard); },
+                                [this](const redisReply* reply) { on_push(reply); }});
+    shard.commands->start();
+    shard.subscriber->start();
+  }
+}
+
+RedisBroker::~RedisBroker() { close(); }
+
+void RedisBroker::close() {
+  if (closed_) return;
+  closed_ = true;
+  waiting_.clear();
+  later_.clear();
+  for (Shard& shard : shards_) {
+    shard.commands->close();
+    shard.subscriber->close();
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(prepare_), [](uv_handle_t* h) { delete reinterpret_cast<uv_prepare_t*>(h); });
+  uv_close(reinterpret_cast<uv_handle_t*>(check_), [](uv_handle_t* h) { delete reinterpret_cast<uv_check_t*>(h); });
+}
+
+bool RedisBroker::up() const {
+  for (const Shard& shard : shards_)
+    if (!shard.commands->up() || !shard.subscriber->up()) return false;
+  return !shards_.empty();
+}
+
+std::uint64_t RedisBroker::reconnects() const {
+  std::uint64_t n = 0;
+  for (const Shard& shard : shards_) n += shard.commands->reconnects() + shard.subscriber->reconnects();
+  return n;
+}
+
+RedisBroker::Shard& RedisBroker::shard_of(std::string_view channel) {
+  return shards_[redis_shard_of(channel, static_cast<std::uint32_t>(shards_.size()))];
+}
+
+// "{channel}" is a hash tag: a Redis Cluster would keep a channel's keys on one node.
+std::string RedisBroker::meta_key(std::string_view channel) const {
+  return config_.prefix + ":{" + std::string(channel) + "}:meta";
+}
+std::string RedisBroker::stream_key(std::string_view channel) const {
+  return config_.prefix + ":{" + std::string(channel) + "}:history";
+}
+std::string RedisBroker::pubsub_channel(std::string_view channel) const {
+  return config_.prefix + ":{" + std::string(channel) + "}";
+}
+
+// ---- scripts ----
+
+void RedisBroker::on_commands_up(Shard& shard) {
+  load_scripts(shard);
+  for (auto& [name, feed] : feeds_)
+    if (feed.fill_failed && &shards_[feed.shard] == &shard && !feed.filling) start_fill(name, feed);
+}
+
+void RedisBroker::load_scripts(Shard& shard) {
+  for (int s = 0; s < 3; ++s) {
+    std::string_view load[] = {"SCRIPT", "LOAD", kScriptText[s]};
+    shard.commands->command(load, [&shard, s](const redisReply* reply) {
+      if (!is_error(reply) && reply->type == REDIS_REPLY_STRING) shard.sha[s] = std::string(text_of(reply));
+    });
+  }
+}
+
+// EVALSHA once the script is loaded (EVAL before); a NOSCRIPT answer (SCRIPT FLUSH, a restarted
+// Redis) runs it again with EVAL, which caches it on the server, and reloads its sha.
+bool RedisBroker::run_script(Shard& shard, Script script, std::string_view channel, std::vector<std::string> args,
+                             Reply on_reply) {
+  auto call = std::make_shared<ScriptCall>(ScriptCall{script, {meta_key(channel), stream_key(channel)}});
+  call->arguments.insert(call->arguments.end(), std::make_move_iterator(args.begin()), std::make_move_iterator(args.end()));
+  return send_script(shard, std::move(call), std::move(on_reply));
+}
+
+bool RedisBroker::send_script(Shard& shard, std::shared_ptr<const ScriptCall> call, Reply on_reply) {
+  const std::string& sha = shard.sha[call->script];
+  std::vector<std::string_view> argv{sha.empty() ? "EVAL" : "EVALSHA", sha.empty() ? std::string_view(kScriptText[call->script]) : std::string_view(sha), "2"};
+  argv.insert(argv.end(), call->arguments.begin(), call->arguments.end());
+  if (sha.empty()) return shard.commands->command(argv, std::move(on_reply));
+  return shard.commands->command(argv, [this, &shard, call, on_reply = std::move(on_reply)](const redisReply* reply) {
+    if (reply && reply->type == REDIS_REPLY_ERROR && text_of(reply).starts_with("NOSCRIPT")) {
+      shard.sha[call->script].clear();
+      load_scripts(shard);
+      if (send_script(shard, call, on_reply)) return;
+      reply = nullptr;
+    }
+    on_reply(reply);
+  });
+}
+
+// ---- requests ----
+
+void RedisBroker::later(std::function<void()> work) { later_.push_back(std::move(work)); }
+
+// Redis cannot be asked now: the caller hears it on the next loop turn, never inside its call.
+void RedisBroker::fail_later(Request request) {
+  ++counters_.errors;
+  if (request == 0) return;
+  later([this, request] {
+    auto it = waiting_.find(request);
+    if (it == waiting_.end()) return;
+    Waiting waiting = std::move(it->second);
+    waiting_.erase(it);
+    batch_open_ = true;
+    if (auto* p = std::get_if<PublishReply>(&waiting)) (*p)(PublishResult{BrokerError::unavailable, {}});
+    else if (auto* h = std::get_if<HistoryReply>(&waiting)) (*h)(HistoryResult{HistoryResult::Status::unavailable, {}});
+    else std::get<InfoReply>(waiting)(ChannelInfo{BrokerError::unavailable, 0, {}, 0});
+  });
+}
+
+RedisBroker::Request RedisBroker::publish(std::string_view channel, std::string_view data, PublishReply on_reply) {
+  if (closed_) return 0;
+  Request request = 0;
+  if (on_reply) waiting_.emplace(request = next_request_++, std::move(on_reply));
+  std::vector<std::string> args{pubsub_channel(channel), std::string(data), std::to_string(std::max<std::uint64_t>(1, config_.history_size)),
+                                std::to_string(config_.history_ttl.count())};
+  bool sent = run_script(shard_of(channel), kPublishScript, channel, std::move(args), [this, request](const redisReply* reply) {
+    if (closed_) return;
+    auto epoch = number_of(element(reply, 0)), offset = number_of(element(reply, 1));
+    if (is_error(reply) || !epoch || !offset || *epoch > UINT32_MAX) {
+      if (reply && reply->type == REDIS_REPLY_ERROR) LOG_ERROR("redis publish refused: %s", reply->str);
+      fail_later(request);
+      return;
+    }
+    ++counters_.published;
+    auto it = waiting_.find(request);
+    if (it == waiting_.end()) return;
+    PublishReply answer = std::move(std::get<PublishReply>(it->second));
+    waiting_.erase(it);
+    batch_open_ = true;
+    answer(PublishResult{BrokerError::none, MessageId{static_cast<std::uint32_t>(*epoch), *offset}});
+  });
+  if (!sent) fail_later(request);
+  return request;
+}
+
+RedisBroker::Request RedisBroker::history(std::string_view channel, MessageId since, HistoryReply on_reply) {
+  if (closed_) return 0;
+  Request request = next_request_++;
+  waiting_.emplace(request, std::move(on_reply));
+  auto feed = feeds_.find(channel);
+  if (feed != feeds_.end()) ++feed->second.resumes;
+  std::string name(channel);
+  bool sent = run_script(shard_of(channel), kHistoryScript, channel,
+                         {std::to_string(since.epoch), std::to_string(since.sequence), "0"},
+                         [this, request, name, since](const redisReply* reply) { on_history(request, name, since, reply); });
+  if (!sent) {
+    // As if Redis had answered with nothing: the feed stops holding on the next turn.
+    later([this, request, name, since] { on_history(request, name, since, nullptr); });
+  }
+  return request;
+}
+
+// Answers a resume, cut at what this worker delivered of the channel (see the header), and lets
+// the live messages held meanwhile go.
+void RedisBroker::on_history(Request request, const std::string& channel, MessageId since, const redisReply* reply) {
+  if (closed_) return;
+  auto feed_it = feeds_.find(channel);
+  Feed* feed = feed_it == feeds_.end() ? nullptr : &feed_it->second;
+  if (feed && feed->resumes > 0) --feed->resumes;
+  StreamRead read;
+  bool ok = read.parse(channel, reply);
+  HistoryResult result{HistoryResult::Status::unavailable, {}};
+  if (ok) {
+    if (feed && (!feed->known || feed->delivered.epoch != read.epoch) && read.exists) {
+      // This worker has delivered nothing of this epoch yet: what it delivers next starts after
+      // the first held live message's predecessor, or after the top the reply saw.
+      std::uint64_t base = read.top;
+      if (!feed->held.empty() && feed->held.front().id.epoch == read.epoch) base = std::min(base, feed->held.front().id.sequence - 1);
+      feed->known = true;
+      feed->delivered = MessageId{read.epoch, base};
+    }
+    std::span<const BrokerMessage> messages(read.entries);
+    if (feed && feed->known && feed->delivered.epoch == read.epoch) {
+      std::size_t keep = 0;
+      while (keep < messages.size() && messages[keep].id.sequence <= feed->delivered.sequence) ++keep;
+      messages = messages.first(keep);
+    }
+    bool same_epoch = read.exists && since.epoch == read.epoch;
+    // Complete when nothing after `since` is missing from the stream: all of it was kept.
+    bool complete = same_epoch && since.sequence <= read.top &&
+                    (since.sequence == read.top || (read.first != 0 && read.first <= since.sequence + 1));
+    result = HistoryResult{complete ? HistoryResult::Status::complete : HistoryResult::Status::gap, messages};
+  } else {
+    if (reply && reply->type == REDIS_REPLY_ERROR) LOG_ERROR("redis history refused: %s", reply->str);
+    ++counters_.errors;
+  }
+  auto it = waiting_.find(request);
+  if (it != waiting_.end()) {
+    HistoryReply answer = std::move(std::get<HistoryReply>(it->second));
+    waiting_.erase(it);
+    batch_open_ = true;
+    answer(result);
+  }
+  feed_it = feeds_.find(channel);  // the answer may have changed the feeds
+  if (feed_it != feeds_.end()) release_held(feed_it->first, feed_it->second);
+}
+
+RedisBroker::Request RedisBroker::info(std::string_view channel, InfoReply on_reply) {
+  if (closed_) return 0;
+  Request request = next_request_++;
+  waiting_.emplace(request, std::move(on_reply));
+  std::string name(channel);
+  bool sent = run_script(shard_of(channel), kInfoScript, channel, {}, [this, request, name](const redisReply* reply) {
+    if (closed_) return;
+    auto top = number_of(element(reply, 1)), length = number_of(element(reply, 2));
+    std::string_view epoch_text = text_of(element(reply, 0));
+    auto epoch = epoch_text.empty() ? std::optional<std::uint32_t>(0) : number_in<std::uint32_t>(epoch_text);
+    if (is_error(reply) || !top || !length || !epoch) {
+      fail_later(request);
+      return;
+    }
+    auto it = waiting_.find(request);
+    if (it == waiting_.end()) return;
+    InfoReply answer = std::move(std::get<InfoReply>(it->second));
+    waiting_.erase(it);
+    auto feed = feeds_.find(name);
+    // Subscribers: this worker's only (the other workers and nodes do not report theirs).
+    std::uint64_t subscribers = feed == feeds_.end() ? 0 : feed->second.subscribers;
+    batch_open_ = true;
+    answer(ChannelInfo{BrokerError::none, subscribers, MessageId{*epoch, *top}, *length});
+  });
+  if (!sent) fail_later(request);
+  return request;
+}
+
+// ---- subscriptions ----
+
+void RedisBroker::set_subscribers(std::string_view channel, std::uint64_t count) {
+  if (closed_) return;
+  auto it = feeds_.find(channel);
+  if (it == feeds_.end()) {
+    if (count == 0) return;
+    it = feeds_.emplace(std::string(channel), Feed{}).first;
+    it->second.shard = redis_shard_of(channel, static_cast<std::uint32_t>(shards_.size()));
+  }
+  bool was_wanted = it->second.subscribers > 0;
+  it->second.subscribers = count;
+  if (was_wanted != (count > 0)) subscriptions_dirty_ = true;
+}
+
+// Once per loop turn: one SUBSCRIBE and one UNSUBSCRIBE per shard for every change of interest;
+// feeds nobody wants any more are forgotten once nothing waits on them.
+void RedisBroker::flush_subscriptions() {
+  subscriptions_dirty_ = false;
+  std::vector<std::vector<std::string>> subscribe(shards_.size()), unsubscribe(shards_.size());
+  for (auto it = feeds_.begin(); it != feeds_.end();) {
+    Feed& feed = it->second;
+    bool wanted = feed.subscribers > 0;
+    if (wanted && !feed.subscribe_sent) subscribe[feed.shard].push_back(pubsub_channel(it->first));
+    if (!wanted && feed.subscribe_sent) unsubscribe[feed.shard].push_back(pubsub_channel(it->first));
+    feed.subscribe_sent = wanted;  // corrected below if it cannot be sent
+    if (!wanted && feed.resumes == 0 && !feed.filling) it = feeds_.erase(it);
+    else ++it;
+  }
+  for (std::size_t s = 0; s < shards_.size(); ++s) {
+    for (auto* names : {&subscribe[s], &unsubscribe[s]}) {
+      if (names->empty()) continue;
+      std::vector<std::string_view> argv{names == &subscribe[s] ? "SUBSCRIBE" : "UNSUBSCRIBE"};
+      argv.insert(argv.end(), names->begin(), names->end());
+      if (shards_[s].subscriber->subscription(argv) || names != &subscribe[s]) continue;
+      for (auto& [name, feed] : feeds_)  // sent again when the connection is up
+        if (feed.shard == static_cast<std::uint32_t>(s)) feed.subscribe_sent = false;
+    }
+  }
+}
+
+// A lost subscriber connection took its subscriptions along: the next one (flushed once it is
+// up) subscribes again to every channel wanted on this shard, and each confirmation then reads
+// what was missed meanwhile (on_subscribed).
+void RedisBroker::on_subscriber_lost(Shard& shard) {
+  for (auto& [name, feed] : feeds_)
+    if (&shards_[feed.shard] == &shard) feed.subscribe_sent = false;
+  subscriptions_dirty_ = true;
+}
+
+void RedisBroker::on_subscribed(std::string_view channel) {
+  auto it = feeds_.find(channel);
+  if (it == feeds_.end()) return;
+  Feed& feed = it->second;
+  if (feed.known && !feed.filling && feed.subscribers > 0) start_fill(it->first, feed);
+}
+
+// Pushes of the subscriber connection: ["message", channel, payload], ["subscribe", channel, n],
+// ["unsubscribe", channel, n].
+void RedisBroker::on_push(const redisReply* reply) {
+  if (closed_) return;
+  std::string_view kind = text_of(element(reply, 0)), full = text_of(element(reply, 1));
+  std::string_view head = config_.prefix;
+  if (full.size() < head.size() + 3 || !full.starts_with(head) || full.substr(head.size(), 2) != ":{" || !full.ends_with('}'))
+    return;
+  std::string_view channel = full.substr(head.size() + 2, full.size() - head.size() - 3);
+  if (kind == "subscribe") {
+    on_subscribed(channel);
+    return;
+  }
+  if (kind != "message") return;
+  ++counters_.received;
+  // "<epoch>:<offset>:<time_ms>:<data>"
+  std::string_view payload = text_of(element(reply, 2));
+  std::size_t a = payload.find(':'), b = payload.find(':', a + 1), c = payload.find(':', b + 1);
+  if (c == std::string_view::npos) return;
+  auto epoch = number_in<std::uint32_t>(payload.substr(0, a));
+  auto offset = number_in<std::uint64_t>(payload.substr(a + 1, b - a - 1));
+  auto time_ms = number_in<std::uint64_t>(payload.substr(b + 1, c - b - 1));
+  if (!epoch || !offset || !time_ms || *offset == 0) return;
+  auto it = feeds_.find(channel);
+  if (it == feeds_.end() || it->second.subscribers == 0) return;
+  accept(it->first, it->second, MessageId{*epoch, *offset}, *time_ms, payload.substr(c + 1));
+}
+
+// ---- order ----
+
+// One live message: delivered if it is the next offset, skipped if already delivered, held if
+// a hole is being filled or a resume answered; an offset jump starts filling the hole.
+void RedisBroker::accept(std::string_view channel, Feed& feed, MessageId id, std::uint64_t time_ms, std::string_view data) {
+  if (feed.resumes > 0 || feed.filling || feed.fill_failed) {
+    feed.held.push_back(HeldMessage{id, time_ms, std::string(data)});
+    if (feed.fill_failed && !feed.filling) start_fill(std::string(channel), feed);
+    return;
+  }
+  if (!feed.known) {
+    feed.known = true;  // the first message since SUBSCRIBE: nothing before it is owed
+    feed.delivered = MessageId{id.epoch, id.sequence - 1};
+  } else if (id.epoch != feed.delivered.epoch) {
+    // Redis lost the channel and started a new epoch: all of it is new to this worker.
+    LOG_WARN("redis channel %.*s: new epoch %08x", static_cast<int>(channel.size()), channel.data(), id.epoch);
+    feed.delivered = MessageId{id.epoch, 0};
+  }
+  if (id.sequence <= feed.delivered.sequence) return;  // had it (from a fill or a resume)
+  if (id.sequence == feed.delivered.sequence + 1) {
+    feed.delivered = id;
+    deliver(channel, id, time_ms, data);
+    return;
+  }
+  feed.held.push_back(HeldMessage{id, time_ms, std::string(data)});
+  start_fill(std::string(channel), feed);
+}
+
+void RedisBroker::start_fill(const std::string& channel, Feed& feed) {
+  feed.filling = true;
+  feed.fill_failed = false;
+  // A hole ends before the first held message; after a resubscription nothing bounds it.
+  MessageId after = feed.delivered;
+  std::uint64_t last = feed.held.empty() ? 0 : feed.held.front().id.sequence - 1;
+  bool sent = run_script(shards_[feed.shard], kHistoryScript, channel,
+                         {std::to_string(after.epoch), std::to_string(after.sequence), std::to_string(last)},
+                         [this, channel](const redisReply* reply) { on_fill(channel, reply); });
+  if (!sent) later([this, channel] { on_fill(channel, nullptr); });
+}
+
+// The stream's answer for a hole: deliver what follows the last delivered offset, then the
+// held live messages. Without an answer the held ones wait for the command connection.
+void RedisBroker::on_fill(const std::string& channel, const redisReply* reply) {
+  if (closed_) return;
+  auto it = feeds_.find(channel);
+  if (it == feeds_.end()) return;
+  Feed& feed = it->second;
+  feed.filling = false;
+  StreamRead read;
+  if (!read.parse(it->first, reply)) {
+    feed.fill_failed = true;
+    return;
+  }
+  if (!read.exists || read.epoch != feed.delivered.epoch) {
+    feed.known = false;  // flushed meanwhile: the held messages start afresh
+  } else {
+    for (const BrokerMessage& m : read.entries) {
+      if (m.id.sequence <= feed.delivered.sequence) continue;
+      if (m.id.sequence != feed.delivered.sequence + 1) {
+        counters_.lost += m.id.sequence - feed.delivered.sequence - 1;
+        LOG_WARN("redis channel %s: offsets %llu to %llu are lost (the stream no longer holds them)", channel.c_str(),
+                 static_cast<unsigned long long>(feed.delivered.sequence + 1), static_cast<unsigned long long>(m.id.sequence - 1));
+      }
+      ++counters_.recovered;
+      feed.delivered = m.id;
+      deliver(it->first, m.id, m.time_ms, m.data);
+    }
+  }
+  release_held(it->first, feed);
+}
+
+void RedisBroker::release_held(std::string_view channel, Feed& feed) {
+  if (feed.resumes > 0 || feed.filling || feed.fill_failed) return;
+  std::deque<HeldMessage> held;
+  held.swap(feed.held);
+  while (!held.empty()) {
+    HeldMessage m = std::move(held.front());
+    held.pop_front();
+    accept(channel, feed, m.id, m.time_ms, m.data);
+    if (feed.filling) {  // another hole: the rest waits behind it, in order
+      feed.held.insert(feed.held.end(), std::make_move_iterator(held.begin()), std::make_move_iterator(held.end()));
+      return;
+    }
+  }
+}
+
+void RedisBroker::deliver(std::string_view channel, MessageId id, std::uint64_t time_ms, std::string_view data) {
+  batch_open_ = true;
+  if (delivery_) delivery_->deliver(BrokerMessage{channel, id, time_ms, data});
+}
+
+// After the loop's I/O of a turn: the end of the batch its replies and messages made.
+void RedisBroker::on_check(uv_check_t* check) {
+  auto& self = *static_cast<RedisBroker*>(check->data);
+  if (self.batch_open_) {
+    self.batch_open_ = false;
+    if (self.delivery_) self.delivery_->batch_end();
+  }
+}
+
+// Before the loop waits: what was deferred to a later turn, and the subscription changes.
+void RedisBroker::on_prepare(uv_prepare_t* prepare) {
+  auto& self = *static_cast<RedisBroker*>(prepare->data);
+  while (!self.later_.empty()) {
+    std::vector<std::function<void()>> work;
+    work.swap(self.later_);
+    for (auto& w : work) w();
+  }
+  if (self.subscriptions_dirty_) self.flush_subscriptions();
+  if (self.batch_open_) {
+    self.batch_open_ = false;
+    if (self.delivery_) self.delivery_->batch_end();
+  }
+}
+
+}  // namespace tether
