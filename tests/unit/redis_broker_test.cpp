@@ -388,3 +388,32 @@ TEST_F(RedisBrokerTest, InfoComesFromTheChannelsHashAndStream) {
   ASSERT_TRUE(run_until([&] { return none.has_value(); }));
   EXPECT_EQ(none->last.sequence, 0u);
 }
+
+TEST_F(RedisBrokerTest, AResumeOnANodeThatLagsBehindTheClientRepeatsNothingToIt) {
+  ASSERT_TRUE(started_);
+  Node& b = add_node();
+  subscribe(b, "news");
+  Node& a = add_node();
+  MessageId first = publish(a, "news", "m1").id;
+  ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 1; }));
+  // m2 and m3 are published (the client saw m3 elsewhere) before b has read them.
+  for (const char* data : {"m2", "m3"})
+    redis_.command({"EVAL", redis_script::kPublish, "2", "test:{news}:meta", "test:{news}:history", "test:{news}", data, "100", "300000"});
+  std::optional<std::vector<std::string>> resumed;
+  std::size_t delivered_before_reply = 0;
+  b.broker->history("news", {first.epoch, 3}, [&](const HistoryResult& r) {
+    EXPECT_EQ(r.status, HistoryResult::Status::complete);
+    delivered_before_reply = b.delivery.messages.size();
+    resumed.emplace();
+    for (const BrokerMessage& m : r.messages) resumed->push_back(line(m.channel, m.id, m.data));
+  });
+  ASSERT_TRUE(run_until([&] { return resumed.has_value(); }));
+  MessageId fourth = publish(a, "news", "m4").id;
+  ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() >= 4; }));
+  // Others on b get m2 and m3 before the answer (the resuming client skips them while it
+  // waits), and nothing up to m3 after it.
+  EXPECT_EQ(delivered_before_reply, 3u);
+  EXPECT_TRUE(resumed->empty());
+  EXPECT_EQ(b.delivery.messages, (std::vector<std::string>{line("news", first, "m1"), line("news", {first.epoch, 2}, "m2"),
+                                                           line("news", {first.epoch, 3}, "m3"), line("news", fourth, "m4")}));
+}

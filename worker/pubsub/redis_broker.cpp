@@ -246,11 +246,20 @@ RedisBroker::Request RedisBroker::history(std::string_view channel, MessageId si
   if (closed_) return 0;
   Request request = next_request_++;
   waiting_.emplace(request, std::move(on_reply));
+  // The read starts early enough to also catch this worker up to the reply (on_history): at the
+  // last offset it delivered when that is before `since`, at the start when `since` is from
+  // another epoch.
+  MessageId after = since;
   auto feed = feeds_.find(channel);
-  if (feed != feeds_.end()) ++feed->second.resumes;
+  if (feed != feeds_.end()) {
+    ++feed->second.resumes;
+    const MessageId& delivered = feed->second.delivered;
+    if (feed->second.known)
+      after = MessageId{delivered.epoch, since.epoch == delivered.epoch ? std::min(since.sequence, delivered.sequence) : 0};
+  }
   std::string name(channel);
   bool sent = run_script(shard_of(channel), kHistoryScript, channel,
-                         {std::to_string(since.epoch), std::to_string(since.sequence), "0"},
+                         {std::to_string(after.epoch), std::to_string(after.sequence), "0"},
                          [this, request, name, since](const redisReply* reply) { on_history(request, name, since, reply); });
   if (!sent) {
     // As if Redis had answered with nothing: the feed stops holding on the next turn.
@@ -259,8 +268,10 @@ RedisBroker::Request RedisBroker::history(std::string_view channel, MessageId si
   return request;
 }
 
-// Answers a resume, cut at what this worker delivered of the channel (see the header), and lets
-// the live messages held meanwhile go.
+// Answers a resume. First this worker delivers, from the same read, whatever it had not yet
+// delivered up to the read's end (the resuming subscriber still waits, so it skips them), so
+// that the answer can hold everything after `since`: what was relayed before the answer is in
+// it, and every live message after it is newer (held ones up to there are dropped as had).
 void RedisBroker::on_history(Request request, const std::string& channel, MessageId since, const redisReply* reply) {
   if (closed_) return;
   auto feed_it = feeds_.find(channel);
@@ -268,23 +279,32 @@ void RedisBroker::on_history(Request request, const std::string& channel, Messag
   if (feed && feed->resumes > 0) --feed->resumes;
   StreamRead read;
   bool ok = read.parse(channel, reply);
+  bool same_epoch = ok && read.exists && since.epoch == read.epoch;
   HistoryResult result{HistoryResult::Status::unavailable, {}};
   if (ok) {
-    if (feed && (!feed->known || feed->delivered.epoch != read.epoch) && read.exists) {
-      // This worker has delivered nothing of this epoch yet: what it delivers next starts after
-      // the first held live message's predecessor, or after the top the reply saw.
+    if (feed && read.exists && (!feed->known || feed->delivered.epoch != read.epoch)) {
+      // Nothing of this epoch delivered here yet: start after the first held live message's
+      // predecessor (or the read's top), but never before `since` (the read starts there).
       std::uint64_t base = read.top;
-      if (!feed->held.empty() && feed->held.front().id.epoch == read.epoch) base = std::min(base, feed->held.front().id.sequence - 1);
+      if (!feed->held.empty() && feed->held.front().id.epoch == read.epoch)
+        base = std::min(base, feed->held.front().id.sequence - 1);
+      if (same_epoch) base = std::max(base, std::min(since.sequence, read.top));
       feed->known = true;
       feed->delivered = MessageId{read.epoch, base};
     }
-    std::span<const BrokerMessage> messages(read.entries);
     if (feed && feed->known && feed->delivered.epoch == read.epoch) {
-      std::size_t keep = 0;
-      while (keep < messages.size() && messages[keep].id.sequence <= feed->delivered.sequence) ++keep;
-      messages = messages.first(keep);
+      for (const BrokerMessage& m : read.entries) {
+        if (m.id.sequence <= feed->delivered.sequence) continue;
+        feed->delivered = m.id;
+        deliver(feed_it->first, m.id, m.time_ms, m.data);
+      }
     }
-    bool same_epoch = read.exists && since.epoch == read.epoch;
+    std::span<const BrokerMessage> messages(read.entries);
+    if (same_epoch) {
+      std::size_t skip = 0;
+      while (skip < messages.size() && messages[skip].id.sequence <= since.sequence) ++skip;
+      messages = messages.subspan(skip);
+    }
     // Complete when nothing after `since` is missing from the stream: all of it was kept.
     bool complete = same_epoch && since.sequence <= read.top &&
                     (since.sequence == read.top || (read.first != 0 && read.first <= since.sequence + 1));

@@ -11,9 +11,10 @@
 // Delivery is in offset order per channel. Redis pub/sub is at-most-once, so an offset jump
 // (or a resubscription after a reconnect) makes the broker read the hole from the stream
 // before it delivers further; live messages that arrive meanwhile are held. While a history
-// (resume) request for a channel is in flight, live messages of that channel are held too, and
-// the reply is cut at the last offset delivered: what was relayed before the reply is in it, and
-// what comes after is newer (the hub's no-duplicate rule, broker.h).
+// (resume) request for a channel is in flight, live messages of that channel are held too; the
+// broker then delivers from the same read what it had not yet delivered, and answers: what was
+// relayed before the answer is in it, and what comes after is newer (the hub's no-duplicate
+// rule, broker.h), even on a node that lags behind the one where the client saw `since`.
 #pragma once
 
 #include <uv.h>

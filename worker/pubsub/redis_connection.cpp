@@ -106,7 +106,8 @@ void RedisConnection::on_connect(const redisAsyncContext* context, int status) {
   RedisConnection* self = owner(context);
   if (!self) return;
   if (status != REDIS_OK) {
-    // hiredis frees the context after this callback.
+    // hiredis frees the context after this callback, failing its commands: lost() does that.
+    const_cast<redisAsyncContext*>(context)->data = nullptr;
     self->context_ = nullptr;
     self->lost(context->errstr);
     return;
