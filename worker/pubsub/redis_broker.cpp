@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "core/log.h"
+#include "worker/pubsub/redis_reply.h"
 #include "worker/pubsub/redis_scripts.h"
 #include "worker/pubsub/redis_shard.h"
 
@@ -15,76 +16,7 @@ namespace {
 
 constexpr const char* kScriptText[] = {redis_script::kPublish, redis_script::kHistory, redis_script::kInfo};
 
-std::string_view text_of(const redisReply* reply) {
-  if (!reply || !reply->str) return {};
-  return {reply->str, reply->len};
-}
-
-template <typename T>
-std::optional<T> number_in(std::string_view text) {
-  T value{};
-  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
-// An integer reply, or a string holding one (Lua returns both).
-std::optional<std::uint64_t> number_of(const redisReply* reply) {
-  if (!reply) return std::nullopt;
-  if (reply->type == REDIS_REPLY_INTEGER) return reply->integer < 0 ? std::nullopt : std::optional<std::uint64_t>(reply->integer);
-  if (reply->type == REDIS_REPLY_STRING) return number_in<std::uint64_t>(text_of(reply));
-  return std::nullopt;
-}
-
-const redisReply* element(const redisReply* reply, std::size_t i) {
-  return reply && reply->type == REDIS_REPLY_ARRAY && i < reply->elements ? reply->element[i] : nullptr;
-}
-
-bool is_error(const redisReply* reply) { return !reply || reply->type == REDIS_REPLY_ERROR; }
-
 }  // namespace
-
-// The history script's answer: {epoch, top, first, entries}, views into the reply.
-struct RedisBroker::StreamRead {
-  bool exists = false;  // the channel has a hash
-  std::uint32_t epoch = 0;
-  std::uint64_t top = 0;
-  std::uint64_t first = 0;  // oldest offset the stream holds, 0 when empty
-  std::vector<BrokerMessage> entries;
-
-  // False when the reply is not the script's (an error, or Redis changed under us).
-  bool parse(std::string_view channel, const redisReply* reply) {
-    if (is_error(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) return false;
-    std::string_view epoch_text = text_of(element(reply, 0));
-    exists = !epoch_text.empty();
-    if (exists) {
-      auto e = number_in<std::uint32_t>(epoch_text);
-      if (!e) return false;
-      epoch = *e;
-    }
-    auto t = number_of(element(reply, 1)), f = number_of(element(reply, 2));
-    const redisReply* list = element(reply, 3);
-    if (!t || !f || !list || list->type != REDIS_REPLY_ARRAY) return false;
-    top = *t;
-    first = *f;
-    entries.reserve(list->elements);
-    for (std::size_t i = 0; i < list->elements; ++i) {
-      const redisReply* entry = list->element[i];
-      std::string_view id = text_of(element(entry, 0));
-      auto offset = number_in<std::uint64_t>(id.substr(0, id.find('-')));
-      const redisReply* fields = element(entry, 1);
-      if (!offset || !fields || fields->type != REDIS_REPLY_ARRAY) return false;
-      BrokerMessage m{channel, MessageId{epoch, *offset}, 0, {}};
-      for (std::size_t k = 0; k + 1 < fields->elements; k += 2) {
-        std::string_view name = text_of(fields->element[k]), value = text_of(fields->element[k + 1]);
-        if (name == "t") m.time_ms = number_in<std::uint64_t>(value).value_or(0);
-        if (name == "d") m.data = value;
-      }
-      entries.push_back(m);
-    }
-    return true;
-  }
-};
 
 RedisBroker::RedisBroker(uv_loop_t* loop, RedisBrokerConfig config)
     : loop_(loop), config_(std::move(config)), shards_(config_.addresses.size()), prepare_(new uv_prepare_t), check_(new uv_check_t) {
@@ -277,7 +209,7 @@ void RedisBroker::on_history(Request request, const std::string& channel, Messag
   auto feed_it = feeds_.find(channel);
   Feed* feed = feed_it == feeds_.end() ? nullptr : &feed_it->second;
   if (feed && feed->resumes > 0) --feed->resumes;
-  StreamRead read;
+  RedisStreamRead read;
   bool ok = read.parse(channel, reply);
   bool same_epoch = ok && read.exists && since.epoch == read.epoch;
   HistoryResult result{HistoryResult::Status::unavailable, {}};
@@ -435,97 +367,6 @@ void RedisBroker::on_push(const redisReply* reply) {
   auto it = feeds_.find(channel);
   if (it == feeds_.end() || it->second.subscribers == 0) return;
   accept(it->first, it->second, MessageId{*epoch, *offset}, *time_ms, payload.substr(c + 1));
-}
-
-// ---- order ----
-
-// One live message: delivered if it is the next offset, skipped if already delivered, held if
-// a hole is being filled or a resume answered; an offset jump starts filling the hole.
-void RedisBroker::accept(std::string_view channel, Feed& feed, MessageId id, std::uint64_t time_ms, std::string_view data) {
-  if (feed.resumes > 0 || feed.filling || feed.fill_failed) {
-    feed.held.push_back(HeldMessage{id, time_ms, std::string(data)});
-    if (feed.fill_failed && !feed.filling) start_fill(std::string(channel), feed);
-    return;
-  }
-  if (!feed.known) {
-    feed.known = true;  // the first message since SUBSCRIBE: nothing before it is owed
-    feed.delivered = MessageId{id.epoch, id.sequence - 1};
-  } else if (id.epoch != feed.delivered.epoch) {
-    // Redis lost the channel and started a new epoch: all of it is new to this worker.
-    LOG_WARN("redis channel %.*s: new epoch %08x", static_cast<int>(channel.size()), channel.data(), id.epoch);
-    feed.delivered = MessageId{id.epoch, 0};
-  }
-  if (id.sequence <= feed.delivered.sequence) return;  // had it (from a fill or a resume)
-  if (id.sequence == feed.delivered.sequence + 1) {
-    feed.delivered = id;
-    deliver(channel, id, time_ms, data);
-    return;
-  }
-  feed.held.push_back(HeldMessage{id, time_ms, std::string(data)});
-  start_fill(std::string(channel), feed);
-}
-
-void RedisBroker::start_fill(const std::string& channel, Feed& feed) {
-  feed.filling = true;
-  feed.fill_failed = false;
-  // A hole ends before the first held message; after a resubscription nothing bounds it.
-  MessageId after = feed.delivered;
-  std::uint64_t last = feed.held.empty() ? 0 : feed.held.front().id.sequence - 1;
-  bool sent = run_script(shards_[feed.shard], kHistoryScript, channel,
-                         {std::to_string(after.epoch), std::to_string(after.sequence), std::to_string(last)},
-                         [this, channel](const redisReply* reply) { on_fill(channel, reply); });
-  if (!sent) later([this, channel] { on_fill(channel, nullptr); });
-}
-
-// The stream's answer for a hole: deliver what follows the last delivered offset, then the
-// held live messages. Without an answer the held ones wait for the command connection.
-void RedisBroker::on_fill(const std::string& channel, const redisReply* reply) {
-  if (closed_) return;
-  auto it = feeds_.find(channel);
-  if (it == feeds_.end()) return;
-  Feed& feed = it->second;
-  feed.filling = false;
-  StreamRead read;
-  if (!read.parse(it->first, reply)) {
-    feed.fill_failed = true;
-    return;
-  }
-  if (!read.exists || read.epoch != feed.delivered.epoch) {
-    feed.known = false;  // flushed meanwhile: the held messages start afresh
-  } else {
-    for (const BrokerMessage& m : read.entries) {
-      if (m.id.sequence <= feed.delivered.sequence) continue;
-      if (m.id.sequence != feed.delivered.sequence + 1) {
-        counters_.lost += m.id.sequence - feed.delivered.sequence - 1;
-        LOG_WARN("redis channel %s: offsets %llu to %llu are lost (the stream no longer holds them)", channel.c_str(),
-                 static_cast<unsigned long long>(feed.delivered.sequence + 1), static_cast<unsigned long long>(m.id.sequence - 1));
-      }
-      ++counters_.recovered;
-      feed.delivered = m.id;
-      deliver(it->first, m.id, m.time_ms, m.data);
-    }
-  }
-  release_held(it->first, feed);
-}
-
-void RedisBroker::release_held(std::string_view channel, Feed& feed) {
-  if (feed.resumes > 0 || feed.filling || feed.fill_failed) return;
-  std::deque<HeldMessage> held;
-  held.swap(feed.held);
-  while (!held.empty()) {
-    HeldMessage m = std::move(held.front());
-    held.pop_front();
-    accept(channel, feed, m.id, m.time_ms, m.data);
-    if (feed.filling) {  // another hole: the rest waits behind it, in order
-      feed.held.insert(feed.held.end(), std::make_move_iterator(held.begin()), std::make_move_iterator(held.end()));
-      return;
-    }
-  }
-}
-
-void RedisBroker::deliver(std::string_view channel, MessageId id, std::uint64_t time_ms, std::string_view data) {
-  batch_open_ = true;
-  if (delivery_) delivery_->deliver(BrokerMessage{channel, id, time_ms, data});
 }
 
 // After the loop's I/O of a turn: the end of the batch its replies and messages made.

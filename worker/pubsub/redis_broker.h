@@ -103,10 +103,9 @@ class RedisBroker final : public Broker {
     std::string sha[3];  // SCRIPT LOAD results, empty until known
   };
   enum Script { kPublishScript, kHistoryScript, kInfoScript };
+  static constexpr std::size_t kMaxHeld = 1024;  // live messages held per channel
   using Waiting = std::variant<PublishReply, HistoryReply, InfoReply>;
   using Reply = RedisConnection::Reply;
-  // A history or fill reply, with views into the reply.
-  struct StreamRead;
 
   Shard& shard_of(std::string_view channel);
   std::string meta_key(std::string_view channel) const;
@@ -131,6 +130,7 @@ class RedisBroker final : public Broker {
   void start_fill(const std::string& channel, Feed& feed);
   void on_fill(const std::string& channel, const redisReply* reply);
   void release_held(std::string_view channel, Feed& feed);
+  void hold(Feed& feed, MessageId id, std::uint64_t time_ms, std::string_view data);
   void deliver(std::string_view channel, MessageId id, std::uint64_t time_ms, std::string_view data);
 
   void later(std::function<void()> work);
