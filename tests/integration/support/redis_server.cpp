@@ -4,6 +4,7 @@
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -73,6 +74,8 @@ bool RedisServer::start() {
                                 "--logfile", dir_ + "/redis.log", "--daemonize", "no"};
   pid_ = ::fork();
   if (pid_ == 0) {
+    // A test that crashes takes its redis-server along rather than leaving it running.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     // Not the test's stdout: a pipe reading it would wait for redis-server too.
     int null = ::open("/dev/null", O_RDWR);
     ::dup2(null, 0);
