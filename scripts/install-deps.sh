@@ -9,6 +9,8 @@ packages=(
   libgtest-dev libwebsockets-dev python3-websockets
   curl wrk procps groff-base openssl iproute2
   clang libclang-rt-14-dev  # the libFuzzer harnesses (tests/fuzz/)
+  libhiredis-dev            # the Redis broker ([pubsub] broker = "redis")
+  redis-server redis-tools  # the tests start real redis-server processes
 )
 
 missing=()

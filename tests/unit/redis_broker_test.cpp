@@ -1,0 +1,419 @@
+// The Redis broker against a real redis-server (tests/integration/support/redis_server.h):
+// brokers on one libuv loop stand for nodes of a cluster, each with its own connections; the
+// test drives the loop, and reads and writes Redis directly where it plays a fault.
+#include <gtest/gtest.h>
+
+#include <uv.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "support/redis_server.h"
+#include "worker/pubsub/redis_broker.h"
+#include "worker/pubsub/redis_scripts.h"
+#include "worker/pubsub/redis_shard.h"
+
+using namespace tether;
+using namespace std::chrono_literals;
+using tether::test::RedisServer;
+
+namespace {
+
+// What a node's hub would see.
+struct RecordingDelivery final : Broker::Delivery {
+  void deliver(const BrokerMessage& m) override {
+    messages.push_back(std::string(m.channel) + " " + m.id.to_string() + " " + std::string(m.data));
+  }
+  void batch_end() override { ++batches; }
+  std::vector<std::string> messages;
+  int batches = 0;
+};
+
+std::string line(std::string_view channel, MessageId id, std::string_view data) {
+  return std::string(channel) + " " + id.to_string() + " " + std::string(data);
+}
+
+// How many times Redis ran `command` since it started (INFO commandstats).
+int calls_of(const RedisServer& redis, const std::string& command) {
+  std::string stats = redis.command({"INFO", "commandstats"});
+  std::string key = "cmdstat_" + command + ":calls=";
+  std::size_t at = stats.find(key);
+  return at == std::string::npos ? 0 : std::stoi(stats.substr(at + key.size()));
+}
+
+class RedisBrokerTest : public ::testing::Test {
+ protected:
+  RedisBrokerTest() {
+    uv_loop_init(&loop_);
+    uv_timer_init(&loop_, &tick_);
+  }
+  ~RedisBrokerTest() override {
+    nodes_.clear();
+    uv_close(reinterpret_cast<uv_handle_t*>(&tick_), nullptr);
+    uv_run(&loop_, UV_RUN_DEFAULT);  // close callbacks
+    EXPECT_EQ(uv_loop_close(&loop_), 0);
+  }
+
+  struct Node {
+    std::unique_ptr<RedisBroker> broker;
+    RecordingDelivery delivery;
+  };
+
+  Node& add_node(std::vector<const RedisServer*> shards = {}) {
+    if (shards.empty()) shards.push_back(&redis_);
+    RedisBrokerConfig config = config_;
+    for (const RedisServer* r : shards) config.addresses.push_back(*RedisAddress::parse(r->address()));
+    auto node = std::make_unique<Node>();
+    node->broker = std::make_unique<RedisBroker>(&loop_, config);
+    node->broker->set_delivery(&node->delivery);
+    nodes_.push_back(std::move(node));
+    return *nodes_.back();
+  }
+
+  // Turns of the loop (woken every 5 ms) until `done`, or `timeout` (then false).
+  bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = 5s) {
+    uv_timer_start(&tick_, [](uv_timer_t*) {}, 5, 5);
+    auto end = std::chrono::steady_clock::now() + timeout;
+    bool held = done();
+    while (!held && std::chrono::steady_clock::now() < end) {
+      uv_run(&loop_, UV_RUN_ONCE);
+      held = done();
+    }
+    uv_timer_stop(&tick_);
+    return held;
+  }
+
+  PublishResult publish(Node& node, std::string_view channel, std::string_view data) {
+    std::optional<PublishResult> result;
+    node.broker->publish(channel, data, [&](const PublishResult& r) { result = r; });
+    EXPECT_FALSE(result);  // never inside the call that asked
+    EXPECT_TRUE(run_until([&] { return result.has_value(); }));
+    return result.value_or(PublishResult{BrokerError::unavailable, {}});
+  }
+
+  struct History {
+    HistoryResult::Status status = HistoryResult::Status::unavailable;
+    std::vector<std::string> messages;
+  };
+  History history(Node& node, std::string_view channel, MessageId since) {
+    std::optional<History> got;
+    node.broker->history(channel, since, [&](const HistoryResult& r) {
+      History h{r.status, {}};
+      for (const BrokerMessage& m : r.messages) h.messages.push_back(line(m.channel, m.id, m.data));
+      got = h;
+    });
+    EXPECT_TRUE(run_until([&] { return got.has_value(); }));
+    return got.value_or(History{});
+  }
+
+  // Subscribes `node` to `channel` and waits until Redis counts the subscription.
+  void subscribe(Node& node, const std::string& channel, int expected_subscribers = 1) {
+    node.broker->set_subscribers(channel, 1);
+    ASSERT_TRUE(run_until([&] {
+      return redis_.command({"PUBSUB", "NUMSUB", "test:{" + channel + "}"}) ==
+             "test:{" + channel + "} " + std::to_string(expected_subscribers);
+    }));
+  }
+
+  bool all_up() {
+    for (auto& node : nodes_)
+      if (!node->broker->up()) return false;
+    return true;
+  }
+
+  RedisServer redis_{true};
+  bool started_ = redis_.start();
+  RedisBrokerConfig config_{{}, "test", "", "", 0, 1000ms, 1000ms, 100, 300'000ms};
+  uv_loop_t loop_{};
+  uv_timer_t tick_{};
+  std::vector<std::unique_ptr<Node>> nodes_;
+};
+
+}  // namespace
+
+TEST_F(RedisBrokerTest, APublishIsAnsweredWithIncreasingOffsetsInTheChannelsEpoch) {
+  ASSERT_TRUE(started_);
+  Node& node = add_node();
+  PublishResult first = publish(node, "news", "one"), second = publish(node, "news", "two");
+  ASSERT_EQ(first.error, BrokerError::none);
+  ASSERT_EQ(second.error, BrokerError::none);
+  EXPECT_NE(first.id.epoch, 0u);
+  EXPECT_EQ(second.id.epoch, first.id.epoch);
+  EXPECT_EQ(first.id.sequence, 1u);
+  EXPECT_EQ(second.id.sequence, 2u);
+  EXPECT_EQ(redis_.command({"HGET", "test:{news}:meta", "top"}), "2");
+  EXPECT_EQ(redis_.command({"XLEN", "test:{news}:history"}), "2");
+  EXPECT_EQ(publish(node, "other", "x").id.sequence, 1u);  // offsets are per channel
+}
+
+TEST_F(RedisBrokerTest, AnotherNodeGetsEveryMessageInOrderWithTheSameIds) {
+  ASSERT_TRUE(started_);
+  Node& a = add_node();
+  Node& b = add_node();
+  subscribe(b, "news");
+  std::vector<std::string> published;
+  for (int i = 0; i < 20; ++i) {
+    std::string data = "m" + std::to_string(i);
+    // Alternating nodes, several in flight at once.
+    Node& from = i % 2 ? a : b;
+    from.broker->publish("news", data, [&published, data](const PublishResult& r) {
+      published.push_back(line("news", r.id, data));
+    });
+  }
+  ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 20 && published.size() == 20; }));
+  std::sort(published.begin(), published.end(), [](const std::string& x, const std::string& y) {
+    return MessageId::parse(x.substr(5, x.find(' ', 5) - 5))->sequence < MessageId::parse(y.substr(5, y.find(' ', 5) - 5))->sequence;
+  });
+  EXPECT_EQ(b.delivery.messages, published);
+  EXPECT_GE(b.delivery.batches, 1);
+  EXPECT_TRUE(a.delivery.messages.empty());  // a has no subscriber: Redis sends it nothing
+}
+
+TEST_F(RedisBrokerTest, InterestChangesOfOneLoopTurnAreOneSubscribeAndOneUnsubscribe) {
+  ASSERT_TRUE(started_);
+  Node& node = add_node();
+  ASSERT_TRUE(run_until([&] { return all_up(); }));
+  int subscribes = calls_of(redis_, "subscribe"), unsubscribes = calls_of(redis_, "unsubscribe");
+  for (const char* channel : {"a", "b", "c"}) node.broker->set_subscribers(channel, 1);
+  node.broker->set_subscribers("a", 2);  // more subscribers: nothing to tell Redis
+  ASSERT_TRUE(run_until([&] { return redis_.command({"PUBSUB", "NUMSUB", "test:{c}"}) == "test:{c} 1"; }));
+  EXPECT_EQ(calls_of(redis_, "subscribe"), subscribes + 1);
+  for (const char* channel : {"a", "b", "c"}) node.broker->set_subscribers(channel, 0);
+  ASSERT_TRUE(run_until([&] { return redis_.command({"PUBSUB", "NUMSUB", "test:{c}"}) == "test:{c} 0"; }));
+  EXPECT_EQ(calls_of(redis_, "unsubscribe"), unsubscribes + 1);
+}
+
+TEST_F(RedisBrokerTest, HistoryAfterSinceIsExactlyTheMissedMessages) {
+  ASSERT_TRUE(started_);
+  Node& a = add_node();
+  std::vector<MessageId> ids;
+  for (const char* data : {"m1", "m2", "m3", "m4"}) ids.push_back(publish(a, "news", data).id);
+  Node& b = add_node();  // another node, as a client that reconnects elsewhere
+  History h = history(b, "news", ids[1]);
+  EXPECT_EQ(h.status, HistoryResult::Status::complete);
+  EXPECT_EQ(h.messages, (std::vector<std::string>{line("news", ids[2], "m3"), line("news", ids[3], "m4")}));
+  History none = history(b, "news", ids[3]);
+  EXPECT_EQ(none.status, HistoryResult::Status::complete);
+  EXPECT_TRUE(none.messages.empty());
+}
+
+TEST_F(RedisBrokerTest, ASinceOlderThanTheStreamHoldsIsAGap) {
+  ASSERT_TRUE(started_);
+  Node& node = add_node();
+  std::vector<MessageId> ids;
+  for (const char* data : {"m1", "m2", "m3", "m4"}) ids.push_back(publish(node, "news", data).id);
+  ASSERT_EQ(redis_.command({"XTRIM", "test:{news}:history", "MAXLEN", "2"}), "2");  // m3, m4 remain
+  History h = history(node, "news", ids[0]);
+  EXPECT_EQ(h.status, HistoryResult::Status::gap);
+  EXPECT_EQ(h.messages, (std::vector<std::string>{line("news", ids[2], "m3"), line("news", ids[3], "m4")}));
+  EXPECT_EQ(history(node, "news", ids[1]).status, HistoryResult::Status::complete);  // m3 on is all there
+}
+
+TEST_F(RedisBrokerTest, AFlushedRedisStartsANewEpochAndAnOldSinceGetsAGap) {
+  ASSERT_TRUE(started_);
+  Node& node = add_node();
+  MessageId old = publish(node, "news", "before").id;
+  ASSERT_EQ(redis_.command({"FLUSHALL"}), "OK");
+  MessageId fresh = publish(node, "news", "after").id;
+  EXPECT_NE(fresh.epoch, old.epoch);
+  EXPECT_EQ(fresh.sequence, 1u);
+  History h = history(node, "news", old);
+  EXPECT_EQ(h.status, HistoryResult::Status::gap);
+  EXPECT_EQ(h.messages, (std::vector<std::string>{line("news", fresh, "after")}));
+}
+
+TEST_F(RedisBrokerTest, AMessagePubSubLostIsReadFromTheStreamBeforeTheNextOne) {
+  ASSERT_TRUE(started_);
+  Node& a = add_node();
+  Node& b = add_node();
+  subscribe(b, "news");
+  MessageId first = publish(a, "news", "m1").id;
+  ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 1; }));
+  // m2 is sequenced and stored as the script would, but never PUBLISHed: a message pub/sub lost.
+  ASSERT_EQ(redis_.command({"HINCRBY", "test:{news}:meta", "top", "1"}), "2");
+  ASSERT_NE(redis_.command({"XADD", "test:{news}:history", "2-0", "t", "1", "d", "m2"}).find("2-0"), std::string::npos);
+  MessageId third = publish(a, "news", "m3").id;
+  ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 3; }));
+  EXPECT_EQ(b.delivery.messages, (std::vector<std::string>{line("news", first, "m1"), line("news", {first.epoch, 2}, "m2"),
+                                                           line("news", third, "m3")}));
+  EXPECT_EQ(b.broker->counters().recovered, 1u);
+  EXPECT_EQ(b.broker->counters().lost, 0u);
+}
+
+TEST_F(RedisBrokerTest, AResumeOnASubscribedNodeNeitherRepeatsNorMissesLiveMessages) {
+  ASSERT_TRUE(started_);
+  Node& a = add_node();
+  Node& b = add_node();
+  MessageId since = publish(a, "news", "m1").id;
+  subscribe(b, "news");
+  // Publishes race with the resume: whatever b delivered before the reply is in it, the rest
+  // comes after it, each once.
+  for (int i = 2; i <= 6; ++i) a.broker->publish("news", "m" + std::to_string(i), nullptr);
+  std::optional<std::vector<std::string>> resumed;
+  std::size_t delivered_before_reply = 0;
+  b.broker->history("news", since, [&](const HistoryResult& r) {
+    delivered_before_reply = b.delivery.messages.size();
+    std::vector<std::string> got;
+    for (const BrokerMessage& m : r.messages) got.push_back(line(m.channel, m.id, m.data));
+    resumed = got;
+  });
+  auto ends_with_m6 = [](const std::vector<std::string>& v) { return !v.empty() && v.back().ends_with(" m6"); };
+  ASSERT_TRUE(run_until([&] { return resumed && (ends_with_m6(*resumed) || ends_with_m6(b.delivery.messages)); }));
+  std::vector<std::string> seen = *resumed;
+  seen.insert(seen.end(), b.delivery.messages.begin() + static_cast<long>(delivered_before_reply), b.delivery.messages.end());
+  std::vector<std::string> expected;
+  for (std::uint64_t i = 2; i <= 6; ++i) expected.push_back(line("news", {since.epoch, i}, "m" + std::to_string(i)));
+  EXPECT_EQ(seen, expected);
+}
+
+TEST_F(RedisBrokerTest, AfterScriptFlushPublishesStillWork) {
+  ASSERT_TRUE(started_);
+  Node& node = add_node();
+  EXPECT_EQ(publish(node, "news", "m1").error, BrokerError::none);
+  ASSERT_EQ(redis_.command({"SCRIPT", "FLUSH"}), "OK");
+  PublishResult after = publish(node, "news", "m2");  // NOSCRIPT, then EVAL
+  EXPECT_EQ(after.error, BrokerError::none);
+  EXPECT_EQ(after.id.sequence, 2u);
+  EXPECT_EQ(publish(node, "news", "m3").id.sequence, 3u);
+}
+
+TEST_F(RedisBrokerTest, WithRedisKilledAPublishIsUnavailableWithinTheCommandTimeout) {
+  ASSERT_TRUE(started_);
+  config_.command_timeout = 300ms;
+  Node& node = add_node();
+  ASSERT_EQ(publish(node, "news", "m1").error, BrokerError::none);
+  redis_.kill();
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(publish(node, "news", "m2").error, BrokerError::unavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 300ms);
+  EXPECT_TRUE(run_until([&] { return !node.broker->up(); }));
+}
+
+TEST_F(RedisBrokerTest, ARedisThatStopsAnsweringFailsAPublishAtTheCommandTimeout) {
+  ASSERT_TRUE(started_);
+  config_.command_timeout = 300ms;
+  Node& node = add_node();
+  ASSERT_EQ(publish(node, "news", "m1").error, BrokerError::none);
+  redis_.pause();
+  auto start = std::chrono::steady_clock::now();
+  std::optional<PublishResult> result;
+  node.broker->publish("news", "m2", [&](const PublishResult& r) { result = r; });
+  ASSERT_TRUE(run_until([&] { return result.has_value(); }, 2s));
+  auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(result->error, BrokerError::unavailable);
+  EXPECT_GE(waited, 250ms);
+  EXPECT_LT(waited, 700ms);
+  redis_.resume();
+  // The dropped connection comes back by itself, and the late reply was never taken for another.
+  ASSERT_TRUE(run_until([&] { return node.broker->up(); }));
+  PublishResult next = publish(node, "news", "m3");
+  EXPECT_EQ(next.error, BrokerError::none);
+  EXPECT_GE(next.id.sequence, 2u);
+}
+
+TEST_F(RedisBrokerTest, RedisBackWithItsDataTheNodeReconnectsResubscribesAndCatchesUp) {
+  ASSERT_TRUE(started_);
+  Node& a = add_node();
+  Node& b = add_node();
+  subscribe(b, "news");
+  MessageId first = publish(a, "news", "m1").id;
+  ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 1; }));
+  ASSERT_TRUE(redis_.restart());  // appendonly: m1 and the channel's epoch survive
+  ASSERT_TRUE(run_until([&] { return all_up(); }));
+  ASSERT_TRUE(run_until([&] { return redis_.command({"PUBSUB", "NUMSUB", "test:{news}"}) == "test:{news} 1"; }));
+  MessageId second = publish(a, "news", "m2").id;
+  EXPECT_EQ(second.epoch, first.epoch);
+  ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 2; }));
+  EXPECT_EQ(b.delivery.messages.back(), line("news", second, "m2"));
+  EXPECT_GE(b.broker->reconnects(), 2u);
+}
+
+TEST_F(RedisBrokerTest, WhatWasPublishedWhileTheSubscriberConnectionWasDownIsRecovered) {
+  ASSERT_TRUE(started_);
+  Node& b = add_node();
+  subscribe(b, "news");
+  Node& a = add_node();
+  MessageId first = publish(a, "news", "m1").id;
+  ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 1; }));
+  ASSERT_EQ(redis_.command({"CLIENT", "KILL", "TYPE", "pubsub"}), "1");
+  // Published by the script itself from here, while the loop (and b's reconnect) stands still.
+  std::string reply = redis_.command({"EVAL", redis_script::kPublish, "2", "test:{news}:meta", "test:{news}:history",
+                                      "test:{news}", "m2", "100", "300000"});
+  ASSERT_EQ(reply.substr(reply.find(' ')), " 2 " + reply.substr(reply.rfind(' ') + 1));
+  ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 2; }));
+  EXPECT_EQ(b.delivery.messages.back(), line("news", {first.epoch, 2}, "m2"));
+  EXPECT_EQ(b.broker->counters().recovered, 1u);
+}
+
+TEST_F(RedisBrokerTest, ChannelsAreShardedOverTwoRedisServers) {
+  ASSERT_TRUE(started_);
+  RedisServer second(false);
+  ASSERT_TRUE(second.start());
+  Node& node = add_node({&redis_, &second});
+  int on[2] = {0, 0};
+  for (int i = 0; i < 100; ++i) {
+    std::string channel = "room-" + std::to_string(i);
+    ASSERT_EQ(publish(node, channel, "hello").error, BrokerError::none);
+    std::uint32_t shard = redis_shard_of(channel, 2);
+    ++on[shard];
+    const RedisServer& holder = shard == 0 ? redis_ : second;
+    const RedisServer& other = shard == 0 ? second : redis_;
+    EXPECT_EQ(holder.command({"EXISTS", "test:{" + channel + "}:meta"}), "1") << channel;
+    EXPECT_EQ(other.command({"EXISTS", "test:{" + channel + "}:meta"}), "0") << channel;
+  }
+  EXPECT_GT(on[0], 20);
+  EXPECT_GT(on[1], 20);
+}
+
+TEST_F(RedisBrokerTest, InfoComesFromTheChannelsHashAndStream) {
+  ASSERT_TRUE(started_);
+  Node& node = add_node();
+  MessageId last;
+  for (const char* data : {"m1", "m2", "m3"}) last = publish(node, "news", data).id;
+  node.broker->set_subscribers("news", 2);
+  std::optional<ChannelInfo> info;
+  node.broker->info("news", [&](const ChannelInfo& i) { info = i; });
+  ASSERT_TRUE(run_until([&] { return info.has_value(); }));
+  EXPECT_EQ(info->error, BrokerError::none);
+  EXPECT_EQ(info->last.to_string(), last.to_string());
+  EXPECT_EQ(info->history_length, 3u);
+  EXPECT_EQ(info->subscribers, 2u);  // this worker's
+  std::optional<ChannelInfo> none;
+  node.broker->info("nothing", [&](const ChannelInfo& i) { none = i; });
+  ASSERT_TRUE(run_until([&] { return none.has_value(); }));
+  EXPECT_EQ(none->last.sequence, 0u);
+}
+
+TEST_F(RedisBrokerTest, AResumeOnANodeThatLagsBehindTheClientRepeatsNothingToIt) {
+  ASSERT_TRUE(started_);
+  Node& b = add_node();
+  subscribe(b, "news");
+  Node& a = add_node();
+  MessageId first = publish(a, "news", "m1").id;
+  ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 1; }));
+  // m2 and m3 are published (the client saw m3 elsewhere) before b has read them.
+  for (const char* data : {"m2", "m3"})
+    redis_.command({"EVAL", redis_script::kPublish, "2", "test:{news}:meta", "test:{news}:history", "test:{news}", data, "100", "300000"});
+  std::optional<std::vector<std::string>> resumed;
+  std::size_t delivered_before_reply = 0;
+  b.broker->history("news", {first.epoch, 3}, [&](const HistoryResult& r) {
+    EXPECT_EQ(r.status, HistoryResult::Status::complete);
+    delivered_before_reply = b.delivery.messages.size();
+    resumed.emplace();
+    for (const BrokerMessage& m : r.messages) resumed->push_back(line(m.channel, m.id, m.data));
+  });
+  ASSERT_TRUE(run_until([&] { return resumed.has_value(); }));
+  MessageId fourth = publish(a, "news", "m4").id;
+  ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() >= 4; }));
+  // Others on b get m2 and m3 before the answer (the resuming client skips them while it
+  // waits), and nothing up to m3 after it.
+  EXPECT_EQ(delivered_before_reply, 3u);
+  EXPECT_TRUE(resumed->empty());
+  EXPECT_EQ(b.delivery.messages, (std::vector<std::string>{line("news", first, "m1"), line("news", {first.epoch, 2}, "m2"),
+                                                           line("news", {first.epoch, 3}, "m3"), line("news", fourth, "m4")}));
+}

@@ -1,0 +1,396 @@
+#include "worker/pubsub/redis_broker.h"
+
+#include <hiredis/hiredis.h>
+
+#include <charconv>
+#include <optional>
+
+#include "core/log.h"
+#include "worker/pubsub/redis_reply.h"
+#include "worker/pubsub/redis_scripts.h"
+#include "worker/pubsub/redis_shard.h"
+
+namespace tether {
+
+namespace {
+
+constexpr const char* kScriptText[] = {redis_script::kPublish, redis_script::kHistory, redis_script::kInfo};
+
+}  // namespace
+
+RedisBroker::RedisBroker(uv_loop_t* loop, RedisBrokerConfig config)
+    : loop_(loop), config_(std::move(config)), shards_(config_.addresses.size()), prepare_(new uv_prepare_t), check_(new uv_check_t) {
+  uv_prepare_init(loop_, prepare_);
+  prepare_->data = this;
+  uv_prepare_start(prepare_, on_prepare);
+  uv_unref(reinterpret_cast<uv_handle_t*>(prepare_));
+  uv_check_init(loop_, check_);
+  check_->data = this;
+  uv_check_start(check_, on_check);
+  uv_unref(reinterpret_cast<uv_handle_t*>(check_));
+  for (std::size_t i = 0; i < shards_.size(); ++i) {
+    Shard& shard = shards_[i];
+    RedisConnectionOptions options{config_.addresses[i], config_.username, config_.password, config_.db,
+                                   config_.connect_timeout, config_.command_timeout, "command connection"};
+    shard.commands = std::make_unique<RedisConnection>(
+        loop_, options, RedisConnection::Events{[this, &shard] { on_commands_up(shard); }, nullptr, nullptr});
+    options.name = "subscriber connection";
+    shard.subscriber = std::make_unique<RedisConnection>(
+        loop_, options,
+        RedisConnection::Events{[this] { subscriptions_dirty_ = true; }, [this, &shard] { on_subscriber_lost(shard); },
+                                [this](const redisReply* reply) { on_push(reply); }});
+    shard.commands->start();
+    shard.subscriber->start();
+  }
+}
+
+RedisBroker::~RedisBroker() { close(); }
+
+void RedisBroker::close() {
+  if (closed_) return;
+  closed_ = true;
+  waiting_.clear();
+  later_.clear();
+  for (Shard& shard : shards_) {
+    shard.commands->close();
+    shard.subscriber->close();
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(prepare_), [](uv_handle_t* h) { delete reinterpret_cast<uv_prepare_t*>(h); });
+  uv_close(reinterpret_cast<uv_handle_t*>(check_), [](uv_handle_t* h) { delete reinterpret_cast<uv_check_t*>(h); });
+}
+
+bool RedisBroker::up() const {
+  for (const Shard& shard : shards_)
+    if (!shard.commands->up() || !shard.subscriber->up()) return false;
+  return !shards_.empty();
+}
+
+std::uint64_t RedisBroker::reconnects() const {
+  std::uint64_t n = 0;
+  for (const Shard& shard : shards_) n += shard.commands->reconnects() + shard.subscriber->reconnects();
+  return n;
+}
+
+RedisBroker::Shard& RedisBroker::shard_of(std::string_view channel) {
+  return shards_[redis_shard_of(channel, static_cast<std::uint32_t>(shards_.size()))];
+}
+
+// "{channel}" is a hash tag: a Redis Cluster would keep a channel's keys on one node.
+std::string RedisBroker::meta_key(std::string_view channel) const {
+  return config_.prefix + ":{" + std::string(channel) + "}:meta";
+}
+std::string RedisBroker::stream_key(std::string_view channel) const {
+  return config_.prefix + ":{" + std::string(channel) + "}:history";
+}
+std::string RedisBroker::pubsub_channel(std::string_view channel) const {
+  return config_.prefix + ":{" + std::string(channel) + "}";
+}
+
+// ---- scripts ----
+
+void RedisBroker::on_commands_up(Shard& shard) {
+  load_scripts(shard);
+  for (auto& [name, feed] : feeds_)
+    if (feed.fill_failed && &shards_[feed.shard] == &shard && !feed.filling) start_fill(name, feed);
+}
+
+void RedisBroker::load_scripts(Shard& shard) {
+  for (int s = 0; s < 3; ++s) {
+    std::string_view load[] = {"SCRIPT", "LOAD", kScriptText[s]};
+    shard.commands->command(load, [&shard, s](const redisReply* reply) {
+      if (!is_error(reply) && reply->type == REDIS_REPLY_STRING) shard.sha[s] = std::string(text_of(reply));
+    });
+  }
+}
+
+// EVALSHA once the script is loaded (EVAL before); a NOSCRIPT answer (SCRIPT FLUSH, a restarted
+// Redis) runs it again with EVAL, which caches it on the server, and reloads its sha.
+bool RedisBroker::run_script(Shard& shard, Script script, std::string_view channel, std::vector<std::string> args,
+                             Reply on_reply) {
+  auto call = std::make_shared<ScriptCall>(ScriptCall{script, {meta_key(channel), stream_key(channel)}});
+  call->arguments.insert(call->arguments.end(), std::make_move_iterator(args.begin()), std::make_move_iterator(args.end()));
+  return send_script(shard, std::move(call), std::move(on_reply));
+}
+
+bool RedisBroker::send_script(Shard& shard, std::shared_ptr<const ScriptCall> call, Reply on_reply) {
+  const std::string& sha = shard.sha[call->script];
+  std::vector<std::string_view> argv{sha.empty() ? "EVAL" : "EVALSHA", sha.empty() ? std::string_view(kScriptText[call->script]) : std::string_view(sha), "2"};
+  argv.insert(argv.end(), call->arguments.begin(), call->arguments.end());
+  if (sha.empty()) return shard.commands->command(argv, std::move(on_reply));
+  return shard.commands->command(argv, [this, &shard, call, on_reply = std::move(on_reply)](const redisReply* reply) {
+    if (reply && reply->type == REDIS_REPLY_ERROR && text_of(reply).starts_with("NOSCRIPT")) {
+      shard.sha[call->script].clear();
+      load_scripts(shard);
+      if (send_script(shard, call, on_reply)) return;
+      reply = nullptr;
+    }
+    on_reply(reply);
+  });
+}
+
+// ---- requests ----
+
+void RedisBroker::later(std::function<void()> work) { later_.push_back(std::move(work)); }
+
+// Redis cannot be asked now: the caller hears it on the next loop turn, never inside its call.
+void RedisBroker::fail_later(Request request) {
+  ++counters_.errors;
+  if (request == 0) return;
+  later([this, request] {
+    auto it = waiting_.find(request);
+    if (it == waiting_.end()) return;
+    Waiting waiting = std::move(it->second);
+    waiting_.erase(it);
+    batch_open_ = true;
+    if (auto* p = std::get_if<PublishReply>(&waiting)) (*p)(PublishResult{BrokerError::unavailable, {}});
+    else if (auto* h = std::get_if<HistoryReply>(&waiting)) (*h)(HistoryResult{HistoryResult::Status::unavailable, {}});
+    else std::get<InfoReply>(waiting)(ChannelInfo{BrokerError::unavailable, 0, {}, 0});
+  });
+}
+
+RedisBroker::Request RedisBroker::publish(std::string_view channel, std::string_view data, PublishReply on_reply) {
+  if (closed_) return 0;
+  Request request = 0;
+  if (on_reply) waiting_.emplace(request = next_request_++, std::move(on_reply));
+  std::vector<std::string> args{pubsub_channel(channel), std::string(data), std::to_string(std::max<std::uint64_t>(1, config_.history_size)),
+                                std::to_string(config_.history_ttl.count())};
+  bool sent = run_script(shard_of(channel), kPublishScript, channel, std::move(args), [this, request](const redisReply* reply) {
+    if (closed_) return;
+    auto epoch = number_of(element(reply, 0)), offset = number_of(element(reply, 1));
+    if (is_error(reply) || !epoch || !offset || *epoch > UINT32_MAX) {
+      if (reply && reply->type == REDIS_REPLY_ERROR) LOG_ERROR("redis publish refused: %s", reply->str);
+      fail_later(request);
+      return;
+    }
+    ++counters_.published;
+    auto it = waiting_.find(request);
+    if (it == waiting_.end()) return;
+    PublishReply answer = std::move(std::get<PublishReply>(it->second));
+    waiting_.erase(it);
+    batch_open_ = true;
+    answer(PublishResult{BrokerError::none, MessageId{static_cast<std::uint32_t>(*epoch), *offset}});
+  });
+  if (!sent) fail_later(request);
+  return request;
+}
+
+RedisBroker::Request RedisBroker::history(std::string_view channel, MessageId since, HistoryReply on_reply) {
+  if (closed_) return 0;
+  Request request = next_request_++;
+  waiting_.emplace(request, std::move(on_reply));
+  // The read starts early enough to also catch this worker up to the reply (on_history): at the
+  // last offset it delivered when that is before `since`, at the start when `since` is from
+  // another epoch.
+  MessageId after = since;
+  auto feed = feeds_.find(channel);
+  if (feed != feeds_.end()) {
+    ++feed->second.resumes;
+    const MessageId& delivered = feed->second.delivered;
+    if (feed->second.known)
+      after = MessageId{delivered.epoch, since.epoch == delivered.epoch ? std::min(since.sequence, delivered.sequence) : 0};
+  }
+  std::string name(channel);
+  bool sent = run_script(shard_of(channel), kHistoryScript, channel,
+                         {std::to_string(after.epoch), std::to_string(after.sequence), "0"},
+                         [this, request, name, since](const redisReply* reply) { on_history(request, name, since, reply); });
+  if (!sent) {
+    // As if Redis had answered with nothing: the feed stops holding on the next turn.
+    later([this, request, name, since] { on_history(request, name, since, nullptr); });
+  }
+  return request;
+}
+
+// Answers a resume. First this worker delivers, from the same read, whatever it had not yet
+// delivered up to the read's end (the resuming subscriber still waits, so it skips them), so
+// that the answer can hold everything after `since`: what was relayed before the answer is in
+// it, and every live message after it is newer (held ones up to there are dropped as had).
+void RedisBroker::on_history(Request request, const std::string& channel, MessageId since, const redisReply* reply) {
+  if (closed_) return;
+  auto feed_it = feeds_.find(channel);
+  Feed* feed = feed_it == feeds_.end() ? nullptr : &feed_it->second;
+  if (feed && feed->resumes > 0) --feed->resumes;
+  RedisStreamRead read;
+  bool ok = read.parse(channel, reply);
+  bool same_epoch = ok && read.exists && since.epoch == read.epoch;
+  HistoryResult result{HistoryResult::Status::unavailable, {}};
+  if (ok) {
+    if (feed && read.exists && (!feed->known || feed->delivered.epoch != read.epoch)) {
+      // Nothing of this epoch delivered here yet: start after the first held live message's
+      // predecessor (or the read's top), but never before `since` (the read starts there).
+      std::uint64_t base = read.top;
+      if (!feed->held.empty() && feed->held.front().id.epoch == read.epoch)
+        base = std::min(base, feed->held.front().id.sequence - 1);
+      if (same_epoch) base = std::max(base, std::min(since.sequence, read.top));
+      feed->known = true;
+      feed->delivered = MessageId{read.epoch, base};
+    }
+    if (feed && feed->known && feed->delivered.epoch == read.epoch) {
+      for (const BrokerMessage& m : read.entries) {
+        if (m.id.sequence <= feed->delivered.sequence) continue;
+        feed->delivered = m.id;
+        deliver(feed_it->first, m.id, m.time_ms, m.data);
+      }
+    }
+    std::span<const BrokerMessage> messages(read.entries);
+    if (same_epoch) {
+      std::size_t skip = 0;
+      while (skip < messages.size() && messages[skip].id.sequence <= since.sequence) ++skip;
+      messages = messages.subspan(skip);
+    }
+    // Complete when nothing after `since` is missing from the stream: all of it was kept.
+    bool complete = same_epoch && since.sequence <= read.top &&
+                    (since.sequence == read.top || (read.first != 0 && read.first <= since.sequence + 1));
+    result = HistoryResult{complete ? HistoryResult::Status::complete : HistoryResult::Status::gap, messages};
+  } else {
+    if (reply && reply->type == REDIS_REPLY_ERROR) LOG_ERROR("redis history refused: %s", reply->str);
+    ++counters_.errors;
+  }
+  auto it = waiting_.find(request);
+  if (it != waiting_.end()) {
+    HistoryReply answer = std::move(std::get<HistoryReply>(it->second));
+    waiting_.erase(it);
+    batch_open_ = true;
+    answer(result);
+  }
+  feed_it = feeds_.find(channel);  // the answer may have changed the feeds
+  if (feed_it != feeds_.end()) release_held(feed_it->first, feed_it->second);
+}
+
+RedisBroker::Request RedisBroker::info(std::string_view channel, InfoReply on_reply) {
+  if (closed_) return 0;
+  Request request = next_request_++;
+  waiting_.emplace(request, std::move(on_reply));
+  std::string name(channel);
+  bool sent = run_script(shard_of(channel), kInfoScript, channel, {}, [this, request, name](const redisReply* reply) {
+    if (closed_) return;
+    auto top = number_of(element(reply, 1)), length = number_of(element(reply, 2));
+    std::string_view epoch_text = text_of(element(reply, 0));
+    auto epoch = epoch_text.empty() ? std::optional<std::uint32_t>(0) : number_in<std::uint32_t>(epoch_text);
+    if (is_error(reply) || !top || !length || !epoch) {
+      fail_later(request);
+      return;
+    }
+    auto it = waiting_.find(request);
+    if (it == waiting_.end()) return;
+    InfoReply answer = std::move(std::get<InfoReply>(it->second));
+    waiting_.erase(it);
+    auto feed = feeds_.find(name);
+    // Subscribers: this worker's only (the other workers and nodes do not report theirs).
+    std::uint64_t subscribers = feed == feeds_.end() ? 0 : feed->second.subscribers;
+    batch_open_ = true;
+    answer(ChannelInfo{BrokerError::none, subscribers, MessageId{*epoch, *top}, *length});
+  });
+  if (!sent) fail_later(request);
+  return request;
+}
+
+// ---- subscriptions ----
+
+void RedisBroker::set_subscribers(std::string_view channel, std::uint64_t count) {
+  if (closed_) return;
+  auto it = feeds_.find(channel);
+  if (it == feeds_.end()) {
+    if (count == 0) return;
+    it = feeds_.emplace(std::string(channel), Feed{}).first;
+    it->second.shard = redis_shard_of(channel, static_cast<std::uint32_t>(shards_.size()));
+  }
+  bool was_wanted = it->second.subscribers > 0;
+  it->second.subscribers = count;
+  if (was_wanted != (count > 0)) subscriptions_dirty_ = true;
+}
+
+// Once per loop turn: one SUBSCRIBE and one UNSUBSCRIBE per shard for every change of interest;
+// feeds nobody wants any more are forgotten once nothing waits on them.
+void RedisBroker::flush_subscriptions() {
+  subscriptions_dirty_ = false;
+  std::vector<std::vector<std::string>> subscribe(shards_.size()), unsubscribe(shards_.size());
+  for (auto it = feeds_.begin(); it != feeds_.end();) {
+    Feed& feed = it->second;
+    bool wanted = feed.subscribers > 0;
+    if (wanted && !feed.subscribe_sent) subscribe[feed.shard].push_back(pubsub_channel(it->first));
+    if (!wanted && feed.subscribe_sent) unsubscribe[feed.shard].push_back(pubsub_channel(it->first));
+    feed.subscribe_sent = wanted;  // corrected below if it cannot be sent
+    if (!wanted && feed.resumes == 0 && !feed.filling) it = feeds_.erase(it);
+    else ++it;
+  }
+  for (std::size_t s = 0; s < shards_.size(); ++s) {
+    for (auto* names : {&subscribe[s], &unsubscribe[s]}) {
+      if (names->empty()) continue;
+      std::vector<std::string_view> argv{names == &subscribe[s] ? "SUBSCRIBE" : "UNSUBSCRIBE"};
+      argv.insert(argv.end(), names->begin(), names->end());
+      if (shards_[s].subscriber->subscription(argv) || names != &subscribe[s]) continue;
+      for (auto& [name, feed] : feeds_)  // sent again when the connection is up
+        if (feed.shard == static_cast<std::uint32_t>(s)) feed.subscribe_sent = false;
+    }
+  }
+}
+
+// A lost subscriber connection took its subscriptions along: the next one (flushed once it is
+// up) subscribes again to every channel wanted on this shard, and each confirmation then reads
+// what was missed meanwhile (on_subscribed).
+void RedisBroker::on_subscriber_lost(Shard& shard) {
+  for (auto& [name, feed] : feeds_)
+    if (&shards_[feed.shard] == &shard) feed.subscribe_sent = false;
+  subscriptions_dirty_ = true;
+}
+
+void RedisBroker::on_subscribed(std::string_view channel) {
+  auto it = feeds_.find(channel);
+  if (it == feeds_.end()) return;
+  Feed& feed = it->second;
+  if (feed.known && !feed.filling && feed.subscribers > 0) start_fill(it->first, feed);
+}
+
+// Pushes of the subscriber connection: ["message", channel, payload], ["subscribe", channel, n],
+// ["unsubscribe", channel, n].
+void RedisBroker::on_push(const redisReply* reply) {
+  if (closed_) return;
+  std::string_view kind = text_of(element(reply, 0)), full = text_of(element(reply, 1));
+  std::string_view head = config_.prefix;
+  if (full.size() < head.size() + 3 || !full.starts_with(head) || full.substr(head.size(), 2) != ":{" || !full.ends_with('}'))
+    return;
+  std::string_view channel = full.substr(head.size() + 2, full.size() - head.size() - 3);
+  if (kind == "subscribe") {
+    on_subscribed(channel);
+    return;
+  }
+  if (kind != "message") return;
+  ++counters_.received;
+  // "<epoch>:<offset>:<time_ms>:<data>"
+  std::string_view payload = text_of(element(reply, 2));
+  std::size_t a = payload.find(':'), b = payload.find(':', a + 1), c = payload.find(':', b + 1);
+  if (c == std::string_view::npos) return;
+  auto epoch = number_in<std::uint32_t>(payload.substr(0, a));
+  auto offset = number_in<std::uint64_t>(payload.substr(a + 1, b - a - 1));
+  auto time_ms = number_in<std::uint64_t>(payload.substr(b + 1, c - b - 1));
+  if (!epoch || !offset || !time_ms || *offset == 0) return;
+  auto it = feeds_.find(channel);
+  if (it == feeds_.end() || it->second.subscribers == 0) return;
+  accept(it->first, it->second, MessageId{*epoch, *offset}, *time_ms, payload.substr(c + 1));
+}
+
+// After the loop's I/O of a turn: the end of the batch its replies and messages made.
+void RedisBroker::on_check(uv_check_t* check) {
+  auto& self = *static_cast<RedisBroker*>(check->data);
+  if (self.batch_open_) {
+    self.batch_open_ = false;
+    if (self.delivery_) self.delivery_->batch_end();
+  }
+}
+
+// Before the loop waits: what was deferred to a later turn, and the subscription changes.
+void RedisBroker::on_prepare(uv_prepare_t* prepare) {
+  auto& self = *static_cast<RedisBroker*>(prepare->data);
+  while (!self.later_.empty()) {
+    std::vector<std::function<void()>> work;
+    work.swap(self.later_);
+    for (auto& w : work) w();
+  }
+  if (self.subscriptions_dirty_) self.flush_subscriptions();
+  if (self.batch_open_) {
+    self.batch_open_ = false;
+    if (self.delivery_) self.delivery_->batch_end();
+  }
+}
+
+}  // namespace tether

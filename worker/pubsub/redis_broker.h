@@ -1,0 +1,157 @@
+// The broker of several machines ("nodes"): Redis holds every channel's ids and history, and
+// relays messages between nodes. Each worker holds, per shard, a command connection (publish,
+// history, info: Lua scripts, redis_scripts.h) and a subscriber connection (SUBSCRIBE only to
+// the channels with subscribers in this worker, batched once per loop turn).
+//
+// Per channel, on the shard redis_shard_of() picks: a hash {epoch, top}, a stream (history,
+// MAXLEN ~history_size, expiry history_ttl) and a pub/sub channel, all named under `prefix`.
+// A message id is MessageId{epoch, offset} ("<epoch in 8 hex>-<offset>"): the epoch is the
+// channel's, kept in Redis, and changes only when Redis lost the channel's hash.
+//
+// Delivery is in offset order per channel. Redis pub/sub is at-most-once, so an offset jump
+// (or a resubscription after a reconnect) makes the broker read the hole from the stream
+// before it delivers further; live messages that arrive meanwhile are held. While a history
+// (resume) request for a channel is in flight, live messages of that channel are held too; the
+// broker then delivers from the same read what it had not yet delivered, and answers: what was
+// relayed before the answer is in it, and what comes after is newer (the hub's no-duplicate
+// rule, broker.h), even on a node that lags behind the one where the client saw `since`.
+#pragma once
+
+#include <uv.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "worker/pubsub/broker.h"
+#include "worker/pubsub/redis_connection.h"
+
+struct redisReply;
+
+namespace tether {
+
+struct RedisBrokerConfig {
+  std::vector<RedisAddress> addresses;  // shards; at least one
+  std::string prefix = "tether";
+  std::string username;
+  std::string password;
+  int db = 0;
+  std::chrono::milliseconds connect_timeout{1000};
+  std::chrono::milliseconds command_timeout{1000};
+  std::uint64_t history_size = 100;               // stream MAXLEN ~
+  std::chrono::milliseconds history_ttl{300'000};  // key expiry, refreshed by each publish; 0: none
+};
+
+class RedisBroker final : public Broker {
+ public:
+  struct Counters {
+    std::uint64_t published = 0;  // publishes Redis acknowledged
+    std::uint64_t received = 0;   // messages from Redis pub/sub
+    std::uint64_t recovered = 0;  // messages read from a stream to fill a hole
+    std::uint64_t lost = 0;       // offsets neither pub/sub nor the stream still had
+    std::uint64_t errors = 0;     // requests answered `unavailable`
+  };
+
+  RedisBroker(uv_loop_t* loop, RedisBrokerConfig config);
+  ~RedisBroker() override;
+
+  Request publish(std::string_view channel, std::string_view data, PublishReply on_reply) override;
+  Request history(std::string_view channel, MessageId since, HistoryReply on_reply) override;
+  Request info(std::string_view channel, InfoReply on_reply) override;
+  void cancel(Request request) override { waiting_.erase(request); }
+  void set_subscribers(std::string_view channel, std::uint64_t count) override;
+  void close() override;
+
+  // Every shard's connections are up (readiness).
+  bool up() const;
+  const Counters& counters() const { return counters_; }
+  std::uint64_t reconnects() const;
+
+ private:
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view name) const { return std::hash<std::string_view>{}(name); }
+  };
+  // A live message kept while a hole is filled or a resume is answered.
+  struct HeldMessage {
+    MessageId id;
+    std::uint64_t time_ms;
+    std::string data;
+  };
+  // One channel with (or just without) subscribers in this worker.
+  struct Feed {
+    std::uint32_t shard = 0;
+    std::uint64_t subscribers = 0;
+    bool subscribe_sent = false;  // SUBSCRIBE sent on the current subscriber connection (or attempt)
+    bool known = false;           // `delivered` is set (a first message or a resume fixed it)
+    MessageId delivered;          // the last offset handed to the hub, in the channel's epoch
+    unsigned resumes = 0;         // history requests in flight: live messages are held
+    bool filling = false;         // a hole is being read from the stream
+    bool fill_failed = false;     // retried when the command connection is back
+    std::deque<HeldMessage> held;
+  };
+  struct Shard {
+    std::unique_ptr<RedisConnection> commands;
+    std::unique_ptr<RedisConnection> subscriber;
+    std::string sha[3];  // SCRIPT LOAD results, empty until known
+  };
+  enum Script { kPublishScript, kHistoryScript, kInfoScript };
+  static constexpr std::size_t kMaxHeld = 1024;  // live messages held per channel
+  using Waiting = std::variant<PublishReply, HistoryReply, InfoReply>;
+  using Reply = RedisConnection::Reply;
+
+  Shard& shard_of(std::string_view channel);
+  std::string meta_key(std::string_view channel) const;
+  std::string stream_key(std::string_view channel) const;
+  std::string pubsub_channel(std::string_view channel) const;
+
+  // A script's keys (the channel's hash and stream) and arguments, kept for a NOSCRIPT retry.
+  struct ScriptCall {
+    Script script;
+    std::vector<std::string> arguments;
+  };
+  bool run_script(Shard& shard, Script script, std::string_view channel, std::vector<std::string> args, Reply on_reply);
+  bool send_script(Shard& shard, std::shared_ptr<const ScriptCall> call, Reply on_reply);
+  void load_scripts(Shard& shard);
+  void on_commands_up(Shard& shard);
+  void on_subscriber_lost(Shard& shard);
+  void on_push(const redisReply* reply);
+  void on_subscribed(std::string_view channel);
+  void on_history(Request request, const std::string& channel, MessageId since, const redisReply* reply);
+
+  void accept(std::string_view channel, Feed& feed, MessageId id, std::uint64_t time_ms, std::string_view data);
+  void start_fill(const std::string& channel, Feed& feed);
+  void on_fill(const std::string& channel, const redisReply* reply);
+  void release_held(std::string_view channel, Feed& feed);
+  void hold(Feed& feed, MessageId id, std::uint64_t time_ms, std::string_view data);
+  void deliver(std::string_view channel, MessageId id, std::uint64_t time_ms, std::string_view data);
+
+  void later(std::function<void()> work);
+  void fail_later(Request request);
+  void flush_subscriptions();
+  static void on_prepare(uv_prepare_t* prepare);
+  static void on_check(uv_check_t* check);
+
+  uv_loop_t* loop_;
+  RedisBrokerConfig config_;
+  std::vector<Shard> shards_;
+  std::unordered_map<std::string, Feed, NameHash, std::equal_to<>> feeds_;
+  std::unordered_map<Request, Waiting> waiting_;
+  std::vector<std::function<void()>> later_;  // run on the next prepare: never inside the call
+  bool subscriptions_dirty_ = false;
+  bool batch_open_ = false;  // something was delivered or answered since the last batch_end()
+  uv_prepare_t* prepare_;    // deferred work, subscriptions; freed in its close callback
+  uv_check_t* check_;        // batch_end(); freed in its close callback
+  Request next_request_ = 1;
+  Counters counters_;
+  bool closed_ = false;
+};
+
+}  // namespace tether

@@ -1,0 +1,108 @@
+// In-order delivery per channel for the Redis broker (redis_broker.h): live messages from
+// pub/sub go to the hub in offset order; an offset jump, or a resubscription, reads what is
+// missing from the channel's stream first, holding the live messages that arrive meanwhile.
+#include <hiredis/hiredis.h>
+
+#include "core/log.h"
+#include "worker/pubsub/redis_broker.h"
+#include "worker/pubsub/redis_reply.h"
+
+namespace tether {
+
+// One live message: delivered if it is the next offset, skipped if already delivered, held if
+// a hole is being filled or a resume answered; an offset jump starts filling the hole.
+void RedisBroker::accept(std::string_view channel, Feed& feed, MessageId id, std::uint64_t time_ms, std::string_view data) {
+  if (feed.resumes > 0 || feed.filling || feed.fill_failed) {
+    hold(feed, id, time_ms, data);
+    if (feed.fill_failed && !feed.filling) start_fill(std::string(channel), feed);
+    return;
+  }
+  if (!feed.known) {
+    feed.known = true;  // the first message since SUBSCRIBE: nothing before it is owed
+    feed.delivered = MessageId{id.epoch, id.sequence - 1};
+  } else if (id.epoch != feed.delivered.epoch) {
+    // Redis lost the channel and started a new epoch: all of it is new to this worker.
+    LOG_WARN("redis channel %.*s: new epoch %08x", static_cast<int>(channel.size()), channel.data(), id.epoch);
+    feed.delivered = MessageId{id.epoch, 0};
+  }
+  if (id.sequence <= feed.delivered.sequence) return;  // had it (from a fill or a resume)
+  if (id.sequence == feed.delivered.sequence + 1) {
+    feed.delivered = id;
+    deliver(channel, id, time_ms, data);
+    return;
+  }
+  hold(feed, id, time_ms, data);
+  start_fill(std::string(channel), feed);
+}
+
+// Bounded: past the bound the oldest held messages go, and the fill reads them from the stream
+// (it starts at the last delivered offset and ends before the first held one).
+void RedisBroker::hold(Feed& feed, MessageId id, std::uint64_t time_ms, std::string_view data) {
+  feed.held.push_back(HeldMessage{id, time_ms, std::string(data)});
+  if (feed.held.size() > kMaxHeld) feed.held.pop_front();
+}
+
+void RedisBroker::start_fill(const std::string& channel, Feed& feed) {
+  feed.filling = true;
+  feed.fill_failed = false;
+  // A hole ends before the first held message; after a resubscription nothing bounds it.
+  MessageId after = feed.delivered;
+  std::uint64_t last = feed.held.empty() ? 0 : feed.held.front().id.sequence - 1;
+  bool sent = run_script(shards_[feed.shard], kHistoryScript, channel,
+                         {std::to_string(after.epoch), std::to_string(after.sequence), std::to_string(last)},
+                         [this, channel](const redisReply* reply) { on_fill(channel, reply); });
+  if (!sent) later([this, channel] { on_fill(channel, nullptr); });
+}
+
+// The stream's answer for a hole: deliver what follows the last delivered offset, then the
+// held live messages. Without an answer the held ones wait for the command connection.
+void RedisBroker::on_fill(const std::string& channel, const redisReply* reply) {
+  if (closed_) return;
+  auto it = feeds_.find(channel);
+  if (it == feeds_.end()) return;
+  Feed& feed = it->second;
+  feed.filling = false;
+  RedisStreamRead read;
+  if (!read.parse(it->first, reply)) {
+    feed.fill_failed = true;
+    return;
+  }
+  if (!read.exists || read.epoch != feed.delivered.epoch) {
+    feed.known = false;  // flushed meanwhile: the held messages start afresh
+  } else {
+    for (const BrokerMessage& m : read.entries) {
+      if (m.id.sequence <= feed.delivered.sequence) continue;
+      if (m.id.sequence != feed.delivered.sequence + 1) {
+        counters_.lost += m.id.sequence - feed.delivered.sequence - 1;
+        LOG_WARN("redis channel %s: offsets %llu to %llu are lost (the stream no longer holds them)", channel.c_str(),
+                 static_cast<unsigned long long>(feed.delivered.sequence + 1), static_cast<unsigned long long>(m.id.sequence - 1));
+      }
+      ++counters_.recovered;
+      feed.delivered = m.id;
+      deliver(it->first, m.id, m.time_ms, m.data);
+    }
+  }
+  release_held(it->first, feed);
+}
+
+void RedisBroker::release_held(std::string_view channel, Feed& feed) {
+  if (feed.resumes > 0 || feed.filling || feed.fill_failed) return;
+  std::deque<HeldMessage> held;
+  held.swap(feed.held);
+  while (!held.empty()) {
+    HeldMessage m = std::move(held.front());
+    held.pop_front();
+    accept(channel, feed, m.id, m.time_ms, m.data);
+    if (feed.filling) {  // another hole: the rest waits behind it, in order
+      feed.held.insert(feed.held.end(), std::make_move_iterator(held.begin()), std::make_move_iterator(held.end()));
+      return;
+    }
+  }
+}
+
+void RedisBroker::deliver(std::string_view channel, MessageId id, std::uint64_t time_ms, std::string_view data) {
+  batch_open_ = true;
+  if (delivery_) delivery_->deliver(BrokerMessage{channel, id, time_ms, data});
+}
+
+}  // namespace tether

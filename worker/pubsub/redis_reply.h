@@ -1,0 +1,88 @@
+// Reading what Redis answers the broker (redis_broker.*): typed views of hiredis replies, valid
+// while the reply is, and the history script's answer (redis_scripts.h, kHistory).
+#pragma once
+
+#include <hiredis/hiredis.h>
+
+#include <charconv>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "worker/pubsub/broker.h"
+
+namespace tether {
+
+inline std::string_view text_of(const redisReply* reply) {
+  if (!reply || !reply->str) return {};
+  return {reply->str, reply->len};
+}
+
+template <typename T>
+inline std::optional<T> number_in(std::string_view text) {
+  T value{};
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// An integer reply, or a string holding one (Lua returns both).
+inline std::optional<std::uint64_t> number_of(const redisReply* reply) {
+  if (!reply) return std::nullopt;
+  if (reply->type == REDIS_REPLY_INTEGER) return reply->integer < 0 ? std::nullopt : std::optional<std::uint64_t>(reply->integer);
+  if (reply->type == REDIS_REPLY_STRING) return number_in<std::uint64_t>(text_of(reply));
+  return std::nullopt;
+}
+
+inline const redisReply* element(const redisReply* reply, std::size_t i) {
+  return reply && reply->type == REDIS_REPLY_ARRAY && i < reply->elements ? reply->element[i] : nullptr;
+}
+
+inline bool is_error(const redisReply* reply) { return !reply || reply->type == REDIS_REPLY_ERROR; }
+
+// The history script's answer: {epoch, top, first, entries}, views into the reply.
+struct RedisStreamRead {
+  bool exists = false;  // the channel has a hash
+  std::uint32_t epoch = 0;
+  std::uint64_t top = 0;
+  std::uint64_t first = 0;  // oldest offset the stream holds, 0 when empty
+  std::vector<BrokerMessage> entries;
+
+  // False when the reply is not the script's (an error, or Redis changed under us).
+  bool parse(std::string_view channel, const redisReply* reply);
+};
+
+inline bool RedisStreamRead::parse(std::string_view channel, const redisReply* reply) {
+    if (is_error(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) return false;
+    std::string_view epoch_text = text_of(element(reply, 0));
+    exists = !epoch_text.empty();
+    if (exists) {
+      auto e = number_in<std::uint32_t>(epoch_text);
+      if (!e) return false;
+      epoch = *e;
+    }
+    auto t = number_of(element(reply, 1)), f = number_of(element(reply, 2));
+    const redisReply* list = element(reply, 3);
+    if (!t || !f || !list || list->type != REDIS_REPLY_ARRAY) return false;
+    top = *t;
+    first = *f;
+    entries.reserve(list->elements);
+    for (std::size_t i = 0; i < list->elements; ++i) {
+      const redisReply* entry = list->element[i];
+      std::string_view id = text_of(element(entry, 0));
+      auto offset = number_in<std::uint64_t>(id.substr(0, id.find('-')));
+      const redisReply* fields = element(entry, 1);
+      if (!offset || !fields || fields->type != REDIS_REPLY_ARRAY) return false;
+      BrokerMessage m{channel, MessageId{epoch, *offset}, 0, {}};
+      for (std::size_t k = 0; k + 1 < fields->elements; k += 2) {
+        std::string_view name = text_of(fields->element[k]), value = text_of(fields->element[k + 1]);
+        if (name == "t") m.time_ms = number_in<std::uint64_t>(value).value_or(0);
+        if (name == "d") m.data = value;
+      }
+      entries.push_back(m);
+    }
+    return true;
+}
+
+}  // namespace tether
