@@ -16,7 +16,7 @@
 
 #include "core/pubsub_wire.h"
 #include "master/broker.h"
-#include "wait_until.h"
+#include "support/wait_until.h"
 
 using namespace tether;
 
@@ -409,7 +409,7 @@ TEST(PubsubLinkHardening, OneReadTakesABoundedNumberOfBytes) {
     std::size_t before = handled;
     // Each read starts with as much waiting as the writer can give it. Not filled within the
     // second: read what there is (only the deadline above fails the test).
-    tether::test::wait_until(filled, std::chrono::seconds(1));
+    tether::test::wait_until(filled, std::chrono::seconds(1), std::chrono::milliseconds(1));
     result = link.read(count);
     most_in_one_read = std::max(most_in_one_read, handled - before);
   }

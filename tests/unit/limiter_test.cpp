@@ -12,7 +12,7 @@
 #include <chrono>
 #include <vector>
 
-#include "wait_until.h"
+#include "support/wait_until.h"
 
 namespace {
 
@@ -91,7 +91,7 @@ pid_t count_in_child(rl_state* state, uint64_t address, uint32_t limit, int n, i
 // `address`. If it never does (it was refused, or died), it is killed and reaped and its
 // `release` closed, so that the failing test leaves nothing behind.
 bool child_counted(pid_t child, rl_state* state, uint64_t address, uint64_t n, int release) {
-  if (tether::test::wait_until([&] { return rl_connection_count(state, address) >= n; }, std::chrono::seconds(10)))
+  if (tether::test::wait_until([&] { return rl_connection_count(state, address) >= n; }, std::chrono::seconds(10), std::chrono::milliseconds(1)))
     return true;
   kill(child, SIGKILL);
   waitpid(child, nullptr, 0);

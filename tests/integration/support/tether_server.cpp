@@ -64,15 +64,6 @@ int count_occurrences(const std::string& text, const std::string& needle) {
   return n;
 }
 
-bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    if (condition()) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(10ms);
-  }
-}
-
 int run_command(const std::string& command, std::string* output) {
   output->clear();
   FILE* pipe = ::popen(("{ " + command + "; } 2>&1").c_str(), "r");

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "wait_until.h"
+
 namespace tether::test {
 
 using namespace std::chrono_literals;
@@ -24,9 +26,6 @@ int hold_port(int port, bool share = false);
 std::string read_file(const std::string& path);
 // How many times `needle` occurs in `text`.
 int count_occurrences(const std::string& text, const std::string& needle);
-// Polls `condition` every 10 ms until it holds or `timeout` has passed; true if it held. Tests
-// wait for what they need this way instead of sleeping and hoping it happened meanwhile.
-bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 // Runs a command line through /bin/sh; returns its exit status and fills *output (stdout+stderr).
 int run_command(const std::string& command, std::string* output);
 
