@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 #include <type_traits>
 
@@ -42,7 +43,11 @@ class BytesBatch final : public WriteBatch {
 }  // namespace
 
 bool Transport::open(uv_loop_t* loop, int fd, const TlsContext* tls, std::size_t metrics_slot) {
-  static_assert(std::is_standard_layout_v<Transport>, "a Transport is found from its handle");
+  // A Transport is found from its handle (transport_of): the handle must be where it starts. Not
+  // std::is_standard_layout (std::unique_ptr is not so under every compiler), but a class with
+  // no base and no virtual function starts with its first member; the check folds away.
+  static_assert(!std::is_polymorphic_v<Transport>, "a Transport is found from its handle");
+  if (static_cast<void*>(&tcp_) != static_cast<void*>(this)) std::abort();
   void* events = tcp_.data;
   uv_tcp_init(loop, &tcp_);
   tcp_.data = events;
