@@ -358,7 +358,11 @@ void RedisBroker::on_push(const redisReply* reply) {
   ++counters_.received;
   // "<epoch>:<offset>:<time_ms>:<data>"
   std::string_view payload = text_of(element(reply, 2));
-  std::size_t a = payload.find(':'), b = payload.find(':', a + 1), c = payload.find(':', b + 1);
+  // Anyone who can PUBLISH on this Redis can send anything here: all three separators or nothing
+  // (a missing one must not make the next search start over from the beginning).
+  std::size_t a = payload.find(':');
+  std::size_t b = a == std::string_view::npos ? a : payload.find(':', a + 1);
+  std::size_t c = b == std::string_view::npos ? b : payload.find(':', b + 1);
   if (c == std::string_view::npos) return;
   auto epoch = number_in<std::uint32_t>(payload.substr(0, a));
   auto offset = number_in<std::uint64_t>(payload.substr(a + 1, b - a - 1));
