@@ -16,19 +16,13 @@
 #include "master/broker.h"
 #include "worker/pubsub/master_link_broker.h"
 
+#include "recording_delivery.h"
+
 using namespace tether;
 
 namespace {
 
-// What the worker's hub would see.
-struct RecordingDelivery final : Broker::Delivery {
-  void deliver(const BrokerMessage& m) override {
-    messages.push_back(std::string(m.channel) + " " + m.id.to_string() + " " + std::string(m.data));
-  }
-  void batch_end() override { ++batches; }
-  std::vector<std::string> messages;
-  int batches = 0;
-};
+using test::RecordingDelivery;
 
 class MasterLinkBrokerTest : public ::testing::Test {
  protected:

@@ -18,21 +18,15 @@
 #include "worker/pubsub/redis_scripts.h"
 #include "worker/pubsub/redis_shard.h"
 
+#include "recording_delivery.h"
+
 using namespace tether;
 using namespace std::chrono_literals;
 using tether::test::RedisServer;
 
 namespace {
 
-// What a node's hub would see.
-struct RecordingDelivery final : Broker::Delivery {
-  void deliver(const BrokerMessage& m) override {
-    messages.push_back(std::string(m.channel) + " " + m.id.to_string() + " " + std::string(m.data));
-  }
-  void batch_end() override { ++batches; }
-  std::vector<std::string> messages;
-  int batches = 0;
-};
+using test::RecordingDelivery;
 
 std::string line(std::string_view channel, MessageId id, std::string_view data) {
   return std::string(channel) + " " + id.to_string() + " " + std::string(data);
