@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/log.h"
+#include "core/redis_address.h"
 #include "core/socket_address.h"
 
 namespace tether {
@@ -48,8 +49,26 @@ struct LimitsConfig {
   Milliseconds tls_handshake_timeout{10'000};
 };
 
-// [pubsub]: the local broker (in the master) and the publish endpoint (handler = "publish").
+// [pubsub.redis]: the Redis servers of broker = "redis" (one shard each) and how to talk to them.
+struct RedisConfig {
+  std::vector<RedisAddress> addresses;  // channels are spread over them by a consistent hash
+  std::string prefix = "tether";        // of every key and pub/sub channel
+  std::string username;                 // AUTH username password (Redis 6 ACL)
+  std::string password;                 // empty: no AUTH
+  int db = 0;                           // SELECT for the command connections
+  Milliseconds connect_timeout{1000};
+  Milliseconds command_timeout{1000};   // a publish, a history read: never waits longer
+  SourcePosition where;                 // of [pubsub.redis], for errors about the whole table
+};
+
+// Who sequences messages, keeps history and relays between workers: the master ("local", one
+// machine) or Redis ("redis", several machines, worker/pubsub/redis_broker.h).
+enum class BrokerKind { local, redis };
+
+// [pubsub]: the broker and the publish endpoint (handler = "publish").
 struct PubsubConfig {
+  BrokerKind broker = BrokerKind::local;
+  RedisConfig redis;                           // broker == redis
   std::uint64_t history_size = 100;            // messages kept per channel for resume
   Milliseconds history_ttl{300'000};           // and for at most this long
   std::uint64_t history_memory = 64 * 1024 * 1024;  // bytes of message data kept in all; oldest evicted first

@@ -1,11 +1,13 @@
 #include "core/config_parser.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -49,6 +51,8 @@ constexpr KeyRange kDurationRanges[] = {
     {"keepalive_timeout", 0, kDayMs},  // 0: no keep-alive, every answer closes its connection
     {"tls_handshake_timeout", 100, kHourMs},
     {"history_ttl", 0, 30 * kDayMs},  // 0: messages expire as they are published (no history)
+    {"connect_timeout", 10, 60 * kSecondMs},
+    {"command_timeout", 10, 60 * kSecondMs},
 };
 
 constexpr KeyRange kSizeRanges[] = {
@@ -225,8 +229,8 @@ class ConfigReader {
   void read_pubsub(const toml::table& root, PubsubConfig& pubsub) {
     const toml::table* t = table_at(root, "pubsub", "[pubsub]");
     if (!t) return;
-    check_keys(*t, "[pubsub]", {"history_size", "history_ttl", "history_memory", "max_message_size", "max_channels",
-                                "publish_token", "worker_backlog", "max_subscriptions"});
+    check_keys(*t, "[pubsub]", {"broker", "redis", "history_size", "history_ttl", "history_memory", "max_message_size",
+                                "max_channels", "publish_token", "worker_backlog", "max_subscriptions"});
     read_integer(*t, "history_size", pubsub.history_size, 0, 1'000'000);
     read_duration(*t, "history_ttl", pubsub.history_ttl);
     read_size(*t, "history_memory", pubsub.history_memory);
@@ -235,6 +239,66 @@ class ConfigReader {
     read_integer(*t, "max_subscriptions", pubsub.max_subscriptions, 16, 4096);
     read_string(*t, "publish_token", pubsub.publish_token);
     read_size(*t, "worker_backlog", pubsub.worker_backlog);
+    read_broker(*t, pubsub);
+  }
+
+  // broker = "local" | "redis"; [pubsub.redis] is read whenever it is there (so that -t checks
+  // it before it is switched on) and must give an address when it is used.
+  void read_broker(const toml::table& t, PubsubConfig& pubsub) {
+    if (const toml::node* b = t.get("broker")) {
+      std::string_view kind = b->is_string() ? std::string_view(b->as_string()->get()) : std::string_view();
+      if (kind == "local") pubsub.broker = BrokerKind::local;
+      else if (kind == "redis") pubsub.broker = BrokerKind::redis;
+      else error(b->source(), "\"broker\" must be \"local\" or \"redis\"");
+    }
+    const toml::table* r = table_at(t, "redis", "[pubsub.redis]");
+    if (r) read_redis(*r, pubsub.redis);
+    if (pubsub.broker == BrokerKind::redis && (!r || !r->get("addresses"))) {
+      const toml::node* at = r ? static_cast<const toml::node*>(r) : t.get("broker");
+      error(at->source(), "broker = \"redis\" needs [pubsub.redis] addresses = [\"127.0.0.1:6379\"]");
+    }
+  }
+
+  void read_redis(const toml::table& t, RedisConfig& redis) {
+    check_keys(t, "[pubsub.redis]", {"addresses", "prefix", "username", "password", "db", "connect_timeout",
+                                     "command_timeout"});
+    redis.where = position_of(t.source());
+    if (const toml::node* a = t.get("addresses")) {
+      const toml::array* array = a->as_array();
+      if (!array || array->empty()) error(a->source(), "\"addresses\" must be a non-empty array of \"host:port\" or \"unix:/path\" strings");
+      for (std::size_t i = 0; array && i < array->size(); ++i) {
+        const toml::node& element = *array->get(i);
+        std::string why = "must be a string";
+        std::optional<RedisAddress> address;
+        if (element.is_string()) address = RedisAddress::parse(element.as_string()->get(), &why);
+        if (!address) {
+          error(element.source(), "redis address " + why);
+          continue;
+        }
+        for (const RedisAddress& seen : redis.addresses)
+          if (seen.to_string() == address->to_string()) error(element.source(), "redis address " + address->to_string() + " is listed twice");
+        redis.addresses.push_back(*address);
+      }
+      if (redis.addresses.size() > 64) error(a->source(), "at most 64 redis addresses (shards)");
+    }
+    read_string(t, "prefix", redis.prefix);
+    if (const toml::node* p = t.get("prefix"); p && !valid_prefix(redis.prefix))
+      error(p->source(), "\"prefix\" must be 1 to 64 letters, digits or \"_\", \"-\", \".\", \":\"");
+    read_string(t, "username", redis.username);
+    read_string(t, "password", redis.password);
+    if (t.get("username") && redis.password.empty())
+      error(t.get("username")->source(), "\"username\" needs a \"password\" (AUTH username password)");
+    read_integer(t, "db", redis.db, 0, 65535);
+    read_duration(t, "connect_timeout", redis.connect_timeout);
+    read_duration(t, "command_timeout", redis.command_timeout);
+  }
+
+  // The prefix names keys and pub/sub channels: no braces (the channel's hash tag), no spaces.
+  static bool valid_prefix(std::string_view prefix) {
+    if (prefix.empty() || prefix.size() > 64) return false;
+    for (char c : prefix)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.' && c != ':') return false;
+    return true;
   }
 
   // Each element of an array of tables ([[listen]], [[route]]) is handed to `read_one`.

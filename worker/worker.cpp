@@ -12,11 +12,13 @@
 #include "worker/http/access_log.h"
 #include "worker/transport/connection.h"
 #include "core/shared_metrics.h"
+#include "core/unique_fd.h"
 #include "worker/control_channel.h"
 #include "worker/host/crash_report.h"
 #include "worker/host/module_runtime.h"
 #include "worker/pubsub/master_link_broker.h"
 #include "worker/pubsub/publish_endpoint.h"
+#include "worker/pubsub/redis_broker.h"
 #include "worker/pubsub/pubsub_hub.h"
 #include "worker/http/router.h"
 #include "worker/transport/tls_context.h"
@@ -40,9 +42,7 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
         router_(config_->routes),
         http_limits_{config_->limits.max_header_size, config_->limits.max_body_size} {
     uv_loop_init(&loop_);
-    // The one broker there is today: the master, over this worker's link.
-    hub_ = std::make_unique<PubsubHub>(&loop_, std::make_unique<MasterLinkBroker>(&loop_, startup.pubsub_fd),
-                                       config_->pubsub, slot_, metrics_slot_);
+    hub_ = std::make_unique<PubsubHub>(&loop_, make_broker(startup), config_->pubsub, slot_, metrics_slot_);
     publish_ = std::make_unique<PublishEndpoint>(*hub_);
     modules_ = std::make_unique<ModuleRuntime>(*config_, std::move(modules), &loop_, slot_, generation_, metrics_slot_,
                                                hub_.get());
@@ -77,6 +77,14 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
       handle->data = this;
       uv_signal_start(handle.get(), on_signal, signum);
     }
+  }
+
+  // The master over this worker's link, or Redis (the master's end of the link then stays
+  // idle: the worker keeps it open, as the master expects of a live worker).
+  std::unique_ptr<Broker> make_broker(const WorkerStartup& startup) {
+    if (config_->pubsub.broker == BrokerKind::local) return std::make_unique<MasterLinkBroker>(&loop_, startup.pubsub_fd);
+    idle_pubsub_link_ = UniqueFd(startup.pubsub_fd);
+    return std::make_unique<RedisBroker>(&loop_, RedisBrokerConfig::from(config_->pubsub));
   }
 
   ~Worker() override {
@@ -267,6 +275,7 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
   Router router_;
   HttpLimits http_limits_;
   uv_loop_t loop_;
+  UniqueFd idle_pubsub_link_;  // broker = "redis": the master link, held open and unused
   std::unique_ptr<PubsubHub> hub_;
   std::unique_ptr<PublishEndpoint> publish_;
   std::unique_ptr<ModuleRuntime> modules_;  // destroyed (dlclose) only after the loop has closed

@@ -180,6 +180,8 @@ const RangeCase kRangeCases[] = {
     {"pubsub", "history_memory", "0", "\"1GiB\"", nullptr, "\"4GiB\"", "between 0B and 1GiB"},
     {"pubsub", "max_message_size", "1", "\"16MiB\"", "0", "\"17MiB\"", "between 1B and 16MiB"},
     {"pubsub", "worker_backlog", "\"64KiB\"", "\"64GiB\"", "\"63KiB\"", "\"100GB\"", "between 64KiB and 64GiB"},
+    {"pubsub.redis", "connect_timeout", "\"10ms\"", "\"1m\"", "\"9ms\"", "\"61s\"", "between 10ms and 1m"},
+    {"pubsub.redis", "command_timeout", "\"10ms\"", "\"1m\"", "\"0s\"", "\"2m\"", "between 10ms and 1m"},
 };
 
 std::string with_value(const RangeCase& c, const char* value) {

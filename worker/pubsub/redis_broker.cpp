@@ -18,6 +18,13 @@ constexpr const char* kScriptText[] = {redis_script::kPublish, redis_script::kHi
 
 }  // namespace
 
+RedisBrokerConfig RedisBrokerConfig::from(const PubsubConfig& pubsub) {
+  const RedisConfig& r = pubsub.redis;
+  return RedisBrokerConfig{r.addresses, r.prefix,          r.username,        r.password,
+                           r.db,        r.connect_timeout, r.command_timeout, pubsub.history_size,
+                           pubsub.history_ttl};
+}
+
 RedisBroker::RedisBroker(uv_loop_t* loop, RedisBrokerConfig config)
     : loop_(loop), config_(std::move(config)), shards_(config_.addresses.size()), prepare_(new uv_prepare_t), check_(new uv_check_t) {
   uv_prepare_init(loop_, prepare_);

@@ -30,6 +30,7 @@
 #include <variant>
 #include <vector>
 
+#include "core/config.h"
 #include "worker/pubsub/broker.h"
 #include "worker/pubsub/redis_connection.h"
 
@@ -47,6 +48,8 @@ struct RedisBrokerConfig {
   std::chrono::milliseconds command_timeout{1000};
   std::uint64_t history_size = 100;               // stream MAXLEN ~
   std::chrono::milliseconds history_ttl{300'000};  // key expiry, refreshed by each publish; 0: none
+
+  static RedisBrokerConfig from(const PubsubConfig& pubsub);
 };
 
 class RedisBroker final : public Broker {

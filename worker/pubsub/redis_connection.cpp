@@ -6,7 +6,6 @@
 #include <hiredis/adapters/libuv.h>
 
 #include <algorithm>
-#include <charconv>
 #include <vector>
 
 #include "core/log.h"
@@ -23,25 +22,6 @@ constexpr std::chrono::milliseconds kMaxBackoff{2000};
 RedisConnection* owner(const redisAsyncContext* context) { return static_cast<RedisConnection*>(context->data); }
 
 }  // namespace
-
-std::optional<RedisAddress> RedisAddress::parse(std::string_view text) {
-  RedisAddress address;
-  if (text.starts_with("unix:")) {
-    address.path = std::string(text.substr(5));
-    if (address.path.empty() || address.path.front() != '/') return std::nullopt;
-    return address;
-  }
-  std::size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-  std::string_view port = text.substr(colon + 1);
-  auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), address.port);
-  if (error != std::errc() || end != port.data() + port.size() || address.port < 1 || address.port > 65535)
-    return std::nullopt;
-  address.host = std::string(text.substr(0, colon));
-  return address;
-}
-
-std::string RedisAddress::to_string() const { return path.empty() ? host + ":" + std::to_string(port) : "unix:" + path; }
 
 RedisConnection::RedisConnection(uv_loop_t* loop, RedisConnectionOptions options, Events events)
     : loop_(loop), options_(std::move(options)), events_(std::move(events)), timer_(new uv_timer_t) {

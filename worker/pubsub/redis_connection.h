@@ -16,25 +16,16 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+
+#include "core/redis_address.h"
 
 struct redisAsyncContext;
 struct redisReply;
 
 namespace tether {
-
-// "host:port" or "unix:/path".
-struct RedisAddress {
-  std::string host;  // empty for a unix socket
-  int port = 0;
-  std::string path;  // unix socket
-
-  static std::optional<RedisAddress> parse(std::string_view text);
-  std::string to_string() const;
-};
 
 struct RedisConnectionOptions {
   RedisAddress address;
