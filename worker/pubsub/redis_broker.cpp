@@ -352,32 +352,20 @@ void RedisBroker::on_subscribed(std::string_view channel) {
 // ["unsubscribe", channel, n].
 void RedisBroker::on_push(const redisReply* reply) {
   if (closed_) return;
-  std::string_view kind = text_of(element(reply, 0)), full = text_of(element(reply, 1));
-  std::string_view head = config_.prefix;
-  if (full.size() < head.size() + 3 || !full.starts_with(head) || full.substr(head.size(), 2) != ":{" || !full.ends_with('}'))
-    return;
-  std::string_view channel = full.substr(head.size() + 2, full.size() - head.size() - 3);
+  std::string_view kind = text_of(element(reply, 0));
+  std::optional<std::string_view> channel = channel_in(config_.prefix, text_of(element(reply, 1)));
+  if (!channel) return;
   if (kind == "subscribe") {
-    on_subscribed(channel);
+    on_subscribed(*channel);
     return;
   }
   if (kind != "message") return;
   ++counters_.received;
-  // "<epoch>:<offset>:<time_ms>:<data>"
-  std::string_view payload = text_of(element(reply, 2));
-  // Anyone who can PUBLISH on this Redis can send anything here: all three separators or nothing
-  // (a missing one must not make the next search start over from the beginning).
-  std::size_t a = payload.find(':');
-  std::size_t b = a == std::string_view::npos ? a : payload.find(':', a + 1);
-  std::size_t c = b == std::string_view::npos ? b : payload.find(':', b + 1);
-  if (c == std::string_view::npos) return;
-  auto epoch = number_in<std::uint32_t>(payload.substr(0, a));
-  auto offset = number_in<std::uint64_t>(payload.substr(a + 1, b - a - 1));
-  auto time_ms = number_in<std::uint64_t>(payload.substr(b + 1, c - b - 1));
-  if (!epoch || !offset || !time_ms || *offset == 0) return;
-  auto it = feeds_.find(channel);
+  std::optional<RedisRelayed> m = parse_relayed(text_of(element(reply, 2)));
+  if (!m) return;
+  auto it = feeds_.find(*channel);
   if (it == feeds_.end() || it->second.subscribers == 0) return;
-  accept(it->first, it->second, MessageId{*epoch, *offset}, *time_ms, payload.substr(c + 1));
+  accept(it->first, it->second, m->id, m->time_ms, m->data);
 }
 
 // After the loop's I/O of a turn: the end of the batch its replies and messages made.

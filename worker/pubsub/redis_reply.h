@@ -54,35 +54,64 @@ struct RedisStreamRead {
 };
 
 inline bool RedisStreamRead::parse(std::string_view channel, const redisReply* reply) {
-    if (is_error(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) return false;
-    std::string_view epoch_text = text_of(element(reply, 0));
-    exists = !epoch_text.empty();
-    if (exists) {
-      auto e = number_in<std::uint32_t>(epoch_text);
-      if (!e) return false;
-      epoch = *e;
+  if (is_error(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) return false;
+  std::string_view epoch_text = text_of(element(reply, 0));
+  exists = !epoch_text.empty();
+  if (exists) {
+    auto e = number_in<std::uint32_t>(epoch_text);
+    if (!e) return false;
+    epoch = *e;
+  }
+  auto t = number_of(element(reply, 1)), f = number_of(element(reply, 2));
+  const redisReply* list = element(reply, 3);
+  if (!t || !f || !list || list->type != REDIS_REPLY_ARRAY) return false;
+  top = *t;
+  first = *f;
+  entries.reserve(list->elements);
+  for (std::size_t i = 0; i < list->elements; ++i) {
+    const redisReply* entry = list->element[i];
+    std::string_view id = text_of(element(entry, 0));
+    auto offset = number_in<std::uint64_t>(id.substr(0, id.find('-')));
+    const redisReply* fields = element(entry, 1);
+    if (!offset || !fields || fields->type != REDIS_REPLY_ARRAY) return false;
+    BrokerMessage m{channel, MessageId{epoch, *offset}, 0, {}};
+    for (std::size_t k = 0; k + 1 < fields->elements; k += 2) {
+      std::string_view name = text_of(fields->element[k]), value = text_of(fields->element[k + 1]);
+      if (name == "t") m.time_ms = number_in<std::uint64_t>(value).value_or(0);
+      if (name == "d") m.data = value;
     }
-    auto t = number_of(element(reply, 1)), f = number_of(element(reply, 2));
-    const redisReply* list = element(reply, 3);
-    if (!t || !f || !list || list->type != REDIS_REPLY_ARRAY) return false;
-    top = *t;
-    first = *f;
-    entries.reserve(list->elements);
-    for (std::size_t i = 0; i < list->elements; ++i) {
-      const redisReply* entry = list->element[i];
-      std::string_view id = text_of(element(entry, 0));
-      auto offset = number_in<std::uint64_t>(id.substr(0, id.find('-')));
-      const redisReply* fields = element(entry, 1);
-      if (!offset || !fields || fields->type != REDIS_REPLY_ARRAY) return false;
-      BrokerMessage m{channel, MessageId{epoch, *offset}, 0, {}};
-      for (std::size_t k = 0; k + 1 < fields->elements; k += 2) {
-        std::string_view name = text_of(fields->element[k]), value = text_of(fields->element[k + 1]);
-        if (name == "t") m.time_ms = number_in<std::uint64_t>(value).value_or(0);
-        if (name == "d") m.data = value;
-      }
-      entries.push_back(m);
-    }
-    return true;
+    entries.push_back(m);
+  }
+  return true;
+}
+
+// A message as the publish script PUBLISHes it: "<epoch>:<offset>:<time_ms>:<data>". Anyone who
+// can PUBLISH on the Redis can send anything: all three separators and numbers, or nothing (a
+// missing separator must not make the next search start over from the beginning).
+struct RedisRelayed {
+  MessageId id;
+  std::uint64_t time_ms = 0;
+  std::string_view data;  // a view into the payload
+};
+
+inline std::optional<RedisRelayed> parse_relayed(std::string_view payload) {
+  std::size_t a = payload.find(':');
+  std::size_t b = a == std::string_view::npos ? a : payload.find(':', a + 1);
+  std::size_t c = b == std::string_view::npos ? b : payload.find(':', b + 1);
+  if (c == std::string_view::npos) return std::nullopt;
+  auto epoch = number_in<std::uint32_t>(payload.substr(0, a));
+  auto offset = number_in<std::uint64_t>(payload.substr(a + 1, b - a - 1));
+  auto time_ms = number_in<std::uint64_t>(payload.substr(b + 1, c - b - 1));
+  if (!epoch || !offset || !time_ms || *offset == 0) return std::nullopt;
+  return RedisRelayed{MessageId{*epoch, *offset}, *time_ms, payload.substr(c + 1)};
+}
+
+// The channel's name in its pub/sub channel "<prefix>:{<name>}", or nullopt for any other.
+inline std::optional<std::string_view> channel_in(std::string_view prefix, std::string_view full) {
+  if (full.size() < prefix.size() + 3 || !full.starts_with(prefix) || full.substr(prefix.size(), 2) != ":{" ||
+      !full.ends_with('}'))
+    return std::nullopt;
+  return full.substr(prefix.size() + 2, full.size() - prefix.size() - 3);
 }
 
 }  // namespace tether
