@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "core/robust_mutex.h"
@@ -15,6 +16,7 @@ struct SharedMetrics::Entry {
   char labels[96];
   char help[160];
   MetricType type;
+  MetricAggregate aggregate;
 };
 
 struct SharedMetrics::Registry {
@@ -72,7 +74,7 @@ std::atomic<std::int64_t>* SharedMetrics::value(std::size_t slot, std::uint32_t 
 }
 
 std::uint32_t SharedMetrics::register_metric(std::string_view name, std::string_view labels, std::string_view help,
-                                             MetricType type) {
+                                             MetricType type, MetricAggregate aggregate) {
   if (!registry_ || !valid_name(name) || labels.size() >= 96) return kNoMetric;
   RobustMutex::Hold hold(registry_->lock);
   auto n = static_cast<std::uint32_t>(count());
@@ -85,6 +87,7 @@ std::uint32_t SharedMetrics::register_metric(std::string_view name, std::string_
     copy_text(e.labels, sizeof e.labels, labels);
     copy_text(e.help, sizeof e.help, help);
     e.type = type;
+    e.aggregate = aggregate;
     registry_->count.store(n + 1, std::memory_order_release);
     found = n + 1;
   }
@@ -114,11 +117,19 @@ std::size_t SharedMetrics::slot_limit() const {
 bool SharedMetrics::read(std::size_t index, MetricSample* sample) const {
   if (index >= count()) return false;
   const Entry& e = registry_->entries[index];
-  std::int64_t sum = 0;
+  std::int64_t sum = 0, lowest = 0;
+  bool any_worker = false;
   auto metric = static_cast<std::uint32_t>(index + 1);
-  for (std::size_t slot = 0, end = slot_limit(); slot < end; ++slot)
-    if (registry_->slot_used[slot].load(std::memory_order_relaxed)) sum += value(slot, metric)->load(std::memory_order_relaxed);
-  *sample = MetricSample{text_of(e.name), text_of(e.labels), text_of(e.help), e.type, sum};
+  for (std::size_t slot = 0, end = slot_limit(); slot < end; ++slot) {
+    if (!registry_->slot_used[slot].load(std::memory_order_relaxed)) continue;
+    std::int64_t v = value(slot, metric)->load(std::memory_order_relaxed);
+    sum += v;
+    if (slot == 0) continue;
+    lowest = any_worker ? std::min(lowest, v) : v;
+    any_worker = true;
+  }
+  std::int64_t total = e.aggregate == MetricAggregate::lowest_worker ? lowest : sum;
+  *sample = MetricSample{text_of(e.name), text_of(e.labels), text_of(e.help), e.type, total};
   return true;
 }
 
@@ -177,6 +188,27 @@ void CoreMetrics::register_all(SharedMetrics& m) {
                                        "Messages discarded for slow subscribers.", MetricType::counter);
   slow_disconnects = m.register_metric("tether_slow_disconnects_total", "",
                                        "Subscribers disconnected for not reading their messages.", MetricType::counter);
+  broker_up = m.register_metric("tether_broker_up", "", "1 while every worker reaches its broker ([pubsub] broker).",
+                                MetricType::gauge, MetricAggregate::lowest_worker);
+  broker_published = m.register_metric("tether_broker_published_total", "", "Publishes the Redis broker acknowledged.",
+                                       MetricType::counter);
+  broker_received = m.register_metric("tether_broker_received_total", "", "Messages received from Redis pub/sub.",
+                                      MetricType::counter);
+  broker_recovered = m.register_metric("tether_broker_recovered_total", "",
+                                       "Messages read from a Redis stream to fill a hole pub/sub left.", MetricType::counter);
+  broker_lost = m.register_metric("tether_broker_lost_total", "", "Message offsets Redis no longer held when needed.",
+                                  MetricType::counter);
+  broker_errors = m.register_metric("tether_broker_errors_total", "", "Broker requests that failed (answered 503).",
+                                    MetricType::counter);
+  broker_reconnects = m.register_metric("tether_broker_reconnects_total", "", "Redis connections made again after a loss.",
+                                        MetricType::counter);
+  const char* help = "Publish round trips to Redis (cumulative histogram buckets).";
+  for (std::size_t i = 0; i < kPublishBuckets; ++i) {
+    char le[32] = "+Inf";
+    if (i + 1 < kPublishBuckets) std::snprintf(le, sizeof le, "%g", static_cast<double>(kPublishBucketsUs[i]) / 1e6);
+    broker_publish_seconds[i] = m.register_metric("tether_broker_publish_seconds_bucket", std::string("le=\"") + le + "\"", help, MetricType::counter);
+  }
+  broker_publish_seconds_count = m.register_metric("tether_broker_publish_seconds_count", "", help, MetricType::counter);
 }
 
 CoreMetrics& core_metrics() {

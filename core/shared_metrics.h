@@ -14,12 +14,16 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <string_view>
 
 namespace tether {
 
 enum class MetricType : std::uint32_t { counter = 0, gauge = 1 };
+// How a metric's slots add up: their sum, or (for a 0/1 health gauge every worker sets) the
+// lowest value of the worker slots, 0 while there is none.
+enum class MetricAggregate : std::uint32_t { sum = 0, lowest_worker = 1 };
 
 struct MetricSample {
   std::string_view name;
@@ -40,7 +44,8 @@ class SharedMetrics {
   bool ready() const { return registry_ != nullptr; }
 
   // Finds or adds (name, labels). Returns a 1-based handle, kNoMetric if full or invalid.
-  std::uint32_t register_metric(std::string_view name, std::string_view labels, std::string_view help, MetricType type);
+  std::uint32_t register_metric(std::string_view name, std::string_view labels, std::string_view help, MetricType type,
+                                MetricAggregate aggregate = MetricAggregate::sum);
   void add(std::size_t slot, std::uint32_t metric, std::int64_t delta);
   void set(std::size_t slot, std::uint32_t metric, std::int64_t value);
 
@@ -84,6 +89,19 @@ struct CoreMetrics {
   std::uint32_t messages_out = 0;          // queued to a subscriber (one per subscriber and message)
   std::uint32_t messages_dropped = 0;      // discarded by the slow-consumer policy
   std::uint32_t slow_disconnects = 0;      // subscribers closed by the "disconnect" policy
+  // The broker (every worker sets broker_up; the Redis broker counts the rest).
+  std::uint32_t broker_up = 0;             // gauge: 1 while every worker's broker is reachable
+  std::uint32_t broker_published = 0;      // publishes the broker acknowledged
+  std::uint32_t broker_received = 0;       // messages relayed to this node by Redis pub/sub
+  std::uint32_t broker_recovered = 0;      // messages read from a stream to fill a hole
+  std::uint32_t broker_lost = 0;           // offsets neither pub/sub nor the stream still had
+  std::uint32_t broker_errors = 0;         // requests answered "unavailable"
+  std::uint32_t broker_reconnects = 0;
+  // Publish round trips to Redis: cumulative buckets (le in microseconds below), and +Inf.
+  static constexpr std::uint64_t kPublishBucketsUs[] = {250, 500, 1000, 2500, 5000, 10'000, 25'000, 100'000, 1'000'000};
+  static constexpr std::size_t kPublishBuckets = std::size(kPublishBucketsUs) + 1;
+  std::uint32_t broker_publish_seconds[kPublishBuckets] = {};
+  std::uint32_t broker_publish_seconds_count = 0;
 
   void register_all(SharedMetrics& metrics);
 };

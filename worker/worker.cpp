@@ -82,9 +82,12 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
   // The master over this worker's link, or Redis (the master's end of the link then stays
   // idle: the worker keeps it open, as the master expects of a live worker).
   std::unique_ptr<Broker> make_broker(const WorkerStartup& startup) {
-    if (config_->pubsub.broker == BrokerKind::local) return std::make_unique<MasterLinkBroker>(&loop_, startup.pubsub_fd);
+    if (config_->pubsub.broker == BrokerKind::local) {
+      shared_metrics().set(metrics_slot_, core_metrics().broker_up, 1);  // the master is there while we are
+      return std::make_unique<MasterLinkBroker>(&loop_, startup.pubsub_fd);
+    }
     idle_pubsub_link_ = UniqueFd(startup.pubsub_fd);
-    return std::make_unique<RedisBroker>(&loop_, RedisBrokerConfig::from(config_->pubsub));
+    return std::make_unique<RedisBroker>(&loop_, RedisBrokerConfig::from(config_->pubsub), metrics_slot_);
   }
 
   ~Worker() override {

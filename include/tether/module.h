@@ -17,6 +17,7 @@
  *     on_shutdown.
  *   - ABI 1.2 adds no function; it fixes the callback rule below (servers before 1.2 could run
  *     on_close inside connection_write), so a module that relies on it asks for 1.2.
+ *   - ABI 1.3 adds worker_unready() (the worker's readiness, with the broker's state).
  *   - Nothing C++ crosses this boundary: no exceptions, no STL types, no memory allocated on one
  *     side and freed on the other (each side frees what it allocated).
  *
@@ -56,7 +57,7 @@ extern "C" {
 #endif
 
 #define TETHER_MODULE_ABI_MAJOR 1
-#define TETHER_MODULE_ABI_MINOR 2
+#define TETHER_MODULE_ABI_MINOR 3
 
 /* The symbol every module exports: const tether_module *tether_module_entry(void). */
 #define TETHER_MODULE_ENTRY tether_module_entry
@@ -344,6 +345,13 @@ typedef struct tether_host {
   int (*publish)(tether_worker *worker, const char *channel, size_t channel_length, const void *data, size_t length);
   /* NULL if `channel` is a valid channel name, else a static message saying why not. */
   const char *(*channel_problem)(const char *channel, size_t channel_length);
+
+  /* ---- ABI 1.3: readiness. Check host->abi_minor >= 3 before using it. ---- */
+
+  /* NULL while the worker should be sent new clients; else why not, for readiness checks:
+   * "draining", or what its broker lacks ("redis 127.0.0.1:6379: connection lost: ..."). The
+   * text is valid until the worker's next call of this function. */
+  const char *(*worker_unready)(const tether_worker *worker);
 } tether_host;
 
 /* A module's descriptor. Every hook may be NULL. `config` is what create_config returned for

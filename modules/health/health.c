@@ -4,7 +4,8 @@
  * Routes name it as their handler; what a route serves is its [route.health] endpoint, or by
  * default the last segment of the route's path:
  *   "healthz"  200 "ok" while the worker's event loop turns (answering proves it)
- *   "readyz"   200 "ready", or 503 "draining" once this worker drains (reload or stop)
+ *   "readyz"   200 "ready", or 503 with the reason: "draining" once this worker drains
+ *              (reload or stop), or what its broker lacks (broker = "redis" unreachable)
  *   "metrics"  every metric of the shared registry, summed over all workers, in the
  *              Prometheus text format (version 0.0.4)
  *
@@ -161,15 +162,32 @@ static int serve_metrics(tether_request *request) {
   return status;
 }
 
+/* 200 "ready", or 503 with the reason: draining, or the broker unreachable. */
+static int serve_readyz(tether_request *request) {
+  const tether_worker *worker = host->request_worker(request);
+  const char *why;
+  char body[512];
+  int n;
+  if (host->abi_minor >= 3) why = host->worker_unready(worker);
+  else why = host->worker_draining(worker) ? "draining" : NULL;
+  if (!why) return host->respond(request, 200, "text/plain", "ready\n", 6);
+  n = snprintf(body, sizeof body, "%s\n", why);
+  if (n < 0) return TETHER_ERROR;
+  if ((size_t)n >= sizeof body) { /* a long reason is cut, and still ends its line */
+    n = (int)sizeof body - 1;
+    body[n - 1] = '\n';
+  }
+  host->response_header(request, "Cache-Control", "no-store");
+  return host->respond(request, 503, "text/plain", body, (size_t)n);
+}
+
 static int content(tether_request *request, void *config, void *route) {
   (void)config;
   switch (endpoint_of(request, route)) {
     case ENDPOINT_HEALTHZ:
       return host->respond(request, 200, "text/plain", "ok\n", 3);
     case ENDPOINT_READYZ:
-      if (host->worker_draining(host->request_worker(request)))
-        return host->respond(request, 503, "text/plain", "draining\n", 9);
-      return host->respond(request, 200, "text/plain", "ready\n", 6);
+      return serve_readyz(request);
     case ENDPOINT_METRICS:
       host->response_header(request, "Cache-Control", "no-store");
       return serve_metrics(request);

@@ -388,6 +388,25 @@ TEST_F(PubsubHubTest, ALostPartOfTheHistoryOrABrokerThatCannotSayGivesAGapNotice
   }
 }
 
+// A broker that finds live messages lost (Redis lost the channel) tells the live subscribers;
+// one still waiting for its history learns it from its own reply instead.
+TEST_F(PubsubHubTest, ALossTheBrokerFindsGivesLiveSubscribersAGapNotice) {
+  RecordingSink live, resuming;
+  ASSERT_EQ(hub_->subscribe(&live, *feed_, "news", std::nullopt), TETHER_OK);
+  std::string since = MessageId{1, 2}.to_string();
+  ASSERT_EQ(hub_->subscribe(&resuming, *feed_, "news", std::string_view(since)), TETHER_OK);
+  broker_->delivery()->gap("news", MessageId{1, 7});
+  broker_->delivery()->gap("sport", MessageId{1, 1});  // no subscriber here: nothing
+  broker_->deliver("news", MessageId{2, 1}, "fresh");
+  broker_->end_batch();
+  EXPECT_EQ(live.texts(), (std::vector<std::string>{"A GAP news " + MessageId{1, 7}.to_string(),
+                                                     frame_text("A", MessageId{2, 1}, "fresh")}));
+  EXPECT_EQ(live.flushes, 1u);
+  EXPECT_TRUE(resuming.texts().empty());
+  hub_->stream_closed(live);
+  hub_->stream_closed(resuming);
+}
+
 TEST_F(PubsubHubTest, AResumeFromAnUnreadableIdAsksTheBrokerForTheHistoryFromNothing) {
   RecordingSink sink;
   ASSERT_EQ(hub_->subscribe(&sink, *feed_, "news", std::string_view("not-an-id")), TETHER_OK);

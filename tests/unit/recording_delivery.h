@@ -1,5 +1,5 @@
 // A broker's Delivery for tests: what a worker's hub would see, one line per message
-// ("<channel> <id> <data>") and the number of batch ends.
+// ("<channel> <id> <data>", "<channel> GAP after <id>") and the number of batch ends.
 #pragma once
 
 #include <string>
@@ -12,6 +12,9 @@ namespace tether::test {
 struct RecordingDelivery final : Broker::Delivery {
   void deliver(const BrokerMessage& m) override {
     messages.push_back(std::string(m.channel) + " " + m.id.to_string() + " " + std::string(m.data));
+  }
+  void gap(std::string_view channel, MessageId since) override {
+    messages.push_back(std::string(channel) + " GAP after " + since.to_string());
   }
   void batch_end() override { ++batches; }
   std::vector<std::string> messages;

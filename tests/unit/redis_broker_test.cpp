@@ -221,6 +221,70 @@ TEST_F(RedisBrokerTest, AFlushedRedisStartsANewEpochAndAnOldSinceGetsAGap) {
   EXPECT_EQ(h.messages, (std::vector<std::string>{line("news", fresh, "after")}));
 }
 
+// Live subscribers, not only resuming ones, hear that messages are gone: once, then the new
+// epoch's messages follow from its first.
+TEST_F(RedisBrokerTest, ANewEpochTellsLiveSubscribersOfTheGapOnce) {
+  ASSERT_TRUE(started_);
+  Node& a = add_node();
+  Node& b = add_node();
+  subscribe(b, "news");
+  MessageId m1 = publish(a, "news", "m1").id;
+  MessageId m2 = publish(a, "news", "m2").id;
+  ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 2; }));
+  ASSERT_EQ(redis_.command({"FLUSHALL"}), "OK");  // as a Redis restarted without persistence
+  MessageId m3 = publish(a, "news", "m3").id;
+  MessageId m4 = publish(a, "news", "m4").id;
+  ASSERT_NE(m3.epoch, m1.epoch);
+  ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 5; }));
+  EXPECT_EQ(b.delivery.messages, (std::vector<std::string>{line("news", m1, "m1"), line("news", m2, "m2"),
+                                                           "news GAP after " + m2.to_string(), line("news", m3, "m3"),
+                                                           line("news", m4, "m4")}));
+}
+
+// Killed without persistence: the resubscribed node finds the channel gone and says so at
+// once, before anything new is published; what is published next comes whole.
+TEST_F(RedisBrokerTest, ARedisRestartedWithoutItsDataGivesLiveSubscribersAGap) {
+  RedisServer volatile_redis(false);
+  ASSERT_TRUE(volatile_redis.start());
+  Node& a = add_node({&volatile_redis});
+  Node& b = add_node({&volatile_redis});
+  b.broker->set_subscribers("news", 1);
+  ASSERT_TRUE(run_until([&] { return volatile_redis.command({"PUBSUB", "NUMSUB", "test:{news}"}) == "test:{news} 1"; }));
+  MessageId m1 = publish(a, "news", "m1").id;
+  ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 1; }));
+  ASSERT_TRUE(volatile_redis.restart());
+  ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 2; }));
+  EXPECT_EQ(b.delivery.messages.back(), "news GAP after " + m1.to_string());
+  ASSERT_TRUE(run_until([&] { return all_up(); }));
+  MessageId m2 = publish(a, "news", "m2").id;
+  ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 3; }));
+  EXPECT_EQ(b.delivery.messages.back(), line("news", m2, "m2"));
+  EXPECT_NE(m2.epoch, m1.epoch);
+}
+
+// Expired history (a quiet channel) keeps its epoch: no false gap when it speaks again.
+TEST_F(RedisBrokerTest, TheChannelsEpochOutlivesItsHistory) {
+  ASSERT_TRUE(started_);
+  Node& node = add_node();
+  MessageId m1 = publish(node, "news", "m1").id;
+  EXPECT_GT(std::stoll(redis_.command({"PTTL", "test:{news}:meta"})), 300'000);
+  EXPECT_LE(std::stoll(redis_.command({"PTTL", "test:{news}:history"})), 300'000);
+  ASSERT_EQ(redis_.command({"DEL", "test:{news}:history"}), "1");  // as if it expired
+  MessageId m2 = publish(node, "news", "m2").id;
+  EXPECT_EQ(m2.epoch, m1.epoch);
+  EXPECT_EQ(m2.sequence, 2u);
+}
+
+TEST_F(RedisBrokerTest, NoHistoryKeepsNoStreamEntries) {
+  ASSERT_TRUE(started_);
+  config_.history_ttl = 0ms;
+  Node& node = add_node();
+  publish(node, "news", "m1");
+  publish(node, "news", "m2");
+  EXPECT_EQ(redis_.command({"XLEN", "test:{news}:history"}), "0");
+  EXPECT_EQ(history(node, "news", MessageId{}).messages.size(), 0u);
+}
+
 TEST_F(RedisBrokerTest, AMessagePubSubLostIsReadFromTheStreamBeforeTheNextOne) {
   ASSERT_TRUE(started_);
   Node& a = add_node();
@@ -337,7 +401,7 @@ TEST_F(RedisBrokerTest, WhatWasPublishedWhileTheSubscriberConnectionWasDownIsRec
   ASSERT_EQ(redis_.command({"CLIENT", "KILL", "TYPE", "pubsub"}), "1");
   // Published by the script itself from here, while the loop (and b's reconnect) stands still.
   std::string reply = redis_.command({"EVAL", redis_script::kPublish, "2", "test:{news}:meta", "test:{news}:history",
-                                      "test:{news}", "m2", "100", "300000"});
+                                      "test:{news}", "m2", "100", "300000", "86700000"});
   ASSERT_EQ(reply.substr(reply.find(' ')), " 2 " + reply.substr(reply.rfind(' ') + 1));
   ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 2; }));
   EXPECT_EQ(b.delivery.messages.back(), line("news", {first.epoch, 2}, "m2"));

@@ -50,6 +50,28 @@ TEST(SharedMetrics, ValuesAreSummedOverSlotsAndSharedWithChildren) {
   EXPECT_EQ(sample.name, "t_total");
 }
 
+// tether_broker_up: 1 only while every worker says 1; the master's slot does not count.
+TEST(SharedMetrics, ALowestWorkerGaugeIsTheLowestOfTheWorkerSlots) {
+  SharedMetrics m;
+  std::string why;
+  ASSERT_TRUE(m.create(&why)) << why;
+  auto up = m.register_metric("t_up", "", "h", MetricType::gauge, tether::MetricAggregate::lowest_worker);
+  MetricSample sample;
+  ASSERT_TRUE(m.read(0, &sample));
+  EXPECT_EQ(sample.value, 0);  // no worker yet
+  std::size_t s1 = m.acquire_slot(), s2 = m.acquire_slot();
+  m.set(s1, up, 1);
+  m.set(s2, up, 1);
+  ASSERT_TRUE(m.read(0, &sample));
+  EXPECT_EQ(sample.value, 1);
+  m.set(s2, up, 0);
+  ASSERT_TRUE(m.read(0, &sample));
+  EXPECT_EQ(sample.value, 0);
+  m.release_slot(s2);  // that worker exited
+  ASSERT_TRUE(m.read(0, &sample));
+  EXPECT_EQ(sample.value, 1);
+}
+
 TEST(SharedMetrics, ReleasingASlotKeepsCountersAndDropsGauges) {
   SharedMetrics m;
   std::string why;

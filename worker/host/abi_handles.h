@@ -58,6 +58,7 @@ struct tether_worker {
   std::size_t metrics_slot = 0;
   bool draining = false;
   tether::PubsubHub* hub = nullptr;
+  mutable std::string unready;  // worker_unready()'s last answer
 };
 
 // A session's request object, reused for each of its requests (they come one at a time). Its

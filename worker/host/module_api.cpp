@@ -143,6 +143,12 @@ unsigned worker_id(const tether_worker* worker) { return worker->slot; }
 unsigned worker_generation(const tether_worker* worker) { return worker->generation; }
 int worker_draining(const tether_worker* worker) { return worker->draining ? 1 : 0; }
 
+const char* worker_unready(const tether_worker* worker) {
+  if (worker->draining) return "draining";
+  worker->unready = worker->hub ? worker->hub->broker().problem() : std::string();
+  return worker->unready.empty() ? nullptr : worker->unready.c_str();
+}
+
 // ---- requests
 
 tether_worker* request_worker(const tether_request* request) { return request->worker; }
@@ -464,6 +470,7 @@ const tether_host kHost = {
     connection_set_queue_limit,
     publish,
     channel_problem,
+    worker_unready,
 };
 
 }  // namespace

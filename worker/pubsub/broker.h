@@ -10,6 +10,7 @@
 //   client that hung up).
 // - Relayed messages go to the Delivery given to set_delivery(), in the order the broker
 //   sequenced them per channel; batch_end() follows each batch, so the hub writes once per batch.
+//   A broker that finds messages lost says so (Delivery::gap) rather than skipping them silently.
 // - Message views (channel, data) point into the broker's own buffers and are valid only during
 //   the callback that gets them: the hub encodes them before returning, so no copy is made.
 #pragma once
@@ -17,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "core/pubsub_message.h"
@@ -67,6 +69,10 @@ class Broker {
   class Delivery {
    public:
     virtual void deliver(const BrokerMessage& message) = 0;
+    // Messages of `channel` after `since` (the last one delivered) are lost for good: the
+    // broker's store lost the channel (a new epoch), or its history no longer holds them. Live
+    // subscribers get a GAP notice; deliveries continue with what follows.
+    virtual void gap(std::string_view channel, MessageId since) = 0;
     // The end of a batch of deliveries and replies (one read of the broker's connection).
     virtual void batch_end() = 0;
 
@@ -90,6 +96,9 @@ class Broker {
   // (count 1) is the start of its interest in the channel's messages, 0 is the end. A broker
   // may batch what it does with it (e.g. subscribe in Redis once per loop turn).
   virtual void set_subscribers(std::string_view channel, std::uint64_t count) = 0;
+  // Why the broker cannot serve now, for /readyz ("redis 127.0.0.1:6379: Connection refused");
+  // empty while it can.
+  virtual std::string problem() const { return {}; }
   // The worker exits: sends what is pending if it can, then stops; later requests return 0.
   virtual void close() = 0;
 

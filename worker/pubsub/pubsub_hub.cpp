@@ -170,17 +170,7 @@ void PubsubHub::resume(Subscription& s, MessageId since_id, const HistoryResult&
   std::string channel = s.channel->name;
   bool chunked = sink.chunked();
   bool open = true;
-  if (reply.status != HistoryResult::Status::complete) {
-    std::string since = since_id.to_string();
-    tether_notice notice{};
-    notice.size = sizeof notice;
-    notice.kind = TETHER_NOTICE_GAP;
-    notice.channel = channel.data();
-    notice.channel_length = channel.size();
-    notice.since = since.data();
-    notice.since_length = since.size();
-    if (FrameRef f = encode_notice(feed, notice, chunked)) open = sink.queue_frame(f);
-  }
+  if (reply.status != HistoryResult::Status::complete) open = queue_gap(sink, feed, channel, since_id);
   std::int64_t queued = 0;
   for (const BrokerMessage& m : reply.messages) {
     if (!open) break;
@@ -192,6 +182,30 @@ void PubsubHub::resume(Subscription& s, MessageId since_id, const HistoryResult&
   }
   shared_metrics().add(metrics_slot_, core_metrics().messages_out, queued);
   if (open) touch(sink);
+}
+
+bool PubsubHub::queue_gap(FrameSink& sink, Feed& feed, std::string_view channel, MessageId since) {
+  std::string id = since.to_string();
+  tether_notice notice{};
+  notice.size = sizeof notice;
+  notice.kind = TETHER_NOTICE_GAP;
+  notice.channel = channel.data();
+  notice.channel_length = channel.size();
+  notice.since = id.data();
+  notice.since_length = id.size();
+  FrameRef f = encode_notice(feed, notice, sink.chunked());
+  return !f || sink.queue_frame(f);
+}
+
+// Live subscribers hear of the loss; those waiting for history learn it from their reply.
+void PubsubHub::gap(std::string_view channel_name, MessageId since) {
+  auto it = channels_.find(std::string(channel_name));
+  if (it == channels_.end()) return;
+  it->second->subscribers.for_each([&](Subscription& s) {
+    if (s.history_request != 0) return;
+    FrameSink& sink = *s.sink;
+    if (queue_gap(sink, *s.feed, channel_name, since)) touch(sink);
+  });
 }
 
 FrameRef PubsubHub::dropped_notice(const FrameSink& sink, std::uint64_t count) {

@@ -94,6 +94,7 @@ class PubsubHub final : private Broker::Delivery {
  private:
   // Broker::Delivery
   void deliver(const BrokerMessage& message) override;
+  void gap(std::string_view channel, MessageId since) override;
   void batch_end() override;
 
   void resume(Subscription& subscription, MessageId since, const HistoryResult& reply);
@@ -102,6 +103,8 @@ class PubsubHub final : private Broker::Delivery {
   void unlink(Subscription* subscription);
   FrameRef encode(Feed& feed, const tether_message& message, bool chunked);
   FrameRef encode_notice(Feed& feed, const tether_notice& notice, bool chunked);
+  // Queues a GAP notice (messages after `since` are lost) on `sink`; false once it takes no more.
+  bool queue_gap(FrameSink& sink, Feed& feed, std::string_view channel, MessageId since);
 
   const PubsubConfig& config_;
   std::unique_ptr<Broker> broker_;

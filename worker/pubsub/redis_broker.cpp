@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "core/log.h"
+#include "core/shared_metrics.h"
 #include "worker/pubsub/redis_reply.h"
 #include "worker/pubsub/redis_scripts.h"
 #include "worker/pubsub/redis_shard.h"
@@ -25,8 +26,13 @@ RedisBrokerConfig RedisBrokerConfig::from(const PubsubConfig& pubsub) {
                            pubsub.history_ttl};
 }
 
-RedisBroker::RedisBroker(uv_loop_t* loop, RedisBrokerConfig config)
-    : loop_(loop), config_(std::move(config)), shards_(config_.addresses.size()), prepare_(new uv_prepare_t), check_(new uv_check_t) {
+RedisBroker::RedisBroker(uv_loop_t* loop, RedisBrokerConfig config, std::size_t metrics_slot)
+    : loop_(loop),
+      config_(std::move(config)),
+      shards_(config_.addresses.size()),
+      prepare_(new uv_prepare_t),
+      check_(new uv_check_t),
+      metrics_slot_(metrics_slot) {
   uv_prepare_init(loop_, prepare_);
   prepare_->data = this;
   uv_prepare_start(prepare_, on_prepare);
@@ -40,11 +46,16 @@ RedisBroker::RedisBroker(uv_loop_t* loop, RedisBrokerConfig config)
     RedisConnectionOptions options{config_.addresses[i], config_.username, config_.password, config_.db,
                                    config_.connect_timeout, config_.command_timeout, "command connection"};
     shard.commands = std::make_unique<RedisConnection>(
-        loop_, options, RedisConnection::Events{[this, &shard] { on_commands_up(shard); }, nullptr, nullptr});
+        loop_, options,
+        RedisConnection::Events{[this, &shard] { on_commands_up(shard); }, [this] { connections_changed(); }, nullptr});
     options.name = "subscriber connection";
     shard.subscriber = std::make_unique<RedisConnection>(
         loop_, options,
-        RedisConnection::Events{[this] { subscriptions_dirty_ = true; }, [this, &shard] { on_subscriber_lost(shard); },
+        RedisConnection::Events{[this] {
+                                  subscriptions_dirty_ = true;
+                                  connections_changed();
+                                },
+                                [this, &shard] { on_subscriber_lost(shard); },
                                 [this](const redisReply* reply) { on_push(reply); }});
     shard.commands->start();
     shard.subscriber->start();
@@ -72,6 +83,50 @@ bool RedisBroker::up() const {
   return !shards_.empty();
 }
 
+std::string RedisBroker::problem() const {
+  for (const Shard& shard : shards_)
+    for (const RedisConnection* c : {shard.commands.get(), shard.subscriber.get()})
+      if (!c->up()) return "redis " + c->address().to_string() + ": " + (c->last_error().empty() ? "connecting" : c->last_error());
+  return {};
+}
+
+// One log line per change of the whole broker's availability (not per connection or attempt),
+// and the worker's tether_broker_up.
+void RedisBroker::connections_changed() {
+  if (closed_) return;
+  std::uint64_t reconnected = reconnects();
+  shared_metrics().add(metrics_slot_, core_metrics().broker_reconnects, static_cast<std::int64_t>(reconnected - reconnects_counted_));
+  reconnects_counted_ = reconnected;
+  std::string why = problem();
+  Availability now = why.empty() ? Availability::up : Availability::down;
+  if (now == availability_) return;
+  if (now == Availability::down && availability_ == Availability::starting) {
+    for (const Shard& shard : shards_)  // a first connect still under way is no failure yet
+      if (shard.commands->first_attempt_pending() || shard.subscriber->first_attempt_pending()) return;
+  }
+  if (now == Availability::up)
+    LOG_NOTICE("redis broker: available (%zu shard%s)", shards_.size(), shards_.size() == 1 ? "" : "s");
+  else
+    LOG_WARN("redis broker: unavailable: %s", why.c_str());
+  availability_ = now;
+  shared_metrics().set(metrics_slot_, core_metrics().broker_up, now == Availability::up ? 1 : 0);
+}
+
+// Every publish answered (or failed) by Redis: its round trip, into the latency histogram.
+void RedisBroker::observe_publish(std::uint64_t started_ns) {
+  const CoreMetrics& m = core_metrics();
+  std::uint64_t us = (uv_hrtime() - started_ns) / 1000;
+  std::size_t bucket = 0;
+  while (bucket < std::size(CoreMetrics::kPublishBucketsUs) && us > CoreMetrics::kPublishBucketsUs[bucket]) ++bucket;
+  for (std::size_t i = bucket; i < CoreMetrics::kPublishBuckets; ++i) shared_metrics().add(metrics_slot_, m.broker_publish_seconds[i], 1);
+  shared_metrics().add(metrics_slot_, m.broker_publish_seconds_count, 1);
+}
+
+void RedisBroker::count(std::uint64_t Counters::*counter, std::uint32_t metric, std::uint64_t n) {
+  counters_.*counter += n;
+  shared_metrics().add(metrics_slot_, metric, static_cast<std::int64_t>(n));
+}
+
 std::uint64_t RedisBroker::reconnects() const {
   std::uint64_t n = 0;
   for (const Shard& shard : shards_) n += shard.commands->reconnects() + shard.subscriber->reconnects();
@@ -96,6 +151,7 @@ std::string RedisBroker::pubsub_channel(std::string_view channel) const {
 // ---- scripts ----
 
 void RedisBroker::on_commands_up(Shard& shard) {
+  connections_changed();
   load_scripts(shard);
   for (auto& [name, feed] : feeds_)
     if (feed.fill_failed && &shards_[feed.shard] == &shard && !feed.filling) start_fill(name, feed);
@@ -141,7 +197,7 @@ void RedisBroker::later(std::function<void()> work) { later_.push_back(std::move
 
 // Redis cannot be asked now: the caller hears it on the next loop turn, never inside its call.
 void RedisBroker::fail_later(Request request) {
-  ++counters_.errors;
+  count(&Counters::errors, core_metrics().broker_errors);
   if (request == 0) return;
   later([this, request] {
     auto it = waiting_.find(request);
@@ -159,17 +215,23 @@ RedisBroker::Request RedisBroker::publish(std::string_view channel, std::string_
   if (closed_) return 0;
   Request request = 0;
   if (on_reply) waiting_.emplace(request = next_request_++, std::move(on_reply));
-  std::vector<std::string> args{pubsub_channel(channel), std::string(data), std::to_string(std::max<std::uint64_t>(1, config_.history_size)),
-                                std::to_string(config_.history_ttl.count())};
-  bool sent = run_script(shard_of(channel), kPublishScript, channel, std::move(args), [this, request](const redisReply* reply) {
+  // history_ttl 0 keeps no history, as in the local broker; the hash outlives the stream by a day.
+  std::uint64_t ttl = static_cast<std::uint64_t>(config_.history_ttl.count());
+  std::uint64_t kept = ttl == 0 ? 0 : config_.history_size;
+  std::uint64_t meta_ttl = ttl + kMetaTtlExtraMs;
+  std::vector<std::string> args{pubsub_channel(channel), std::string(data), std::to_string(kept),
+                                std::to_string(ttl == 0 ? meta_ttl : ttl), std::to_string(meta_ttl)};
+  std::uint64_t started_ns = uv_hrtime();
+  bool sent = run_script(shard_of(channel), kPublishScript, channel, std::move(args), [this, request, started_ns](const redisReply* reply) {
     if (closed_) return;
+    observe_publish(started_ns);
     auto epoch = number_of(element(reply, 0)), offset = number_of(element(reply, 1));
     if (is_error(reply) || !epoch || !offset || *epoch > UINT32_MAX) {
       if (reply && reply->type == REDIS_REPLY_ERROR) LOG_ERROR("redis publish refused: %s", reply->str);
       fail_later(request);
       return;
     }
-    ++counters_.published;
+    count(&Counters::published, core_metrics().broker_published);
     auto it = waiting_.find(request);
     if (it == waiting_.end()) return;
     PublishReply answer = std::move(std::get<PublishReply>(it->second));
@@ -221,9 +283,13 @@ void RedisBroker::on_history(Request request, const std::string& channel, Messag
   bool same_epoch = ok && read.exists && since.epoch == read.epoch;
   HistoryResult result{HistoryResult::Status::unavailable, {}};
   if (ok) {
-    if (feed && read.exists && (!feed->known || feed->delivered.epoch != read.epoch)) {
-      // Nothing of this epoch delivered here yet: start after the first held live message's
-      // predecessor (or the read's top), but never before `since` (the read starts there).
+    if (feed && read.exists && feed->known && feed->delivered.epoch != read.epoch) {
+      // Live subscribers here had an older epoch (or were told of a loss): all of this one is
+      // new to them (the read, from another epoch, holds all of it).
+      start_epoch(feed_it->first, *feed, read.epoch);
+    } else if (feed && read.exists && !feed->known) {
+      // Nothing delivered here yet: start after the first held live message's predecessor (or
+      // the read's top), but never before `since` (the read starts there).
       std::uint64_t base = read.top;
       if (!feed->held.empty() && feed->held.front().id.epoch == read.epoch)
         base = std::min(base, feed->held.front().id.sequence - 1);
@@ -231,13 +297,7 @@ void RedisBroker::on_history(Request request, const std::string& channel, Messag
       feed->known = true;
       feed->delivered = MessageId{read.epoch, base};
     }
-    if (feed && feed->known && feed->delivered.epoch == read.epoch) {
-      for (const BrokerMessage& m : read.entries) {
-        if (m.id.sequence <= feed->delivered.sequence) continue;
-        feed->delivered = m.id;
-        deliver(feed_it->first, m.id, m.time_ms, m.data);
-      }
-    }
+    if (feed && feed->known) catch_up(feed_it->first, *feed, read.entries, false);
     std::span<const BrokerMessage> messages(read.entries);
     if (same_epoch) {
       std::size_t skip = 0;
@@ -250,7 +310,7 @@ void RedisBroker::on_history(Request request, const std::string& channel, Messag
     result = HistoryResult{complete ? HistoryResult::Status::complete : HistoryResult::Status::gap, messages};
   } else {
     if (reply && reply->type == REDIS_REPLY_ERROR) LOG_ERROR("redis history refused: %s", reply->str);
-    ++counters_.errors;
+    count(&Counters::errors, core_metrics().broker_errors);
   }
   auto it = waiting_.find(request);
   if (it != waiting_.end()) {
@@ -336,6 +396,7 @@ void RedisBroker::flush_subscriptions() {
 // up) subscribes again to every channel wanted on this shard, and each confirmation then reads
 // what was missed meanwhile (on_subscribed).
 void RedisBroker::on_subscriber_lost(Shard& shard) {
+  connections_changed();
   for (auto& [name, feed] : feeds_)
     if (&shards_[feed.shard] == &shard) feed.subscribe_sent = false;
   subscriptions_dirty_ = true;
@@ -360,7 +421,7 @@ void RedisBroker::on_push(const redisReply* reply) {
     return;
   }
   if (kind != "message") return;
-  ++counters_.received;
+  count(&Counters::received, core_metrics().broker_received);
   std::optional<RedisRelayed> m = parse_relayed(text_of(element(reply, 2)));
   if (!m) return;
   auto it = feeds_.find(*channel);

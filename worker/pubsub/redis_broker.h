@@ -24,6 +24,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -46,8 +47,8 @@ struct RedisBrokerConfig {
   int db = 0;
   std::chrono::milliseconds connect_timeout{1000};
   std::chrono::milliseconds command_timeout{1000};
-  std::uint64_t history_size = 100;               // stream MAXLEN ~
-  std::chrono::milliseconds history_ttl{300'000};  // key expiry, refreshed by each publish; 0: none
+  std::uint64_t history_size = 100;               // stream MAXLEN ~ (0: none kept)
+  std::chrono::milliseconds history_ttl{300'000};  // stream expiry, refreshed by each publish; 0: none kept
 
   static RedisBrokerConfig from(const PubsubConfig& pubsub);
 };
@@ -62,7 +63,8 @@ class RedisBroker final : public Broker {
     std::uint64_t errors = 0;     // requests answered `unavailable`
   };
 
-  RedisBroker(uv_loop_t* loop, RedisBrokerConfig config);
+  // Counts into shared metrics slot `metrics_slot` (the worker's).
+  RedisBroker(uv_loop_t* loop, RedisBrokerConfig config, std::size_t metrics_slot = 0);
   ~RedisBroker() override;
 
   Request publish(std::string_view channel, std::string_view data, PublishReply on_reply) override;
@@ -70,6 +72,7 @@ class RedisBroker final : public Broker {
   Request info(std::string_view channel, InfoReply on_reply) override;
   void cancel(Request request) override { waiting_.erase(request); }
   void set_subscribers(std::string_view channel, std::uint64_t count) override;
+  std::string problem() const override;
   void close() override;
 
   // Every shard's connections are up (readiness).
@@ -107,6 +110,7 @@ class RedisBroker final : public Broker {
   };
   enum Script { kPublishScript, kHistoryScript, kInfoScript };
   static constexpr std::size_t kMaxHeld = 1024;  // live messages held per channel
+  static constexpr std::uint64_t kMetaTtlExtraMs = 24 * 3600 * 1000;  // a channel's epoch outlives its history
   using Waiting = std::variant<PublishReply, HistoryReply, InfoReply>;
   using Reply = RedisConnection::Reply;
 
@@ -130,11 +134,18 @@ class RedisBroker final : public Broker {
   void on_history(Request request, const std::string& channel, MessageId since, const redisReply* reply);
 
   void accept(std::string_view channel, Feed& feed, MessageId id, std::uint64_t time_ms, std::string_view data);
+  void catch_up(std::string_view channel, Feed& feed, std::span<const BrokerMessage> entries, bool recovered);
+  void start_epoch(std::string_view channel, Feed& feed, std::uint32_t epoch);
+  void lose(std::string_view channel, Feed& feed, std::uint64_t last_lost);
   void start_fill(const std::string& channel, Feed& feed);
   void on_fill(const std::string& channel, const redisReply* reply);
   void release_held(std::string_view channel, Feed& feed);
   void hold(Feed& feed, MessageId id, std::uint64_t time_ms, std::string_view data);
   void deliver(std::string_view channel, MessageId id, std::uint64_t time_ms, std::string_view data);
+
+  void count(std::uint64_t Counters::*counter, std::uint32_t metric, std::uint64_t n = 1);
+  void observe_publish(std::uint64_t started_ns);
+  void connections_changed();
 
   void later(std::function<void()> work);
   void fail_later(Request request);
@@ -154,6 +165,9 @@ class RedisBroker final : public Broker {
   uv_check_t* check_;        // batch_end(); freed in its close callback
   Request next_request_ = 1;
   Counters counters_;
+  std::size_t metrics_slot_;
+  std::uint64_t reconnects_counted_ = 0;
+  enum class Availability { starting, up, down } availability_ = Availability::starting;
   bool closed_ = false;
 };
 

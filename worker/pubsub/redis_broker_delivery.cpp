@@ -4,6 +4,7 @@
 #include <hiredis/hiredis.h>
 
 #include "core/log.h"
+#include "core/shared_metrics.h"
 #include "worker/pubsub/redis_broker.h"
 #include "worker/pubsub/redis_reply.h"
 
@@ -21,9 +22,7 @@ void RedisBroker::accept(std::string_view channel, Feed& feed, MessageId id, std
     feed.known = true;  // the first message since SUBSCRIBE: nothing before it is owed
     feed.delivered = MessageId{id.epoch, id.sequence - 1};
   } else if (id.epoch != feed.delivered.epoch) {
-    // Redis lost the channel and started a new epoch: all of it is new to this worker.
-    LOG_WARN("redis channel %.*s: new epoch %08x", static_cast<int>(channel.size()), channel.data(), id.epoch);
-    feed.delivered = MessageId{id.epoch, 0};
+    start_epoch(channel, feed, id.epoch);  // all of it is new to this worker
   }
   if (id.sequence <= feed.delivered.sequence) return;  // had it (from a fill or a resume)
   if (id.sequence == feed.delivered.sequence + 1) {
@@ -67,22 +66,45 @@ void RedisBroker::on_fill(const std::string& channel, const redisReply* reply) {
     feed.fill_failed = true;
     return;
   }
-  if (!read.exists || read.epoch != feed.delivered.epoch) {
-    feed.known = false;  // flushed meanwhile: the held messages start afresh
-  } else {
-    for (const BrokerMessage& m : read.entries) {
-      if (m.id.sequence <= feed.delivered.sequence) continue;
-      if (m.id.sequence != feed.delivered.sequence + 1) {
-        counters_.lost += m.id.sequence - feed.delivered.sequence - 1;
-        LOG_WARN("redis channel %s: offsets %llu to %llu are lost (the stream no longer holds them)", channel.c_str(),
-                 static_cast<unsigned long long>(feed.delivered.sequence + 1), static_cast<unsigned long long>(m.id.sequence - 1));
-      }
-      ++counters_.recovered;
-      feed.delivered = m.id;
-      deliver(it->first, m.id, m.time_ms, m.data);
-    }
-  }
+  // Redis lost the channel (restarted without persistence, flushed, expired): the read, if
+  // any, is of its next epoch, all of it new here.
+  if (!read.exists || read.epoch != feed.delivered.epoch) start_epoch(it->first, feed, read.exists ? read.epoch : 0);
+  catch_up(it->first, feed, read.entries, true);
   release_held(it->first, feed);
+}
+
+// Delivers what a stream read holds after the last delivered offset, saying so when some of
+// it is no longer there. `recovered`: the read fills a hole pub/sub left.
+void RedisBroker::catch_up(std::string_view channel, Feed& feed, std::span<const BrokerMessage> entries, bool recovered) {
+  for (const BrokerMessage& m : entries) {
+    if (m.id.epoch != feed.delivered.epoch || m.id.sequence <= feed.delivered.sequence) continue;
+    if (m.id.sequence != feed.delivered.sequence + 1) lose(channel, feed, m.id.sequence - 1);
+    if (recovered) count(&Counters::recovered, core_metrics().broker_recovered);
+    feed.delivered = m.id;
+    deliver(channel, m.id, m.time_ms, m.data);
+  }
+}
+
+// The channel's state in Redis is gone and `epoch` (0: not yet known) follows: the live
+// subscribers hear of the loss once, unless this worker never delivered anything of it.
+void RedisBroker::start_epoch(std::string_view channel, Feed& feed, std::uint32_t epoch) {
+  MessageId last = feed.delivered;
+  feed.delivered = MessageId{epoch, 0};
+  if (last.epoch == 0) return;  // nothing delivered since the last loss: already told
+  LOG_WARN("redis channel %.*s: Redis lost its messages after %s (new epoch %08x)", static_cast<int>(channel.size()),
+           channel.data(), last.to_string().c_str(), epoch);
+  if (delivery_) delivery_->gap(channel, last);
+  batch_open_ = true;
+}
+
+// Offsets after the last delivered up to `last_lost` are in neither pub/sub nor the stream.
+void RedisBroker::lose(std::string_view channel, Feed& feed, std::uint64_t last_lost) {
+  count(&Counters::lost, core_metrics().broker_lost, last_lost - feed.delivered.sequence);
+  LOG_WARN("redis channel %.*s: offsets %llu to %llu are lost (the stream no longer holds them)",
+           static_cast<int>(channel.size()), channel.data(), static_cast<unsigned long long>(feed.delivered.sequence + 1),
+           static_cast<unsigned long long>(last_lost));
+  if (delivery_) delivery_->gap(channel, feed.delivered);
+  batch_open_ = true;
 }
 
 void RedisBroker::release_held(std::string_view channel, Feed& feed) {

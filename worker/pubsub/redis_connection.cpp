@@ -43,11 +43,12 @@ void RedisConnection::connect() {
   const RedisAddress& a = options_.address;
   context_ = a.path.empty() ? redisAsyncConnect(a.host.c_str(), a.port) : redisAsyncConnectUnix(a.path.c_str());
   if (!context_ || context_->err) {
-    LOG_WARN("redis %s %s: cannot connect: %s", options_.name.c_str(), a.to_string().c_str(),
-             context_ ? context_->errstr : "out of memory");
+    last_error_ = context_ ? context_->errstr : "out of memory";
+    LOG_DEBUG("redis %s %s: cannot connect: %s", options_.name.c_str(), a.to_string().c_str(), last_error_.c_str());
     if (context_) redisAsyncFree(context_);
     context_ = nullptr;
     wait_to_reconnect();
+    if (events_.down) events_.down();
     return;
   }
   context_->data = this;
@@ -97,7 +98,7 @@ void RedisConnection::on_connect(const redisAsyncContext* context, int status) {
   self->arm_command_deadline();
   if (self->was_up_) ++self->reconnects_;
   self->was_up_ = true;
-  LOG_NOTICE("redis %s %s: connected", self->options_.name.c_str(), self->options_.address.to_string().c_str());
+  LOG_DEBUG("redis %s %s: connected", self->options_.name.c_str(), self->options_.address.to_string().c_str());
   if (self->state_ == State::up && self->events_.up) self->events_.up();
 }
 
@@ -114,8 +115,8 @@ void RedisConnection::lost(const char* why) {
   bool was_up = state_ == State::up;
   std::deque<Queued> failed;
   failed.swap(queued_);
-  LOG_WARN("redis %s %s: %s%s", options_.name.c_str(), options_.address.to_string().c_str(),
-           was_up ? "connection lost: " : "cannot connect: ", why ? why : "");
+  last_error_ = std::string(was_up ? "connection lost: " : "cannot connect: ") + (why && *why ? why : "no reason given");
+  LOG_DEBUG("redis %s %s: %s", options_.name.c_str(), options_.address.to_string().c_str(), last_error_.c_str());
   wait_to_reconnect();
   for (Queued& q : failed) q.on_reply(nullptr);
   if (events_.down) events_.down();

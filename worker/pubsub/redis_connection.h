@@ -56,6 +56,11 @@ class RedisConnection {
   // Connects (the first time at once, later with back-off).
   void start();
   bool up() const { return state_ == State::up; }
+  const RedisAddress& address() const { return options_.address; }
+  // Why the connection was last lost or refused; empty if it never was.
+  const std::string& last_error() const { return last_error_; }
+  // Neither connected nor failed yet (the very first attempt is under way).
+  bool first_attempt_pending() const { return !was_up_ && last_error_.empty(); }
   // Queues a command (while connecting too: hiredis sends it once connected); false (and no
   // callback, ever) when there is no connection.
   bool command(std::span<const std::string_view> args, Reply on_reply);
@@ -95,6 +100,7 @@ class RedisConnection {
   std::chrono::milliseconds backoff_{0};
   std::uint64_t reconnects_ = 0;
   bool was_up_ = false;
+  std::string last_error_;
 };
 
 }  // namespace tether

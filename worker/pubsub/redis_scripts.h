@@ -8,7 +8,9 @@
 
 namespace tether::redis_script {
 
-// ARGV: pub/sub channel, data, history size (stream MAXLEN ~), history ttl in ms (0: none).
+// ARGV: pub/sub channel, data, history size (stream MAXLEN ~; 0: keep none), the stream's
+// expiry and the hash's expiry in ms (both refreshed by every publish; the hash outlives the
+// stream, so that a quiet channel keeps its epoch and its subscribers are told no false gap).
 // Returns {epoch, offset, time_ms}. A missing hash (new channel, or Redis lost it) starts a new
 // epoch, drawn from the server's clock in microseconds modulo 2^32 (never 0), and drops a stream
 // left from the old epoch, whose entry ids would be above the new offsets. The PUBLISH payload
@@ -25,11 +27,13 @@ end
 local offset = redis.call('HINCRBY', KEYS[1], 'top', 1)
 local now = redis.call('TIME')
 local ms = string.format('%.0f', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], offset .. '-0', 't', ms, 'd', ARGV[2])
-if tonumber(ARGV[4]) > 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
-  redis.call('PEXPIRE', KEYS[2], ARGV[4])
+if ARGV[3] == '0' then
+  redis.call('XADD', KEYS[2], 'MAXLEN', '0', offset .. '-0', 't', ms, 'd', ARGV[2])
+else
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], offset .. '-0', 't', ms, 'd', ARGV[2])
 end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
 redis.call('PUBLISH', ARGV[1], epoch .. ':' .. offset .. ':' .. ms .. ':' .. ARGV[2])
 return {epoch, offset, ms}
 )lua";
