@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "support/http_client.h"
+#include "support/publisher.h"
 #include "support/tether_server.h"
 #include "support/ws_client.h"
 
@@ -53,44 +54,6 @@ std::string with_ws_route_settings(const std::string& settings) {
   const std::string route = "path = \"/ws/*\"\nhandler = \"websocket\"\n";
   config.insert(config.find(route) + route.size(), settings);
   return config;
-}
-
-// POSTs `data` to /pub/<channel>; returns the status and, for 200, the body.
-std::pair<int, std::string> publish(int port, const std::string& channel, const std::string& data,
-                                    const std::string& extra_headers = "") {
-  HttpClient c;
-  if (!c.connect(port)) return {0, ""};
-  c.send("POST /pub/" + channel + " HTTP/1.1\r\nHost: x\r\n" + extra_headers + "Content-Length: " +
-         std::to_string(data.size()) + "\r\n\r\n" + data);
-  auto r = c.read_response();
-  if (!r) return {0, ""};
-  return {r->status, r->body};
-}
-
-// Publishes many messages over one keep-alive connection.
-class Publisher {
- public:
-  explicit Publisher(int port) { EXPECT_TRUE(client_.connect(port)); }
-  std::string send(const std::string& channel, const std::string& data) {
-    client_.send("POST /pub/" + channel + " HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(data.size()) +
-                 "\r\n\r\n" + data);
-    auto r = client_.read_response();
-    if (!r || r->status != 200) return "";
-    return json_field(r->body, "id");
-  }
-  static std::string json_field(const std::string& json, const std::string& name) {
-    std::smatch m;
-    if (std::regex_search(json, m, std::regex("\"" + name + "\":\"([^\"]*)\""))) return m[1];
-    return "";
-  }
-
- private:
-  HttpClient client_;
-};
-
-std::map<std::string, long> metrics(int port) {
-  auto r = http_get(port, "/metrics");
-  return r ? parse_metrics(r->body) : std::map<std::string, long>();
 }
 
 std::string data_of(const std::string& json) { return Publisher::json_field(json, "data"); }
