@@ -262,6 +262,22 @@ TEST_F(RedisBrokerTest, ARedisRestartedWithoutItsDataGivesLiveSubscribersAGap) {
   EXPECT_NE(m2.epoch, m1.epoch);
 }
 
+// A subscriber that has had no message yet still hears of the loss: the node read where the
+// channel stood when it subscribed.
+TEST_F(RedisBrokerTest, ARedisRestartedWithoutItsDataGivesAGapEvenBeforeTheFirstMessage) {
+  RedisServer volatile_redis(false);
+  ASSERT_TRUE(volatile_redis.start());
+  Node& a = add_node({&volatile_redis});
+  MessageId m1 = publish(a, "news", "m1").id;
+  Node& b = add_node({&volatile_redis});
+  b.broker->set_subscribers("news", 1);
+  ASSERT_TRUE(run_until([&] { return volatile_redis.command({"PUBSUB", "NUMSUB", "test:{news}"}) == "test:{news} 1"; }));
+  ASSERT_TRUE(run_until([&] { return calls_of(volatile_redis, "evalsha") + calls_of(volatile_redis, "eval") >= 2; }));
+  ASSERT_TRUE(volatile_redis.restart());
+  ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 1; }));
+  EXPECT_EQ(b.delivery.messages.back(), "news GAP after " + m1.to_string());
+}
+
 // Expired history (a quiet channel) keeps its epoch: no false gap when it speaks again.
 TEST_F(RedisBrokerTest, TheChannelsEpochOutlivesItsHistory) {
   ASSERT_TRUE(started_);

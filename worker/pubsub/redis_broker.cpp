@@ -402,11 +402,16 @@ void RedisBroker::on_subscriber_lost(Shard& shard) {
   subscriptions_dirty_ = true;
 }
 
+// Subscribed in Redis: from here on pub/sub relays the channel. A channel this worker already
+// followed reads what it missed meanwhile; a new one first learns where the channel stands, so
+// that a message lost from now on (an offset jump, a Redis that lost the channel) is noticed.
 void RedisBroker::on_subscribed(std::string_view channel) {
   auto it = feeds_.find(channel);
-  if (it == feeds_.end()) return;
+  if (it == feeds_.end() || it->second.subscribers == 0 || it->second.filling) return;
   Feed& feed = it->second;
-  if (feed.known && !feed.filling && feed.subscribers > 0) start_fill(it->first, feed);
+  if (!feed.known && feed.positioned) feed.known = true;  // resubscribed: read on from the position
+  if (feed.known) start_fill(it->first, feed);
+  else start_position(it->first, feed);
 }
 
 // Pushes of the subscriber connection: ["message", channel, payload], ["subscribe", channel, n],

@@ -98,6 +98,7 @@ class RedisBroker final : public Broker {
     bool subscribe_sent = false;  // SUBSCRIBE sent on the current subscriber connection (or attempt)
     bool known = false;           // `delivered` is set (a first message or a resume fixed it)
     MessageId delivered;          // the last offset handed to the hub, in the channel's epoch
+    bool positioned = false;      // !known, and `delivered` holds where the channel stood at SUBSCRIBE
     unsigned resumes = 0;         // history requests in flight: live messages are held
     bool filling = false;         // a hole is being read from the stream
     bool fill_failed = false;     // retried when the command connection is back
@@ -137,6 +138,8 @@ class RedisBroker final : public Broker {
   void catch_up(std::string_view channel, Feed& feed, std::span<const BrokerMessage> entries, bool recovered);
   void start_epoch(std::string_view channel, Feed& feed, std::uint32_t epoch);
   void lose(std::string_view channel, Feed& feed, std::uint64_t last_lost);
+  void start_position(const std::string& channel, Feed& feed);
+  void on_position(const std::string& channel, const redisReply* reply);
   void start_fill(const std::string& channel, Feed& feed);
   void on_fill(const std::string& channel, const redisReply* reply);
   void release_held(std::string_view channel, Feed& feed);

@@ -53,6 +53,30 @@ void RedisBroker::start_fill(const std::string& channel, Feed& feed) {
   if (!sent) later([this, channel] { on_fill(channel, nullptr); });
 }
 
+// Where a newly followed channel stands (the info script: epoch, top). Live messages are not
+// held for it: the first one still fixes the position (pub/sub and this read come over two
+// connections, in no common order). It serves a channel that had no message here by the time
+// the subscriber connection is lost: the resubscription then reads from this position, so a
+// loss (a Redis restarted without its data) is noticed and said.
+// Not sent (no command connection): the channel goes without a position, as if never read.
+void RedisBroker::start_position(const std::string& channel, Feed& feed) {
+  run_script(shards_[feed.shard], kInfoScript, channel, {},
+             [this, channel](const redisReply* reply) { on_position(channel, reply); });
+}
+
+void RedisBroker::on_position(const std::string& channel, const redisReply* reply) {
+  if (closed_) return;
+  auto it = feeds_.find(channel);
+  if (it == feeds_.end() || it->second.known) return;
+  auto top = number_of(element(reply, 1));
+  std::string_view epoch_text = text_of(element(reply, 0));
+  auto epoch = epoch_text.empty() ? std::optional<std::uint32_t>(0) : number_in<std::uint32_t>(epoch_text);
+  if (is_error(reply) || !top || !epoch) return;
+  // Epoch 0: no such channel yet, so every offset of the epoch that starts it is owed.
+  it->second.positioned = true;
+  it->second.delivered = MessageId{*epoch, *epoch == 0 ? 0 : *top};
+}
+
 // The stream's answer for a hole: deliver what follows the last delivered offset, then the
 // held live messages. Without an answer the held ones wait for the command connection.
 void RedisBroker::on_fill(const std::string& channel, const redisReply* reply) {
