@@ -390,6 +390,28 @@ TEST_F(RedisBrokerTest, ARedisThatStopsAnsweringFailsAPublishAtTheCommandTimeout
   EXPECT_GE(next.id.sequence, 2u);
 }
 
+// A subscriber connection that stays open but relays nothing is found out by the heartbeat,
+// though nothing was published: the node says it is unavailable, then comes back whole.
+TEST_F(RedisBrokerTest, ARedisThatStopsAnsweringIsNoticedWithoutAnyPublishAndRecovered) {
+  ASSERT_TRUE(started_);
+  config_.command_timeout = 300ms;
+  Node& a = add_node();
+  Node& b = add_node();
+  subscribe(b, "news");
+  ASSERT_TRUE(run_until([&] { return all_up(); }));
+  redis_.pause();
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(run_until([&] { return !b.broker->up(); }, 5s));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 2000ms + 300ms + 500ms);  // a tick, the timeout, slack
+  EXPECT_FALSE(b.broker->problem().empty());
+  redis_.resume();
+  ASSERT_TRUE(run_until([&] { return all_up(); }));
+  ASSERT_TRUE(run_until([&] { return redis_.command({"PUBSUB", "NUMSUB", "test:{news}"}) == "test:{news} 1"; }));
+  MessageId m = publish(a, "news", "after").id;
+  ASSERT_TRUE(run_until([&] { return !b.delivery.messages.empty(); }));
+  EXPECT_EQ(b.delivery.messages.back(), line("news", m, "after"));
+}
+
 TEST_F(RedisBrokerTest, RedisBackWithItsDataTheNodeReconnectsResubscribesAndCatchesUp) {
   ASSERT_TRUE(started_);
   Node& a = add_node();
@@ -414,7 +436,7 @@ TEST_F(RedisBrokerTest, WhatWasPublishedWhileTheSubscriberConnectionWasDownIsRec
   Node& a = add_node();
   MessageId first = publish(a, "news", "m1").id;
   ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 1; }));
-  ASSERT_EQ(redis_.command({"CLIENT", "KILL", "TYPE", "pubsub"}), "1");
+  ASSERT_EQ(redis_.command({"CLIENT", "KILL", "TYPE", "pubsub"}), "2");  // a's (its heartbeat) and b's
   // Published by the script itself from here, while the loop (and b's reconnect) stands still.
   std::string reply = redis_.command({"EVAL", redis_script::kPublish, "2", "test:{news}:meta", "test:{news}:history",
                                       "test:{news}", "m2", "100", "300000", "86700000"});

@@ -32,6 +32,8 @@ RedisBroker::RedisBroker(uv_loop_t* loop, RedisBrokerConfig config, std::size_t 
       shards_(config_.addresses.size()),
       prepare_(new uv_prepare_t),
       check_(new uv_check_t),
+      heartbeat_(new uv_timer_t),
+      heartbeat_channel_(config_.prefix + ":~heartbeat~" + std::to_string(uv_hrtime()) + "-" + std::to_string(uv_os_getpid())),
       metrics_slot_(metrics_slot) {
   uv_prepare_init(loop_, prepare_);
   prepare_->data = this;
@@ -41,6 +43,10 @@ RedisBroker::RedisBroker(uv_loop_t* loop, RedisBrokerConfig config, std::size_t 
   check_->data = this;
   uv_check_start(check_, on_check);
   uv_unref(reinterpret_cast<uv_handle_t*>(check_));
+  uv_timer_init(loop_, heartbeat_);
+  heartbeat_->data = this;
+  uv_timer_start(heartbeat_, on_heartbeat, kHeartbeatMs, kHeartbeatMs);
+  uv_unref(reinterpret_cast<uv_handle_t*>(heartbeat_));
   for (std::size_t i = 0; i < shards_.size(); ++i) {
     Shard& shard = shards_[i];
     RedisConnectionOptions options{config_.addresses[i], config_.username, config_.password, config_.db,
@@ -51,12 +57,8 @@ RedisBroker::RedisBroker(uv_loop_t* loop, RedisBrokerConfig config, std::size_t 
     options.name = "subscriber connection";
     shard.subscriber = std::make_unique<RedisConnection>(
         loop_, options,
-        RedisConnection::Events{[this] {
-                                  subscriptions_dirty_ = true;
-                                  connections_changed();
-                                },
-                                [this, &shard] { on_subscriber_lost(shard); },
-                                [this](const redisReply* reply) { on_push(reply); }});
+        RedisConnection::Events{[this, &shard] { on_subscriber_up(shard); }, [this, &shard] { on_subscriber_lost(shard); },
+                                [this, &shard](const redisReply* reply) { on_push(shard, reply); }});
     shard.commands->start();
     shard.subscriber->start();
   }
@@ -75,6 +77,7 @@ void RedisBroker::close() {
   }
   uv_close(reinterpret_cast<uv_handle_t*>(prepare_), [](uv_handle_t* h) { delete reinterpret_cast<uv_prepare_t*>(h); });
   uv_close(reinterpret_cast<uv_handle_t*>(check_), [](uv_handle_t* h) { delete reinterpret_cast<uv_check_t*>(h); });
+  uv_close(reinterpret_cast<uv_handle_t*>(heartbeat_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
 }
 
 bool RedisBroker::up() const {
@@ -395,7 +398,16 @@ void RedisBroker::flush_subscriptions() {
 // A lost subscriber connection took its subscriptions along: the next one (flushed once it is
 // up) subscribes again to every channel wanted on this shard, and each confirmation then reads
 // what was missed meanwhile (on_subscribed).
+void RedisBroker::on_subscriber_up(Shard& shard) {
+  std::string_view subscribe[] = {"SUBSCRIBE", heartbeat_channel_};
+  shard.subscriber->subscription(subscribe);
+  shard.heartbeat_sent_ms = 0;
+  subscriptions_dirty_ = true;
+  connections_changed();
+}
+
 void RedisBroker::on_subscriber_lost(Shard& shard) {
+  shard.heartbeat_sent_ms = 0;
   connections_changed();
   for (auto& [name, feed] : feeds_)
     if (&shards_[feed.shard] == &shard) feed.subscribe_sent = false;
@@ -416,9 +428,13 @@ void RedisBroker::on_subscribed(std::string_view channel) {
 
 // Pushes of the subscriber connection: ["message", channel, payload], ["subscribe", channel, n],
 // ["unsubscribe", channel, n].
-void RedisBroker::on_push(const redisReply* reply) {
+void RedisBroker::on_push(Shard& shard, const redisReply* reply) {
   if (closed_) return;
   std::string_view kind = text_of(element(reply, 0));
+  if (kind == "message" && text_of(element(reply, 1)) == heartbeat_channel_) {
+    shard.heartbeat_sent_ms = 0;
+    return;
+  }
   std::optional<std::string_view> channel = channel_in(config_.prefix, text_of(element(reply, 1)));
   if (!channel) return;
   if (kind == "subscribe") {
@@ -432,6 +448,23 @@ void RedisBroker::on_push(const redisReply* reply) {
   auto it = feeds_.find(*channel);
   if (it == feeds_.end() || it->second.subscribers == 0) return;
   accept(it->first, it->second, m->id, m->time_ms, m->data);
+}
+
+// Each shard's heartbeat: the last one must have come back through pub/sub within
+// command_timeout, else the subscriber connection is made again; then the next one goes out.
+void RedisBroker::on_heartbeat(uv_timer_t* timer) {
+  auto& self = *static_cast<RedisBroker*>(timer->data);
+  std::uint64_t now = uv_now(self.loop_);
+  auto timeout = static_cast<std::uint64_t>(self.config_.command_timeout.count());
+  for (Shard& shard : self.shards_) {
+    if (!shard.subscriber->up() || !shard.commands->up()) continue;
+    if (shard.heartbeat_sent_ms != 0) {
+      if (now - shard.heartbeat_sent_ms >= timeout) shard.subscriber->reset("no heartbeat through pub/sub");
+      continue;  // a slow one: give it until the next tick
+    }
+    std::string_view publish[] = {"PUBLISH", self.heartbeat_channel_, "1"};
+    if (shard.commands->command(publish, [](const redisReply*) {})) shard.heartbeat_sent_ms = now;
+  }
 }
 
 // After the loop's I/O of a turn: the end of the batch its replies and messages made.

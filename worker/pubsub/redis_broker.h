@@ -108,9 +108,15 @@ class RedisBroker final : public Broker {
     std::unique_ptr<RedisConnection> commands;
     std::unique_ptr<RedisConnection> subscriber;
     std::string sha[3];  // SCRIPT LOAD results, empty until known
+    std::uint64_t heartbeat_sent_ms = 0;  // a heartbeat is on its way through pub/sub (0: none)
   };
   enum Script { kPublishScript, kHistoryScript, kInfoScript };
   static constexpr std::size_t kMaxHeld = 1024;  // live messages held per channel
+  // A subscriber connection that answers nothing (a Redis stopped, a peer gone without a reset)
+  // looks idle, not lost: every kHeartbeatMs each shard's command connection PUBLISHes to this
+  // broker's heartbeat channel, and a subscriber connection that has not relayed it within
+  // command_timeout is dropped and made again.
+  static constexpr std::uint64_t kHeartbeatMs = 2000;
   static constexpr std::uint64_t kMetaTtlExtraMs = 24 * 3600 * 1000;  // a channel's epoch outlives its history
   using Waiting = std::variant<PublishReply, HistoryReply, InfoReply>;
   using Reply = RedisConnection::Reply;
@@ -130,7 +136,9 @@ class RedisBroker final : public Broker {
   void load_scripts(Shard& shard);
   void on_commands_up(Shard& shard);
   void on_subscriber_lost(Shard& shard);
-  void on_push(const redisReply* reply);
+  void on_push(Shard& shard, const redisReply* reply);
+  void on_subscriber_up(Shard& shard);
+  static void on_heartbeat(uv_timer_t* timer);
   void on_subscribed(std::string_view channel);
   void on_history(Request request, const std::string& channel, MessageId since, const redisReply* reply);
 
@@ -166,6 +174,8 @@ class RedisBroker final : public Broker {
   bool batch_open_ = false;  // something was delivered or answered since the last batch_end()
   uv_prepare_t* prepare_;    // deferred work, subscriptions; freed in its close callback
   uv_check_t* check_;        // batch_end(); freed in its close callback
+  uv_timer_t* heartbeat_;    // every kHeartbeatMs; freed in its close callback
+  std::string heartbeat_channel_;  // this broker's own pub/sub channel, outside the channels' namespace
   Request next_request_ = 1;
   Counters counters_;
   std::size_t metrics_slot_;

@@ -67,6 +67,9 @@ class RedisConnection {
   // SUBSCRIBE/UNSUBSCRIBE with their channel names; false when there is no connection.
   bool subscription(std::span<const std::string_view> args);
   std::uint64_t reconnects() const { return reconnects_; }
+  // Gives the connection up as lost (it stopped answering): fails what is queued, reconnects
+  // with back-off.
+  void reset(const char* why) { drop(why); }
   // Fails what is queued (callbacks with null) and disconnects for good.
   void close();
 
