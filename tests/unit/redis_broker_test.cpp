@@ -3,6 +3,10 @@
 // test drives the loop, and reads and writes Redis directly where it plays a fault.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include <algorithm>
@@ -388,6 +392,37 @@ TEST_F(RedisBrokerTest, ARedisThatStopsAnsweringFailsAPublishAtTheCommandTimeout
   PublishResult next = publish(node, "news", "m3");
   EXPECT_EQ(next.error, BrokerError::none);
   EXPECT_GE(next.id.sequence, 2u);
+}
+
+// A connect that hangs (a listener whose accept queue is full drops the SYN) holds a publish no
+// longer than command_timeout, however long connect_timeout is.
+TEST_F(RedisBrokerTest, APublishWaitsNoLongerThanTheCommandTimeoutWhileTheConnectHangs) {
+  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof at;
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&at), sizeof at), 0);
+  ASSERT_EQ(::listen(listener, 0), 0);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&at), &length), 0);
+  std::vector<int> fillers;  // never accepted: they fill the queue
+  for (int i = 0; i < 2; ++i) {
+    fillers.push_back(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
+    ::connect(fillers.back(), reinterpret_cast<sockaddr*>(&at), sizeof at);
+  }
+  config_.connect_timeout = 5000ms;
+  config_.command_timeout = 300ms;
+  config_.addresses.push_back(*RedisAddress::parse("127.0.0.1:" + std::to_string(ntohs(at.sin_port))));
+  RedisBroker broker(&loop_, config_);
+  auto start = std::chrono::steady_clock::now();
+  std::optional<PublishResult> result;
+  broker.publish("news", "m", [&](const PublishResult& r) { result = r; });
+  ASSERT_TRUE(run_until([&] { return result.has_value(); }, 3s));
+  EXPECT_EQ(result->error, BrokerError::unavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 800ms);
+  broker.close();
+  for (int fd : fillers) ::close(fd);
+  ::close(listener);
 }
 
 // A subscriber connection that stays open but relays nothing is found out by the heartbeat,

@@ -55,6 +55,7 @@ void RedisConnection::connect() {
   redisLibuvAttach(context_, loop_);
   redisAsyncSetConnectCallback(context_, on_connect);
   redisAsyncSetDisconnectCallback(context_, on_disconnect);
+  connect_deadline_ms_ = uv_now(loop_) + static_cast<std::uint64_t>(options_.connect_timeout.count());
   uv_timer_start(timer_, on_timer, static_cast<std::uint64_t>(options_.connect_timeout.count()), 0);
   authenticate();
 }
@@ -142,7 +143,7 @@ void RedisConnection::on_timer(uv_timer_t* timer) {
   auto& self = *static_cast<RedisConnection*>(timer->data);
   switch (self.state_) {
     case State::waiting: self.connect(); return;
-    case State::connecting: self.drop("connect timed out"); return;
+    case State::connecting: self.drop(self.queued_.empty() ? "connect timed out" : "connect timed out (a command waited)"); return;
     case State::up:
       if (!self.queued_.empty() && self.queued_.front().deadline_ms <= uv_now(self.loop_)) self.drop("command timed out");
       else self.arm_command_deadline();
@@ -175,8 +176,15 @@ bool RedisConnection::command(std::span<const std::string_view> args, Reply on_r
                             lengths.data()) != REDIS_OK)
     return false;
   bool was_idle = queued_.empty();
-  queued_.push_back(Queued{std::move(on_reply), uv_now(loop_) + static_cast<std::uint64_t>(options_.command_timeout.count())});
-  if (was_idle && state_ == State::up) arm_command_deadline();  // connecting: the connect deadline runs
+  std::uint64_t deadline = uv_now(loop_) + static_cast<std::uint64_t>(options_.command_timeout.count());
+  queued_.push_back(Queued{std::move(on_reply), deadline});
+  if (was_idle && state_ == State::up) arm_command_deadline();
+  // Connecting: a command never waits past its own deadline either (then the attempt is given
+  // up, as its reply could no longer be told from a later one's).
+  if (state_ == State::connecting && deadline < connect_deadline_ms_) {
+    connect_deadline_ms_ = deadline;
+    uv_timer_start(timer_, on_timer, deadline - uv_now(loop_), 0);
+  }
   return true;
 }
 

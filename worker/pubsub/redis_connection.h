@@ -101,6 +101,7 @@ class RedisConnection {
   std::deque<Queued> queued_;             // commands sent, in the order their replies come
   State state_ = State::idle;
   std::chrono::milliseconds backoff_{0};
+  std::uint64_t connect_deadline_ms_ = 0;  // connecting: when the attempt is given up
   std::uint64_t reconnects_ = 0;
   bool was_up_ = false;
   std::string last_error_;
