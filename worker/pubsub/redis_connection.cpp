@@ -29,10 +29,7 @@ RedisConnection::RedisConnection(uv_loop_t* loop, RedisConnectionOptions options
   timer_->data = this;
 }
 
-RedisConnection::~RedisConnection() {
-  close();
-  uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
-}
+RedisConnection::~RedisConnection() { close(); }
 
 void RedisConnection::start() {
   if (state_ == State::idle) connect();
@@ -214,10 +211,12 @@ bool RedisConnection::subscription(std::span<const std::string_view> args) {
          REDIS_OK;
 }
 
+// Every handle is closed here, not in the destructor: the owner may be destroyed only after its
+// loop has run its last turn (the worker's hub is), and the close callbacks must run on it.
 void RedisConnection::close() {
   if (state_ == State::closed) return;
   state_ = State::closed;
-  uv_timer_stop(timer_);
+  uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
   if (context_) {
     redisAsyncContext* context = context_;
     context_ = nullptr;
