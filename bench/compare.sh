@@ -39,7 +39,7 @@ GEN_CPU=${GEN_CPU:-1}
 BUILD=${BUILD:-build}
 # The redis scenario: publishes (REDIS_PUBLISHES over REDIS_PUBLISHERS connections, one channel
 # each, REDIS_WINDOW in flight on each), fan-out shape, idle subscribers, low-load publishes.
-REDIS_PUBLISHES=${REDIS_PUBLISHES:-100000}
+REDIS_PUBLISHES=${REDIS_PUBLISHES:-200000}
 REDIS_PUBLISHERS=${REDIS_PUBLISHERS:-64}
 REDIS_WINDOW=${REDIS_WINDOW:-1}
 REDIS_FANOUT=${REDIS_FANOUT:-1000x2000}
@@ -146,9 +146,9 @@ http {
     # Enough buffered messages that a subscriber still being written to never misses one.
     nchan_message_buffer_length 5000;
     nchan_message_timeout 10m;
-    location ~ ^/ws/(.+)$  { nchan_subscriber websocket; nchan_channel_id \$1; }
-    location ~ ^/sse/(.+)$ { nchan_subscriber eventsource; nchan_channel_id \$1; }
-    location ~ ^/pub/(.+)$ { nchan_publisher; nchan_channel_id \$1; }
+    location ~ ^/ws/(.+)$  { nchan_subscriber websocket; nchan_channel_id \$1; ${NCHAN_LOCATION:-} }
+    location ~ ^/sse/(.+)$ { nchan_subscriber eventsource; nchan_channel_id \$1; ${NCHAN_LOCATION:-} }
+    location ~ ^/pub/(.+)$ { nchan_publisher; nchan_channel_id \$1; ${NCHAN_LOCATION:-} }
   }
 }
 CONF
@@ -331,8 +331,10 @@ addresses = [\"127.0.0.1:$REDIS_PORT\"]" start_tether
 
 start_nchan_redis() {
   redis_cli FLUSHALL > /dev/null
-  NCHAN_HTTP="upstream redis_bench { nchan_redis_server \"redis://127.0.0.1:$REDIS_PORT\"; }
-  nchan_redis_pass redis_bench;" start_nchan
+  # nchan 1.3.6 honours nchan_redis_pass only in the location itself (at http or server level
+  # it silently keeps the local memory store: no key in Redis).
+  NCHAN_HTTP="upstream redis_bench { nchan_redis_server \"redis://127.0.0.1:$REDIS_PORT\"; }" \
+    NCHAN_LOCATION="nchan_redis_pass redis_bench;" start_nchan
 }
 
 # Redis's microseconds of CPU per message: cpu_before cpu_after messages
@@ -369,15 +371,16 @@ redis_publishes() {
     local rates=() cpus=() p99s=() bad=0
     for run in $(seq "$RUNS"); do
       "start_$server"
-      local before after result answered
+      local before after result answered keys
       before=$(redis_cpu_us)
       result=$(gen publish --port "$PORT" --publish-path "/pub/p$run" --publishers "$REDIS_PUBLISHERS" --window "$REDIS_WINDOW" \
         --messages "$REDIS_PUBLISHES" --size "$SIZE" --timeout 60 --label "$server" 2>/dev/null || true)
       after=$(redis_cpu_us)
+      keys=$(redis_cli DBSIZE)  # 0: the server did not store through Redis (a configuration slip)
       stop_server
       answered=$(json_field "$result" answered)
-      record "{\"scenario\":\"redis-publish\",\"server\":\"$server\",\"run\":$run,\"redis_cpu_us\":$((after - before)),\"result\":$result}"
-      [ "$answered" = "$REDIS_PUBLISHES" ] && [ "$(json_field "$result" errors)" = 0 ] || bad=$((bad + 1))
+      record "{\"scenario\":\"redis-publish\",\"server\":\"$server\",\"run\":$run,\"redis_cpu_us\":$((after - before)),\"redis_keys\":$keys,\"result\":$result}"
+      [ "$answered" = "$REDIS_PUBLISHES" ] && [ "$(json_field "$result" errors)" = 0 ] && [ "$keys" -gt 0 ] || bad=$((bad + 1))
       rates+=("$(json_field "$result" publishes_per_s)")
       cpus+=("$(per_message "$before" "$after" "$answered")")
       p99s+=("$(sed -n 's/.*"p99":\([0-9]*\).*/\1/p' <<< "$result")")
@@ -388,7 +391,7 @@ redis_publishes() {
     p99=$(printf '%s\n' "${p99s[@]}" | median)
     eval "rpub_${server}=$rate; rpubcpu_${server}=$cpu"
     local flag=""
-    [ "$bad" = 0 ] || flag="  <- INVALID: $bad runs with errors or unanswered publishes"
+    [ "$bad" = 0 ] || flag="  <- INVALID: $bad runs with errors, unanswered publishes or no key in Redis"
     printf '  %-12s publishes/s: %8s  Redis CPU/publish: %5s us  answer p99: %6s us  (runs: %s / %s us / %s us)%s\n' \
       "$server" "$rate" "$cpu" "$p99" "${rates[*]}" "${cpus[*]}" "${p99s[*]}" "$flag"
   done
