@@ -469,7 +469,7 @@ redis_publish_latency() {
 # latency of one publish at a time, with and without Redis. Ratios tether/nchan at the end.
 redis_scenario() {
   start_redis
-  echo "== redis: tether (broker = \"redis\") and nginx + nchan (nchan_redis_pass) on one redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') at 127.0.0.1:$REDIS_PORT"
+  echo "== redis: tether (broker = \"redis\") and nginx + nchan (nchan_redis_pass) on one redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') at 127.0.0.1:$REDIS_PORT, load average $(cut -d' ' -f1-3 /proc/loadavg)"
   redis_connections
   redis_publishes
   redis_fanout
