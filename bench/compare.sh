@@ -12,12 +12,18 @@
 # before and after, per connection), fanout (subscribers x messages of SIZE bytes: deliveries/s
 # when published as fast as the server answers, 16 in flight; p99 latency when published at
 # LATENCY_DELIVERIES/subscribers messages per second; lost/duplicated in both),
-# echo (tether only: nchan has no echo; 100 connections for 10 s), http (bench/http_keepalive.sh).
+# echo (tether only: nchan has no echo; 100 connections for 10 s), http (bench/http_keepalive.sh),
+# redis (not in the default set: tether with [pubsub] broker = "redis" against nginx + nchan with
+# nchan_redis_pass, an upstream with nchan_redis_server, which nchan prefers to nchan_redis_url;
+# both on one redis-server that this script starts on a free loopback port; see redis_scenario
+# below). Scenarios may also be given as arguments: bench/compare.sh redis.
+# BUILD is the build directory (default build; bench/compare.sh configures it RelWithDebInfo).
 # Pushpin is not included: it needs an origin server speaking GRIP for every subscription, which
 # is not the same scenario (see docs/performance.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
+(($#)) && SCENARIOS="$*"
 
 WORKERS=${WORKERS:-2}
 RUNS=${RUNS:-3}
@@ -30,31 +36,46 @@ SERVERS=${SERVERS:-"tether nchan"}
 OUT=${OUT:-/tmp/tether-compare.jsonl}
 PORT=${PORT:-18380}
 GEN_CPU=${GEN_CPU:-1}
+BUILD=${BUILD:-build}
+# The redis scenario: publishes (REDIS_PUBLISHES over REDIS_PUBLISHERS connections, one channel
+# each, REDIS_WINDOW in flight on each), fan-out shape, idle subscribers, low-load publishes.
+REDIS_PUBLISHES=${REDIS_PUBLISHES:-100000}
+REDIS_PUBLISHERS=${REDIS_PUBLISHERS:-64}
+REDIS_WINDOW=${REDIS_WINDOW:-1}
+REDIS_FANOUT=${REDIS_FANOUT:-1000x2000}
+REDIS_IDLE=${REDIS_IDLE:-10000}
+REDIS_LATENCY_MESSAGES=${REDIS_LATENCY_MESSAGES:-500}  # published at 100/s, one at a time
 
 need=()
 command -v nginx >/dev/null || need+=(nginx)
 [ -e /usr/lib/nginx/modules/ngx_nchan_module.so ] || need+=(libnginx-mod-nchan)
 command -v taskset >/dev/null || need+=(util-linux)
 command -v pstree >/dev/null || need+=(psmisc)
+if [[ " $SCENARIOS " == *" redis "* ]]; then
+  command -v redis-server >/dev/null || need+=(redis-server)
+  command -v redis-cli >/dev/null || need+=(redis-tools)
+fi
 if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target tether websocket sse tether-bench floor >/dev/null
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build "$BUILD" -j"$(nproc)" --target tether websocket sse tether-bench floor >/dev/null
 
 ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 FD_LIMIT=$(ulimit -n)
 work=$(mktemp -d /tmp/tether-compare-XXXXXX)
 server_pid=""
+redis_pid=""
 cleanup() {
   stop_server
+  stop_redis
   rm -rf "$work"
 }
 trap cleanup EXIT
 : > "$OUT"
 
-gen() { taskset -c "$GEN_CPU" build/bench/tether-bench "$@"; }
+gen() { taskset -c "$GEN_CPU" "$BUILD"/bench/tether-bench "$@"; }
 
 # ---- servers
 
@@ -64,11 +85,12 @@ start_tether() {
 workers = $WORKERS
 pid_file = "$work/tether.pid"
 error_log = "$work/tether-error.log"
-modules_dir = "$PWD/build/modules"
+modules_dir = "$PWD/$BUILD/modules"
 [limits]
 max_connections = 1000000
 [pubsub]
 max_message_size = "64KiB"
+${TETHER_PUBSUB:-}
 [[listen]]
 address = "127.0.0.1:$PORT"
 [[listen]]
@@ -100,7 +122,7 @@ handler = "websocket"
 format = "raw"
 client_messages = "echo"
 CONF
-  build/tether -c "$work/tether.toml" & server_pid=$!
+  "$BUILD"/tether -c "$work/tether.toml" & server_pid=$!
   wait_port "$PORT"
 }
 
@@ -117,15 +139,16 @@ http {
   access_log off;
   client_body_temp_path $work; proxy_temp_path $work; fastcgi_temp_path $work; uwsgi_temp_path $work; scgi_temp_path $work;
   nchan_shared_memory_size 512m;
+  ${NCHAN_HTTP:-}
   keepalive_requests 100000000;  # the publisher keeps one connection
   server {
     listen 127.0.0.1:$PORT; listen 127.0.0.2:$PORT; listen 127.0.0.3:$PORT; listen 127.0.0.4:$PORT;
     # Enough buffered messages that a subscriber still being written to never misses one.
     nchan_message_buffer_length 5000;
     nchan_message_timeout 10m;
-    location ~ ^/ws/(.+)$  { nchan_subscriber websocket; nchan_channel_id \$1; }
-    location ~ ^/sse/(.+)$ { nchan_subscriber eventsource; nchan_channel_id \$1; }
-    location ~ ^/pub/(.+)$ { nchan_publisher; nchan_channel_id \$1; }
+    location ~ ^/ws/(.+)$  { nchan_subscriber websocket; nchan_channel_id \$1; ${NCHAN_LOCATION:-} }
+    location ~ ^/sse/(.+)$ { nchan_subscriber eventsource; nchan_channel_id \$1; ${NCHAN_LOCATION:-} }
+    location ~ ^/pub/(.+)$ { nchan_publisher; nchan_channel_id \$1; ${NCHAN_LOCATION:-} }
   }
 }
 CONF
@@ -134,7 +157,7 @@ CONF
 }
 
 start_floor() {
-  build/bench/floor --port "$PORT" --threads "$WORKERS" > "$work/floor.json" & server_pid=$!
+  "$BUILD"/bench/floor --port "$PORT" --threads "$WORKERS" > "$work/floor.json" & server_pid=$!
   wait_port "$PORT"
 }
 
@@ -155,34 +178,39 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 
 # ---- scenarios
 
+# Idle memory per connection, median over RUNS: sets $figure and $figure_runs.
+idle_memory() {  # scenario server protocol connections path
+  local values=()
+  for run in $(seq "$RUNS"); do
+    "start_$2"
+    sleep 0.5
+    local before after
+    before=$(server_rss_kib)
+    gen connect --port "$PORT" --path "$5" --protocol "$3" --connections "$4" --hold 4 \
+      --label "$2" > "$work/connect.json" 2> "$work/connect.err" &
+    local gen_pid=$!
+    for _ in $(seq 600); do grep -q READY "$work/connect.err" 2>/dev/null && break; sleep 0.1; done
+    sleep 1.5
+    after=$(server_rss_kib)
+    wait "$gen_pid" || true
+    stop_server
+    local connected per
+    connected=$(json_field "$(cat "$work/connect.json")" connected)
+    per=$(( (after - before) * 1024 / (connected > 0 ? connected : 1) ))
+    record "{\"scenario\":\"$1\",\"server\":\"$2\",\"protocol\":\"$3\",\"run\":$run,\"connections\":$4,\"connected\":$connected,\"rss_before_kib\":$before,\"rss_after_kib\":$after,\"bytes_per_connection\":$per}"
+    values+=("$per")
+  done
+  figure=$(printf '%s\n' "${values[@]}" | median)
+  figure_runs="${values[*]}"
+}
+
 memory() {
   echo "== idle memory: $IDLE subscribers per protocol, RSS summed over the server's processes"
   for server in $SERVERS; do
     for protocol in ws sse; do
-      local values=()
-      for run in $(seq "$RUNS"); do
-        "start_$server"
-        sleep 0.5
-        local before after
-        before=$(server_rss_kib)
-        gen connect --port "$PORT" --path "/$protocol/idle" --protocol "$protocol" --connections "$IDLE" --hold 4 \
-          --label "$server" > "$work/connect.json" 2> "$work/connect.err" &
-        local gen_pid=$!
-        for _ in $(seq 600); do grep -q READY "$work/connect.err" 2>/dev/null && break; sleep 0.1; done
-        sleep 1.5
-        after=$(server_rss_kib)
-        wait "$gen_pid" || true
-        stop_server
-        local connected per
-        connected=$(json_field "$(cat "$work/connect.json")" connected)
-        per=$(( (after - before) * 1024 / (connected > 0 ? connected : 1) ))
-        record "{\"scenario\":\"memory\",\"server\":\"$server\",\"protocol\":\"$protocol\",\"run\":$run,\"connections\":$IDLE,\"connected\":$connected,\"rss_before_kib\":$before,\"rss_after_kib\":$after,\"bytes_per_connection\":$per}"
-        values+=("$per")
-      done
-      local m
-      m=$(printf '%s\n' "${values[@]}" | median)
-      eval "mem_${server}_${protocol}=$m"
-      printf '  %-7s %-4s bytes/connection: %s (runs: %s)\n' "$server" "$protocol" "$m" "${values[*]}"
+      idle_memory memory "$server" "$protocol" "$IDLE" "/$protocol/idle"
+      eval "mem_${server}_${protocol}=$figure"
+      printf '  %-7s %-4s bytes/connection: %s (runs: %s)\n' "$server" "$protocol" "$figure" "$figure_runs"
     done
   done
   for protocol in ws sse; do
@@ -260,6 +288,193 @@ http() {
   record "{\"scenario\":\"http\",\"result\":$(echo "$out" | grep '^{' | tail -1)}"
 }
 
+# ---- redis: both servers on one redis-server (no persistence), emptied before each server start
+
+start_redis() {
+  REDIS_PORT=$(free_port)
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no --dir "$work" \
+    --logfile "$work/redis.log" --daemonize no & redis_pid=$!
+  wait_port "$REDIS_PORT"
+}
+
+stop_redis() {
+  [ -n "$redis_pid" ] || return 0
+  kill -TERM "$redis_pid" 2>/dev/null || true
+  wait "$redis_pid" 2>/dev/null || true
+  redis_pid=""
+}
+
+redis_cli() { redis-cli -p "$REDIS_PORT" "$@"; }
+# Redis's CPU time so far (user + system, all its threads), in microseconds.
+redis_cpu_us() { redis_cli INFO cpu | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {printf "%.0f", s * 1e6}'; }
+# The clients connected to Redis, not counting the redis-cli that asks; and of them, those in
+# subscriber mode.
+redis_clients() { redis_cli CLIENT LIST | grep -vc 'cmd=client' || true; }
+redis_subscribers() { redis_cli CLIENT LIST | grep -v 'cmd=client' | grep -c 'flags=P' || true; }
+
+start_tether_redis() {
+  redis_cli FLUSHALL > /dev/null
+  TETHER_PUBSUB="broker = \"redis\"
+[pubsub.redis]
+addresses = [\"127.0.0.1:$REDIS_PORT\"]" start_tether
+}
+
+start_nchan_redis() {
+  redis_cli FLUSHALL > /dev/null
+  # nchan 1.3.6 honours nchan_redis_pass only in the location itself (at http or server level
+  # it silently keeps the local memory store: no key in Redis).
+  NCHAN_HTTP="upstream redis_bench { nchan_redis_server \"redis://127.0.0.1:$REDIS_PORT\"; }" \
+    NCHAN_LOCATION="nchan_redis_pass redis_bench;" start_nchan
+}
+
+# Redis's microseconds of CPU per message: cpu_before cpu_after messages
+per_message() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { if (n > 0) printf "%.1f", (b - a) / n; else print 0 }'; }
+
+redis_connections() {
+  echo "-- connections to Redis (after start; with 10 WebSocket subscribers on 2 channels)"
+  for server in tether_redis nchan_redis; do
+    "start_$server"
+    sleep 1
+    local idle
+    idle=$(redis_clients)
+    local pids=()
+    for channel in c1 c2; do
+      gen connect --port "$PORT" --path "/ws/$channel" --connections 5 --hold 3 --label "$server" \
+        > /dev/null 2> "$work/connect-$channel.err" & pids+=($!)
+    done
+    for _ in $(seq 100); do [ "$(grep -l READY "$work"/connect-c?.err 2>/dev/null | wc -l)" = 2 ] && break; sleep 0.1; done
+    sleep 1
+    local busy subscribed
+    busy=$(redis_clients)
+    subscribed=$(redis_subscribers)
+    wait "${pids[@]}" || true
+    stop_server
+    record "{\"scenario\":\"redis-connections\",\"server\":\"$server\",\"workers\":$WORKERS,\"idle\":$idle,\"with_subscribers\":$busy,\"subscriber_mode\":$subscribed}"
+    printf '  %-12s connections: %s idle, %s with subscribers (%s of them in subscriber mode)\n' "$server" "$idle" "$busy" "$subscribed"
+  done
+}
+
+redis_publishes() {
+  echo "-- publishes: $REDIS_PUBLISHES over $REDIS_PUBLISHERS connections (one channel each, $REDIS_WINDOW in flight on each), $SIZE B"
+  echo "   (tether: the local broker, a control; a key in Redis is required of the others only)"
+  for server in tether tether_redis nchan_redis; do
+    local rates=() cpus=() p99s=() bad=0
+    for run in $(seq "$RUNS"); do
+      "start_$server"
+      local before after result answered keys
+      before=$(redis_cpu_us)
+      result=$(gen publish --port "$PORT" --publish-path "/pub/p$run" --publishers "$REDIS_PUBLISHERS" --window "$REDIS_WINDOW" \
+        --messages "$REDIS_PUBLISHES" --size "$SIZE" --timeout 60 --label "$server" 2>/dev/null || true)
+      after=$(redis_cpu_us)
+      keys=$(redis_cli DBSIZE)  # 0: the server did not store through Redis (a configuration slip)
+      stop_server
+      answered=$(json_field "$result" answered)
+      record "{\"scenario\":\"redis-publish\",\"server\":\"$server\",\"run\":$run,\"redis_cpu_us\":$((after - before)),\"redis_keys\":$keys,\"result\":$result}"
+      [ "$answered" = "$REDIS_PUBLISHES" ] && [ "$(json_field "$result" errors)" = 0 ] &&
+        { [ "$server" = tether ] || [ "$keys" -gt 0 ]; } || bad=$((bad + 1))
+      rates+=("$(json_field "$result" publishes_per_s)")
+      cpus+=("$(per_message "$before" "$after" "$answered")")
+      p99s+=("$(sed -n 's/.*"p99":\([0-9]*\).*/\1/p' <<< "$result")")
+    done
+    local rate cpu p99
+    rate=$(printf '%s\n' "${rates[@]}" | median)
+    cpu=$(printf '%s\n' "${cpus[@]}" | median)
+    p99=$(printf '%s\n' "${p99s[@]}" | median)
+    eval "rpub_${server}=$rate; rpubcpu_${server}=$cpu"
+    local flag=""
+    [ "$bad" = 0 ] || flag="  <- INVALID: $bad runs with errors, unanswered publishes or no key in Redis"
+    printf '  %-12s publishes/s: %8s  Redis CPU/publish: %5s us  answer p99: %6s us  (runs: %s / %s us / %s us)%s\n' \
+      "$server" "$rate" "$cpu" "$p99" "${rates[*]}" "${cpus[*]}" "${p99s[*]}" "$flag"
+  done
+}
+
+redis_fanout() {
+  local subs=${REDIS_FANOUT%x*} messages=${REDIS_FANOUT#*x}
+  local latency_rate=$((LATENCY_DELIVERIES / subs))
+  echo "-- fan-out: $subs WebSocket subscribers on one channel x $messages messages of $SIZE B"
+  echo "   throughput: published as fast as answered (16 in flight); latency: at $latency_rate msg/s; tether: the local broker, a control"
+  for server in tether tether_redis nchan_redis; do
+    local rates=() p99s=() cpus=() bad=0
+    for run in $(seq "$RUNS"); do
+      "start_$server"
+      local before after result
+      before=$(redis_cpu_us)
+      result=$(gen fanout --port "$PORT" --path "/ws/fan$run" --publish-path "/pub/fan$run" --connections "$subs" \
+        --messages "$messages" --size "$SIZE" --rate 0 --label "$server" 2>/dev/null || true)
+      after=$(redis_cpu_us)
+      stop_server
+      record "{\"scenario\":\"redis-fanout\",\"server\":\"$server\",\"run\":$run,\"rate\":0,\"redis_cpu_us\":$((after - before)),\"result\":$result}"
+      rates+=("$(json_field "$result" deliveries_per_s)")
+      cpus+=("$(per_message "$before" "$after" "$messages")")
+      [ "$(json_field "$result" lost)" = 0 -a "$(json_field "$result" duplicated)" = 0 ] || bad=$((bad + 1))
+      result=$(fanout_run "$server" "$subs" "$messages" "$latency_rate" "$run")
+      record "{\"scenario\":\"redis-fanout-latency\",\"server\":\"$server\",\"run\":$run,\"rate\":$latency_rate,\"result\":$result}"
+      p99s+=("$(sed -n 's/.*"p99":\([0-9]*\).*/\1/p' <<< "$result")")
+      [ "$(json_field "$result" lost)" = 0 -a "$(json_field "$result" duplicated)" = 0 ] || bad=$((bad + 1))
+    done
+    local rate p99 cpu
+    rate=$(printf '%s\n' "${rates[@]}" | median)
+    p99=$(printf '%s\n' "${p99s[@]}" | median)
+    cpu=$(printf '%s\n' "${cpus[@]}" | median)
+    eval "rfan_${server}=$rate; rp99_${server}=$p99; rfancpu_${server}=$cpu"
+    local flag=""
+    [ "$bad" = 0 ] || flag="  <- INVALID: $bad runs lost or duplicated messages"
+    printf '  %-12s deliveries/s: %9s  p99 at %s msg/s: %7s us  Redis CPU/message: %6s us  (runs: %s / p99: %s / %s us)%s\n' \
+      "$server" "$rate" "$latency_rate" "$p99" "$cpu" "${rates[*]}" "${p99s[*]}" "${cpus[*]}" "$flag"
+  done
+}
+
+redis_memory() {
+  echo "-- idle memory: $REDIS_IDLE WebSocket subscribers on one channel, RSS summed over the server's processes"
+  for server in tether_redis nchan_redis; do
+    idle_memory redis-memory "$server" ws "$REDIS_IDLE" /ws/idle
+    eval "rmem_${server}=$figure"
+    printf '  %-12s bytes/subscriber: %s (runs: %s)\n' "$server" "$figure" "$figure_runs"
+  done
+}
+
+# POST /pub round trips one at a time at 100/s, no subscribers: the broker's own latency.
+redis_publish_latency() {
+  echo "-- publish latency: $REDIS_LATENCY_MESSAGES publishes at 100/s, one in flight, no subscribers"
+  for server in tether tether_redis nchan nchan_redis; do
+    local p50s=() p99s=()
+    for run in $(seq "$RUNS"); do
+      "start_$server"
+      local result
+      result=$(gen publish --port "$PORT" --publish-path "/pub/lat$run" --rate 100 --messages "$REDIS_LATENCY_MESSAGES" \
+        --size "$SIZE" --label "$server" 2>/dev/null || true)
+      stop_server
+      record "{\"scenario\":\"redis-publish-latency\",\"server\":\"$server\",\"run\":$run,\"result\":$result}"
+      p50s+=("$(sed -n 's/.*"p50":\([0-9]*\).*/\1/p' <<< "$result")")
+      p99s+=("$(sed -n 's/.*"p99":\([0-9]*\).*/\1/p' <<< "$result")")
+    done
+    printf '  %-12s p50: %5s us  p99: %5s us  (runs: %s / %s us)\n' "$server" "$(printf '%s\n' "${p50s[@]}" | median)" \
+      "$(printf '%s\n' "${p99s[@]}" | median)" "${p50s[*]}" "${p99s[*]}"
+  done
+}
+
+# Connections each server opens to Redis; publishes/s over many connections and Redis's CPU per
+# publish; fan-out deliveries/s, p99 and Redis's CPU per message; idle memory per subscriber; the
+# latency of one publish at a time, with and without Redis. Ratios tether/nchan at the end.
+redis_scenario() {
+  start_redis
+  echo "== redis: tether (broker = \"redis\") and nginx + nchan (nchan_redis_pass) on one redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') at 127.0.0.1:$REDIS_PORT, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  redis_connections
+  redis_publishes
+  redis_fanout
+  redis_memory
+  redis_publish_latency
+  stop_redis
+  record "{\"scenario\":\"redis\",\"summary\":true,\"publishes_per_s\":{\"tether\":${rpub_tether_redis:-0},\"nchan\":${rpub_nchan_redis:-0}},\"redis_cpu_us_per_publish\":{\"tether\":${rpubcpu_tether_redis:-0},\"nchan\":${rpubcpu_nchan_redis:-0}},\"deliveries_per_s\":{\"tether\":${rfan_tether_redis:-0},\"nchan\":${rfan_nchan_redis:-0}},\"p99_us\":{\"tether\":${rp99_tether_redis:-0},\"nchan\":${rp99_nchan_redis:-0}},\"bytes_per_subscriber\":{\"tether\":${rmem_tether_redis:-0},\"nchan\":${rmem_nchan_redis:-0}}}"
+  printf '  tether/nchan: publishes/s %s  Redis CPU/publish %s  deliveries/s %s  p99 %s  bytes/subscriber %s\n' \
+    "$(ratio "${rpub_tether_redis:-0}" "${rpub_nchan_redis:-0}")" "$(ratio "${rpubcpu_tether_redis:-0}" "${rpubcpu_nchan_redis:-0}")" \
+    "$(ratio "${rfan_tether_redis:-0}" "${rfan_nchan_redis:-0}")" "$(ratio "${rp99_tether_redis:-0}" "${rp99_nchan_redis:-0}")" \
+    "$(ratio "${rmem_tether_redis:-0}" "${rmem_nchan_redis:-0}")"
+  printf '  tether with Redis / with the local broker: publishes/s %s  deliveries/s %s  p99 %s\n' \
+    "$(ratio "${rpub_tether_redis:-0}" "${rpub_tether:-0}")" "$(ratio "${rfan_tether_redis:-0}" "${rfan_tether:-0}")" \
+    "$(ratio "${rp99_tether_redis:-0}" "${rp99_tether:-0}")"
+}
+
 echo "tether compare: $WORKERS workers per server, generator on CPU $GEN_CPU, $RUNS runs per figure ($(nproc) CPUs, $(uname -r))"
 for scenario in $SCENARIOS; do
   case $scenario in
@@ -267,6 +482,7 @@ for scenario in $SCENARIOS; do
     fanout) fanout ;;
     echo) echo_scenario ;;
     http) http ;;
+    redis) redis_scenario ;;
     *) echo "unknown scenario $scenario" >&2 ;;
   esac
 done

@@ -10,6 +10,16 @@ wait_port() {
   return 1
 }
 
+# Prints a loopback port nothing listens on (a random one in 20000-39999; fails after 100 tries).
+free_port() {
+  local port
+  for _ in $(seq 100); do
+    port=$((20000 + RANDOM % 20000))
+    (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null || { echo "$port"; return 0; }
+  done
+  return 1
+}
+
 # The RSS in KiB of process $1 and all its descendants (a server's master and workers).
 tree_rss_kib() {
   local total=0 p

@@ -10,6 +10,7 @@ namespace bench {
 class Latency {
  public:
   void add(std::uint64_t us) { samples_.push_back(static_cast<std::uint32_t>(std::min<std::uint64_t>(us, UINT32_MAX))); }
+  void merge(const Latency& other) { samples_.insert(samples_.end(), other.samples_.begin(), other.samples_.end()); }
   std::size_t count() const { return samples_.size(); }
   // The p-th percentile (0..100) in microseconds; 0 without samples.
   std::uint64_t percentile(double p) {

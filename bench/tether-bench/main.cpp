@@ -14,7 +14,10 @@
 //       N subscribers (prints READY when all are up) waiting for M messages someone else
 //       publishes; latency and lost as in fanout (for runs split over several processes)
 //   tether-bench publish --port P --publish-path /pub/c --messages M [--size 64] [--rate R]
-//       publishes only
+//                        [--publishers K] [--window 16]
+//       publishes only, over K keep-alive connections (K > 1: channel "<publish-path>-<i>" each),
+//       --window requests in flight on each (64 when paced by --rate); publishes/s, and the
+//       latency of each answer (request sent -> answer read)
 //
 // Common: --host 127.0.0.1, --sources K (bind to 127.0.0.B .. 127.0.0.B+K-1, default 4, B from
 // --source-base, default 1),
@@ -51,7 +54,8 @@ struct Options {
   unsigned sources = 4;
   unsigned source_base = 1;
   double timeout = 60;
-  unsigned window = 16;  // publish requests in flight
+  unsigned window = 16;  // publish requests in flight (per publisher)
+  unsigned publishers = 1;  // publish mode: keep-alive connections, one channel each
   std::size_t concurrency = 1000;
   double hold = 0;
   double duration = 10;
@@ -84,6 +88,7 @@ Options parse(int argc, char** argv) {
     else if (key == "--sources") o.sources = static_cast<unsigned>(std::atoi(value.c_str()));
     else if (key == "--source-base") o.source_base = static_cast<unsigned>(std::atoi(value.c_str()));
     else if (key == "--timeout") o.timeout = std::atof(value.c_str());
+    else if (key == "--publishers") o.publishers = static_cast<unsigned>(std::atoi(value.c_str()));
     else if (key == "--window") o.window = static_cast<unsigned>(std::atoi(value.c_str()));
     else if (key == "--concurrency") o.concurrency = std::strtoul(value.c_str(), nullptr, 10);
     else if (key == "--hold") o.hold = std::atof(value.c_str());
@@ -95,6 +100,7 @@ Options parse(int argc, char** argv) {
   if (o.target.path.empty() && o.mode != "publish") usage("--path is required");
   if (o.publish_port == 0) o.publish_port = o.target.port;
   if (o.sources == 0) o.sources = 1;
+  if (o.publishers == 0) o.publishers = 1;
   return o;
 }
 
@@ -274,26 +280,68 @@ int listen_mode(uv_loop_t* loop, const Options& o) {
   return lost == 0 ? 0 : 1;
 }
 
+// The channel publisher i of `count` publishes to: the path itself for one publisher, else
+// "<path>-<i>" (one channel each, so that concurrent publishers do not queue on one channel).
+std::string publisher_path(const std::string& path, unsigned i, unsigned count) {
+  return count == 1 ? path : path + "-" + std::to_string(i);
+}
+
 int publish_mode(uv_loop_t* loop, const Options& o) {
   if (o.publish_path.empty()) usage("publish needs --publish-path");
-  Publisher publisher(loop, o.target.host, o.publish_port, o.publish_path, o.rate > 0 ? 64 : 16);
-  publisher.start();
-  run_until(loop, [&] { return publisher.connected(); });
-  std::uint64_t sent = 0, start = uv_hrtime();
+  std::vector<std::unique_ptr<Publisher>> publishers;
+  for (unsigned i = 0; i < o.publishers; ++i) {
+    publishers.push_back(std::make_unique<Publisher>(loop, o.target.host, o.publish_port,
+                                                     publisher_path(o.publish_path, i, o.publishers),
+                                                     o.rate > 0 ? 64 : o.window));
+    publishers.back()->start();
+  }
+  auto total = [&](std::uint64_t (Publisher::*figure)() const) {
+    std::uint64_t n = 0;
+    for (auto& p : publishers) n += (p.get()->*figure)();
+    return n;
+  };
   run_until(loop, [&] {
-    while (sent < o.messages && publisher.can_send()) {
-      if (o.rate > 0 && static_cast<double>(sent) >= seconds_since(start) * o.rate) break;
-      publisher.send(payload(sent++, o.size));
-    }
-    return publisher.answered() == o.messages || seconds_since(start) > o.timeout;
+    for (auto& p : publishers)
+      if (!p->connected()) return false;
+    return true;
   });
-  std::printf("{\"label\":\"%s\",\"mode\":\"publish\",\"messages\":%llu,\"answered\":%llu,\"errors\":%llu,\"seconds\":%.3f}\n",
-              o.label.c_str(), static_cast<unsigned long long>(o.messages),
-              static_cast<unsigned long long>(publisher.answered()), static_cast<unsigned long long>(publisher.failed()),
-              seconds_since(start));
-  publisher.close();
+  std::uint64_t sent = 0, start = uv_hrtime();
+  std::function<void()> publish_some = [&] {
+    for (bool sending = true; sending;) {  // round robin over the publishers with room
+      sending = false;
+      for (auto& p : publishers) {
+        if (sent == o.messages || (o.rate > 0 && static_cast<double>(sent) >= seconds_since(start) * o.rate)) break;
+        if (!p->can_send()) continue;
+        p->send(payload(sent++, o.size));
+        sending = true;
+      }
+    }
+  };
+  uv_check_t refill;  // after every loop turn that read answers, not only on run_until's checks
+  uv_check_init(loop, &refill);
+  refill.data = &publish_some;
+  uv_check_start(&refill, [](uv_check_t* c) { (*static_cast<std::function<void()>*>(c->data))(); });
+  run_until(loop, [&] {
+    publish_some();
+    return total(&Publisher::answered) == o.messages || seconds_since(start) > o.timeout;
+  });
+  uv_check_stop(&refill);
+  uv_close(reinterpret_cast<uv_handle_t*>(&refill), nullptr);
+  double seconds = seconds_since(start);
+  Latency latency;
+  for (auto& p : publishers) latency.merge(p->latency());
+  std::uint64_t answered = total(&Publisher::answered), failed = total(&Publisher::failed);
+  std::printf("{\"label\":\"%s\",\"mode\":\"publish\",\"publishers\":%u,\"messages\":%llu,\"answered\":%llu,"
+              "\"errors\":%llu,\"seconds\":%.3f,\"publishes_per_s\":%.0f,\"latency_us\":{\"p50\":%llu,\"p99\":%llu,"
+              "\"max\":%llu}}\n",
+              o.label.c_str(), o.publishers, static_cast<unsigned long long>(o.messages),
+              static_cast<unsigned long long>(answered), static_cast<unsigned long long>(failed), seconds,
+              seconds > 0 ? static_cast<double>(answered) / seconds : 0.0,
+              static_cast<unsigned long long>(latency.percentile(50)), static_cast<unsigned long long>(latency.percentile(99)),
+              static_cast<unsigned long long>(latency.max()));
+  for (auto& p : publishers) p->close();
   uv_run(loop, UV_RUN_NOWAIT);
-  return publisher.failed() == 0 && publisher.answered() == o.messages ? 0 : 1;
+  return failed == 0 && answered == o.messages ? 0 : 1;
 }
 
 int fanout_mode(uv_loop_t* loop, const Options& o) {

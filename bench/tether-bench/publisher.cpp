@@ -36,6 +36,7 @@ void Publisher::start() {
 
 void Publisher::send(const std::string& body) {
   unanswered_.push_back(body);
+  sent_ns_.push_back(uv_hrtime());
   ++in_flight_;
   write_request(body);
 }
@@ -83,6 +84,10 @@ void Publisher::parse() {
     --in_flight_;
     ++answered_;
     if (!unanswered_.empty()) unanswered_.pop_front();
+    if (!sent_ns_.empty()) {
+      latency_.add((uv_hrtime() - sent_ns_.front()) / 1000);
+      sent_ns_.pop_front();
+    }
   }
 }
 

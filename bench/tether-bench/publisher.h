@@ -1,7 +1,7 @@
 // Publishes over one HTTP/1.1 keep-alive connection (POST <path> with the message as body), up
 // to `window` requests in flight (pipelined), paced to a rate by the caller. When the server
 // closes the connection (nginx does after keepalive_requests), it reconnects and sends again
-// what was not answered.
+// what was not answered. Each answer's time since its request was sent goes into latency().
 #pragma once
 
 #include <uv.h>
@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <deque>
 #include <string>
+
+#include "latency.h"
 
 namespace bench {
 
@@ -21,6 +23,7 @@ class Publisher {
   void send(const std::string& body);
   std::uint64_t answered() const { return answered_; }
   std::uint64_t failed() const { return failed_; }
+  Latency& latency() { return latency_; }  // request sent -> answer parsed, microseconds
   void close();
 
  private:
@@ -36,6 +39,7 @@ class Publisher {
   unsigned window_;
   uv_tcp_t* tcp_ = nullptr;  // replaced on reconnect; freed in its close callback
   std::deque<std::string> unanswered_;
+  std::deque<std::uint64_t> sent_ns_;  // when each unanswered request was first sent
   uv_connect_t connect_;
   std::string input_;
   bool connected_ = false;
@@ -43,6 +47,7 @@ class Publisher {
   unsigned reconnects_ = 0;
   std::uint64_t answered_ = 0;
   std::uint64_t failed_ = 0;  // non-2xx answers
+  Latency latency_;
 };
 
 }  // namespace bench
