@@ -117,7 +117,7 @@ void check_push(const redisReply* r) {
 }
 
 // RedisStreamRead::parse: what it accepts is {epoch, top, first, entries} as the history script
-// returns it, every entry read from the reply.
+// returns it (entries in increasing offsets from first to top), every entry read from the reply.
 void check_stream_read(const redisReply* r) {
   RedisStreamRead read;
   if (!read.parse(kChannel, r)) return;
@@ -129,13 +129,15 @@ void check_stream_read(const redisReply* r) {
   const redisReply* list = r->element[3];
   check(list->type == REDIS_REPLY_ARRAY && read.entries.size() == list->elements, "not one entry per stream entry");
   check(read.exists || read.entries.empty(), "entries of a channel without a hash");
+  check(read.first <= read.top && (read.first > 0 || read.entries.empty()), "first above top, or entries without a first");
   std::uint64_t previous = 0;
   for (std::size_t i = 0; i < read.entries.size(); ++i) {
     const tether::BrokerMessage& m = read.entries[i];
     const redisReply* entry = list->element[i];
     check(m.channel.data() == kChannel.data() && m.channel.size() == kChannel.size(), "an entry's channel");
     check(m.id.epoch == read.epoch, "an entry outside the answer's epoch");
-    check(m.id.sequence > previous && m.id.sequence <= read.top, "entries not in increasing offsets up to top");
+    check(m.id.sequence > previous && m.id.sequence >= read.first && m.id.sequence <= read.top,
+          "entries not in increasing offsets from first to top");
     previous = m.id.sequence;
     std::string_view id = tether::text_of(entry->element[0]);
     check(decimal(id.substr(0, id.find('-')), UINT64_MAX) == m.id.sequence, "an entry's offset is not its id's", id);

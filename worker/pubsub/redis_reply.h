@@ -51,8 +51,9 @@ struct RedisStreamRead {
 
   // False when the reply is not the script's (an error, or Redis changed under us, or someone
   // impersonates it). The script never answers epoch 0 (the hub's "no epoch"), entries for a
-  // channel without a hash, or entries other than increasing offsets from 1 to top (XRANGE's
-  // order, HINCRBY's offsets): the broker's delivery relies on that order.
+  // channel without a hash, entries other than increasing offsets from first to top (XRANGE's
+  // order, HINCRBY's offsets: the broker's delivery relies on that order), or a first above top
+  // (a resume would be told it is complete).
   bool parse(std::string_view channel, const redisReply* reply);
 };
 
@@ -70,8 +71,9 @@ inline bool RedisStreamRead::parse(std::string_view channel, const redisReply* r
   if (!t || !f || !list || list->type != REDIS_REPLY_ARRAY || (!exists && list->elements > 0)) return false;
   top = *t;
   first = *f;
+  if (first > top || (first == 0 && list->elements > 0)) return false;
   entries.reserve(list->elements);
-  std::uint64_t previous = 0;
+  std::uint64_t previous = first > 0 ? first - 1 : 0;  // offsets from first on
   for (std::size_t i = 0; i < list->elements; ++i) {
     const redisReply* entry = list->element[i];
     std::string_view id = text_of(element(entry, 0));

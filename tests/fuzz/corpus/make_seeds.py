@@ -187,6 +187,8 @@ def redis_reply_seeds():
     write("redis_reply", "history-epoch-zero", history("0", 1, 1, entry(1, ms, "a")))
     write("redis_reply", "history-entries-without-hash", history("", 0, 0, entry(1, ms, "a")))
     write("redis_reply", "history-huge-offset", history(epoch, 2**64 - 1, 1, entry(2**64 - 1, ms, "a")))
+    write("redis_reply", "history-first-above-top", history(epoch, 3, 7))
+    write("redis_reply", "history-entry-before-first", history(epoch, 9, 5, entry(4, ms, "a"), entry(5, ms, "b")))
     write("redis_reply", "message-epoch-zero", message("tether:{news}", "0:1:%d:x" % ms))
 
 
