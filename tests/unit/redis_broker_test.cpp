@@ -548,3 +548,59 @@ TEST_F(RedisBrokerTest, AResumeOnANodeThatLagsBehindTheClientRepeatsNothingToIt)
   EXPECT_EQ(b.delivery.messages, (std::vector<std::string>{line("news", first, "m1"), line("news", {first.epoch, 2}, "m2"),
                                                            line("news", {first.epoch, 3}, "m3"), line("news", fourth, "m4")}));
 }
+
+// Anyone who can PUBLISH on the Redis can relay a message with any offset in the channel's
+// epoch. One beyond the channel's top is a hole the stream can never fill: the node must not
+// read the stream for it again and again (today every answer releases it, it is a hole again,
+// and the node asks once more, one history script per round trip, until 1024 messages later).
+TEST_F(RedisBrokerTest, AForgedOffsetBeyondTheTopDoesNotMakeTheNodeReadTheStreamOverAndOver) {
+  ASSERT_TRUE(started_);
+  Node& a = add_node();
+  Node& b = add_node();
+  subscribe(b, "news");
+  MessageId first = publish(a, "news", "m1").id;
+  ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 1; }));
+  int reads = calls_of(redis_, "xrange");
+  redis_.command({"PUBLISH", "test:{news}", std::to_string(first.epoch) + ":1000:1:forged"});
+  run_until([] { return false; }, 300ms);  // what the node does on its own meanwhile
+  EXPECT_LT(calls_of(redis_, "xrange") - reads, 10);
+  MessageId second = publish(a, "news", "m2").id;
+  EXPECT_TRUE(run_until([&] {
+    return std::find(b.delivery.messages.begin(), b.delivery.messages.end(), line("news", second, "m2")) != b.delivery.messages.end();
+  }));
+}
+
+// A forged first message after SUBSCRIBE fixes where the node's delivery starts: with the
+// largest offset, every real message of the epoch is "already delivered" and dropped.
+TEST_F(RedisBrokerTest, AForgedHugeOffsetAsTheFirstMessageDoesNotSilenceTheChannel) {
+  ASSERT_TRUE(started_);
+  Node& a = add_node();
+  Node& b = add_node();
+  MessageId first = publish(a, "news", "m1").id;
+  subscribe(b, "news");
+  redis_.command({"PUBLISH", "test:{news}", std::to_string(first.epoch) + ":18446744073709551615:1:forged"});
+  MessageId second = publish(a, "news", "m2").id;
+  EXPECT_TRUE(run_until([&] {
+    return std::find(b.delivery.messages.begin(), b.delivery.messages.end(), line("news", second, "m2")) != b.delivery.messages.end();
+  }));
+}
+
+// A forged message in another epoch makes the node believe Redis lost the channel; the next
+// real message then looks like a new epoch too, and the node reads and delivers the whole
+// stream again: every subscriber on it gets the history a second time.
+TEST_F(RedisBrokerTest, AForgedEpochDoesNotMakeTheNodeDeliverTheHistoryAgain) {
+  ASSERT_TRUE(started_);
+  Node& a = add_node();
+  Node& b = add_node();
+  subscribe(b, "news");
+  MessageId first = publish(a, "news", "m1").id;
+  publish(a, "news", "m2");
+  ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 2; }));
+  std::uint32_t other_epoch = first.epoch == UINT32_MAX ? 1 : first.epoch + 1;
+  redis_.command({"PUBLISH", "test:{news}", std::to_string(other_epoch) + ":1:1:forged"});
+  MessageId third = publish(a, "news", "m3").id;
+  ASSERT_TRUE(run_until([&] {
+    return std::find(b.delivery.messages.begin(), b.delivery.messages.end(), line("news", third, "m3")) != b.delivery.messages.end();
+  }));
+  EXPECT_EQ(std::count(b.delivery.messages.begin(), b.delivery.messages.end(), line("news", first, "m1")), 1);
+}

@@ -49,7 +49,11 @@ struct RedisStreamRead {
   std::uint64_t first = 0;  // oldest offset the stream holds, 0 when empty
   std::vector<BrokerMessage> entries;
 
-  // False when the reply is not the script's (an error, or Redis changed under us).
+  // False when the reply is not the script's (an error, or Redis changed under us, or someone
+  // impersonates it). The script never answers epoch 0 (the hub's "no epoch"), entries for a
+  // channel without a hash, entries other than increasing offsets from first to top (XRANGE's
+  // order, HINCRBY's offsets: the broker's delivery relies on that order), or a first above top
+  // (a resume would be told it is complete).
   bool parse(std::string_view channel, const redisReply* reply);
 };
 
@@ -59,21 +63,24 @@ inline bool RedisStreamRead::parse(std::string_view channel, const redisReply* r
   exists = !epoch_text.empty();
   if (exists) {
     auto e = number_in<std::uint32_t>(epoch_text);
-    if (!e) return false;
+    if (!e || *e == 0) return false;
     epoch = *e;
   }
   auto t = number_of(element(reply, 1)), f = number_of(element(reply, 2));
   const redisReply* list = element(reply, 3);
-  if (!t || !f || !list || list->type != REDIS_REPLY_ARRAY) return false;
+  if (!t || !f || !list || list->type != REDIS_REPLY_ARRAY || (!exists && list->elements > 0)) return false;
   top = *t;
   first = *f;
+  if (first > top || (first == 0 && list->elements > 0)) return false;
   entries.reserve(list->elements);
+  std::uint64_t previous = first > 0 ? first - 1 : 0;  // offsets from first on
   for (std::size_t i = 0; i < list->elements; ++i) {
     const redisReply* entry = list->element[i];
     std::string_view id = text_of(element(entry, 0));
     auto offset = number_in<std::uint64_t>(id.substr(0, id.find('-')));
     const redisReply* fields = element(entry, 1);
-    if (!offset || !fields || fields->type != REDIS_REPLY_ARRAY) return false;
+    if (!offset || *offset <= previous || *offset > top || !fields || fields->type != REDIS_REPLY_ARRAY) return false;
+    previous = *offset;
     BrokerMessage m{channel, MessageId{epoch, *offset}, 0, {}};
     for (std::size_t k = 0; k + 1 < fields->elements; k += 2) {
       std::string_view name = text_of(fields->element[k]), value = text_of(fields->element[k + 1]);
@@ -87,7 +94,8 @@ inline bool RedisStreamRead::parse(std::string_view channel, const redisReply* r
 
 // A message as the publish script PUBLISHes it: "<epoch>:<offset>:<time_ms>:<data>". Anyone who
 // can PUBLISH on the Redis can send anything: all three separators and numbers, or nothing (a
-// missing separator must not make the next search start over from the beginning).
+// missing separator must not make the next search start over from the beginning). Neither the
+// epoch nor the offset is ever 0 (redis_scripts.h).
 struct RedisRelayed {
   MessageId id;
   std::uint64_t time_ms = 0;
@@ -102,7 +110,7 @@ inline std::optional<RedisRelayed> parse_relayed(std::string_view payload) {
   auto epoch = number_in<std::uint32_t>(payload.substr(0, a));
   auto offset = number_in<std::uint64_t>(payload.substr(a + 1, b - a - 1));
   auto time_ms = number_in<std::uint64_t>(payload.substr(b + 1, c - b - 1));
-  if (!epoch || !offset || !time_ms || *offset == 0) return std::nullopt;
+  if (!epoch || !offset || !time_ms || *epoch == 0 || *offset == 0) return std::nullopt;
   return RedisRelayed{MessageId{*epoch, *offset}, *time_ms, payload.substr(c + 1)};
 }
 

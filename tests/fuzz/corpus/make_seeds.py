@@ -130,7 +130,69 @@ def tls_seeds():
     write("tls_stream", "data-12-split", b"\x06\x07GET /ws/news HTTP/1.1\r\nHost: x\r\n\r\n")
 
 
+def redis_reply_seeds():
+    # RESP as redis-server 7.0 answers the broker's scripts (redis_scripts.h) and pushes on its
+    # subscriber connection; several replies in one seed are one read of a connection.
+    def bulk(text):
+        text = text.encode() if isinstance(text, str) else text
+        return b"$%d\r\n%s\r\n" % (len(text), text)
+
+    def array(*items):
+        return b"*%d\r\n" % len(items) + b"".join(items)
+
+    def integer(n):
+        return b":%d\r\n" % n
+
+    def entry(offset, ms, data, fields=None):
+        return array(bulk("%d-0" % offset), array(*(fields or [bulk("t"), bulk(str(ms)), bulk("d"), bulk(data)])))
+
+    def history(epoch, top, first, *entries):
+        return array(bulk(epoch), integer(top), integer(first), array(*entries))
+
+    def message(channel, payload):
+        return array(bulk("message"), bulk(channel), bulk(payload))
+
+    epoch, ms = "1334769459", 1796135183120
+    nil, nil_array = b"$-1\r\n", b"*-1\r\n"
+    write("redis_reply", "history-three", history(epoch, 3, 1, entry(1, ms, "hello"), entry(2, ms + 203, "with: colons:in it"),
+                                                  entry(3, ms + 406, "")))
+    write("redis_reply", "history-no-hash", history("", 0, 0))
+    write("redis_reply", "history-nothing-new", history(epoch, 3, 1))
+    write("redis_reply", "history-trimmed", history(epoch, 250, 151, *[entry(o, ms + o, "m%d" % o) for o in range(240, 251)]))
+    write("redis_reply", "history-odd-fields", history(epoch, 9, 8, entry(8, 0, "", [bulk("d"), bulk("x"), bulk("t"), bulk("bad")]),
+                                                       entry(9, 0, "", [bulk("t"), integer(5), bulk("extra")])))
+    write("redis_reply", "history-nils", history(epoch, 2, 1, array(nil, nil_array), array(bulk("1-0"), nil)) + array(nil, nil, nil, nil))
+    write("redis_reply", "messages", message("tether:{news}", "%s:1:%d:hello" % (epoch, ms)) +
+          message("tether:{news}", "%s:2:%d:with: colons:in it" % (epoch, ms + 203)) + message("tether:{news}", "%s:3:%d:" % (epoch, ms + 406)))
+    write("redis_reply", "message-bad-payloads", message("tether:{news}", "1334769459:1") + message("tether:{news}", "::::") +
+          message("tether:{news}", "4294967296:1:1:x") + message("tether:{news}", "1:0:1:x") + message("other:{news}", "1:1:1:x"))
+    write("redis_reply", "subscribe", array(bulk("subscribe"), bulk("tether:{news}"), integer(1)) +
+          array(bulk("subscribe"), bulk("tether:{other}"), integer(2)) + array(bulk("unsubscribe"), bulk("tether:{other}"), integer(1)))
+    write("redis_reply", "publish-answer", array(bulk(epoch), integer(1), bulk(str(ms))))
+    write("redis_reply", "info-answer", array(bulk(epoch), integer(3), integer(3)) + array(bulk(""), integer(0), integer(0)))
+    write("redis_reply", "script-load", bulk("f06b29840180babdc6a2f5b3daa39e4812994c5d") + b"+OK\r\n")
+    write("redis_reply", "errors", b"-NOSCRIPT No matching script. Please use EVAL.\r\n" +
+          b"-BUSY Redis is busy running a script.\r\n" + b"-ERR unknown command\r\n" + array(b"-ERR in an array\r\n"))
+    write("redis_reply", "nils", nil + nil_array + array(nil, nil_array, integer(-1)) + integer(-9223372036854775807))
+    deep = message("tether:{news}", "1:1:1:deep")
+    for _ in range(6):
+        deep = array(deep, bulk("4"))
+    write("redis_reply", "deep-nesting", deep)
+    write("redis_reply", "truncated", history(epoch, 3, 1, entry(1, ms, "hello"))[:-9])
+    # Answers no script makes, which parse() refuses (the first one the fuzzer found).
+    write("redis_reply", "history-entry-above-top", history(epoch, 1, 1, entry(1, ms, "hello"), entry(2, ms, "x")))
+    write("redis_reply", "history-out-of-order", history(epoch, 9, 1, entry(5, ms, "a"), entry(3, ms, "b")))
+    write("redis_reply", "history-repeated-offset", history(epoch, 9, 1, entry(5, ms, "a"), entry(5, ms, "b")))
+    write("redis_reply", "history-offset-zero", history(epoch, 9, 1, entry(0, ms, "a")))
+    write("redis_reply", "history-epoch-zero", history("0", 1, 1, entry(1, ms, "a")))
+    write("redis_reply", "history-entries-without-hash", history("", 0, 0, entry(1, ms, "a")))
+    write("redis_reply", "history-huge-offset", history(epoch, 2**64 - 1, 1, entry(2**64 - 1, ms, "a")))
+    write("redis_reply", "history-first-above-top", history(epoch, 3, 7))
+    write("redis_reply", "history-entry-before-first", history(epoch, 9, 5, entry(4, ms, "a"), entry(5, ms, "b")))
+    write("redis_reply", "message-epoch-zero", message("tether:{news}", "0:1:%d:x" % ms))
+
+
 if __name__ == "__main__":
-    for make in (http_seeds, pubsub_seeds, config_seeds, message_id_seeds, tls_seeds):
+    for make in (http_seeds, pubsub_seeds, config_seeds, message_id_seeds, tls_seeds, redis_reply_seeds):
         make()
     sys.exit(0)
