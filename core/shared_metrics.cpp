@@ -200,6 +200,9 @@ void CoreMetrics::register_all(SharedMetrics& m) {
                                   MetricType::counter);
   broker_errors = m.register_metric("tether_broker_errors_total", "", "Broker requests that failed (answered 503).",
                                     MetricType::counter);
+  broker_refused = m.register_metric("tether_broker_refused_total", "",
+                                     "Messages from Redis pub/sub refused: malformed, forged or over max_message_size.",
+                                     MetricType::counter);
   broker_reconnects = m.register_metric("tether_broker_reconnects_total", "", "Redis connections made again after a loss.",
                                         MetricType::counter);
   const char* help = "Publish round trips to Redis (cumulative histogram buckets).";

@@ -96,6 +96,7 @@ struct CoreMetrics {
   std::uint32_t broker_recovered = 0;      // messages read from a stream to fill a hole
   std::uint32_t broker_lost = 0;           // offsets neither pub/sub nor the stream still had
   std::uint32_t broker_errors = 0;         // requests answered "unavailable"
+  std::uint32_t broker_refused = 0;        // relayed messages malformed, forged or too large
   std::uint32_t broker_reconnects = 0;
   // Publish round trips to Redis: cumulative buckets (le in microseconds below), and +Inf.
   static constexpr std::uint64_t kPublishBucketsUs[] = {250, 500, 1000, 2500, 5000, 10'000, 25'000, 100'000, 1'000'000};

@@ -604,3 +604,36 @@ TEST_F(RedisBrokerTest, AForgedEpochDoesNotMakeTheNodeDeliverTheHistoryAgain) {
   }));
   EXPECT_EQ(std::count(b.delivery.messages.begin(), b.delivery.messages.end(), line("news", first, "m1")), 1);
 }
+
+// The first message a node gets is past the channel's position, and genuine: pub/sub lost the
+// one before it. The stream's read from the position delivers that one first.
+TEST_F(RedisBrokerTest, AFirstMessageAfterAHoleGetsTheHoleFromThePositionFirst) {
+  ASSERT_TRUE(started_);
+  Node& a = add_node();
+  Node& b = add_node();
+  MessageId m1 = publish(a, "news", "m1").id;
+  subscribe(b, "news");
+  ASSERT_TRUE(run_until([&] { return calls_of(redis_, "evalsha") + calls_of(redis_, "eval") >= 2; }));
+  // m2 is sequenced and stored as the script would, but never PUBLISHed.
+  ASSERT_EQ(redis_.command({"HINCRBY", "test:{news}:meta", "top", "1"}), "2");
+  ASSERT_NE(redis_.command({"XADD", "test:{news}:history", "2-0", "t", "1", "d", "m2"}).find("2-0"), std::string::npos);
+  MessageId m3 = publish(a, "news", "m3").id;
+  ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 2; }));
+  EXPECT_EQ(b.delivery.messages, (std::vector<std::string>{line("news", {m1.epoch, 2}, "m2"), line("news", m3, "m3")}));
+}
+
+// A relayed message larger than [pubsub] max_message_size never came from a publish here.
+TEST_F(RedisBrokerTest, ARelayedMessageOverMaxMessageSizeIsRefused) {
+  ASSERT_TRUE(started_);
+  config_.max_message_size = 8;
+  Node& a = add_node();
+  Node& b = add_node();
+  subscribe(b, "news");
+  MessageId m1 = publish(a, "news", "small").id;
+  ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 1; }));
+  redis_.command({"PUBLISH", "test:{news}", std::to_string(m1.epoch) + ":2:1:" + std::string(9, 'x')});
+  MessageId m2 = publish(a, "news", "next").id;
+  ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 2; }));
+  EXPECT_EQ(b.delivery.messages.back(), line("news", m2, "next"));
+  EXPECT_EQ(b.broker->counters().refused, 1u);
+}

@@ -21,9 +21,9 @@ constexpr const char* kScriptText[] = {redis_script::kPublish, redis_script::kHi
 
 RedisBrokerConfig RedisBrokerConfig::from(const PubsubConfig& pubsub) {
   const RedisConfig& r = pubsub.redis;
-  return RedisBrokerConfig{r.addresses, r.prefix,          r.username,        r.password,
-                           r.db,        r.connect_timeout, r.command_timeout, pubsub.history_size,
-                           pubsub.history_ttl};
+  return RedisBrokerConfig{r.addresses,         r.prefix,           r.username,        r.password,
+                           r.db,                r.connect_timeout,  r.command_timeout, pubsub.history_size,
+                           pubsub.history_ttl, pubsub.max_message_size};
 }
 
 RedisBroker::RedisBroker(uv_loop_t* loop, RedisBrokerConfig config, std::size_t metrics_slot)
@@ -442,9 +442,12 @@ void RedisBroker::on_push(Shard& shard, const redisReply* reply) {
     return;
   }
   if (kind != "message") return;
-  count(&Counters::received, core_metrics().broker_received);
   std::optional<RedisRelayed> m = parse_relayed(text_of(element(reply, 2)));
-  if (!m) return;
+  if (!m || m->data.size() > config_.max_message_size) {
+    count(&Counters::refused, core_metrics().broker_refused);
+    return;
+  }
+  count(&Counters::received, core_metrics().broker_received);
   auto it = feeds_.find(*channel);
   if (it == feeds_.end() || it->second.subscribers == 0) return;
   accept(it->first, it->second, m->id, m->time_ms, m->data);

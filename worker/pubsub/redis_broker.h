@@ -38,6 +38,10 @@
 struct redisReply;
 
 namespace tether {
+struct RedisStreamRead;
+}
+
+namespace tether {
 
 struct RedisBrokerConfig {
   std::vector<RedisAddress> addresses;  // shards; at least one
@@ -49,6 +53,7 @@ struct RedisBrokerConfig {
   std::chrono::milliseconds command_timeout{1000};
   std::uint64_t history_size = 100;               // stream MAXLEN ~ (0: none kept)
   std::chrono::milliseconds history_ttl{300'000};  // stream expiry, refreshed by each publish; 0: none kept
+  std::uint64_t max_message_size = 64 * 1024;     // a relayed message larger than this is refused
 
   static RedisBrokerConfig from(const PubsubConfig& pubsub);
 };
@@ -61,6 +66,7 @@ class RedisBroker final : public Broker {
     std::uint64_t recovered = 0;  // messages read from a stream to fill a hole
     std::uint64_t lost = 0;       // offsets neither pub/sub nor the stream still had
     std::uint64_t errors = 0;     // requests answered `unavailable`
+    std::uint64_t refused = 0;    // relayed messages malformed, forged or over max_message_size
   };
 
   // Counts into shared metrics slot `metrics_slot` (the worker's).
@@ -99,10 +105,12 @@ class RedisBroker final : public Broker {
     bool known = false;           // `delivered` is set (a first message or a resume fixed it)
     MessageId delivered;          // the last offset handed to the hub, in the channel's epoch
     bool positioned = false;      // !known, and `delivered` holds where the channel stood at SUBSCRIBE
+    MessageId unfit;              // !known: a first message that did not fit the position, being checked
     unsigned resumes = 0;         // history requests in flight: live messages are held
     bool filling = false;         // a hole is being read from the stream
     bool fill_failed = false;     // retried when the command connection is back
     std::deque<HeldMessage> held;
+    std::size_t held_before_read = 0;  // of `held`, those that came before the read in flight was sent
   };
   struct Shard {
     std::unique_ptr<RedisConnection> commands;
@@ -145,6 +153,8 @@ class RedisBroker final : public Broker {
   void accept(std::string_view channel, Feed& feed, MessageId id, std::uint64_t time_ms, std::string_view data);
   void catch_up(std::string_view channel, Feed& feed, std::span<const BrokerMessage> entries, bool recovered);
   void start_epoch(std::string_view channel, Feed& feed, std::uint32_t epoch);
+  bool start_from(Feed& feed, MessageId first);
+  void drop_forged(std::string_view channel, Feed& feed, const RedisStreamRead& read);
   void lose(std::string_view channel, Feed& feed, std::uint64_t last_lost);
   void start_position(const std::string& channel, Feed& feed);
   void on_position(const std::string& channel, const redisReply* reply);

@@ -3,6 +3,8 @@
 // missing from the channel's stream first, holding the live messages that arrive meanwhile.
 #include <hiredis/hiredis.h>
 
+#include <algorithm>
+
 #include "core/log.h"
 #include "core/shared_metrics.h"
 #include "worker/pubsub/redis_broker.h"
@@ -11,39 +13,57 @@
 namespace tether {
 
 // One live message: delivered if it is the next offset, skipped if already delivered, held if
-// a hole is being filled or a resume answered; an offset jump starts filling the hole.
+// a hole is being filled or a resume answered. An offset jump, or another epoch, is a hole: the
+// stream's read decides what it was (anyone who can PUBLISH on the Redis can send anything, so
+// a message is never taken on its word alone to move a channel on).
 void RedisBroker::accept(std::string_view channel, Feed& feed, MessageId id, std::uint64_t time_ms, std::string_view data) {
   if (feed.resumes > 0 || feed.filling || feed.fill_failed) {
     hold(feed, id, time_ms, data);
     if (feed.fill_failed && !feed.filling) start_fill(std::string(channel), feed);
     return;
   }
-  if (!feed.known) {
-    feed.known = true;  // the first message since SUBSCRIBE: nothing before it is owed
-    feed.delivered = MessageId{id.epoch, id.sequence - 1};
-  } else if (id.epoch != feed.delivered.epoch) {
-    start_epoch(channel, feed, id.epoch);  // all of it is new to this worker
-  }
-  if (id.sequence <= feed.delivered.sequence) return;  // had it (from a fill or a resume)
-  if (id.sequence == feed.delivered.sequence + 1) {
-    feed.delivered = id;
-    deliver(channel, id, time_ms, data);
+  if ((!feed.known && !start_from(feed, id)) || id.epoch != feed.delivered.epoch ||
+      id.sequence > feed.delivered.sequence + 1) {
+    hold(feed, id, time_ms, data);
+    start_fill(std::string(channel), feed);
     return;
   }
-  hold(feed, id, time_ms, data);
-  start_fill(std::string(channel), feed);
+  if (id.sequence <= feed.delivered.sequence) return;  // had it (from a fill or a resume)
+  feed.delivered = id;
+  deliver(channel, id, time_ms, data);
+}
+
+// Where delivery starts at the first live message of a newly followed channel. Everything
+// pub/sub relays after the SUBSCRIBE is owed, so the message itself starts it if it fits where
+// the channel stood (the position read after the SUBSCRIBE). One that does not (past it, or of
+// another epoch) is forged, or pub/sub lost what came before it: false, and the stream's read
+// from the position settles which (on_fill).
+bool RedisBroker::start_from(Feed& feed, MessageId first) {
+  const MessageId floor = feed.delivered;  // with `positioned`
+  bool fits = !feed.positioned || (floor.epoch == 0 ? first.sequence == 1
+                                                     : first.epoch == floor.epoch && first.sequence <= floor.sequence + 1);
+  if (!fits) {
+    feed.unfit = first;
+    return false;
+  }
+  feed.known = true;
+  feed.delivered = MessageId{first.epoch, first.sequence - 1};
+  return true;
 }
 
 // Bounded: past the bound the oldest held messages go, and the fill reads them from the stream
 // (it starts at the last delivered offset and ends before the first held one).
 void RedisBroker::hold(Feed& feed, MessageId id, std::uint64_t time_ms, std::string_view data) {
   feed.held.push_back(HeldMessage{id, time_ms, std::string(data)});
-  if (feed.held.size() > kMaxHeld) feed.held.pop_front();
+  if (feed.held.size() <= kMaxHeld) return;
+  feed.held.pop_front();
+  if (feed.held_before_read > 0) --feed.held_before_read;
 }
 
 void RedisBroker::start_fill(const std::string& channel, Feed& feed) {
   feed.filling = true;
   feed.fill_failed = false;
+  feed.held_before_read = feed.held.size();
   // A hole ends before the first held message; after a resubscription nothing bounds it.
   MessageId after = feed.delivered;
   std::uint64_t last = feed.held.empty() ? 0 : feed.held.front().id.sequence - 1;
@@ -53,28 +73,35 @@ void RedisBroker::start_fill(const std::string& channel, Feed& feed) {
   if (!sent) later([this, channel] { on_fill(channel, nullptr); });
 }
 
-// Where a newly followed channel stands (the info script: epoch, top). Live messages are not
-// held for it: the first one still fixes the position (pub/sub and this read come over two
-// connections, in no common order). It serves a channel that had no message here by the time
-// the subscriber connection is lost: the resubscription then reads from this position, so a
-// loss (a Redis restarted without its data) is noticed and said.
-// Not sent (no command connection): the channel goes without a position, as if never read.
+// Where a newly followed channel stands (the info script: epoch, top), read once its SUBSCRIBE
+// is confirmed; live messages are held meanwhile. It bounds where the first message may start
+// delivery (start_from), and serves a channel that had no message yet when the subscriber
+// connection is lost: the resubscription reads from it, so a loss (a Redis restarted without
+// its data) is noticed and said.
 void RedisBroker::start_position(const std::string& channel, Feed& feed) {
-  run_script(shards_[feed.shard], kInfoScript, channel, {},
-             [this, channel](const redisReply* reply) { on_position(channel, reply); });
+  feed.filling = true;
+  feed.held_before_read = feed.held.size();
+  bool sent = run_script(shards_[feed.shard], kInfoScript, channel, {},
+                         [this, channel](const redisReply* reply) { on_position(channel, reply); });
+  if (!sent) later([this, channel] { on_position(channel, nullptr); });
 }
 
+// Without an answer the channel goes unpositioned: its first message starts delivery.
 void RedisBroker::on_position(const std::string& channel, const redisReply* reply) {
   if (closed_) return;
   auto it = feeds_.find(channel);
-  if (it == feeds_.end() || it->second.known) return;
+  if (it == feeds_.end()) return;
+  Feed& feed = it->second;
+  feed.filling = false;
   auto top = number_of(element(reply, 1));
   std::string_view epoch_text = text_of(element(reply, 0));
   auto epoch = epoch_text.empty() ? std::optional<std::uint32_t>(0) : number_in<std::uint32_t>(epoch_text);
-  if (is_error(reply) || !top || !epoch) return;
-  // Epoch 0: no such channel yet, so every offset of the epoch that starts it is owed.
-  it->second.positioned = true;
-  it->second.delivered = MessageId{*epoch, *epoch == 0 ? 0 : *top};
+  if (!feed.known && !is_error(reply) && top && epoch) {
+    // Epoch 0: no such channel yet, so every offset of the epoch that starts it is owed.
+    feed.positioned = true;
+    feed.delivered = MessageId{*epoch, *epoch == 0 ? 0 : *top};
+  }
+  release_held(it->first, feed);
 }
 
 // The stream's answer for a hole: deliver what follows the last delivered offset, then the
@@ -92,9 +119,37 @@ void RedisBroker::on_fill(const std::string& channel, const redisReply* reply) {
   }
   // Redis lost the channel (restarted without persistence, flushed, expired): the read, if
   // any, is of its next epoch, all of it new here.
-  if (!read.exists || read.epoch != feed.delivered.epoch) start_epoch(it->first, feed, read.exists ? read.epoch : 0);
-  catch_up(it->first, feed, read.entries, true);
+  drop_forged(it->first, feed, read);
+  // A first message that did not fit and is no forgery: pub/sub lost what came before it, and
+  // everything after the position is owed.
+  if (!feed.known && !feed.held.empty() && feed.held.front().id.epoch == feed.unfit.epoch &&
+      feed.held.front().id.sequence == feed.unfit.sequence)
+    feed.known = true;
+  if (feed.known) {
+    if (!read.exists || read.epoch != feed.delivered.epoch) start_epoch(it->first, feed, read.exists ? read.epoch : 0);
+    catch_up(it->first, feed, read.entries, true);
+  }
   release_held(it->first, feed);
+}
+
+// A live message that came before the read was sent was published before it ran: the publish
+// script raises the channel's top, in its epoch, before it PUBLISHes. One that the read does
+// not account for (another epoch, beyond the top, a channel Redis does not have) never came
+// from the script: it is dropped, rather than filled as a hole again and again.
+void RedisBroker::drop_forged(std::string_view channel, Feed& feed, const RedisStreamRead& read) {
+  std::size_t before = std::min(feed.held_before_read, feed.held.size());
+  feed.held_before_read = 0;
+  auto is_forged = [&](const HeldMessage& m) {
+    return !read.exists || m.id.epoch != read.epoch || m.id.sequence > read.top;
+  };
+  auto end = feed.held.begin() + static_cast<std::ptrdiff_t>(before);
+  auto kept_end = std::remove_if(feed.held.begin(), end, is_forged);
+  auto forged = static_cast<std::size_t>(end - kept_end);
+  if (forged == 0) return;
+  feed.held.erase(kept_end, end);
+  count(&Counters::refused, core_metrics().broker_refused, forged);
+  LOG_WARN("redis channel %.*s: %zu relayed message%s no publish made (another epoch, or past the top): dropped",
+           static_cast<int>(channel.size()), channel.data(), forged, forged == 1 ? "" : "s");
 }
 
 // Delivers what a stream read holds after the last delivered offset, saying so when some of
