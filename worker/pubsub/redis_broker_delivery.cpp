@@ -114,6 +114,11 @@ void RedisBroker::on_fill(const std::string& channel, const redisReply* reply) {
   feed.filling = false;
   RedisStreamRead read;
   if (!read.parse(it->first, reply)) {
+    // No answer (the connection is down: retried when it is back), or one no script makes (the
+    // keys were written by someone else): live messages wait, and each retries the read.
+    if (reply && !feed.fill_failed)
+      LOG_WARN("redis channel %s: the stream's answer is not the history script's (%s): its messages wait", channel.c_str(),
+               is_error(reply) ? reply->str : "keys written by another program?");
     feed.fill_failed = true;
     return;
   }
