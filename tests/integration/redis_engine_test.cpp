@@ -7,7 +7,9 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <regex>
 #include <set>
@@ -37,7 +39,8 @@ const std::string kServerExtra = "modules_dir = \"" + std::string(TETHER_MODULES
 std::string node_config(const std::vector<const RedisServer*>& shards) {
   std::string addresses;
   for (const RedisServer* shard : shards) addresses += (addresses.empty() ? "\"" : ", \"") + shard->address() + "\"";
-  return "[modules.websocket]\n[modules.sse]\n\n"
+  return "[modules.health]\n[modules.websocket]\n[modules.sse]\n\n"
+         "[[route]]\npath = \"/metrics\"\nhandler = \"health\"\n\n"
          "[[route]]\npath = \"/pub/*\"\nhandler = \"publish\"\n\n"
          "[[route]]\npath = \"/ws/*\"\nhandler = \"websocket\"\n\n"
          "[[route]]\npath = \"/sse/*\"\nhandler = \"sse\"\n\n"
@@ -120,6 +123,13 @@ void expect_connected(const Subscribers& subscribers) {
   for (const auto& s : subscribers) EXPECT_TRUE(s->wait_connected()) << describe(s->kind()) << " on " << s->channel();
 }
 
+// The subscribers each worker of `node` holds (the health module's tether_subscribers).
+std::vector<long> subscribers_per_worker(const TetherServer& node) {
+  auto page = http_get(node.port(), "/metrics");
+  std::map<std::string, long> values = page ? parse_metrics(page->body) : std::map<std::string, long>();
+  return {values["tether_subscribers{worker=\"0\"}"], values["tether_subscribers{worker=\"1\"}"]};
+}
+
 // The integer field `name` of a flat JSON object, -1 if absent.
 long json_number_field(const std::string& json, const std::string& name) {
   std::smatch m;
@@ -134,11 +144,27 @@ TEST(RedisEngine, EverySubscriberOnBothNodesGetsEveryMessageOnceInOrderWithTheId
   ASSERT_TRUE(redis.start());
   TwoNodes nodes({&redis});
   ASSERT_TRUE(nodes.start()) << nodes.logs();
-  // Two of each kind on each node (without a resume id: live delivery only), so that both
-  // workers of a node most likely have some.
+  // A WebSocket and an SSE subscriber on each node (without a resume id: live delivery only),
+  // and more until each worker of each node has some.
   Subscribers subscribers;
-  for (int round = 0; round < 2; ++round) subscribe(&subscribers, {nodes.a.port(), nodes.b.port()}, "news", "");
-  expect_connected(subscribers);
+  auto on_every_worker = [&] {
+    for (const TetherServer* node : {&nodes.a, &nodes.b})
+      for (long count : subscribers_per_worker(*node))
+        if (count == 0) return false;
+    return true;
+  };
+  for (int round = 0; round < 8 && (round < 2 || !on_every_worker()); ++round) {
+    subscribe(&subscribers, {nodes.a.port(), nodes.b.port()}, "news", "");
+    expect_connected(subscribers);
+    auto all_counted = [&] {
+      long total = 0;
+      for (const TetherServer* node : {&nodes.a, &nodes.b})
+        for (long count : subscribers_per_worker(*node)) total += count;
+      return total == static_cast<long>(subscribers.size());
+    };
+    ASSERT_TRUE(wait_until(all_counted, 5s)) << "the workers do not count " << subscribers.size() << " subscribers";
+  }
+  ASSERT_TRUE(on_every_worker()) << "the kernel put every subscriber of a node on one worker";
   // A subscription is live once its node has subscribed in Redis, a moment after the answer:
   // warm-up messages until every subscriber has had one, then nobody may miss anything.
   int warm_ups = 0;
@@ -191,6 +217,34 @@ TEST(RedisEngine, ASubscriberResumingOnTheOtherNodeGetsExactlyWhatItMissed) {
   expect_connected(again);
   publish(nodes.b.port(), "feed", "after", &missed);
   expect_exactly(again, missed);
+}
+
+TEST(RedisEngine, ClientsHoppingBetweenTheNodesDuringPublishingMissAndRepeatNothing) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.start());
+  TwoNodes nodes({&redis});
+  ASSERT_TRUE(nodes.start()) << nodes.logs();
+  std::string start = publish_message(nodes.a.port(), "hopping", "start");
+  ASSERT_NE(start, "");
+  Subscribers subscribers;
+  subscribe(&subscribers, {nodes.a.port(), nodes.b.port()}, "hopping", start);
+  expect_connected(subscribers);
+  // Each resume races the live messages of the node it lands on, which may lag behind the
+  // node whose id the client holds.
+  std::vector<Message> published;
+  std::atomic<bool> done{false};
+  std::thread publisher([&] {
+    for (int i = 0; i < 300; ++i) publish(nodes.port(i), "hopping", "m" + std::to_string(i), &published);
+    done = true;
+  });
+  while (!done) {
+    for (const auto& s : subscribers) s->hop();
+    std::this_thread::sleep_for(20ms);  // the pace of the hops, not a wait for something
+  }
+  publisher.join();
+  publish(nodes.b.port(), "hopping", "end", &published);
+  expect_exactly(subscribers, published);
+  for (const auto& s : subscribers) EXPECT_GE(s->subscriptions(), 10) << describe(s->kind()) << " hopped too little";
 }
 
 TEST(RedisEngine, ReloadsOfBothNodesDuringPublishingLoseAndRepeatNothing) {

@@ -47,7 +47,7 @@ bool ResumingSubscriber::read_websocket(int port) {
   std::string since = last_id();
   if (ws.open(port, "/ws/" + channel_ + (since.empty() ? "" : "?since=" + since)) != 101) return false;
   subscribed();
-  while (!stopping_) {
+  while (!stopping_ && !hopping_.exchange(false)) {
     auto frame = ws.read_frame(kPoll);
     if (!frame) {
       if (ws.closed()) break;
@@ -67,7 +67,7 @@ bool ResumingSubscriber::read_sse(int port) {
   SseClient sse;
   if (sse.open(port, "/sse/" + channel_, last_id()) != 200) return false;
   subscribed();
-  while (!stopping_) {
+  while (!stopping_ && !hopping_.exchange(false)) {
     auto event = sse.read_event(kPoll);
     if (!event) {
       if (sse.ended()) break;

@@ -37,6 +37,9 @@ class ResumingSubscriber {
   bool wait_connected(std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
   // Until a message with this data has arrived.
   bool wait_for_data(const std::string& data, std::chrono::milliseconds timeout) const;
+  // Leaves the current connection, as a client whose network changed: it comes back at once,
+  // resuming on the next port.
+  void hop() { hopping_ = true; }
   // Closes the connection and ends the thread (what was received stays readable).
   void stop();
 
@@ -66,6 +69,7 @@ class ResumingSubscriber {
   int gaps_ = 0;
   int subscriptions_ = 0;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> hopping_{false};
   std::thread thread_;  // last: starts once the rest is built
 };
 
