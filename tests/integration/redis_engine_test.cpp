@@ -22,6 +22,7 @@
 #include "support/redis_server.h"
 #include "support/resuming_subscriber.h"
 #include "support/tether_server.h"
+#include "support/ws_client.h"
 
 using namespace tether::test;
 
@@ -34,7 +35,7 @@ using Subscribers = std::vector<std::unique_ptr<ResumingSubscriber>>;
 const std::string kServerExtra = "modules_dir = \"" + std::string(TETHER_MODULES_BUILD_DIR) +
                                  "\"\ndrain_timeout = \"300ms\"\n";
 
-// A node's config: publish, WebSocket and SSE routes, the Redis broker on `shards`. The history
+// A node's config: publish, WebSocket, SSE and chat-room routes, the Redis broker on `shards`. The history
 // holds every message a test publishes, so that a resume never meets its end.
 std::string node_config(const std::vector<const RedisServer*>& shards) {
   std::string addresses;
@@ -44,6 +45,7 @@ std::string node_config(const std::vector<const RedisServer*>& shards) {
          "[[route]]\npath = \"/pub/*\"\nhandler = \"publish\"\n\n"
          "[[route]]\npath = \"/ws/*\"\nhandler = \"websocket\"\n\n"
          "[[route]]\npath = \"/sse/*\"\nhandler = \"sse\"\n\n"
+         "[[route]]\npath = \"/room/*\"\nhandler = \"websocket\"\n[route.websocket]\nclient_messages = \"publish\"\n\n"
          "[pubsub]\nbroker = \"redis\"\nhistory_size = 1000\n\n"
          "[pubsub.redis]\naddresses = [" + addresses + "]\n";
 }
@@ -366,4 +368,29 @@ TEST(RedisEngine, ChannelInfoOnTheOtherNodeShowsTheSameLastIdAndHistory) {
     EXPECT_EQ(json_string_field(info->body, "last_id"), published.back().id) << info->body;
     EXPECT_EQ(json_number_field(info->body, "history"), 7) << info->body;
   }
+}
+
+TEST(RedisEngine, WhatAClientSaysInARoomReachesTheRoomOnBothNodesWithOneIdEach) {
+  RedisServer redis;
+  ASSERT_TRUE(redis.start());
+  TwoNodes nodes({&redis});
+  ASSERT_TRUE(nodes.start()) << nodes.logs();
+  std::string start = publish_message(nodes.a.port(), "lobby", "start");
+  ASSERT_NE(start, "");
+  Subscribers listeners;
+  subscribe(&listeners, {nodes.a.port(), nodes.b.port()}, "lobby", start);
+  expect_connected(listeners);
+  WsClient talker;  // resuming too, so that it hears even what it said before its node subscribed
+  ASSERT_EQ(talker.open(nodes.a.port(), "/room/lobby?since=" + start), 101);
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(talker.send_text("hello " + std::to_string(i)));
+  // The talker hears itself: once the last is back, all were published, with these ids.
+  std::vector<Message> said;
+  while (said.size() < 20) {
+    auto m = talker.read_message();
+    ASSERT_TRUE(m) << said.size() << " of 20 heard back";
+    said.push_back({json_string_field(*m, "id"), json_string_field(*m, "data")});
+    EXPECT_EQ(said.back().data, "hello " + std::to_string(said.size() - 1));
+  }
+  publish(nodes.b.port(), "lobby", "end", &said);
+  expect_exactly(listeners, said);
 }
