@@ -3,7 +3,8 @@
 // subscribers on both. What one machine guarantees must hold across them: every subscriber gets
 // every message once and in order, with the same id on every node; a client resumes on the other
 // node with exactly what it missed; reloads and a whole restart of a node lose nothing; channels
-// are spread over several Redis shards, each on exactly one.
+// are spread over several Redis shards, each on exactly one; a room's client messages reach
+// both nodes.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -35,8 +36,8 @@ using Subscribers = std::vector<std::unique_ptr<ResumingSubscriber>>;
 const std::string kServerExtra = "modules_dir = \"" + std::string(TETHER_MODULES_BUILD_DIR) +
                                  "\"\ndrain_timeout = \"300ms\"\n";
 
-// A node's config: publish, WebSocket, SSE and chat-room routes, the Redis broker on `shards`. The history
-// holds every message a test publishes, so that a resume never meets its end.
+// A node's config: metrics, publish, WebSocket, SSE and chat-room routes, the Redis broker on
+// `shards`. The history holds every message a test publishes, so a resume never meets its end.
 std::string node_config(const std::vector<const RedisServer*>& shards) {
   std::string addresses;
   for (const RedisServer* shard : shards) addresses += (addresses.empty() ? "\"" : ", \"") + shard->address() + "\"";
