@@ -133,6 +133,26 @@ std::vector<long> subscribers_per_worker(const TetherServer& node) {
   return {values["tether_subscribers{worker=\"0\"}"], values["tether_subscribers{worker=\"1\"}"]};
 }
 
+// For a failure's report: where each subscriber is connected, what each worker counts and how
+// many Redis connections listen to `channel`.
+std::string state_of(const TwoNodes& nodes, const RedisServer& redis, const std::string& channel,
+                     const Subscribers& subscribers) {
+  std::ostringstream text;
+  for (std::size_t i = 0; i < subscribers.size(); ++i) {
+    int port = subscribers[i]->port();
+    text << describe(subscribers[i]->kind()) << " subscriber " << i << " on "
+         << (port == nodes.a.port() ? "node A" : port == nodes.b.port() ? "node B" : "no node") << ", last id "
+         << subscribers[i]->last_id() << "\n";
+  }
+  for (const TetherServer* node : {&nodes.a, &nodes.b}) {
+    std::vector<long> counts = subscribers_per_worker(*node);
+    text << (node == &nodes.a ? "node A" : "node B") << " workers count " << counts[0] << " and " << counts[1]
+         << " subscribers\n";
+  }
+  text << "PUBSUB NUMSUB: " << redis.command({"PUBSUB", "NUMSUB", "tether:{" + channel + "}"}) << "\n";
+  return text.str();
+}
+
 // The integer field `name` of a flat JSON object, -1 if absent.
 long json_number_field(const std::string& json, const std::string& name) {
   std::smatch m;
@@ -247,6 +267,7 @@ TEST(RedisEngine, ClientsHoppingBetweenTheNodesDuringPublishingMissAndRepeatNoth
   publisher.join();
   publish(nodes.b.port(), "hopping", "end", &published);
   expect_exactly(subscribers, published);
+  if (HasFailure()) ADD_FAILURE() << state_of(nodes, redis, "hopping", subscribers) << nodes.logs();
   for (const auto& s : subscribers) EXPECT_GE(s->subscriptions(), 10) << describe(s->kind()) << " hopped too little";
 }
 

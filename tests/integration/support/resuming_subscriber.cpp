@@ -37,6 +37,7 @@ void ResumingSubscriber::run() {
   for (std::size_t attempt = 0; !stopping_; ++attempt) {
     int port = ports_[attempt % ports_.size()];
     bool answered = kind_ == Kind::websocket ? read_websocket(port) : read_sse(port);
+    port_ = 0;
     // A node that is down or restarting: try again soon, as a client's back-off would.
     if (!answered && !stopping_) std::this_thread::sleep_for(kPoll);
   }
@@ -46,7 +47,7 @@ bool ResumingSubscriber::read_websocket(int port) {
   WsClient ws;
   std::string since = last_id();
   if (ws.open(port, "/ws/" + channel_ + (since.empty() ? "" : "?since=" + since)) != 101) return false;
-  subscribed();
+  subscribed(port);
   while (!stopping_ && !hopping_.exchange(false)) {
     auto frame = ws.read_frame(kPoll);
     if (!frame) {
@@ -66,7 +67,7 @@ bool ResumingSubscriber::read_websocket(int port) {
 bool ResumingSubscriber::read_sse(int port) {
   SseClient sse;
   if (sse.open(port, "/sse/" + channel_, last_id()) != 200) return false;
-  subscribed();
+  subscribed(port);
   while (!stopping_ && !hopping_.exchange(false)) {
     auto event = sse.read_event(kPoll);
     if (!event) {
@@ -90,7 +91,8 @@ void ResumingSubscriber::notice_gap() {
   ++gaps_;
 }
 
-void ResumingSubscriber::subscribed() {
+void ResumingSubscriber::subscribed(int port) {
+  port_ = port;
   std::lock_guard lock(mutex_);
   ++subscriptions_;
 }

@@ -48,6 +48,7 @@ class ResumingSubscriber {
   std::string last_id() const;
   int gaps() const;
   int subscriptions() const;  // answered subscriptions: 1 while it never had to come back
+  int port() const { return port_; }  // of the subscription now answered, 0 between two
   const std::string& channel() const { return channel_; }
   Kind kind() const { return kind_; }
 
@@ -58,7 +59,7 @@ class ResumingSubscriber {
   bool read_sse(int port);
   void take(const std::string& id, const std::string& data);
   void notice_gap();
-  void subscribed();
+  void subscribed(int port);
 
   const Kind kind_;
   const std::vector<int> ports_;
@@ -70,6 +71,7 @@ class ResumingSubscriber {
   int subscriptions_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> hopping_{false};
+  std::atomic<int> port_{0};
   std::thread thread_;  // last: starts once the rest is built
 };
 
