@@ -82,7 +82,7 @@ bool ResumingSubscriber::read_sse(int port) {
 
 void ResumingSubscriber::take(const std::string& id, const std::string& data) {
   std::lock_guard lock(mutex_);
-  messages_.push_back({id, data});
+  messages_.push_back({id, data, subscriptions_, port_});
   last_id_ = id;
 }
 

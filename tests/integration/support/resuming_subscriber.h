@@ -25,6 +25,8 @@ class ResumingSubscriber {
   struct Message {
     std::string id;
     std::string data;
+    int subscription = 0;  // which answered subscription (1, 2, …) delivered it
+    int port = 0;          // and on which port
   };
 
   // Subscribes on ports[0] (resuming after `since` when it is not empty), reconnects on the next.
