@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "support/http_client.h"
+#include "support/publisher.h"
 #include "support/redis_server.h"
 #include "support/resuming_subscriber.h"
 #include "support/tether_server.h"
@@ -66,10 +67,16 @@ struct TwoNodes {
 
 std::string describe(Kind kind) { return kind == Kind::websocket ? "WebSocket" : "SSE"; }
 
+// POSTs `data` to /pub/<channel> on a fresh connection: the id the answer carries, "" unless 200.
+std::string publish_id(int port, const std::string& channel, const std::string& data) {
+  auto [status, body] = publish(port, channel, data);
+  return status == 200 ? Publisher::json_field(body, "id") : "";
+}
+
 // Publishes `data` and appends what the subscribers must get to *expected (a failure if the
 // publish was not answered 200 with an id).
-void publish(int port, const std::string& channel, const std::string& data, std::vector<Message>* expected) {
-  std::string id = publish_message(port, channel, data);
+void publish_into(int port, const std::string& channel, const std::string& data, std::vector<Message>* expected) {
+  std::string id = publish_id(port, channel, data);
   EXPECT_NE(id, "") << "POST /pub/" << channel << " of " << data << " on port " << port << " failed";
   if (!id.empty()) expected->push_back({id, data});
 }
@@ -78,7 +85,7 @@ void publish(int port, const std::string& channel, const std::string& data, std:
 std::vector<Message> publish_alternating(const TwoNodes& nodes, const std::string& channel, const std::string& prefix,
                                          int count) {
   std::vector<Message> published;
-  for (int i = 0; i < count; ++i) publish(nodes.port(i), channel, prefix + std::to_string(i), &published);
+  for (int i = 0; i < count; ++i) publish_into(nodes.port(i), channel, prefix + std::to_string(i), &published);
   return published;
 }
 
@@ -132,8 +139,7 @@ void expect_connected(const Subscribers& subscribers) {
 
 // The subscribers each worker of `node` holds (the health module's tether_subscribers).
 std::vector<long> subscribers_per_worker(const TetherServer& node) {
-  auto page = http_get(node.port(), "/metrics");
-  std::map<std::string, long> values = page ? parse_metrics(page->body) : std::map<std::string, long>();
+  std::map<std::string, long> values = metrics(node.port());
   return {values["tether_subscribers{worker=\"0\"}"], values["tether_subscribers{worker=\"1\"}"]};
 }
 
@@ -197,7 +203,7 @@ TEST(RedisEngine, EverySubscriberOnBothNodesGetsEveryMessageOnceInOrderWithTheId
   // warm-up messages until every subscriber has had one, then nobody may miss anything.
   int warm_ups = 0;
   auto all_live = [&] {
-    publish_message(nodes.port(warm_ups), "news", "warm-up " + std::to_string(warm_ups));
+    publish_id(nodes.port(warm_ups), "news", "warm-up " + std::to_string(warm_ups));
     ++warm_ups;
     for (const auto& s : subscribers)
       if (s->messages().empty()) return false;
@@ -206,7 +212,7 @@ TEST(RedisEngine, EverySubscriberOnBothNodesGetsEveryMessageOnceInOrderWithTheId
   ASSERT_TRUE(wait_until(all_live, 5s, 20ms)) << "some subscriber got none of " << warm_ups << " warm-up messages";
 
   std::vector<Message> published = publish_alternating(nodes, "news", "m", 200);
-  publish(nodes.a.port(), "news", "end", &published);
+  publish_into(nodes.a.port(), "news", "end", &published);
   for (std::size_t i = 0; i < subscribers.size(); ++i) {
     const ResumingSubscriber& s = *subscribers[i];
     ASSERT_TRUE(s.wait_for_data("end", 10s)) << describe(s.kind()) << " subscriber " << i;
@@ -224,7 +230,7 @@ TEST(RedisEngine, ASubscriberResumingOnTheOtherNodeGetsExactlyWhatItMissed) {
   ASSERT_TRUE(redis.start());
   TwoNodes nodes({&redis});
   ASSERT_TRUE(nodes.start()) << nodes.logs();
-  std::string start = publish_message(nodes.a.port(), "feed", "start");
+  std::string start = publish_id(nodes.a.port(), "feed", "start");
   ASSERT_NE(start, "");
   // A WebSocket client on node A and an SSE client on node B read the first part.
   Subscribers first;
@@ -243,7 +249,7 @@ TEST(RedisEngine, ASubscriberResumingOnTheOtherNodeGetsExactlyWhatItMissed) {
   again.push_back(std::make_unique<ResumingSubscriber>(Kind::sse, std::vector<int>{nodes.a.port()}, "feed",
                                                        first[1]->last_id()));
   expect_connected(again);
-  publish(nodes.b.port(), "feed", "after", &missed);
+  publish_into(nodes.b.port(), "feed", "after", &missed);
   expect_exactly(again, missed);
 }
 
@@ -252,7 +258,7 @@ TEST(RedisEngine, ClientsHoppingBetweenTheNodesDuringPublishingMissAndRepeatNoth
   ASSERT_TRUE(redis.start());
   TwoNodes nodes({&redis});
   ASSERT_TRUE(nodes.start()) << nodes.logs();
-  std::string start = publish_message(nodes.a.port(), "hopping", "start");
+  std::string start = publish_id(nodes.a.port(), "hopping", "start");
   ASSERT_NE(start, "");
   Subscribers subscribers;
   for (int round = 0; round < 2; ++round) subscribe(&subscribers, {nodes.a.port(), nodes.b.port()}, "hopping", start);
@@ -262,7 +268,7 @@ TEST(RedisEngine, ClientsHoppingBetweenTheNodesDuringPublishingMissAndRepeatNoth
   std::vector<Message> published;
   std::atomic<bool> done{false};
   std::thread publisher([&] {
-    for (int i = 0; i < 300; ++i) publish(nodes.port(i), "hopping", "m" + std::to_string(i), &published);
+    for (int i = 0; i < 300; ++i) publish_into(nodes.port(i), "hopping", "m" + std::to_string(i), &published);
     done = true;
   });
   while (!done) {
@@ -270,7 +276,7 @@ TEST(RedisEngine, ClientsHoppingBetweenTheNodesDuringPublishingMissAndRepeatNoth
     std::this_thread::sleep_for(20ms);  // the pace of the hops, not a wait for something
   }
   publisher.join();
-  publish(nodes.b.port(), "hopping", "end", &published);
+  publish_into(nodes.b.port(), "hopping", "end", &published);
   expect_exactly(subscribers, published);
   if (HasFailure()) ADD_FAILURE() << state_of(nodes, redis, "hopping", subscribers) << nodes.logs();
   for (const auto& s : subscribers) EXPECT_GE(s->subscriptions(), 10) << describe(s->kind()) << " hopped too little";
@@ -281,7 +287,7 @@ TEST(RedisEngine, ReloadsOfBothNodesDuringPublishingLoseAndRepeatNothing) {
   ASSERT_TRUE(redis.start());
   TwoNodes nodes({&redis});
   ASSERT_TRUE(nodes.start()) << nodes.logs();
-  std::string start = publish_message(nodes.a.port(), "reloading", "start");
+  std::string start = publish_id(nodes.a.port(), "reloading", "start");
   ASSERT_NE(start, "");
   // Told to go by a drain, a subscriber comes back on the other node, then on its own again.
   Subscribers subscribers;
@@ -292,12 +298,12 @@ TEST(RedisEngine, ReloadsOfBothNodesDuringPublishingLoseAndRepeatNothing) {
   const std::vector<const TetherServer*> reload_order{&nodes.a, &nodes.b, &nodes.a, &nodes.b};
   for (int i = 0; i < 300; ++i) {
     if (i % 60 == 30 && i / 60 < 4) reload_order[i / 60]->signal(SIGHUP);
-    publish(nodes.port(i), "reloading", "m" + std::to_string(i), &published);
+    publish_into(nodes.port(i), "reloading", "m" + std::to_string(i), &published);
     std::this_thread::sleep_for(10ms);  // a steady rate, so that the reloads fall amid the publishing
   }
   EXPECT_TRUE(nodes.a.wait_for_log("reload complete", 10s, 2)) << nodes.logs();
   EXPECT_TRUE(nodes.b.wait_for_log("reload complete", 10s, 2)) << nodes.logs();
-  publish(nodes.b.port(), "reloading", "end", &published);
+  publish_into(nodes.b.port(), "reloading", "end", &published);
   expect_exactly(subscribers, published);
   for (const auto& s : subscribers) EXPECT_GE(s->subscriptions(), 2) << describe(s->kind()) << ": never told to go";
 }
@@ -307,7 +313,7 @@ TEST(RedisEngine, ANodeStoppedAndStartedAgainResumesItsClientsFromRedisWithNoGap
   ASSERT_TRUE(redis.start());
   TwoNodes nodes({&redis});
   ASSERT_TRUE(nodes.start()) << nodes.logs();
-  std::string start = publish_message(nodes.b.port(), "durable", "start");
+  std::string start = publish_id(nodes.b.port(), "durable", "start");
   ASSERT_NE(start, "");
   Subscribers on_a, on_b;  // each comes back to its own node only
   subscribe(&on_a, {nodes.a.port()}, "durable", start);
@@ -318,12 +324,12 @@ TEST(RedisEngine, ANodeStoppedAndStartedAgainResumesItsClientsFromRedisWithNoGap
   for (const auto& s : on_a) EXPECT_TRUE(s->wait_for_data("before19", 5s));
 
   EXPECT_EQ(nodes.a.stop(), 0) << nodes.a.error_log();
-  for (int i = 0; i < 20; ++i) publish(nodes.b.port(), "durable", "while-down" + std::to_string(i), &published);
+  for (int i = 0; i < 20; ++i) publish_into(nodes.b.port(), "durable", "while-down" + std::to_string(i), &published);
   ASSERT_TRUE(nodes.a.start()) << nodes.a.error_log();
   for (const auto& s : on_a) EXPECT_TRUE(wait_until([&] { return s->subscriptions() >= 2; }, 5s)) << "did not come back";
   std::vector<Message> after = publish_alternating(nodes, "durable", "after", 20);
   published.insert(published.end(), after.begin(), after.end());
-  publish(nodes.a.port(), "durable", "end", &published);
+  publish_into(nodes.a.port(), "durable", "end", &published);
   expect_exactly(on_a, published);
   expect_exactly(on_b, published);
   for (const auto& s : on_b) EXPECT_EQ(s->subscriptions(), 1) << "node B's clients were never told to go";
@@ -338,7 +344,7 @@ TEST(RedisEngine, ChannelsAreShardedOverTwoRedisServersEachOnExactlyOneAndDelive
   constexpr int kChannels = 100;
   std::vector<std::string> first_ids;
   for (int c = 0; c < kChannels; ++c) {
-    first_ids.push_back(publish_message(nodes.port(c), "ch-" + std::to_string(c), "first"));
+    first_ids.push_back(publish_id(nodes.port(c), "ch-" + std::to_string(c), "first"));
     ASSERT_NE(first_ids.back(), "") << "ch-" << c;
   }
   // Each channel's hash and stream, on exactly one server.
@@ -373,9 +379,9 @@ TEST(RedisEngine, ChannelsAreShardedOverTwoRedisServersEachOnExactlyOneAndDelive
   std::vector<std::vector<Message>> published(sample.size());
   for (int i = 0; i < 30; ++i)  // interleaved over the channels, alternating between the nodes
     for (std::size_t k = 0; k < sample.size(); ++k)
-      publish(nodes.port(i + static_cast<int>(k)), "ch-" + std::to_string(sample[k]), "m" + std::to_string(i), &published[k]);
+      publish_into(nodes.port(i + static_cast<int>(k)), "ch-" + std::to_string(sample[k]), "m" + std::to_string(i), &published[k]);
   for (std::size_t k = 0; k < sample.size(); ++k) {
-    publish(nodes.port(static_cast<int>(k)), "ch-" + std::to_string(sample[k]), "end", &published[k]);
+    publish_into(nodes.port(static_cast<int>(k)), "ch-" + std::to_string(sample[k]), "end", &published[k]);
     expect_exactly(subscribers[k], published[k]);
   }
 }
@@ -391,8 +397,8 @@ TEST(RedisEngine, ChannelInfoOnTheOtherNodeShowsTheSameLastIdAndHistory) {
     auto info = http_get(node->port(), "/pub/info");
     ASSERT_TRUE(info);
     EXPECT_EQ(info->status, 200);
-    EXPECT_EQ(json_string_field(info->body, "channel"), "info") << info->body;
-    EXPECT_EQ(json_string_field(info->body, "last_id"), published.back().id) << info->body;
+    EXPECT_EQ(Publisher::json_field(info->body, "channel"), "info") << info->body;
+    EXPECT_EQ(Publisher::json_field(info->body, "last_id"), published.back().id) << info->body;
     EXPECT_EQ(json_number_field(info->body, "history"), 7) << info->body;
   }
 }
@@ -402,7 +408,7 @@ TEST(RedisEngine, WhatAClientSaysInARoomReachesTheRoomOnBothNodesWithOneIdEach) 
   ASSERT_TRUE(redis.start());
   TwoNodes nodes({&redis});
   ASSERT_TRUE(nodes.start()) << nodes.logs();
-  std::string start = publish_message(nodes.a.port(), "lobby", "start");
+  std::string start = publish_id(nodes.a.port(), "lobby", "start");
   ASSERT_NE(start, "");
   Subscribers listeners;
   subscribe(&listeners, {nodes.a.port(), nodes.b.port()}, "lobby", start);
@@ -415,9 +421,9 @@ TEST(RedisEngine, WhatAClientSaysInARoomReachesTheRoomOnBothNodesWithOneIdEach) 
   while (said.size() < 20) {
     auto m = talker.read_message();
     ASSERT_TRUE(m) << said.size() << " of 20 heard back";
-    said.push_back({json_string_field(*m, "id"), json_string_field(*m, "data")});
+    said.push_back({Publisher::json_field(*m, "id"), Publisher::json_field(*m, "data")});
     EXPECT_EQ(said.back().data, "hello " + std::to_string(said.size() - 1));
   }
-  publish(nodes.b.port(), "lobby", "end", &said);
+  publish_into(nodes.b.port(), "lobby", "end", &said);
   expect_exactly(listeners, said);
 }

@@ -1,8 +1,6 @@
 #include "support/resuming_subscriber.h"
 
-#include <regex>
-
-#include "support/http_client.h"
+#include "support/publisher.h"
 #include "support/sse_client.h"
 #include "support/wait_until.h"
 #include "support/ws_client.h"
@@ -13,21 +11,6 @@ namespace {
 // How long a read waits before it looks at stopping_ again.
 constexpr std::chrono::milliseconds kPoll{50};
 }  // namespace
-
-std::string json_string_field(const std::string& json, const std::string& name) {
-  std::smatch m;
-  if (std::regex_search(json, m, std::regex("\"" + name + "\":\"([^\"]*)\""))) return m[1];
-  return "";
-}
-
-std::string publish_message(int port, const std::string& channel, const std::string& data) {
-  HttpClient client;
-  if (!client.connect(port)) return "";
-  client.send("POST /pub/" + channel + " HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(data.size()) +
-              "\r\n\r\n" + data);
-  auto response = client.read_response();
-  return response && response->status == 200 ? json_string_field(response->body, "id") : "";
-}
 
 ResumingSubscriber::ResumingSubscriber(Kind kind, std::vector<int> ports, std::string channel, std::string since)
     : kind_(kind), ports_(std::move(ports)), channel_(std::move(channel)), last_id_(std::move(since)),
@@ -57,9 +40,9 @@ bool ResumingSubscriber::read_websocket(int port) {
     if (frame->opcode == 0x8) break;  // goodbye
     if (frame->opcode == 0x9) ws.send_raw(ws_frame(0xA, frame->payload));
     if (frame->opcode != 0x1) continue;
-    if (json_string_field(frame->payload, "event") == "gap") notice_gap();
-    else if (std::string id = json_string_field(frame->payload, "id"); !id.empty())
-      take(id, json_string_field(frame->payload, "data"));
+    if (Publisher::json_field(frame->payload, "event") == "gap") notice_gap();
+    else if (std::string id = Publisher::json_field(frame->payload, "id"); !id.empty())
+      take(id, Publisher::json_field(frame->payload, "data"));
   }
   return true;
 }

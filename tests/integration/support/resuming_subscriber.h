@@ -14,11 +14,6 @@
 
 namespace tether::test {
 
-// The value of the string field `name` in a flat JSON object ("" if absent).
-std::string json_string_field(const std::string& json, const std::string& name);
-// POSTs `data` to /pub/<channel> on a fresh connection: the id the answer carries, "" unless 200.
-std::string publish_message(int port, const std::string& channel, const std::string& data);
-
 class ResumingSubscriber {
  public:
   enum class Kind { websocket, sse };
