@@ -261,28 +261,44 @@ RedisBroker::Request RedisBroker::history(std::string_view channel, MessageId si
     if (feed->second.known)
       after = MessageId{delivered.epoch, since.epoch == delivered.epoch ? std::min(since.sequence, delivered.sequence) : 0};
   }
-  std::string name(channel);
+  read_history(request, std::string(channel), since, after);
+  return request;
+}
+
+// One read of the stream for a resume, after `after` (on_history may read again from lower).
+void RedisBroker::read_history(Request request, const std::string& channel, MessageId since, MessageId after) {
   bool sent = run_script(shard_of(channel), kHistoryScript, channel,
                          {std::to_string(after.epoch), std::to_string(after.sequence), "0"},
-                         [this, request, name, since](const redisReply* reply) { on_history(request, name, since, reply); });
+                         [this, request, channel, since, after](const redisReply* reply) {
+                           on_history(request, channel, since, after, reply);
+                         });
   if (!sent) {
     // As if Redis had answered with nothing: the feed stops holding on the next turn.
-    later([this, request, name, since] { on_history(request, name, since, nullptr); });
+    later([this, request, channel, since, after] { on_history(request, channel, since, after, nullptr); });
   }
-  return request;
 }
 
 // Answers a resume. First this worker delivers, from the same read, whatever it had not yet
 // delivered up to the read's end (the resuming subscriber still waits, so it skips them), so
 // that the answer can hold everything after `since`: what was relayed before the answer is in
 // it, and every live message after it is newer (held ones up to there are dropped as had).
-void RedisBroker::on_history(Request request, const std::string& channel, MessageId since, const redisReply* reply) {
+void RedisBroker::on_history(Request request, const std::string& channel, MessageId since, MessageId after,
+                             const redisReply* reply) {
   if (closed_) return;
   auto feed_it = feeds_.find(channel);
   Feed* feed = feed_it == feeds_.end() ? nullptr : &feed_it->second;
   if (feed && feed->resumes > 0) --feed->resumes;
   RedisStreamRead read;
   bool ok = read.parse(channel, reply);
+  // The read started at `since`, nothing being delivered here then, but another resume's answer
+  // has since made the feed known below that: what lies between would come live after this
+  // answer, a second time for this resumer. Read again from the last delivered offset.
+  if (ok && feed && feed->known && read.exists && feed->delivered.epoch == read.epoch && after.epoch == read.epoch &&
+      after.sequence > feed->delivered.sequence) {
+    ++feed->resumes;
+    read_history(request, channel, since, feed->delivered);
+    return;
+  }
   bool same_epoch = ok && read.exists && since.epoch == read.epoch;
   HistoryResult result{HistoryResult::Status::unavailable, {}};
   if (ok) {

@@ -148,7 +148,8 @@ class RedisBroker final : public Broker {
   void on_subscriber_up(Shard& shard);
   static void on_heartbeat(uv_timer_t* timer);
   void on_subscribed(std::string_view channel);
-  void on_history(Request request, const std::string& channel, MessageId since, const redisReply* reply);
+  void read_history(Request request, const std::string& channel, MessageId since, MessageId after);
+  void on_history(Request request, const std::string& channel, MessageId since, MessageId after, const redisReply* reply);
 
   void accept(std::string_view channel, Feed& feed, MessageId id, std::uint64_t time_ms, std::string_view data);
   void catch_up(std::string_view channel, Feed& feed, std::span<const BrokerMessage> entries, bool recovered);
