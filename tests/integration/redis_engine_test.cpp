@@ -268,7 +268,10 @@ TEST(RedisEngine, ClientsHoppingBetweenTheNodesDuringPublishingMissAndRepeatNoth
   std::vector<Message> published;
   std::atomic<bool> done{false};
   std::thread publisher([&] {
-    for (int i = 0; i < 300; ++i) publish_into(nodes.port(i), "hopping", "m" + std::to_string(i), &published);
+    for (int i = 0; i < 300; ++i) {
+      publish_into(nodes.port(i), "hopping", "m" + std::to_string(i), &published);
+      std::this_thread::sleep_for(3ms);  // a pace at which every client hops many times, however fast the build
+    }
     done = true;
   });
   while (!done) {
