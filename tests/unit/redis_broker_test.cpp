@@ -118,6 +118,22 @@ class RedisBrokerTest : public ::testing::Test {
     }));
   }
 
+  // The usual cast: node a publishes, node b has a subscriber to "news" (Redis counts it).
+  std::pair<Node&, Node&> publisher_and_subscriber() {
+    Node& a = add_node();
+    Node& b = add_node();
+    subscribe(b, "news");
+    return {a, b};
+  }
+
+  // Waits until `node` delivered `expected` (a line()).
+  bool wait_for_line(Node& node, const std::string& expected) {
+    return run_until([&] {
+      const auto& m = node.delivery.messages;
+      return std::find(m.begin(), m.end(), expected) != m.end();
+    });
+  }
+
   bool all_up() {
     for (auto& node : nodes_)
       if (!node->broker->up()) return false;
@@ -151,9 +167,7 @@ TEST_F(RedisBrokerTest, APublishIsAnsweredWithIncreasingOffsetsInTheChannelsEpoc
 
 TEST_F(RedisBrokerTest, AnotherNodeGetsEveryMessageInOrderWithTheSameIds) {
   ASSERT_TRUE(started_);
-  Node& a = add_node();
-  Node& b = add_node();
-  subscribe(b, "news");
+  auto [a, b] = publisher_and_subscriber();
   std::vector<std::string> published;
   for (int i = 0; i < 20; ++i) {
     std::string data = "m" + std::to_string(i);
@@ -229,9 +243,7 @@ TEST_F(RedisBrokerTest, AFlushedRedisStartsANewEpochAndAnOldSinceGetsAGap) {
 // epoch's messages follow from its first.
 TEST_F(RedisBrokerTest, ANewEpochTellsLiveSubscribersOfTheGapOnce) {
   ASSERT_TRUE(started_);
-  Node& a = add_node();
-  Node& b = add_node();
-  subscribe(b, "news");
+  auto [a, b] = publisher_and_subscriber();
   MessageId m1 = publish(a, "news", "m1").id;
   MessageId m2 = publish(a, "news", "m2").id;
   ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 2; }));
@@ -307,9 +319,7 @@ TEST_F(RedisBrokerTest, NoHistoryKeepsNoStreamEntries) {
 
 TEST_F(RedisBrokerTest, AMessagePubSubLostIsReadFromTheStreamBeforeTheNextOne) {
   ASSERT_TRUE(started_);
-  Node& a = add_node();
-  Node& b = add_node();
-  subscribe(b, "news");
+  auto [a, b] = publisher_and_subscriber();
   MessageId first = publish(a, "news", "m1").id;
   ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 1; }));
   // m2 is sequenced and stored as the script would, but never PUBLISHed: a message pub/sub lost.
@@ -449,9 +459,7 @@ TEST_F(RedisBrokerTest, ARedisThatStopsAnsweringIsNoticedWithoutAnyPublishAndRec
 
 TEST_F(RedisBrokerTest, RedisBackWithItsDataTheNodeReconnectsResubscribesAndCatchesUp) {
   ASSERT_TRUE(started_);
-  Node& a = add_node();
-  Node& b = add_node();
-  subscribe(b, "news");
+  auto [a, b] = publisher_and_subscriber();
   MessageId first = publish(a, "news", "m1").id;
   ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 1; }));
   ASSERT_TRUE(redis_.restart());  // appendonly: m1 and the channel's epoch survive
@@ -555,9 +563,7 @@ TEST_F(RedisBrokerTest, AResumeOnANodeThatLagsBehindTheClientRepeatsNothingToIt)
 // and the node asks once more, one history script per round trip, until 1024 messages later).
 TEST_F(RedisBrokerTest, AForgedOffsetBeyondTheTopDoesNotMakeTheNodeReadTheStreamOverAndOver) {
   ASSERT_TRUE(started_);
-  Node& a = add_node();
-  Node& b = add_node();
-  subscribe(b, "news");
+  auto [a, b] = publisher_and_subscriber();
   MessageId first = publish(a, "news", "m1").id;
   ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 1; }));
   int reads = calls_of(redis_, "xrange");
@@ -565,9 +571,7 @@ TEST_F(RedisBrokerTest, AForgedOffsetBeyondTheTopDoesNotMakeTheNodeReadTheStream
   run_until([] { return false; }, 300ms);  // what the node does on its own meanwhile
   EXPECT_LT(calls_of(redis_, "xrange") - reads, 10);
   MessageId second = publish(a, "news", "m2").id;
-  EXPECT_TRUE(run_until([&] {
-    return std::find(b.delivery.messages.begin(), b.delivery.messages.end(), line("news", second, "m2")) != b.delivery.messages.end();
-  }));
+  EXPECT_TRUE(wait_for_line(b, line("news", second, "m2")));
 }
 
 // A forged first message after SUBSCRIBE fixes where the node's delivery starts: with the
@@ -580,9 +584,7 @@ TEST_F(RedisBrokerTest, AForgedHugeOffsetAsTheFirstMessageDoesNotSilenceTheChann
   subscribe(b, "news");
   redis_.command({"PUBLISH", "test:{news}", std::to_string(first.epoch) + ":18446744073709551615:1:forged"});
   MessageId second = publish(a, "news", "m2").id;
-  EXPECT_TRUE(run_until([&] {
-    return std::find(b.delivery.messages.begin(), b.delivery.messages.end(), line("news", second, "m2")) != b.delivery.messages.end();
-  }));
+  EXPECT_TRUE(wait_for_line(b, line("news", second, "m2")));
 }
 
 // A forged message in another epoch makes the node believe Redis lost the channel; the next
@@ -590,18 +592,14 @@ TEST_F(RedisBrokerTest, AForgedHugeOffsetAsTheFirstMessageDoesNotSilenceTheChann
 // stream again: every subscriber on it gets the history a second time.
 TEST_F(RedisBrokerTest, AForgedEpochDoesNotMakeTheNodeDeliverTheHistoryAgain) {
   ASSERT_TRUE(started_);
-  Node& a = add_node();
-  Node& b = add_node();
-  subscribe(b, "news");
+  auto [a, b] = publisher_and_subscriber();
   MessageId first = publish(a, "news", "m1").id;
   publish(a, "news", "m2");
   ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 2; }));
   std::uint32_t other_epoch = first.epoch == UINT32_MAX ? 1 : first.epoch + 1;
   redis_.command({"PUBLISH", "test:{news}", std::to_string(other_epoch) + ":1:1:forged"});
   MessageId third = publish(a, "news", "m3").id;
-  ASSERT_TRUE(run_until([&] {
-    return std::find(b.delivery.messages.begin(), b.delivery.messages.end(), line("news", third, "m3")) != b.delivery.messages.end();
-  }));
+  ASSERT_TRUE(wait_for_line(b, line("news", third, "m3")));
   EXPECT_EQ(std::count(b.delivery.messages.begin(), b.delivery.messages.end(), line("news", first, "m1")), 1);
 }
 
