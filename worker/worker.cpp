@@ -12,7 +12,6 @@
 #include "worker/http/access_log.h"
 #include "worker/transport/connection.h"
 #include "core/shared_metrics.h"
-#include "core/unique_fd.h"
 #include "worker/control_channel.h"
 #include "worker/host/crash_report.h"
 #include "worker/host/module_runtime.h"
@@ -79,14 +78,16 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
     }
   }
 
-  // The master over this worker's link, or Redis (the master's end of the link then stays
-  // idle: the worker keeps it open, as the master expects of a live worker).
+  // The master over this worker's link, or Redis. With Redis the link stays open, as the master
+  // expects of a live worker, and is still read: across a reload that switches brokers, the
+  // master relays the other generation's messages to every link, and an unread one would fill
+  // up until the master gave the worker up. What comes on it is dropped (no Delivery).
   std::unique_ptr<Broker> make_broker(const WorkerStartup& startup) {
     if (config_->pubsub.broker == BrokerKind::local) {
       shared_metrics().set(metrics_slot_, core_metrics().broker_up, 1);  // the master is there while we are
       return std::make_unique<MasterLinkBroker>(&loop_, startup.pubsub_fd);
     }
-    idle_pubsub_link_ = UniqueFd(startup.pubsub_fd);
+    idle_master_link_ = std::make_unique<MasterLinkBroker>(&loop_, startup.pubsub_fd);
     return std::make_unique<RedisBroker>(&loop_, RedisBrokerConfig::from(config_->pubsub), metrics_slot_);
   }
 
@@ -265,6 +266,7 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
   void stop_modules_and_loop() {
     modules_->stop();
     hub_->close();
+    if (idle_master_link_) idle_master_link_->close();
     for (auto& handle : signals_) uv_close(reinterpret_cast<uv_handle_t*>(handle.get()), nullptr);
     for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&accept_retry_timer_), reinterpret_cast<uv_handle_t*>(&drain_timer_),
                            reinterpret_cast<uv_handle_t*>(&exit_timer_), reinterpret_cast<uv_handle_t*>(&flush_check_)})
@@ -278,7 +280,7 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
   Router router_;
   HttpLimits http_limits_;
   uv_loop_t loop_;
-  UniqueFd idle_pubsub_link_;  // broker = "redis": the master link, held open and unused
+  std::unique_ptr<MasterLinkBroker> idle_master_link_;  // broker = "redis": read, and nothing delivered
   std::unique_ptr<PubsubHub> hub_;
   std::unique_ptr<PublishEndpoint> publish_;
   std::unique_ptr<ModuleRuntime> modules_;  // destroyed (dlclose) only after the loop has closed

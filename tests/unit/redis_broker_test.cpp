@@ -635,3 +635,87 @@ TEST_F(RedisBrokerTest, ARelayedMessageOverMaxMessageSizeIsRefused) {
   EXPECT_EQ(b.delivery.messages.back(), line("news", m2, "next"));
   EXPECT_EQ(b.broker->counters().refused, 1u);
 }
+
+// No history kept: what pub/sub lost while the subscriber connection was down is in no stream.
+// It is said once (GAP), and delivery goes on, rather than the hole being read again and again.
+TEST_F(RedisBrokerTest, WithoutHistoryALossDuringAReconnectIsAGapAndDeliveryGoesOn) {
+  ASSERT_TRUE(started_);
+  config_.history_ttl = 0ms;
+  Node& b = add_node();
+  subscribe(b, "news");
+  Node& a = add_node();
+  MessageId first = publish(a, "news", "m1").id;
+  ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 1; }));
+  ASSERT_EQ(redis_.command({"CLIENT", "KILL", "TYPE", "pubsub"}), "2");
+  redis_.command({"EVAL", redis_script::kPublish, "2", "test:{news}:meta", "test:{news}:history", "test:{news}", "m2",
+                  "0", "86400000", "86400000"});
+  ASSERT_TRUE(run_until([&] { return all_up() && redis_.command({"PUBSUB", "NUMSUB", "test:{news}"}) == "test:{news} 1"; }));
+  ASSERT_TRUE(run_until([&] { return b.delivery.messages.size() == 2; }));
+  EXPECT_EQ(b.delivery.messages.back(), "news GAP after " + first.to_string());
+  int reads = calls_of(redis_, "xrange");
+  MessageId third = publish(a, "news", "m3").id;
+  EXPECT_TRUE(wait_for_line(b, line("news", third, "m3")));
+  EXPECT_LT(calls_of(redis_, "xrange") - reads, 10);
+}
+
+// A connect that fails inside the call (a missing unix socket) reports at once: every shard's
+// connections must exist by then.
+TEST_F(RedisBrokerTest, AFirstShardThatFailsAtOnceIsReportedNotACrash) {
+  ASSERT_TRUE(started_);
+  RedisBrokerConfig config = config_;
+  config.addresses.push_back(*RedisAddress::parse("unix:/nonexistent/redis.sock"));
+  config.addresses.push_back(*RedisAddress::parse(redis_.address()));
+  RedisBroker broker(&loop_, config);
+  EXPECT_FALSE(broker.up());
+  EXPECT_NE(broker.problem().find("unix:/nonexistent/redis.sock"), std::string::npos) << broker.problem();
+  broker.close();
+}
+
+// A resume on a worker that has delivered nothing of the channel yet must not skip what its
+// live subscribers are owed since they subscribed (the position), however late `since` is.
+TEST_F(RedisBrokerTest, AResumeOnANewlyFollowedChannelKeepsWhatALiveSubscriberIsOwed) {
+  ASSERT_TRUE(started_);
+  Node& a = add_node();
+  Node& b = add_node();
+  MessageId last;
+  for (int i = 1; i <= 7; ++i) last = publish(a, "news", "m" + std::to_string(i)).id;
+  ASSERT_TRUE(run_until([&] { return all_up(); }));
+  int scripts = calls_of(redis_, "evalsha") + calls_of(redis_, "eval");
+  b.broker->set_subscribers("news", 1);  // a live subscriber
+  ASSERT_TRUE(run_until([&] { return calls_of(redis_, "evalsha") + calls_of(redis_, "eval") > scripts; }));
+  for (int i = 8; i <= 10; ++i)
+    redis_.command({"EVAL", redis_script::kPublish, "2", "test:{news}:meta", "test:{news}:history", "test:{news}",
+                    "m" + std::to_string(i), "100", "300000", "86700000"});
+  std::optional<HistoryResult::Status> status;  // another client, who saw m10 on another node
+  b.broker->history("news", MessageId{last.epoch, 10}, [&](const HistoryResult& r) { status = r.status; });
+  ASSERT_TRUE(run_until([&] { return status.has_value() && b.delivery.messages.size() >= 3; }));
+  EXPECT_EQ(*status, HistoryResult::Status::complete);
+  EXPECT_EQ(b.delivery.messages, (std::vector<std::string>{line("news", {last.epoch, 8}, "m8"),
+                                                           line("news", {last.epoch, 9}, "m9"),
+                                                           line("news", {last.epoch, 10}, "m10")}));
+}
+
+// The position read fails (here: the hash is briefly not a hash): no first message is taken on
+// its word meanwhile, so a forged huge offset cannot silence the channel or wrap an offset.
+TEST_F(RedisBrokerTest, WithoutAPositionAForgedHugeFirstOffsetDoesNotSilenceTheChannel) {
+  ASSERT_TRUE(started_);
+  Node& a = add_node();
+  Node& b = add_node();
+  MessageId first = publish(a, "news", "m1").id;
+  redis_.command({"RENAME", "test:{news}:meta", "saved"});
+  redis_.command({"SET", "test:{news}:meta", "x"});
+  int scripts = calls_of(redis_, "evalsha") + calls_of(redis_, "eval");
+  subscribe(b, "news");
+  ASSERT_TRUE(run_until([&] { return calls_of(redis_, "evalsha") + calls_of(redis_, "eval") > scripts; }));
+  run_until([] { return false; }, 100ms);
+  redis_.command({"DEL", "test:{news}:meta"});
+  redis_.command({"RENAME", "saved", "test:{news}:meta"});
+  redis_.command({"PUBLISH", "test:{news}", std::to_string(first.epoch) + ":18446744073709551615:1:forged"});
+  run_until([] { return false; }, 100ms);
+  int reads = calls_of(redis_, "xrange");
+  MessageId second = publish(a, "news", "m2").id;
+  EXPECT_TRUE(wait_for_line(b, line("news", second, "m2")));
+  EXPECT_EQ(std::count(b.delivery.messages.begin(), b.delivery.messages.end(),
+                       line("news", {first.epoch, UINT64_MAX}, "forged")), 0);
+  EXPECT_LT(calls_of(redis_, "xrange") - reads, 10);
+}

@@ -59,6 +59,10 @@ RedisBroker::RedisBroker(uv_loop_t* loop, RedisBrokerConfig config, std::size_t 
         loop_, options,
         RedisConnection::Events{[this, &shard] { on_subscriber_up(shard); }, [this, &shard] { on_subscriber_lost(shard); },
                                 [this, &shard](const redisReply* reply) { on_push(shard, reply); }});
+  }
+  // Started once all exist: a connect that fails inside the call reports at once, and the
+  // report looks at every shard.
+  for (Shard& shard : shards_) {
     shard.commands->start();
     shard.subscriber->start();
   }
@@ -154,10 +158,11 @@ std::string RedisBroker::pubsub_channel(std::string_view channel) const {
 // ---- scripts ----
 
 void RedisBroker::on_commands_up(Shard& shard) {
+  shard.heartbeat_sent_ms = 0;  // one sent on the lost connection never went out
   connections_changed();
   load_scripts(shard);
   for (auto& [name, feed] : feeds_)
-    if (feed.fill_failed && &shards_[feed.shard] == &shard && !feed.filling) start_fill(name, feed);
+    if (feed.fill_failed && &shards_[feed.shard] == &shard && !feed.filling) retry_read(name, feed);
 }
 
 void RedisBroker::load_scripts(Shard& shard) {
@@ -307,12 +312,18 @@ void RedisBroker::on_history(Request request, const std::string& channel, Messag
       // new to them (the read, from another epoch, holds all of it).
       start_epoch(feed_it->first, *feed, read.epoch);
     } else if (feed && read.exists && !feed->known) {
-      // Nothing delivered here yet: start after the first held live message's predecessor (or
-      // the read's top), but never before `since` (the read starts there).
+      // Nothing delivered here yet: live subscribers are owed what came after the channel's
+      // position (or the first held live message's predecessor), else after the read's top. A
+      // read that started above that (at `since`) is made again from there.
       std::uint64_t base = read.top;
+      if (feed->positioned && feed->delivered.epoch == read.epoch) base = std::min(base, feed->delivered.sequence);
       if (!feed->held.empty() && feed->held.front().id.epoch == read.epoch)
         base = std::min(base, feed->held.front().id.sequence - 1);
-      if (same_epoch) base = std::max(base, std::min(since.sequence, read.top));
+      if (after.epoch == read.epoch && base < after.sequence) {
+        ++feed->resumes;
+        read_history(request, channel, since, MessageId{read.epoch, base});
+        return;
+      }
       feed->known = true;
       feed->delivered = MessageId{read.epoch, base};
     }
@@ -435,8 +446,12 @@ void RedisBroker::on_subscriber_lost(Shard& shard) {
 // that a message lost from now on (an offset jump, a Redis that lost the channel) is noticed.
 void RedisBroker::on_subscribed(std::string_view channel) {
   auto it = feeds_.find(channel);
-  if (it == feeds_.end() || it->second.subscribers == 0 || it->second.filling) return;
+  if (it == feeds_.end() || it->second.subscribers == 0) return;
   Feed& feed = it->second;
+  if (feed.filling) {  // that read may have run before what was missed: read again after it
+    feed.read_again = true;
+    return;
+  }
   if (!feed.known && feed.positioned) feed.known = true;  // resubscribed: read on from the position
   if (feed.known) start_fill(it->first, feed);
   else start_position(it->first, feed);

@@ -111,6 +111,8 @@ class RedisBroker final : public Broker {
     bool fill_failed = false;     // retried when the command connection is back
     std::deque<HeldMessage> held;
     std::size_t held_before_read = 0;  // of `held`, those that came before the read in flight was sent
+    std::uint64_t fill_end = 0;        // the last offset the fill in flight asks for (0: up to the top)
+    bool read_again = false;           // resubscribed while a read was in flight
   };
   struct Shard {
     std::unique_ptr<RedisConnection> commands;
@@ -155,6 +157,8 @@ class RedisBroker final : public Broker {
   void catch_up(std::string_view channel, Feed& feed, std::span<const BrokerMessage> entries, bool recovered);
   void start_epoch(std::string_view channel, Feed& feed, std::uint32_t epoch);
   bool start_from(Feed& feed, MessageId first);
+  void retry_read(const std::string& channel, Feed& feed);
+  bool read_again_after(const std::string& channel, Feed& feed);
   void drop_forged(std::string_view channel, Feed& feed, const RedisStreamRead& read);
   void lose(std::string_view channel, Feed& feed, std::uint64_t last_lost);
   void start_position(const std::string& channel, Feed& feed);

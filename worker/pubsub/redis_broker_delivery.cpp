@@ -19,11 +19,11 @@ namespace tether {
 void RedisBroker::accept(std::string_view channel, Feed& feed, MessageId id, std::uint64_t time_ms, std::string_view data) {
   if (feed.resumes > 0 || feed.filling || feed.fill_failed) {
     hold(feed, id, time_ms, data);
-    if (feed.fill_failed && !feed.filling) start_fill(std::string(channel), feed);
+    if (feed.fill_failed && !feed.filling) retry_read(std::string(channel), feed);
     return;
   }
   if ((!feed.known && !start_from(feed, id)) || id.epoch != feed.delivered.epoch ||
-      id.sequence > feed.delivered.sequence + 1) {
+      (id.sequence > feed.delivered.sequence && id.sequence - feed.delivered.sequence > 1)) {
     hold(feed, id, time_ms, data);
     start_fill(std::string(channel), feed);
     return;
@@ -31,6 +31,13 @@ void RedisBroker::accept(std::string_view channel, Feed& feed, MessageId id, std
   if (id.sequence <= feed.delivered.sequence) return;  // had it (from a fill or a resume)
   feed.delivered = id;
   deliver(channel, id, time_ms, data);
+}
+
+// A read that got no usable answer, again: where the channel stands if that is still unknown,
+// else the hole.
+void RedisBroker::retry_read(const std::string& channel, Feed& feed) {
+  if (feed.known) start_fill(channel, feed);
+  else start_position(channel, feed);
 }
 
 // Where delivery starts at the first live message of a newly followed channel. Everything
@@ -67,6 +74,7 @@ void RedisBroker::start_fill(const std::string& channel, Feed& feed) {
   // A hole ends before the first held message; after a resubscription nothing bounds it.
   MessageId after = feed.delivered;
   std::uint64_t last = feed.held.empty() ? 0 : feed.held.front().id.sequence - 1;
+  feed.fill_end = last;
   bool sent = run_script(shards_[feed.shard], kHistoryScript, channel,
                          {std::to_string(after.epoch), std::to_string(after.sequence), std::to_string(last)},
                          [this, channel](const redisReply* reply) { on_fill(channel, reply); });
@@ -80,13 +88,15 @@ void RedisBroker::start_fill(const std::string& channel, Feed& feed) {
 // its data) is noticed and said.
 void RedisBroker::start_position(const std::string& channel, Feed& feed) {
   feed.filling = true;
+  feed.fill_failed = false;
   feed.held_before_read = feed.held.size();
   bool sent = run_script(shards_[feed.shard], kInfoScript, channel, {},
                          [this, channel](const redisReply* reply) { on_position(channel, reply); });
   if (!sent) later([this, channel] { on_position(channel, nullptr); });
 }
 
-// Without an answer the channel goes unpositioned: its first message starts delivery.
+// Without an answer live messages keep waiting (no first message is taken on its word), and
+// the read is made again when the command connection is back or the next message comes.
 void RedisBroker::on_position(const std::string& channel, const redisReply* reply) {
   if (closed_) return;
   auto it = feeds_.find(channel);
@@ -96,12 +106,29 @@ void RedisBroker::on_position(const std::string& channel, const redisReply* repl
   auto top = number_of(element(reply, 1));
   std::string_view epoch_text = text_of(element(reply, 0));
   auto epoch = epoch_text.empty() ? std::optional<std::uint32_t>(0) : number_in<std::uint32_t>(epoch_text);
-  if (!feed.known && !is_error(reply) && top && epoch) {
+  if (feed.known) {
+    // a resume's answer placed the channel meanwhile
+  } else if (is_error(reply) || !top || !epoch || element(reply, 2) == nullptr) {
+    feed.fill_failed = true;
+    return;
+  } else {
     // Epoch 0: no such channel yet, so every offset of the epoch that starts it is owed.
     feed.positioned = true;
     feed.delivered = MessageId{*epoch, *epoch == 0 ? 0 : *top};
   }
+  if (read_again_after(it->first, feed)) return;
   release_held(it->first, feed);
+}
+
+// A resubscription came while a read was in flight: that read may have run before what the
+// subscriber connection missed, so the hole is read again (live messages keep waiting).
+bool RedisBroker::read_again_after(const std::string& channel, Feed& feed) {
+  if (!feed.read_again || feed.subscribers == 0) return false;
+  feed.read_again = false;
+  if (!feed.known && feed.positioned) feed.known = true;
+  if (!feed.known) return false;
+  start_fill(channel, feed);
+  return true;
 }
 
 // The stream's answer for a hole: deliver what follows the last delivered offset, then the
@@ -133,7 +160,15 @@ void RedisBroker::on_fill(const std::string& channel, const redisReply* reply) {
   if (feed.known) {
     if (!read.exists || read.epoch != feed.delivered.epoch) start_epoch(it->first, feed, read.exists ? read.epoch : 0);
     catch_up(it->first, feed, read.entries, true);
+    // What the hole spanned and the stream no longer has (none kept, trimmed, expired) is lost:
+    // said once, and delivery goes on after it.
+    std::uint64_t end = feed.fill_end == 0 ? read.top : std::min(read.top, feed.fill_end);
+    if (read.exists && read.epoch == feed.delivered.epoch && feed.delivered.sequence < end) {
+      lose(it->first, feed, end);
+      feed.delivered.sequence = end;
+    }
   }
+  if (read_again_after(it->first, feed)) return;
   release_held(it->first, feed);
 }
 
