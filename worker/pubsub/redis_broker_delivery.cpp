@@ -228,6 +228,11 @@ void RedisBroker::lose(std::string_view channel, Feed& feed, std::uint64_t last_
 
 void RedisBroker::release_held(std::string_view channel, Feed& feed) {
   if (feed.resumes > 0 || feed.filling || feed.fill_failed) return;
+  if (feed.subscribers == 0) {  // kept only for a read that is over: forgotten on the next turn
+    feed.held.clear();
+    subscriptions_dirty_ = true;
+    return;
+  }
   std::deque<HeldMessage> held;
   held.swap(feed.held);
   while (!held.empty()) {
