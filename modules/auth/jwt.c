@@ -21,8 +21,8 @@ typedef struct segments {
 
 /* header.payload.signature: exactly two dots. */
 static int cut(const char *token, size_t length, segments *s) {
-  const char *end = token + length, *first = memchr(token, '.', length), *second;
-  if (!first) return -1;
+  const char *end = token + length, *first, *second;
+  if (length == 0 || !(first = memchr(token, '.', length))) return -1;
   second = memchr(first + 1, '.', (size_t)(end - first - 1));
   if (!second || memchr(second + 1, '.', (size_t)(end - second - 1))) return -1;
   s->header = token, s->header_length = (size_t)(first - token);
