@@ -265,6 +265,15 @@ TEST(Jwt, RefusesWeakOrUnsupportedKeys) {
   EXPECT_STREQ(why, "secret shorter than 32 bytes");
 }
 
+TEST(Jwt, RefusesClaimsOfTheWrongTypeAndCriticalHeaderExtensions) {
+  Key hmac = hmac_key();
+  const auto& f = Fixtures::get();
+  EXPECT_EQ(verdict(hmac.get(), f.token("HS256.fractional_exp")), "exp is not an integer");
+  EXPECT_EQ(verdict(hmac.get(), f.token("HS256.string_sub")), "sub is not a string");
+  EXPECT_EQ(verdict(hmac.get(), f.token("HS256.channels_not_array")), "channels is not an array of strings");
+  EXPECT_EQ(verdict(hmac.get(), f.token("HS256.crit_header")), "critical header extension not supported");
+}
+
 TEST(Jwt, RefusesATokenLongerThanTheLimitBeforeDecodingIt) {
   Key hmac = hmac_key();
   std::string t = Fixtures::get().token("HS256.valid");

@@ -9,6 +9,7 @@ tokens.tsv: one "name<TAB>token" line per token, for every algorithm family:
   <alg>.valid, .expired, .not_yet_valid, .expired_5s_ago, .valid_in_5s, .wrong_issuer,
   .wrong_audience, .audience_in_array, .wrong_audience_array, .other_key, .duplicate_claim,
   .no_exp, .der_signature (ES256/ES384 only)
+HS256.fractional_exp, .string_sub, .channels_not_array, .crit_header,
 and none.unsigned, none.signed (alg none) and HS256.with_rsa_public_key (the key-confusion
 attack: HS256 with the RSA public key's PEM as the secret). Claims: iss https://issuer.test,
 aud tether, sub user-42, channels [news, user:42:*, a:*:b], publish [news], exp now + 600.
@@ -117,6 +118,12 @@ for alg in ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES38
         signing_input = tokens[alg + ".valid"].rsplit(".", 1)[0]
         digest = hashes.SHA256() if alg == "ES256" else hashes.SHA384()
         tokens[alg + ".der_signature"] = signing_input + "." + b64(key.sign(signing_input.encode(), ec.ECDSA(digest)))
+
+# Claims of the wrong type, and a header extension nobody here understands.
+tokens["HS256.fractional_exp"] = jwt.encode(claims(exp=now + 600.5), secret, algorithm="HS256")
+tokens["HS256.string_sub"] = jwt.encode(claims(sub=42), secret, algorithm="HS256")
+tokens["HS256.channels_not_array"] = jwt.encode(claims(channels="news"), secret, algorithm="HS256")
+tokens["HS256.crit_header"] = by_hand("HS256", '{"alg":"HS256","crit":["exp"]}', json.dumps(claims()), secret)
 
 none_input = b64(b'{"alg":"none","typ":"JWT"}') + "." + b64(json.dumps(claims()).encode())
 tokens["none.unsigned"] = none_input + "."
