@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libuv1-dev node-llhttp libtomlplusplus-dev libssl-dev
   libgtest-dev libwebsockets-dev python3-websockets
+  python3-jwt python3-cryptography  # the JWT tests make their tokens with PyJWT (tests/unit/jwt_tokens.py)
   curl wrk procps groff-base openssl iproute2
   clang libclang-rt-14-dev  # the libFuzzer harnesses (tests/fuzz/)
   libhiredis-dev            # the Redis broker ([pubsub] broker = "redis")

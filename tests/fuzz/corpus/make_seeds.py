@@ -192,7 +192,34 @@ def redis_reply_seeds():
     write("redis_reply", "message-epoch-zero", message("tether:{news}", "0:1:%d:x" % ms))
 
 
+def jwt_seeds():
+    # byte 0: mode (bits 0-1), iss (4), aud (8), leeway (bits 4-7); tests/fuzz/jwt_fuzz.c
+    import base64, hashlib, hmac, json
+
+    secret = b"tether-fuzz-hmac-secret-0123456789abcdef"  # the harness's fixed HMAC key
+    b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=")
+    claims = {"iss": "iss", "aud": "aud", "sub": "user-42", "iat": 1699999000, "nbf": 1699999990,
+              "exp": 1700000600, "channels": ["news", "user:42:*"], "publish": ["news"]}
+
+    def token(header, body, key=secret, digest=hashlib.sha256):
+        signing_input = b64(json.dumps(header).encode()) + b"." + b64(json.dumps(body).encode())
+        return signing_input + b"." + b64(hmac.new(key, signing_input, digest).digest())
+
+    write("jwt", "hs256-valid", b"\x0c" + token({"alg": "HS256", "typ": "JWT"}, claims))
+    write("jwt", "hs512-aud-array", b"\x0c" + token({"alg": "HS512"}, dict(claims, aud=["x", "aud"]), digest=hashlib.sha512))
+    write("jwt", "hs256-expired-leeway", b"\x3c" + token({"alg": "HS256"}, dict(claims, exp=1699999990)))
+    write("jwt", "none", b"\x00" + b64(b'{"alg":"none"}') + b"." + b64(json.dumps(claims).encode()) + b".")
+    write("jwt", "es256-on-ec-key", b"\x0d" + b64(b'{"alg":"ES256"}') + b"." + b64(json.dumps(claims).encode()) + b"." + b64(bytes(64)))
+    header = b'{"alg":"HS256","typ":"JWT","kid":"k1"}\n'
+    write("jwt", "signed-claims", b"\x0e" + header + json.dumps(claims).encode())
+    write("jwt", "signed-claims-escapes", b"\x02" + header + b'{"sub":"\\u00e9\\ud83d\\ude00\\n\\"","exp":1700000600,'
+          b'"channels":["a*","b:*:c","*"],"x":{"y":[1,2.5e3,-0,true,false,null,{"z":[]}]},"n":-12}')
+    write("jwt", "signed-claims-no-exp", b"\x02" + b'{"alg":"HS256"}\n{"sub":"u","channels":[]}')
+    write("jwt", "es256-signed-claims", b"\x0f" + b'{"alg":"ES256"}\n' + json.dumps(claims).encode())
+    write("jwt", "es256-signed-claims-nbf", b"\x13" + b'{"alg":"ES256"}\n{"nbf":1700000001,"aud":["aud"]}')
+
+
 if __name__ == "__main__":
-    for make in (http_seeds, pubsub_seeds, config_seeds, message_id_seeds, tls_seeds, redis_reply_seeds):
+    for make in (http_seeds, pubsub_seeds, config_seeds, message_id_seeds, tls_seeds, redis_reply_seeds, jwt_seeds):
         make()
     sys.exit(0)
