@@ -360,10 +360,8 @@ RedisBroker::Request RedisBroker::info(std::string_view channel, InfoReply on_re
   std::string name(channel);
   bool sent = run_script(shard_of(channel), kInfoScript, channel, {}, [this, request, name](const redisReply* reply) {
     if (closed_) return;
-    auto top = number_of(element(reply, 1)), length = number_of(element(reply, 2));
-    std::string_view epoch_text = text_of(element(reply, 0));
-    auto epoch = epoch_text.empty() ? std::optional<std::uint32_t>(0) : number_in<std::uint32_t>(epoch_text);
-    if (is_error(reply) || !top || !length || !epoch) {
+    std::optional<RedisChannelState> state = parse_channel_state(reply);
+    if (!state) {
       fail_later(request);
       return;
     }
@@ -375,7 +373,7 @@ RedisBroker::Request RedisBroker::info(std::string_view channel, InfoReply on_re
     // Subscribers: this worker's only (the other workers and nodes do not report theirs).
     std::uint64_t subscribers = feed == feeds_.end() ? 0 : feed->second.subscribers;
     batch_open_ = true;
-    answer(ChannelInfo{BrokerError::none, subscribers, MessageId{*epoch, *top}, *length});
+    answer(ChannelInfo{BrokerError::none, subscribers, MessageId{state->epoch, state->top}, state->length});
   });
   if (!sent) fail_later(request);
   return request;

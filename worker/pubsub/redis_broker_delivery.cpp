@@ -103,18 +103,16 @@ void RedisBroker::on_position(const std::string& channel, const redisReply* repl
   if (it == feeds_.end()) return;
   Feed& feed = it->second;
   feed.filling = false;
-  auto top = number_of(element(reply, 1));
-  std::string_view epoch_text = text_of(element(reply, 0));
-  auto epoch = epoch_text.empty() ? std::optional<std::uint32_t>(0) : number_in<std::uint32_t>(epoch_text);
+  std::optional<RedisChannelState> state = parse_channel_state(reply);
   if (feed.known) {
     // a resume's answer placed the channel meanwhile
-  } else if (is_error(reply) || !top || !epoch || element(reply, 2) == nullptr) {
+  } else if (!state) {
     feed.fill_failed = true;
     return;
   } else {
     // Epoch 0: no such channel yet, so every offset of the epoch that starts it is owed.
     feed.positioned = true;
-    feed.delivered = MessageId{*epoch, *epoch == 0 ? 0 : *top};
+    feed.delivered = MessageId{state->epoch, state->epoch == 0 ? 0 : state->top};
   }
   if (read_again_after(it->first, feed)) return;
   release_held(it->first, feed);

@@ -92,6 +92,22 @@ inline bool RedisStreamRead::parse(std::string_view channel, const redisReply* r
   return true;
 }
 
+// The info script's answer: {epoch or '' (no such channel: epoch 0), top, stream length}.
+struct RedisChannelState {
+  std::uint32_t epoch = 0;
+  std::uint64_t top = 0;
+  std::uint64_t length = 0;
+};
+
+inline std::optional<RedisChannelState> parse_channel_state(const redisReply* reply) {
+  if (is_error(reply) || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) return std::nullopt;
+  std::string_view epoch_text = text_of(element(reply, 0));
+  auto epoch = epoch_text.empty() ? std::optional<std::uint32_t>(0) : number_in<std::uint32_t>(epoch_text);
+  auto top = number_of(element(reply, 1)), length = number_of(element(reply, 2));
+  if (!epoch || !top || !length) return std::nullopt;
+  return RedisChannelState{*epoch, *top, *length};
+}
+
 // A message as the publish script PUBLISHes it: "<epoch>:<offset>:<time_ms>:<data>". Anyone who
 // can PUBLISH on the Redis can send anything: all three separators and numbers, or nothing (a
 // missing separator must not make the next search start over from the beginning). Neither the
