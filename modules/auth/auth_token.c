@@ -20,8 +20,14 @@ static int bearer_of(const char *value, size_t length, const char **token, size_
 
 int auth_token_of(const tether_host *host, tether_request *request, const char *query, size_t query_length,
                   char buffer[JWT_MAX_TOKEN], const char **token, size_t *length, const char **why) {
-  size_t header_length = 0, position = 0, name_length, value_length;
+  size_t header_length = 0;
   const char *header = host->request_header(request, "Authorization", &header_length);
+  return auth_token_find(header, header_length, query, query_length, buffer, token, length, why);
+}
+
+int auth_token_find(const char *header, size_t header_length, const char *query, size_t query_length,
+                    char buffer[JWT_MAX_TOKEN], const char **token, size_t *length, const char **why) {
+  size_t position = 0, name_length, value_length;
   const char *name, *value, *last = NULL;
   size_t last_length = 0;
   if (header && bearer_of(header, header_length, token, length)) {

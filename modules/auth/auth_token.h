@@ -18,5 +18,9 @@ enum { AUTH_TOKEN_FOUND = 1, AUTH_TOKEN_NONE = 0, AUTH_TOKEN_MALFORMED = -1 };
  * scheme (Basic ...) counts as no token there. */
 int auth_token_of(const tether_host *host, tether_request *request, const char *query, size_t query_length,
                   char buffer[JWT_MAX_TOKEN], const char **token, size_t *length, const char **why);
+/* The same from the Authorization header's value (NULL: none) and the query: what
+ * auth_token_of does once it has the header, without the host (for tests and fuzzing). */
+int auth_token_find(const char *authorization, size_t authorization_length, const char *query, size_t query_length,
+                    char buffer[JWT_MAX_TOKEN], const char **token, size_t *length, const char **why);
 
 #endif
