@@ -502,8 +502,14 @@ void RedisBroker::on_heartbeat(uv_timer_t* timer) {
 }
 
 // After the loop's I/O of a turn: the end of the batch its replies and messages made.
+// What this turn asked of Redis goes out first, so that a long flush to subscribers does not
+// hold it back (publish answers would wait a turn longer, and fewer publishes be in flight).
 void RedisBroker::on_check(uv_check_t* check) {
   auto& self = *static_cast<RedisBroker*>(check->data);
+  for (Shard& shard : self.shards_) {
+    shard.commands->send_now();
+    shard.subscriber->send_now();
+  }
   if (self.batch_open_) {
     self.batch_open_ = false;
     if (self.delivery_) self.delivery_->batch_end();

@@ -172,6 +172,7 @@ bool RedisConnection::command(std::span<const std::string_view> args, Reply on_r
   if (redisAsyncCommandArgv(context_, &RedisConnection::on_reply, nullptr, static_cast<int>(argv.size()), argv.data(),
                             lengths.data()) != REDIS_OK)
     return false;
+  unsent_ = true;
   bool was_idle = queued_.empty();
   std::uint64_t deadline = uv_now(loop_) + static_cast<std::uint64_t>(options_.command_timeout.count());
   queued_.push_back(Queued{std::move(on_reply), deadline});
@@ -207,8 +208,19 @@ bool RedisConnection::subscription(std::span<const std::string_view> args) {
     argv.push_back(a.data());
     lengths.push_back(a.size());
   }
-  return redisAsyncCommandArgv(context_, on_push, nullptr, static_cast<int>(argv.size()), argv.data(), lengths.data()) ==
-         REDIS_OK;
+  if (redisAsyncCommandArgv(context_, on_push, nullptr, static_cast<int>(argv.size()), argv.data(), lengths.data()) !=
+      REDIS_OK)
+    return false;
+  unsent_ = true;
+  return true;
+}
+
+// Only once connected: before that, hiredis would take a connect still in progress for done.
+// A write error disconnects as it would in the adapter's callback (on_disconnect, lost()).
+void RedisConnection::send_now() {
+  if (!unsent_ || state_ != State::up || !context_) return;
+  unsent_ = false;
+  redisAsyncHandleWrite(context_);
 }
 
 // Every handle is closed here, not in the destructor: the owner may be destroyed only after its

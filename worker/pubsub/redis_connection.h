@@ -67,6 +67,10 @@ class RedisConnection {
   // SUBSCRIBE/UNSUBSCRIBE with their channel names; false when there is no connection.
   bool subscription(std::span<const std::string_view> args);
   std::uint64_t reconnects() const { return reconnects_; }
+  // Writes what commands and subscription changes were queued since the last call, now rather
+  // than when the loop next polls (hiredis writes only on a writable event: a turn later, after
+  // whatever else that turn does, such as a flush to thousands of subscribers).
+  void send_now();
   // Gives the connection up as lost (it stopped answering): fails what is queued, reconnects
   // with back-off.
   void reset(const char* why) { drop(why); }
@@ -104,6 +108,7 @@ class RedisConnection {
   std::uint64_t connect_deadline_ms_ = 0;  // connecting: when the attempt is given up
   std::uint64_t reconnects_ = 0;
   bool was_up_ = false;
+  bool unsent_ = false;  // something was queued since the last send_now()
   std::string last_error_;
 };
 
