@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/shared_metrics.h"
+#include "worker/host/module_runtime.h"
 #include "worker/http/access_log.h"
 
 namespace tether {
@@ -160,10 +161,37 @@ void Connection::deliver_to_module(std::string_view data) {
   module_stream_->callbacks().on_read(this, data.data(), data.size(), module_stream_->user());
 }
 
-bool Connection::attach_module_stream(const tether_stream_callbacks* callbacks, void* user) {
+bool Connection::attach_module_stream(const tether_stream_callbacks* callbacks, const RouteConfig* route, void* user) {
   if (closed_) return false;  // e.g. the client reset while its request was answered
-  module_stream_ = std::make_unique<ModuleStream>(*this, callbacks, user);
+  module_stream_ = std::make_unique<ModuleStream>(*this, callbacks, route, user);
   return true;
+}
+
+void Connection::set_expiry(std::uint64_t unix_ms) {
+  if (closed_ && unix_ms != 0) return;  // nothing left to expire
+  if ((expiry_unix_ms_ != 0) != (unix_ms != 0)) host_.count_expiring(unix_ms != 0 ? 1 : -1);
+  expiry_unix_ms_ = unix_ms;
+}
+
+// Only long-lived connections hold credentials past their request; a plain HTTP connection's
+// requests are checked one by one in their access phase.
+void Connection::expire_credentials() {
+  set_expiry(0);
+  if (!takes_frames()) return;
+  if (!module_stream_->callbacks().on_expired) {
+    close_now();
+    return;
+  }
+  module_stream_->callbacks().on_expired(this, module_stream_->user());
+}
+
+int Connection::refresh_credentials(std::string_view credentials) {
+  ModuleRuntime* modules = host_.modules();
+  if (!modules || closed_) return TETHER_DECLINED;
+  const RouteConfig* route = nullptr;
+  if (module_stream_) route = module_stream_->route();
+  else if (session_ && session_->module_request()) route = session_->module_request()->route;
+  return modules->refresh(this, route, credentials);
 }
 
 std::int64_t Connection::write_for_module(const void* data, std::size_t length) {
@@ -431,6 +459,7 @@ void Connection::handle_closed() {
   if (--open_handles_ != 0) return;
   if (auto stream = std::move(module_stream_); stream && stream->callbacks().on_close)
     stream->callbacks().on_close(this, stream->user());
+  set_expiry(0);  // the worker counts it no more
   if (handed_over_) host_.on_connection_closed(*this);
   delete this;
 }
