@@ -3,7 +3,8 @@
  * On routes with a [route.gate] table, its access hook reads the query:
  *   wait=<ms>        waits that long on a timer (TETHER_AGAIN), then lets the request through
  *                    with request_continue() and logs "gate: continued: <its return code>"
- *   wait=<ms>&deny   the same wait, then answers 401 "denied by gate\n" with respond()
+ *   wait=<ms>&deny   the same wait, then answers 401 "denied by gate\n" with respond() and logs
+ *                    "gate: denied: <its return code>"
  *   expire_at=<ms>   sets the connection's expiry to that unix time in ms
  * Its refresh hook accepts the credentials "good" (expiry moved to now + refresh_extend) and
  * refuses anything else.
@@ -124,7 +125,8 @@ static void decide(tether_timer *timer, void *user) {
   (void)timer;
   host->timer_stop(w->timer);
   if (w->deny) {
-    host->respond(w->request, 401, "text/plain", "denied by gate\n", 15);
+    int status = host->respond(w->request, 401, "text/plain", "denied by gate\n", 15);
+    host->log(TETHER_LOG_NOTICE, "gate", "denied: %d", status);
   } else {
     int status = host->request_continue(w->request);
     host->log(TETHER_LOG_NOTICE, "gate", "continued: %d", status);
