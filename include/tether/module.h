@@ -31,7 +31,7 @@
  * pool and must not call the host; its `after` function runs on the loop again.
  *
  * No connection callback inside a host function (1.2): the stream callbacks (on_read,
- * on_writable, on_close, on_overflow, on_shutdown) and the connection_closed hook never run
+ * on_writable, on_close, on_overflow, on_shutdown, on_expired) and the connection_closed hook never run
  * inside a host function a module called. A connection that fails while the module writes to
  * it (the client reset, a TLS error) is only marked closing: connection_write() returns -1,
  * connection_close() and stream_end() do nothing more, subscribe() fails, and the handle stays
@@ -43,7 +43,7 @@
  *
  * Lifecycle, per worker process:
  *   create_config (once per [modules.<name>] table)  -> create_route_config (per route with a
- *   [route.<name>] table) -> worker_init -> { connection_accepted / access / content /
+ *   [route.<name>] table) -> worker_init -> { connection_accepted / access / content / refresh /
  *   connection_closed }* -> worker_drain (the worker stops accepting) -> worker_exit ->
  *   destroy_route_config / destroy_config.
  * The checker process calls only create_config, create_route_config and the destroy hooks.
@@ -270,8 +270,9 @@ typedef struct tether_host {
   int (*worker_draining)(const tether_worker *worker);         /* 1 once the worker drains */
 
   /* Requests, in access/content hooks and, for a request answered with TETHER_AGAIN, until
-   * respond() is called. Every request a module deferred with TETHER_AGAIN must be answered
-   * exactly once with respond(), even if the client went away meanwhile. */
+   * respond() (or, for an access hook, request_continue()) is called. Every request a module
+   * deferred with TETHER_AGAIN must be answered exactly once with respond() (or let through
+   * with request_continue()), even if the client went away meanwhile. */
   tether_worker *(*request_worker)(const tether_request *request);
   int (*request_info)(const tether_request *request, tether_request_info *info);
   /* The value of header `name` (case-insensitive), NULL if absent; not NUL-terminated. */
