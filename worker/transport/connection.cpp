@@ -31,6 +31,9 @@ Connection::Connection(ConnectionHost& host)
 
 Connection::~Connection() = default;
 
+// Every connection holds one: 408 bytes is a 416-byte allocation (glibc adds 8 and rounds to 16).
+static_assert(sizeof(Connection) <= 408, "a connection outgrew its allocation size class");
+
 HttpSession::Phase Connection::phase() const {
   if (!session_) return closing_upgraded_ ? HttpSession::Phase::closing : HttpSession::Phase::upgraded;
   return session_->phase();
@@ -45,7 +48,7 @@ Connection* Connection::start(ConnectionHost& host, int fd, const Listener& list
     c->peer_length_ = static_cast<std::uint8_t>(peer_length);
   }
   c->open_handles_ = 1;
-  c->last_activity_ms_ = uv_now(host.loop());
+  c->note_activity();
   if (!c->transport_.open(host.loop(), fd, listener.tls, host.metrics_slot())) {
     c->close_now();  // not handed over: its close callback frees it and tells nobody
     return nullptr;
@@ -90,7 +93,7 @@ bool Connection::busy() const {
 
 // Plaintext from the client (decrypted already on TLS).
 void Connection::on_transport_read(std::string_view plaintext, bool peer_finished) {
-  last_activity_ms_ = uv_now(host_.loop());
+  note_activity();
   if (!plaintext.empty()) feed_session(plaintext);
   if (peer_finished) peer_closed_ = true;  // TLS close_notify: like EOF
   after_output_progress();
@@ -274,7 +277,7 @@ void Connection::on_transport_written(int status) {
     close_now();
     return;
   }
-  last_activity_ms_ = uv_now(host_.loop());
+  note_activity();
   if (module_stream_) {
     module_stream_->on_written();
     if (closed_) return;
@@ -356,7 +359,7 @@ std::uint64_t Connection::keepalive_ms() const {
 
 std::uint64_t Connection::idle_time_left() const {
   std::uint64_t limit = session_ && session_->draining() ? kDrainQuietMs : keepalive_ms();
-  std::uint64_t idle_for = uv_now(host_.loop()) - last_activity_ms_;
+  std::uint32_t idle_for = static_cast<std::uint32_t>(uv_now(host_.loop())) - last_activity_ms_;  // wraps: a difference
   return idle_for >= limit ? 0 : limit - idle_for;
 }
 

@@ -168,6 +168,7 @@ class Connection final : public tether_connection,
   bool output_backed_up() const;
   void deliver_to_module(std::string_view data);
   void release_request_if_long_lived();
+  void note_activity() { last_activity_ms_ = static_cast<std::uint32_t>(uv_now(host_.loop())); }
 
   // Ordered so that the small fields fill the padding (a subscriber holds one of these).
   ConnectionHost& host_;
@@ -181,18 +182,20 @@ class Connection final : public tether_connection,
   std::uint8_t open_handles_ = 0;
   TimerPurpose timer_purpose_ = TimerPurpose::none;
   bool peer_closed_ = false;
-  Transport transport_;
-  uv_timer_t* timer_ = nullptr;            // allocated when first armed (see arm_timer)
-  std::unique_ptr<HttpSession> session_;   // null once upgraded: the bytes belong to a module
-  std::uint64_t last_activity_ms_ = 0;  // last byte read or write completed (loop time)
-  std::uint64_t expiry_unix_ms_ = 0;    // when the client's credentials expire (wall clock); 0: never
-  std::uint32_t keepalive_idle_ms_ = 0;        // 0: [limits] keepalive_timeout
-  std::uint32_t heartbeat_interval_ms_ = 30'000;
-  std::uint32_t heartbeat_timeout_ms_ = 60'000;
+  [[no_unique_address]] Transport transport_;  // its tail padding holds the four flags below
   bool closed_ = false;
   bool handed_over_ = false;       // start() returned it: the host hears of its close
   bool request_released_ = false;  // the streamed request's memory is given back
   bool closing_upgraded_ = false;  // upgraded and closing (what the session's phase said before)
+  uv_timer_t* timer_ = nullptr;            // allocated when first armed (see arm_timer)
+  std::unique_ptr<HttpSession> session_;   // null once upgraded: the bytes belong to a module
+  std::uint64_t expiry_unix_ms_ = 0;    // when the client's credentials expire (wall clock); 0: never
+  // Last byte read or write completed: loop time cut to 32 bits, only compared as a difference
+  // (an idle limit is at most 2^32 ms), which keeps the connection in its allocation size class.
+  std::uint32_t last_activity_ms_ = 0;
+  std::uint32_t keepalive_idle_ms_ = 0;        // 0: [limits] keepalive_timeout
+  std::uint32_t heartbeat_interval_ms_ = 30'000;
+  std::uint32_t heartbeat_timeout_ms_ = 60'000;
 };
 
 }  // namespace tether

@@ -152,7 +152,7 @@ void ModuleStream::flush(bool force) {
     c.close_now();
     return;
   }
-  if (c.transport_.writes_in_flight() == 0) c.last_activity_ms_ = uv_now(c.host_.loop());
+  if (c.transport_.writes_in_flight() == 0) c.note_activity();
 }
 
 void ModuleStream::on_written() {
