@@ -125,6 +125,24 @@ TEST(AccessThatWaits, AClientThatLeavesWhileItsRequestWaitsCostsNothing) {
   EXPECT_EQ(server.stop(), 0) << server.error_log();
 }
 
+// What the auth module does with a backend: the upgrade waits, then goes through with its expiry.
+TEST(AccessThatWaits, AWebSocketUpgradeAndAnSseStreamMayWaitInAccess) {
+  TetherServer server(1, gate_config(), kBuiltinModules);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  std::uint64_t deadline = unix_now_ms() + 1500;
+  auto start = std::chrono::steady_clock::now();
+  WsClient ws;
+  ASSERT_EQ(ws.open(server.port(), "/ws/news?wait=200&expire_at=" + std::to_string(deadline)), 101);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 190ms);
+  EXPECT_TRUE(answers_ping(ws));
+  SseClient sse;
+  ASSERT_EQ(sse.open(server.port(), "/sse/news?wait=200"), 200);
+  auto goodbye = read_close_frame(ws, 5s);
+  ASSERT_TRUE(goodbye);
+  EXPECT_EQ(goodbye->close_code(), 4001);
+  EXPECT_LE(ms_past(deadline), 1000);
+}
+
 TEST(Expiry, AWebSocketIsClosedWith4001WhenItsTokenExpires) {
   TetherServer server(1, gate_config(), kBuiltinModules);
   ASSERT_TRUE(server.start()) << server.error_log();
