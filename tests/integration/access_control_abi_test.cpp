@@ -174,6 +174,26 @@ TEST(Expiry, AnSseStreamEndsWithAnExpiredEvent) {
   EXPECT_TRUE(sse.ended());
 }
 
+// The probe's echo upgrade has no on_expired (NULL): the server closes the connection itself.
+TEST(Expiry, AConnectionWhoseModuleHasNoOnExpiredIsClosedByTheServer) {
+  TetherServer server(1, gate_config() + "[modules.probe]\npath = \"" + kTestModules + "/probe_v1.so\"\n"
+                         "[[route]]\npath = \"/echo\"\nhandler = \"probe\"\n[route.probe]\naction = \"echo\"\n[route.gate]\n",
+                      kBuiltinModules);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  std::uint64_t deadline = unix_now_ms() + 1500;
+  HttpClient client;
+  ASSERT_TRUE(client.connect(server.port()));
+  ASSERT_TRUE(client.send("GET /echo?expire_at=" + std::to_string(deadline) +
+                          " HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: probe-echo\r\n\r\nhello"));
+  auto switched = client.read_response();
+  ASSERT_TRUE(switched);
+  EXPECT_EQ(switched->status, 101);
+  EXPECT_EQ(client.read_bytes(5), "hello");
+  EXPECT_TRUE(client.wait_closed(5s));
+  EXPECT_GE(ms_past(deadline), -1000);
+  EXPECT_LE(ms_past(deadline), 1000);
+}
+
 // Only long-lived connections hold credentials past their request.
 TEST(Expiry, ADeadlineOnAPlainKeepAliveConnectionIsIgnored) {
   TetherServer server(1, gate_config(), kBuiltinModules);
