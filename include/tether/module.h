@@ -223,10 +223,10 @@ typedef void (*tether_after_work_cb)(void *user, int status); /* loop thread; st
 enum {
   TETHER_IO_READ = 1,  /* readable (also at end of file: read() then returns 0) */
   TETHER_IO_WRITE = 2, /* writable */
-  TETHER_IO_ERROR = 4, /* reported only: an error on the descriptor, or the peer hung up */
+  TETHER_IO_ERROR = 4, /* reported only: an error on the descriptor, or a socket's peer hung up */
 };
-/* `events`: READ and/or WRITE that are ready, or ERROR (after which the io is no longer watched:
- * io_stop() it). May call io_stop() on its own io. */
+/* `events`: READ and/or WRITE that are ready, and/or ERROR (after which the io is no longer
+ * watched: io_stop() it, or io_update() to watch again). May call io_stop() on its own io. */
 typedef void (*tether_io_cb)(tether_io *io, int events, void *user);
 
 /* Functions the server offers to modules. */

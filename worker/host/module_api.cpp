@@ -454,12 +454,14 @@ int uv_events(int events) {
   return ((events & TETHER_IO_READ) ? UV_READABLE : 0) | ((events & TETHER_IO_WRITE) ? UV_WRITABLE : 0);
 }
 
-// A hang-up (UV_DISCONNECT) and an error (status < 0: libuv stopped watching) are both ERROR.
+// A hang-up (UV_DISCONNECT) and an error (status < 0: libuv stopped watching) are both ERROR,
+// after which the io is not watched (a hang-up would otherwise be reported on every turn).
 void on_io(uv_poll_t* handle, int status, int events) {
   auto* io = static_cast<tether_io*>(handle->data);
   int ready = status < 0 ? TETHER_IO_ERROR
                          : ((events & UV_READABLE) ? TETHER_IO_READ : 0) | ((events & UV_WRITABLE) ? TETHER_IO_WRITE : 0) |
                                ((events & UV_DISCONNECT) ? TETHER_IO_ERROR : 0);
+  if (ready & TETHER_IO_ERROR) uv_poll_stop(handle);
   io->callback(io, ready, io->user);  // may io_stop(io): the last thing here
 }
 
