@@ -299,11 +299,21 @@ static int keep_bytes(ws_conn *c, const char *data, size_t length) {
   return 1;
 }
 
+static int json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+/* Whether data that begins a message begins a JSON object, as a refresh message does. */
+static int may_begin_object(const char *data, size_t length) {
+  size_t i = 0;
+  while (i < length && json_space(data[i])) ++i;
+  return i == length || data[i] == '{';
+}
+
 /* Routes that ignore client messages still keep what may be a refresh message: a text message
- * up to REFRESH_MAX_SIZE. */
+ * up to REFRESH_MAX_SIZE that begins like a JSON object. */
 static int keep_data(ws_conn *c, const char *data, size_t length) {
   int may_refresh = host_refreshes && !c->not_refresh && c->parser.message_opcode == WS_OP_TEXT &&
-                    (size_t)c->message_length + length <= REFRESH_MAX_SIZE;
+                    (size_t)c->message_length + length <= REFRESH_MAX_SIZE &&
+                    (c->message_length != 0 || may_begin_object(data, length));
   if (!may_refresh) c->not_refresh = 1;
   if (c->route->client_messages == CLIENT_IGNORE) {
     if (may_refresh) return keep_bytes(c, data, length);
@@ -325,12 +335,21 @@ static void reset_message(ws_conn *c) {
   }
 }
 
+/* Whether the text is a JSON object at first sight: '{' ... '}' inside JSON whitespace. Every
+ * text message of a route is looked at, so the others (an echoed number, say) cost this only. */
+static int looks_like_object(const char *text, size_t length) {
+  size_t first = 0, last = length;
+  while (first < length && json_space(text[first])) ++first;
+  while (last > first && json_space(text[last - 1])) --last;
+  return last - first >= 2 && text[first] == '{' && text[last - 1] == '}';
+}
+
 /* The token of a refresh message: exactly {"type":"refresh","token":"<token>"} (in any order,
  * any JSON whitespace). 1 with the token in *token (a view into `object`), else 0. */
 static int read_refresh_message(const char *text, size_t length, jwt_json_object *object, jwt_json_string *token) {
   const jwt_json_member *type, *value;
   const char *why;
-  if (jwt_json_parse(text, length, object, &why) != 0) return 0;
+  if (!looks_like_object(text, length) || jwt_json_parse(text, length, object, &why) != 0) return 0;
   type = jwt_json_find(object, "type");
   value = jwt_json_find(object, "token");
   if (object->member_count == 2 && type && value && type->kind == JWT_JSON_STRING && value->kind == JWT_JSON_STRING &&
