@@ -219,7 +219,15 @@ def jwt_seeds():
     write("jwt", "es256-signed-claims-nbf", b"\x13" + b'{"alg":"ES256"}\n{"nbf":1700000001,"aud":["aud"]}')
 
 
+def auth_token_seeds():
+    # "<Authorization value>\n<query>", or a query alone (auth_token_fuzz.c).
+    write("auth_token", "header", "Bearer abc.def.ghi\nchannel=news")
+    write("auth_token", "query", "since=1&token=a%2Eb.c&channel=x")
+    write("auth_token", "basic", "Basic dXNlcjpw\ntoken=&token=x.y.z")
+
+
 if __name__ == "__main__":
-    for make in (http_seeds, pubsub_seeds, config_seeds, message_id_seeds, tls_seeds, redis_reply_seeds, jwt_seeds):
+    for make in (http_seeds, pubsub_seeds, config_seeds, message_id_seeds, tls_seeds, redis_reply_seeds, jwt_seeds,
+                 auth_token_seeds):
         make()
     sys.exit(0)
