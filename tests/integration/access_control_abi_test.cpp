@@ -111,14 +111,16 @@ TEST(AccessThatWaits, RequestsPipelinedBehindAWaitingOneAreAnsweredInOrder) {
 TEST(AccessThatWaits, AClientThatLeavesWhileItsRequestWaitsCostsNothing) {
   TetherServer server(1, gate_config(), kBuiltinModules);
   ASSERT_TRUE(server.start()) << server.error_log();
-  for (const char* target : {"/gated?wait=300", "/gated?wait=300&deny"}) {
+  for (const char* target : {"/gated?wait=1500", "/gated?wait=1500&deny"}) {
     HttpClient leaver;
     ASSERT_TRUE(leaver.connect(server.port()));
     ASSERT_TRUE(leaver.send(request(target) + request("/open")));
     ASSERT_TRUE(wait_until([&] { return connection_accepted(leaver.fd()); }, 2s));
   }  // both closed before the gate decides
-  ASSERT_TRUE(server.wait_for_log("[gate] continued: -5", 2s)) << server.error_log();
-  ASSERT_TRUE(server.wait_for_log("[gate] denied: 0", 2s)) << server.error_log();
+  ASSERT_TRUE(wait_until([&] { return accepted_connections(server.port()) == 0; }, 1s))
+      << "the worker did not notice the clients leave before the gate decides";
+  ASSERT_TRUE(server.wait_for_log("[gate] continued: -5", 3s)) << server.error_log();
+  ASSERT_TRUE(server.wait_for_log("[gate] denied: 0", 3s)) << server.error_log();
   auto after = http_get(server.port(), "/gated?wait=10");
   ASSERT_TRUE(after);
   EXPECT_EQ(after->body, "handler answered\n");
