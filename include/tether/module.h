@@ -31,11 +31,11 @@
  * pool and must not call the host; its `after` function runs on the loop again.
  *
  * No connection callback inside a host function (1.2): the stream callbacks (on_read,
- * on_writable, on_close, on_overflow, on_shutdown, on_expired) and the connection_closed hook never run
- * inside a host function a module called. A connection that fails while the module writes to
- * it (the client reset, a TLS error) is only marked closing: connection_write() returns -1,
- * connection_close() and stream_end() do nothing more, subscribe() fails, and the handle stays
- * valid; on_close and connection_closed follow on a later turn of the loop. A module may
+ * on_writable, on_close, on_overflow, on_shutdown, on_expired) and the connection_closed hook
+ * never run inside a host function a module called. A connection that fails while the module
+ * writes to it (the client reset, a TLS error) is only marked closing: connection_write()
+ * returns -1, connection_close() and stream_end() do nothing more, subscribe() fails, and the
+ * handle stays valid; on_close and connection_closed follow on a later turn of the loop. A module may
  * therefore keep using its own state after any host call, and frees it in on_close.
  * What does run inside host calls: a feed's encoders (inside subscribe() and connection_write()),
  * and, inside respond() and stream_end(), the next request the client pipelined (its access and
