@@ -3,6 +3,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <string>
@@ -30,6 +31,14 @@ constexpr std::uint64_t kAcceptRetryMs = 500;
 // After drain_timeout, long-lived connections get this long to say goodbye (WebSocket close
 // handshake, SSE retry hint) before the worker exits.
 constexpr std::uint64_t kShutdownGraceMs = 1000;
+// Credentials that expire (connection_set_expiry) are checked this often: within a second, as
+// the ABI promises, with one timer for the worker instead of one per connection.
+constexpr std::uint64_t kExpirySweepMs = 500;
+
+std::uint64_t unix_now_ms() {
+  using namespace std::chrono;
+  return static_cast<std::uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+}
 
 class Worker final : public ConnectionHost, public AcceptorOwner, public RequestDispatcher {
  public:
@@ -66,8 +75,9 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
     uv_timer_init(&loop_, &accept_retry_timer_);
     uv_timer_init(&loop_, &drain_timer_);
     uv_timer_init(&loop_, &exit_timer_);
+    uv_timer_init(&loop_, &expiry_timer_);
     uv_check_init(&loop_, &flush_check_);
-    accept_retry_timer_.data = drain_timer_.data = exit_timer_.data = flush_check_.data = this;
+    accept_retry_timer_.data = drain_timer_.data = exit_timer_.data = expiry_timer_.data = flush_check_.data = this;
     uv_check_start(&flush_check_, [](uv_check_t* h) { static_cast<Worker*>(h->data)->access_log_.flush(); });
     uv_unref(reinterpret_cast<uv_handle_t*>(&flush_check_));
     for (int signum : {SIGTERM, SIGINT, SIGQUIT, SIGUSR1}) {
@@ -138,6 +148,19 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
     modules_->session_closed(session, waiting);
   }
   std::size_t metrics_slot() const override { return metrics_slot_; }
+  ModuleRuntime* modules() override { return modules_->empty() ? nullptr : modules_.get(); }
+
+  // The sweep of credentials' deadlines runs only while a connection has one: connections
+  // without cost nothing (no timer, no walk).
+  void count_expiring(int delta) override {
+    bool sweeping = expiring_ != 0;
+    expiring_ += delta;
+    if (!sweeping && expiring_ != 0 && !torn_down_)
+      uv_timer_start(&expiry_timer_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->sweep_expiries(); },
+                     kExpirySweepMs, kExpirySweepMs);
+    else if (sweeping && expiring_ == 0)
+      uv_timer_stop(&expiry_timer_);
+  }
 
   void on_connection_closed(Connection& c) override {
     if (modules_->watches_connections() && c.announced_to_modules) modules_->connection_closed(c);
@@ -246,6 +269,14 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
     uv_timer_start(&drain_timer_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->request_exit(); }, kShutdownGraceMs, 0);
   }
 
+  // A turn of its own, so a module's on_expired never runs inside a host function (ABI 1.2).
+  void sweep_expiries() {
+    std::uint64_t now = unix_now_ms();
+    connections_.for_each([now](Connection& c) {
+      if (c.expiry() != 0 && c.expiry() <= now) c.expire_credentials();
+    });
+  }
+
   // Tears everything down from a fresh callback (never from inside the handler that asked).
   void request_exit() {
     if (exiting_) return;
@@ -269,7 +300,8 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
     if (idle_master_link_) idle_master_link_->close();
     for (auto& handle : signals_) uv_close(reinterpret_cast<uv_handle_t*>(handle.get()), nullptr);
     for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&accept_retry_timer_), reinterpret_cast<uv_handle_t*>(&drain_timer_),
-                           reinterpret_cast<uv_handle_t*>(&exit_timer_), reinterpret_cast<uv_handle_t*>(&flush_check_)})
+                           reinterpret_cast<uv_handle_t*>(&exit_timer_), reinterpret_cast<uv_handle_t*>(&expiry_timer_),
+                           reinterpret_cast<uv_handle_t*>(&flush_check_)})
       uv_close(h, nullptr);
   }
 
@@ -293,11 +325,13 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
   uv_timer_t accept_retry_timer_;
   uv_timer_t drain_timer_;
   uv_timer_t exit_timer_;
+  uv_timer_t expiry_timer_;  // sweep_expiries(), while expiring_ != 0
   uv_check_t flush_check_;
   AccessLog access_log_;
   // The live connections: linked here once Connection::start() hands one over, unlinked here
   // when its close callback reports it gone; nothing else touches the list.
   IntrusiveList<Connection> connections_;
+  std::size_t expiring_ = 0;  // connections whose credentials have a deadline
   bool at_capacity_ = false;
   bool draining_ = false;
   bool exiting_ = false;

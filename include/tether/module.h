@@ -18,6 +18,11 @@
  *   - ABI 1.2 adds no function; it fixes the callback rule below (servers before 1.2 could run
  *     on_close inside connection_write), so a module that relies on it asks for 1.2.
  *   - ABI 1.3 adds worker_unready() (the worker's readiness, with the broker's state).
+ *   - ABI 1.4 adds, for access control: an access hook that waits (it returns TETHER_AGAIN and
+ *     later calls respond() or request_continue()), credentials that expire on a live connection
+ *     (connection_set_expiry(), the stream callback on_expired), their refresh (the module hook
+ *     refresh, connection_refresh()), and non-blocking I/O on the worker's loop (io_start(),
+ *     io_update(), io_stop()) for a module's own clients of other services.
  *   - Nothing C++ crosses this boundary: no exceptions, no STL types, no memory allocated on one
  *     side and freed on the other (each side frees what it allocated).
  *
@@ -26,11 +31,11 @@
  * pool and must not call the host; its `after` function runs on the loop again.
  *
  * No connection callback inside a host function (1.2): the stream callbacks (on_read,
- * on_writable, on_close, on_overflow, on_shutdown) and the connection_closed hook never run
- * inside a host function a module called. A connection that fails while the module writes to
- * it (the client reset, a TLS error) is only marked closing: connection_write() returns -1,
- * connection_close() and stream_end() do nothing more, subscribe() fails, and the handle stays
- * valid; on_close and connection_closed follow on a later turn of the loop. A module may
+ * on_writable, on_close, on_overflow, on_shutdown, on_expired) and the connection_closed hook
+ * never run inside a host function a module called. A connection that fails while the module
+ * writes to it (the client reset, a TLS error) is only marked closing: connection_write()
+ * returns -1, connection_close() and stream_end() do nothing more, subscribe() fails, and the
+ * handle stays valid; on_close and connection_closed follow on a later turn of the loop. A module may
  * therefore keep using its own state after any host call, and frees it in on_close.
  * What does run inside host calls: a feed's encoders (inside subscribe() and connection_write()),
  * and, inside respond() and stream_end(), the next request the client pipelined (its access and
@@ -38,7 +43,7 @@
  *
  * Lifecycle, per worker process:
  *   create_config (once per [modules.<name>] table)  -> create_route_config (per route with a
- *   [route.<name>] table) -> worker_init -> { connection_accepted / access / content /
+ *   [route.<name>] table) -> worker_init -> { connection_accepted / access / content / refresh /
  *   connection_closed }* -> worker_drain (the worker stops accepting) -> worker_exit ->
  *   destroy_route_config / destroy_config.
  * The checker process calls only create_config, create_route_config and the destroy hooks.
@@ -57,7 +62,7 @@ extern "C" {
 #endif
 
 #define TETHER_MODULE_ABI_MAJOR 1
-#define TETHER_MODULE_ABI_MINOR 3
+#define TETHER_MODULE_ABI_MINOR 4
 
 /* The symbol every module exports: const tether_module *tether_module_entry(void). */
 #define TETHER_MODULE_ENTRY tether_module_entry
@@ -97,6 +102,7 @@ typedef struct tether_timer tether_timer;     /* valid until timer_stop() */
 typedef struct tether_connection tether_connection; /* a client connection; valid until connection_closed */
 typedef struct tether_feed tether_feed;       /* a wire format for pub/sub messages (1.1); valid until worker_exit */
 typedef struct tether_buffer tether_buffer;   /* bytes a feed encoder appends to (1.1) */
+typedef struct tether_io tether_io;           /* a descriptor watched on the loop (1.4); valid until io_stop() */
 
 /* A metric handle from metric_register(); 0 is "no metric". */
 typedef uint32_t tether_metric;
@@ -155,6 +161,12 @@ typedef struct tether_stream_callbacks {
    * (WebSocket close 1001, an SSE retry hint) and call connection_close() (or stream_end()).
    * Connections still open a moment later are closed. NULL: the server closes it. */
   void (*on_shutdown)(tether_connection *connection, void *user);
+  /* (1.4) The deadline set with connection_set_expiry() passed (within about a second): the
+   * client's credentials expired. Say goodbye and end the connection: the websocket module
+   * sends close 4001 "token expired", the sse module an "event: expired" and the end of the
+   * stream. The deadline is cleared before this runs. NULL (or a struct without this member):
+   * the server closes the connection. Runs on a turn of the loop of its own. */
+  void (*on_expired)(tether_connection *connection, void *user);
 } tether_stream_callbacks;
 
 /* Past this many unsent bytes, stop writing until on_writable (backpressure). */
@@ -207,6 +219,16 @@ typedef void (*tether_timer_cb)(tether_timer *timer, void *user);
 typedef void (*tether_work_cb)(void *user);               /* thread pool: must not call the host */
 typedef void (*tether_after_work_cb)(void *user, int status); /* loop thread; status TETHER_OK or TETHER_ERROR */
 
+/* Non-blocking I/O on the worker's loop (1.4): what io_start() watches and its callback reports. */
+enum {
+  TETHER_IO_READ = 1,  /* readable (also at end of file: read() then returns 0) */
+  TETHER_IO_WRITE = 2, /* writable */
+  TETHER_IO_ERROR = 4, /* reported only: an error on the descriptor, or a socket's peer hung up */
+};
+/* `events`: READ and/or WRITE that are ready, and/or ERROR (after which the io is no longer
+ * watched: io_stop() it, or io_update() to watch again). May call io_stop() on its own io. */
+typedef void (*tether_io_cb)(tether_io *io, int events, void *user);
+
 /* Functions the server offers to modules. */
 typedef struct tether_host {
   size_t size;
@@ -248,8 +270,9 @@ typedef struct tether_host {
   int (*worker_draining)(const tether_worker *worker);         /* 1 once the worker drains */
 
   /* Requests, in access/content hooks and, for a request answered with TETHER_AGAIN, until
-   * respond() is called. Every request a module deferred with TETHER_AGAIN must be answered
-   * exactly once with respond(), even if the client went away meanwhile. */
+   * respond() (or, for an access hook, request_continue()) is called. Every request a module
+   * deferred with TETHER_AGAIN must be answered exactly once with respond() (or let through
+   * with request_continue()), even if the client went away meanwhile. */
   tether_worker *(*request_worker)(const tether_request *request);
   int (*request_info)(const tether_request *request, tether_request_info *info);
   /* The value of header `name` (case-insensitive), NULL if absent; not NUL-terminated. */
@@ -352,6 +375,37 @@ typedef struct tether_host {
    * "draining", or what its broker lacks ("redis 127.0.0.1:6379: connection lost: ..."). The
    * text is valid until the worker's next call of this function. */
   const char *(*worker_unready)(const tether_worker *worker);
+
+  /* ---- ABI 1.4: access control. Check host->abi_minor >= 4 before using these. ---- */
+
+  /* For a request whose access hook returned TETHER_AGAIN: lets it through, exactly as if the
+   * hook had returned TETHER_DECLINED (the remaining access hooks run, then the route's
+   * handler, inside this call: the request must not be used after it). TETHER_OK; TETHER_DECLINED
+   * when the client left while it waited (the request is released: nothing more to do with it);
+   * TETHER_ERROR (and a warning in the log) for a request that does not wait in access. The
+   * other way to finish a waiting request is respond() (e.g. 401). */
+  int (*request_continue)(tether_request *request);
+  /* The connection's credentials expire at `unix_ms` (wall clock, ms since 1970; 0 clears it).
+   * Once it passes (checked about every half second), a streamed or upgraded connection gets
+   * on_expired (or is closed without it); on a plain HTTP connection the passed deadline is
+   * dropped. May be called in access (on request_connection()) before the stream or upgrade
+   * starts, or any time later; a later call replaces the deadline. Costs the connection nothing
+   * beyond its 8 bytes, and no timer. */
+  int (*connection_set_expiry)(tether_connection *connection, uint64_t unix_ms);
+  /* New credentials from the client of a connection (a WebSocket refresh message): calls the
+   * refresh hook of every module that has one, in config order, with the route's config, until
+   * one returns something else than TETHER_DECLINED, and returns that: TETHER_OK (accepted; the
+   * module typically set a later expiry), TETHER_ERROR (refused; the old expiry stays), or
+   * TETHER_DECLINED (no module handles refresh). No connection callback runs inside it. */
+  int (*connection_refresh)(tether_connection *connection, const char *credentials, size_t length);
+  /* Watches `fd` (a socket or pipe the module opened, non-blocking) for TETHER_IO_READ and/or
+   * TETHER_IO_WRITE; cb(io, ready, user) on the loop. NULL on error. io_update() changes what is
+   * watched (0: nothing for now). io_stop() stops watching and frees the io, once per io, also
+   * from inside its callback; it never closes the fd (the module owns it). An io left at
+   * worker_exit is stopped by the server with a warning. */
+  tether_io *(*io_start)(tether_worker *worker, int fd, int events, tether_io_cb cb, void *user);
+  int (*io_update)(tether_io *io, int events);
+  void (*io_stop)(tether_io *io);
 } tether_host;
 
 /* A module's descriptor. Every hook may be NULL. `config` is what create_config returned for
@@ -385,11 +439,23 @@ typedef struct tether_module {
 
   /* Every request, before its handler, for every module (route_config NULL when the route has
    * no [route.<name>] table): TETHER_DECLINED lets it through; TETHER_OK means the module
-   * answered it (e.g. 429); TETHER_ERROR answers 500. */
+   * answered it (e.g. 429); TETHER_ERROR answers 500. (1.4) TETHER_AGAIN: the module decides
+   * later, on the loop (after asking another service), with respond() or request_continue();
+   * meanwhile the connection reads no further request. Exactly one of the two must come, even
+   * if the client left (respond() then drops the answer). */
   int (*access)(tether_request *request, void *config, void *route_config);
   /* The handler of routes with handler = "<name>": TETHER_OK answered, TETHER_AGAIN will answer
    * later with respond(), TETHER_DECLINED answers 404, TETHER_ERROR answers 500. */
   int (*content)(tether_request *request, void *config, void *route_config);
+
+  /* ---- ABI 1.4 ---- */
+
+  /* New credentials for a live connection (connection_refresh(), e.g. a WebSocket refresh
+   * message), with the config of the route the connection came in on. TETHER_OK: accepted (set
+   * a later expiry with connection_set_expiry()); TETHER_ERROR: refused; TETHER_DECLINED: not
+   * this module's (the next module is asked). Must not block (the answer is needed now). */
+  int (*refresh)(tether_connection *connection, void *config, void *route_config, const char *credentials,
+                 size_t length);
 } tether_module;
 
 typedef const tether_module *(*tether_module_entry_fn)(void);

@@ -214,6 +214,7 @@ static const tether_module health_module = {
     NULL,
     NULL,
     content,
+    NULL,
 };
 
 TETHER_MODULE_EXPORT const tether_module *TETHER_MODULE_ENTRY(void) { return &health_module; }

@@ -17,6 +17,8 @@
  * an "event: gap" comes first. A comment line every heartbeat_interval (keepalive module,
  * default 30s) keeps proxies from timing the stream out. Draining (reload): after drain_timeout
  * a short "retry:" and the end of the stream, so the client reconnects to the new workers.
+ * Expired credentials (a host of ABI 1.4 and a module that set connection_set_expiry, e.g. auth):
+ * "event: expired" with data {"reason":"token expired"}, and the end of the stream.
  * A request gets 400 with the reason for: a channel name the publish API would refuse (a %00 is
  * refused, not cut off), more than 16 channels, a Last-Event-ID or lastEventId longer than 64
  * bytes, a bad %-escape in channel or lastEventId; other parameters are not looked at (the
@@ -177,8 +179,15 @@ static void on_shutdown(tether_connection *connection, void *user) {
   host->stream_end(connection);
 }
 
+/* The client's credentials expired (ABI 1.4): say why, and end the stream as on_shutdown does. */
+static void on_expired(tether_connection *connection, void *user) {
+  if (!write_text(connection, "event: expired\ndata: {\"reason\":\"token expired\"}\n\n")) return;
+  forget(user);
+  host->stream_end(connection);
+}
+
 static const tether_stream_callbacks callbacks = {
-    sizeof(tether_stream_callbacks), NULL, NULL, on_close, on_overflow, on_shutdown,
+    sizeof(tether_stream_callbacks), NULL, NULL, on_close, on_overflow, on_shutdown, on_expired,
 };
 
 static void sweep(tether_timer *timer, void *user) {

@@ -20,6 +20,11 @@
  * any frame from the client (both per connection, from the keepalive module; default 30s/60s).
  * Resume: ?since=<id> delivers the messages after that id first; in json format a
  * {"event":"gap",…} notice says when some are gone. Draining (reload): close 1001 after drain_timeout.
+ * Expired credentials (a host of ABI 1.4 and a module that set connection_set_expiry, e.g. auth):
+ * close 4001 "token expired". A client renews them before that with the text message
+ * {"type":"refresh","token":"<new token>"} (exactly these two members, strict JSON, at most 8KiB;
+ * on every route, and never echoed or published), answered {"event":"refreshed"} when a module
+ * accepted it, else {"event":"refresh_failed"} (the connection then closes at the old expiry).
  * Before the upgrade, a request gets 400 with the reason for: a channel name the publish API
  * would refuse (checked over its whole decoded length: a %00 is refused, not cut off), more than
  * 16 channels, a since longer than 64 bytes decoded, a bad %-escape in either (ws_handshake.c).
@@ -36,12 +41,17 @@
 #include "../common/queue_settings.h"
 #include "../common/refusal.h"
 #include "../common/utf8.h"
+#include "../auth/jwt_json.h"
 #include "ws_codec.h"
 #include "ws_handshake.h"
 
 enum { FORMAT_JSON, FORMAT_RAW };
 enum { CLIENT_IGNORE, CLIENT_ECHO, CLIENT_PUBLISH };
 enum { SWEEP_MS = 100, SCRATCH_SIZE = 16384 };
+/* Close code for expired credentials (4000-4999: for applications, RFC 6455 section 7.4.2). */
+enum { WS_CLOSE_TOKEN_EXPIRED = 4001 };
+/* The largest refresh message kept: the JSON reader's own bound. */
+enum { REFRESH_MAX_SIZE = JWT_JSON_MAX_INPUT };
 
 typedef struct {
   uint64_t max_message_size;
@@ -69,10 +79,12 @@ typedef struct ws_conn {
   uint32_t interval_ms, timeout_ms;
   uint8_t closing; /* we sent a close frame: ignore everything else */
   uint8_t publish_channel_length;
+  uint8_t not_refresh; /* the message being assembled cannot be a refresh message (too long, binary) */
   ws_parser parser;
 } ws_conn;
 
 static const tether_host *host;
+static int host_refreshes; /* the host has connection_refresh (ABI 1.4) */
 static tether_worker *worker;
 static tether_timer *sweep_timer;
 static tether_feed *feeds[2];
@@ -273,8 +285,7 @@ static int handle_control(ws_conn *c) {
   return 0;
 }
 
-static int keep_data(ws_conn *c, const char *data, size_t length) {
-  if (c->route->client_messages == CLIENT_IGNORE) return 1;
+static int keep_bytes(ws_conn *c, const char *data, size_t length) {
   if ((size_t)c->message_length + length > c->message_capacity) {
     size_t capacity = c->message_capacity ? c->message_capacity : 1024;
     char *grown;
@@ -288,17 +299,92 @@ static int keep_data(ws_conn *c, const char *data, size_t length) {
   return 1;
 }
 
-/* Forgets the message just handled; a large buffer is not kept for an idle client. */
+static int json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+/* Whether data that begins a message begins a JSON object, as a refresh message does. */
+static int may_begin_object(const char *data, size_t length) {
+  size_t i = 0;
+  while (i < length && json_space(data[i])) ++i;
+  return i == length || data[i] == '{';
+}
+
+/* Routes that ignore client messages still keep what may be a refresh message: a text message
+ * up to REFRESH_MAX_SIZE that begins like a JSON object. */
+static int keep_data(ws_conn *c, const char *data, size_t length) {
+  int may_refresh = host_refreshes && !c->not_refresh && c->parser.message_opcode == WS_OP_TEXT &&
+                    (size_t)c->message_length + length <= REFRESH_MAX_SIZE &&
+                    (c->message_length != 0 || may_begin_object(data, length));
+  if (!may_refresh) c->not_refresh = 1;
+  if (c->route->client_messages == CLIENT_IGNORE) {
+    if (may_refresh) return keep_bytes(c, data, length);
+    c->message_length = 0;
+    return 1;
+  }
+  return keep_bytes(c, data, length);
+}
+
+/* Forgets the message just handled; a large buffer is not kept for an idle client, nor any on a
+ * route that only looks for refresh messages. */
 static void reset_message(ws_conn *c) {
   c->message_length = 0;
-  if (c->message_capacity > 64 * 1024) {
+  c->not_refresh = 0;
+  if (c->message_capacity > 64 * 1024 || c->route->client_messages == CLIENT_IGNORE) {
     free(c->message);
     c->message = NULL;
     c->message_capacity = 0;
   }
 }
 
+/* Whether the text is a JSON object at first sight: '{' ... '}' inside JSON whitespace. Every
+ * text message of a route is looked at, so the others (an echoed number, say) cost this only. */
+static int looks_like_object(const char *text, size_t length) {
+  size_t first = 0, last = length;
+  while (first < length && json_space(text[first])) ++first;
+  while (last > first && json_space(text[last - 1])) --last;
+  return last - first >= 2 && text[first] == '{' && text[last - 1] == '}';
+}
+
+/* The token of a refresh message: exactly {"type":"refresh","token":"<token>"} (in any order,
+ * any JSON whitespace). 1 with the token in *token (a view into `object`), else 0. */
+static int read_refresh_message(const char *text, size_t length, jwt_json_object *object, jwt_json_string *token) {
+  const jwt_json_member *type, *value;
+  const char *why;
+  if (!looks_like_object(text, length) || jwt_json_parse(text, length, object, &why) != 0) return 0;
+  type = jwt_json_find(object, "type");
+  value = jwt_json_find(object, "token");
+  if (object->member_count == 2 && type && value && type->kind == JWT_JSON_STRING && value->kind == JWT_JSON_STRING &&
+      type->string.length == 7 && memcmp(type->string.data, "refresh", 7) == 0) {
+    *token = value->string;
+    return 1;
+  }
+  jwt_json_free(object);
+  return 0;
+}
+
+/* A refresh message goes to the host's refresh hooks (the auth module), not to the route. 1 if
+ * the message was one (and was answered), 0 if it is an ordinary message; -1: closing. */
+static int handle_refresh(ws_conn *c) {
+  static jwt_json_object object; /* 8 KiB: not on the stack; hooks run on one thread */
+  static const char refreshed[] = "{\"event\":\"refreshed\"}";
+  static const char failed[] = "{\"event\":\"refresh_failed\"}";
+  jwt_json_string token;
+  int status;
+  if (!read_refresh_message(c->message, c->message_length, &object, &token)) return 0;
+  status = host->connection_refresh(c->connection, token.data, token.length);
+  jwt_json_free(&object);
+  if (status == TETHER_OK) return send_frame(c, WS_OP_TEXT, refreshed, sizeof refreshed - 1) ? 1 : -1;
+  return send_frame(c, WS_OP_TEXT, failed, sizeof failed - 1) ? 1 : -1;
+}
+
 static int handle_message(ws_conn *c, uint8_t opcode) {
+  if (opcode == WS_OP_TEXT && !c->not_refresh && c->message_length != 0 && host_refreshes) {
+    int refresh = handle_refresh(c);
+    if (refresh < 0) return 0;
+    if (refresh > 0) {
+      reset_message(c);
+      return 1;
+    }
+  }
   if (c->route->client_messages == CLIENT_ECHO) {
     if (!send_frame(c, opcode, c->message, c->message_length)) return 0;
   } else if (c->route->client_messages == CLIENT_PUBLISH && c->publish_channel) {
@@ -349,6 +435,12 @@ static void on_shutdown(tether_connection *connection, void *user) {
   close_with(c, WS_CLOSE_GOING_AWAY, "server restarting: reconnect and resume");
 }
 
+static void on_expired(tether_connection *connection, void *user) {
+  ws_conn *c = user;
+  (void)connection;
+  close_with(c, WS_CLOSE_TOKEN_EXPIRED, "token expired");
+}
+
 static void on_close(tether_connection *connection, void *user) {
   ws_conn *c = user;
   (void)connection;
@@ -360,7 +452,7 @@ static void on_close(tether_connection *connection, void *user) {
 }
 
 static const tether_stream_callbacks callbacks = {
-    sizeof(tether_stream_callbacks), on_read, NULL, on_close, on_overflow, on_shutdown,
+    sizeof(tether_stream_callbacks), on_read, NULL, on_close, on_overflow, on_shutdown, on_expired,
 };
 
 /* Pings quiet clients, closes the ones that stopped answering. */
@@ -474,6 +566,7 @@ static int worker_init(const tether_host *h, tether_worker *w, void *config) {
   host = h;
   worker = w;
   if (host->abi_minor < 1) return TETHER_ERROR;
+  host_refreshes = host->abi_minor >= 4;
   feeds[FORMAT_JSON] = host->feed_create(w, &json_format);
   feeds[FORMAT_RAW] = host->feed_create(w, &raw_format);
   if (!feeds[FORMAT_JSON] || !feeds[FORMAT_RAW]) return TETHER_ERROR;

@@ -87,6 +87,11 @@ int connection_set_queue_limit(tether_connection*, uint64_t, tether_slow_policy)
 int subscribe(tether_connection*, tether_feed*, const char*, size_t, const char*, size_t) { return TETHER_OK; }
 const char* channel_problem(const char*, size_t length) { return length ? nullptr : "empty"; }
 
+int connection_refresh(tether_connection*, const char* credentials, size_t length) {
+  current->refreshes.emplace_back(credentials, length);
+  return current->refresh_answer;
+}
+
 int token;
 tether_timer* timer_start(tether_worker*, uint64_t, uint64_t, tether_timer_cb cb, void* user) {
   current->timer = cb;
@@ -126,6 +131,7 @@ tether_host make_host() {
   h.feed_create = feed_create;
   h.metric_register = metric_register;
   h.metric_add = metric_add;
+  h.connection_refresh = connection_refresh;
   return h;
 }
 
@@ -143,6 +149,14 @@ void FakeHost::close_now() {
 const tether_host* fake_host(FakeHost* fake) {
   current = fake;
   return &kHost;
+}
+
+const tether_host* fake_host_of_abi(FakeHost* fake, std::uint16_t abi_minor) {
+  static tether_host older;
+  current = fake;
+  older = kHost;
+  older.abi_minor = abi_minor;
+  return &older;
 }
 
 }  // namespace tether::test

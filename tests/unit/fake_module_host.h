@@ -34,6 +34,8 @@ struct FakeHost {
   FakeConnection connection;
   tether_timer_cb timer = nullptr;  // the last timer a module started
   void* timer_user = nullptr;
+  int refresh_answer = TETHER_OK;     // what connection_refresh (1.4) returns
+  std::vector<std::string> refreshes; // the credentials it was given
 
   // Runs on_close as the host does when the connection ends (once; not after stream_end).
   void close_now();
@@ -44,5 +46,7 @@ struct FakeHost {
 
 // The host table; its functions act on `*fake` (set it before calling any hook).
 const tether_host* fake_host(FakeHost* fake);
+// The same table as a host of an older minor ABI version would have it (host->abi_minor).
+const tether_host* fake_host_of_abi(FakeHost* fake, std::uint16_t abi_minor);
 
 }  // namespace tether::test

@@ -77,3 +77,19 @@ TEST_F(SseModule, AnOverflowGoodbyeThatCannotBeWrittenIsTheLastThingDone) {
   connection_.callbacks->on_overflow(fake_.handle(), connection_.user);
   EXPECT_EQ(connection_.on_close_calls, 1);
 }
+
+TEST_F(SseModule, AnExpiryEndsTheStreamWithAnExpiredEventAndForgetsTheClientItself) {
+  ASSERT_NE(connection_.callbacks->on_expired, nullptr);
+  connection_.callbacks->on_expired(fake_.handle(), connection_.user);
+  ASSERT_EQ(connection_.written.size(), 2u);
+  EXPECT_EQ(connection_.written[1], "event: expired\ndata: {\"reason\":\"token expired\"}\n\n");
+  EXPECT_TRUE(connection_.ended);
+  EXPECT_EQ(connection_.on_close_calls, 0);
+}
+
+TEST_F(SseModule, AnExpiryGoodbyeThatCannotBeWrittenLeavesTheForgettingToOnClose) {
+  connection_.fail_writes = true;
+  connection_.callbacks->on_expired(fake_.handle(), connection_.user);
+  EXPECT_EQ(connection_.on_close_calls, 1);
+  EXPECT_FALSE(connection_.ended);
+}

@@ -16,9 +16,15 @@ namespace {
 
 // ---- client frames
 
-std::string frame(std::uint8_t opcode, const std::string& payload, bool masked = true) {
-  std::string out(1, static_cast<char>(0x80 | opcode));
-  out += static_cast<char>((masked ? 0x80 : 0) | payload.size());  // payloads here stay under 126 bytes
+std::string frame(std::uint8_t opcode, const std::string& payload, bool masked = true, bool fin = true) {
+  std::string out(1, static_cast<char>((fin ? 0x80 : 0) | opcode));
+  if (payload.size() < 126) {
+    out += static_cast<char>((masked ? 0x80 : 0) | payload.size());
+  } else {  // payloads here stay under 64 KiB
+    out += static_cast<char>((masked ? 0x80 : 0) | 126);
+    out += static_cast<char>(payload.size() >> 8);
+    out += static_cast<char>(payload.size() & 0xff);
+  }
   const char mask[4] = {0x11, 0x22, 0x33, 0x44};
   if (masked) out.append(mask, 4);
   for (std::size_t i = 0; i < payload.size(); ++i) out += masked ? static_cast<char>(payload[i] ^ mask[i % 4]) : payload[i];
@@ -114,4 +120,64 @@ TEST_F(WebSocketModule, NothingIsReadAfterTheModuleClosed) {
   ASSERT_EQ(connection_.written.size(), 1u);
   read(frame(0x9, "after"));
   EXPECT_EQ(connection_.written.size(), 1u);
+}
+
+// ---- refresh messages (ABI 1.4)
+
+namespace {
+const std::string kRefresh = "{\"type\":\"refresh\",\"token\":\"t0k3n\"}";
+std::string server_text(const std::string& payload) { return std::string("\x81") + static_cast<char>(payload.size()) + payload; }
+}  // namespace
+
+TEST_F(WebSocketModule, ARefreshMessageGoesToTheHostAndIsAnsweredNotEchoed) {
+  read(frame(0x1, kRefresh));
+  ASSERT_EQ(fake_.refreshes.size(), 1u);
+  EXPECT_EQ(fake_.refreshes[0], "t0k3n");
+  ASSERT_EQ(connection_.written.size(), 1u);
+  EXPECT_EQ(connection_.written[0], server_text("{\"event\":\"refreshed\"}"));
+}
+
+TEST_F(WebSocketModule, ARefusedRefreshIsAnsweredRefreshFailed) {
+  fake_.refresh_answer = TETHER_ERROR;
+  read(frame(0x1, kRefresh));
+  fake_.refresh_answer = TETHER_DECLINED;  // no module handles refresh: the same answer
+  read(frame(0x1, kRefresh));
+  ASSERT_EQ(connection_.written.size(), 2u);
+  EXPECT_EQ(connection_.written[0], server_text("{\"event\":\"refresh_failed\"}"));
+  EXPECT_EQ(connection_.written[1], connection_.written[0]);
+}
+
+TEST_F(WebSocketModule, ARefreshMessageInFragmentsIsStillOne) {
+  read(frame(0x1, kRefresh.substr(0, 10), true, false) + frame(0x0, kRefresh.substr(10)));
+  ASSERT_EQ(fake_.refreshes.size(), 1u);
+  EXPECT_EQ(fake_.refreshes[0], "t0k3n");
+}
+
+// A message is a refresh message only whole: one that passed the bound on the way is echoed,
+// even if what follows the bound looks like one.
+TEST_F(WebSocketModule, AMessageOverTheRefreshBoundIsAnOrdinaryMessage) {
+  std::string padding(9000, ' ');
+  read(frame(0x1, padding, true, false) + frame(0x0, kRefresh));
+  read(frame(0x1, padding + kRefresh));
+  EXPECT_TRUE(fake_.refreshes.empty());
+  ASSERT_EQ(connection_.written.size(), 2u);  // both echoed
+  EXPECT_EQ(connection_.written[0].size(), 4 + padding.size() + kRefresh.size());
+}
+
+TEST_F(WebSocketModule, AHostOlderThanAbi14GetsRefreshMessagesEchoedLikeAnyOther) {
+  ASSERT_EQ(module_->worker_init(fake_host_of_abi(&fake_, 3), fake_.worker(), nullptr), TETHER_OK);
+  read(frame(0x1, kRefresh));
+  EXPECT_TRUE(fake_.refreshes.empty());
+  ASSERT_EQ(connection_.written.size(), 1u);
+  EXPECT_EQ(connection_.written[0].substr(2), kRefresh);
+}
+
+TEST_F(WebSocketModule, AnExpiryClosesWith4001TokenExpired) {
+  ASSERT_NE(connection_.callbacks->on_expired, nullptr);
+  connection_.callbacks->on_expired(fake_.handle(), connection_.user);
+  ASSERT_EQ(connection_.written.size(), 1u);
+  EXPECT_EQ(connection_.written[0], std::string("\x88\x0f\x0f\xa1", 4) + "token expired");
+  read(frame(0x1, kRefresh));  // too late: the module closed
+  EXPECT_EQ(connection_.written.size(), 1u);
+  EXPECT_TRUE(fake_.refreshes.empty());
 }

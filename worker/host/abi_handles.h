@@ -8,6 +8,7 @@
 //   tether_request     one object per HTTP session that a module has seen (below)
 //   tether_worker      the worker's module-facing state, owned by the ModuleRuntime
 //   tether_timer       a libuv timer a module started (host/module_api.cpp)
+//   tether_io          a libuv poll handle on a module's descriptor (host/module_api.cpp)
 //   tether_config      a TOML table handed to a module's config hooks
 //
 // The C header declares them in the global namespace, so they are defined there.
@@ -64,12 +65,16 @@ struct tether_worker {
 // A session's request object, reused for each of its requests (they come one at a time). Its
 // owner is the ModuleRuntime that created it, and only the owner frees it (release()): when the
 // session closes, or, if the client left while a module was still to answer, when that module
-// calls respond(), the one call the ABI promises for a deferred request.
+// calls respond() (or, for an access hook that waits, request_continue()), the one call the ABI
+// promises for a deferred request.
 struct tether_request {
   enum class State : std::uint8_t {
-    in_hand,      // the session's current request: in a hook, or answered
-    deferred,     // a hook returned TETHER_AGAIN: respond() is still to come
-    client_left,  // deferred, and the session ended meanwhile: respond() drops the answer and frees it
+    in_hand,         // the session's current request: in a hook, or answered
+    deferred,        // a content hook returned TETHER_AGAIN: respond() is still to come
+    client_left,     // deferred, and the session ended meanwhile: respond() drops the answer and frees it
+    in_access,       // an access hook returned TETHER_AGAIN: respond() or request_continue() is to come
+    left_in_access,  // in_access, and the session ended meanwhile: either call frees it
+    access_resumed,  // request_continue(): the access phase goes on from next_access
   };
   tether::HttpSession* session = nullptr;  // null once the client left
   tether::ModuleRuntime* owner = nullptr;
@@ -78,7 +83,15 @@ struct tether_request {
   std::string response_headers;  // "Name: value\r\n" lines added by modules
   sockaddr_storage peer{};       // filled on first request_info()
   socklen_t peer_length = 0;
-  State state = State::in_hand;  // last: it fits beside peer_length (one of these per streaming client)
+  State state = State::in_hand;  // last: these fit beside peer_length (one of these per streaming client)
+  std::uint16_t next_access = 0;  // in_access: the access module to ask after the one that waits
+};
+
+struct tether_io {
+  uv_poll_t handle;
+  tether_worker* worker = nullptr;
+  tether_io_cb callback = nullptr;
+  void* user = nullptr;
 };
 
 struct tether_timer {

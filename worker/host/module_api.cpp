@@ -1,4 +1,4 @@
-// The host functions of include/tether/module.h (ABI 1.2).
+// The host functions of include/tether/module.h (ABI 1.4).
 #include "worker/host/module_api.h"
 
 #include <strings.h>
@@ -216,7 +216,8 @@ int respond(tether_request* request, int status, const char* content_type, const
   // A final status only (1xx are interim; upgrade() sends 101), in the range RFC 9110 §15 defines.
   if (status < 200 || status > 599) return TETHER_ERROR;
   if (content_type && !valid_header_text(content_type, false)) return TETHER_ERROR;
-  if (request->state == tether_request::State::client_left) {  // nothing to send: the answer ends it
+  if (request->state == tether_request::State::client_left ||
+      request->state == tether_request::State::left_in_access) {  // nothing to send: the answer ends it
     request->owner->release(request);
     return TETHER_OK;
   }
@@ -264,7 +265,7 @@ tether_connection* hand_over(tether_request* request, bool started, const tether
   request->state = tether_request::State::in_hand;
   request->response_headers.clear();
   tether_connection* connection = request->session->connection();
-  return connection_of(connection).attach_module_stream(callbacks, user) ? connection : nullptr;
+  return connection_of(connection).attach_module_stream(callbacks, request->route, user) ? connection : nullptr;
 }
 
 tether_connection* stream_start(tether_request* request, int status, const char* content_type,
@@ -422,6 +423,82 @@ const char* channel_problem(const char* channel, size_t channel_length) {
   return channel_name_problem(std::string_view(channel, channel_length));
 }
 
+// ---- access control (1.4)
+
+int request_continue(tether_request* request) {
+  if (!request) return TETHER_ERROR;
+  return request->owner->continue_access(request);
+}
+
+int connection_set_expiry(tether_connection* connection, uint64_t unix_ms) {
+  if (!connection) return TETHER_ERROR;
+  connection_of(connection).set_expiry(unix_ms);
+  return TETHER_OK;
+}
+
+int connection_refresh(tether_connection* connection, const char* credentials, size_t length) {
+  if (!connection || (!credentials && length)) return TETHER_ERROR;
+  return connection_of(connection).refresh_credentials(std::string_view(credentials ? credentials : "", length));
+}
+
+// ---- I/O (1.4)
+
+// Every io modules hold, as live_timers() for timers: a second io_stop() is refused, and ios
+// left at exit are stopped.
+std::unordered_set<tether_io*>& live_ios() {
+  static std::unordered_set<tether_io*> ios;
+  return ios;
+}
+
+int uv_events(int events) {
+  return ((events & TETHER_IO_READ) ? UV_READABLE : 0) | ((events & TETHER_IO_WRITE) ? UV_WRITABLE : 0);
+}
+
+// A hang-up (UV_DISCONNECT) and an error (status < 0: libuv stopped watching) are both ERROR,
+// after which the io is not watched (a hang-up would otherwise be reported on every turn).
+void on_io(uv_poll_t* handle, int status, int events) {
+  auto* io = static_cast<tether_io*>(handle->data);
+  int ready = status < 0 ? TETHER_IO_ERROR
+                         : ((events & UV_READABLE) ? TETHER_IO_READ : 0) | ((events & UV_WRITABLE) ? TETHER_IO_WRITE : 0) |
+                               ((events & UV_DISCONNECT) ? TETHER_IO_ERROR : 0);
+  if (ready & TETHER_IO_ERROR) uv_poll_stop(handle);
+  io->callback(io, ready, io->user);  // may io_stop(io): the last thing here
+}
+
+int io_update(tether_io* io, int events) {
+  if (!io || !live_ios().count(io) || (events & ~(TETHER_IO_READ | TETHER_IO_WRITE))) return TETHER_ERROR;
+  if (events == 0) return uv_poll_stop(&io->handle) == 0 ? TETHER_OK : TETHER_ERROR;
+  return uv_poll_start(&io->handle, uv_events(events) | UV_DISCONNECT, on_io) == 0 ? TETHER_OK : TETHER_ERROR;
+}
+
+void io_stop(tether_io* io) {
+  if (!live_ios().erase(io)) {
+    if (io) LOG_WARN("io_stop() on an io that is not watched (stopped twice?): ignored");
+    return;
+  }
+  uv_poll_stop(&io->handle);
+  uv_close(reinterpret_cast<uv_handle_t*>(&io->handle), [](uv_handle_t* h) { delete static_cast<tether_io*>(h->data); });
+}
+
+tether_io* io_start(tether_worker* worker, int fd, int events, tether_io_cb cb, void* user) {
+  if (!worker || !cb || fd < 0) return nullptr;
+  auto* io = new tether_io;
+  io->worker = worker;
+  io->callback = cb;
+  io->user = user;
+  if (uv_poll_init(worker->loop, &io->handle, fd) != 0) {  // not a descriptor poll can watch
+    delete io;
+    return nullptr;
+  }
+  io->handle.data = io;
+  live_ios().insert(io);
+  if (events != 0 && io_update(io, events) != TETHER_OK) {
+    io_stop(io);
+    return nullptr;
+  }
+  return io;
+}
+
 const tether_host kHost = {
     sizeof(tether_host),
     TETHER_MODULE_ABI_MAJOR,
@@ -471,6 +548,12 @@ const tether_host kHost = {
     publish,
     channel_problem,
     worker_unready,
+    request_continue,
+    connection_set_expiry,
+    connection_refresh,
+    io_start,
+    io_update,
+    io_stop,
 };
 
 }  // namespace
@@ -481,6 +564,14 @@ std::size_t close_module_timers(const tether_worker* worker) {
   for (tether_timer* timer : live_timers())
     if (timer->worker == worker) left.push_back(timer);
   for (tether_timer* timer : left) timer_stop(timer);
+  return left.size();
+}
+
+std::size_t close_module_ios(const tether_worker* worker) {
+  std::vector<tether_io*> left;
+  for (tether_io* io : live_ios())
+    if (io->worker == worker) left.push_back(io);
+  for (tether_io* io : left) io_stop(io);
   return left.size();
 }
 

@@ -20,6 +20,7 @@ ModuleRuntime::ModuleRuntime(const Config& config, std::vector<std::unique_ptr<L
     if (m->has(&tether_module::access)) access_modules_.push_back(m.get());
     if (m->has(&tether_module::connection_accepted) || m->has(&tether_module::connection_closed))
       connection_modules_.push_back(m.get());
+    if (m->has(&tether_module::refresh)) refresh_modules_.push_back(m.get());
   }
   handler_of_route_.assign(config.routes.size(), nullptr);
   for (std::size_t r = 0; r < config.routes.size(); ++r)
@@ -54,6 +55,8 @@ void ModuleRuntime::stop() {
     if (m->has(&tether_module::worker_exit)) m->descriptor().worker_exit(&worker_, m->config());
   if (std::size_t left = close_module_timers(&worker_); left != 0)
     LOG_WARN("modules left %zu timers running at exit: closed them", left);
+  if (std::size_t left = close_module_ios(&worker_); left != 0)
+    LOG_WARN("modules left %zu ios watched at exit: stopped them", left);
 }
 
 namespace {
@@ -98,8 +101,13 @@ std::size_t ModuleRuntime::route_index(const RouteConfig* route) const {
 }
 
 // One request object per session, reused for each of its requests (they come one at a time).
+// A request whose access phase goes on after a wait keeps what it had.
 tether_request* ModuleRuntime::request_for(HttpSession& session, const RouteConfig* route) {
   tether_request* request = session.module_request();
+  if (request && request->state == tether_request::State::access_resumed) {
+    request->state = tether_request::State::in_hand;
+    return request;
+  }
   if (!request) {
     request = new tether_request;
     ++requests_alive_;
@@ -112,17 +120,19 @@ tether_request* ModuleRuntime::request_for(HttpSession& session, const RouteConf
   request->route = route;
   request->response_headers.clear();
   request->peer_length = 0;
+  request->next_access = 0;
   return request;
 }
 
 // Turns a hook's return code into what the session does next.
+// `wait_as`: the state of a request the hook may defer (TETHER_AGAIN), in_hand if it may not.
 RequestDispatcher::Outcome ModuleRuntime::after_hook(const LoadedModule& module, const char* hook, int status,
-                                                     tether_request* request, bool may_wait) {
+                                                     tether_request* request, tether_request::State wait_as) {
   HttpSession& session = *request->session;
   bool answered = session.phase() != HttpSession::Phase::body;
   if (status == TETHER_DECLINED && !answered) return Outcome::declined;
-  if (status == TETHER_AGAIN && may_wait && !answered) {
-    request->state = tether_request::State::deferred;
+  if (status == TETHER_AGAIN && wait_as != tether_request::State::in_hand && !answered) {
+    request->state = wait_as;
     return Outcome::deferred;
   }
   if (status == TETHER_OK && answered) return Outcome::answered;
@@ -137,12 +147,45 @@ RequestDispatcher::Outcome ModuleRuntime::check_access(HttpSession& session, con
   if (access_modules_.empty()) return Outcome::declined;
   tether_request* request = request_for(session, route);
   std::size_t index = route_index(route);
-  for (LoadedModule* m : access_modules_) {
+  for (std::size_t i = request->next_access; i < access_modules_.size(); ++i) {
+    LoadedModule* m = access_modules_[i];
     int status = m->descriptor().access(request, m->config(), m->route_config(index));
-    Outcome outcome = after_hook(*m, "access", status, request, false);
+    // Waiting in access is 1.4: for an older module TETHER_AGAIN stays the error it was.
+    bool may_wait = m->descriptor().abi_minor >= 4;
+    Outcome outcome = after_hook(*m, "access", status, request,
+                                 may_wait ? tether_request::State::in_access : tether_request::State::in_hand);
+    if (outcome == Outcome::deferred) request->next_access = static_cast<std::uint16_t>(i + 1);
     if (outcome != Outcome::declined) return outcome;
   }
   return Outcome::declined;
+}
+
+// The session was paused in `waiting` since the hook returned TETHER_AGAIN; continue_request()
+// runs the rest of handle_request() from the next access module on (request_for keeps it).
+int ModuleRuntime::continue_access(tether_request* request) {
+  using State = tether_request::State;
+  if (request->state == State::left_in_access) {
+    release(request);
+    return TETHER_DECLINED;
+  }
+  if (request->state != State::in_access) {
+    LOG_WARN("request_continue() on a request that does not wait in its access phase: ignored");
+    return TETHER_ERROR;
+  }
+  request->state = State::access_resumed;
+  request->session->continue_request();
+  return TETHER_OK;
+}
+
+int ModuleRuntime::refresh(tether_connection* connection, const RouteConfig* route, std::string_view credentials) {
+  std::size_t index = route_index(route);
+  for (LoadedModule* m : refresh_modules_) {
+    int status = m->descriptor().refresh(connection, m->config(), m->route_config(index), credentials.data(),
+                                         credentials.size());
+    if (status == TETHER_DECLINED) continue;
+    return status == TETHER_OK ? TETHER_OK : TETHER_ERROR;  // any other code counts as a refusal
+  }
+  return TETHER_DECLINED;
 }
 
 RequestDispatcher::Outcome ModuleRuntime::run_handler(HttpSession& session, const RouteConfig& route) {
@@ -154,17 +197,18 @@ RequestDispatcher::Outcome ModuleRuntime::run_handler(HttpSession& session, cons
   }
   tether_request* request = request_for(session, &route);
   int status = m->descriptor().content(request, m->config(), m->route_config(index));
-  return after_hook(*m, "content", status, request, true);
+  return after_hook(*m, "content", status, request, tether_request::State::deferred);
 }
 
-// A request a module still has to answer outlives its session: it is marked client_left, and
-// the module's respond() releases it.
+// A request a module still has to answer outlives its session: it is marked client_left (or
+// left_in_access), and the module's respond() (or request_continue()) releases it.
 void ModuleRuntime::session_closed(HttpSession& session, bool waiting) {
+  using State = tether_request::State;
   tether_request* request = session.module_request();
   if (!request) return;
   session.set_module_request(nullptr);
-  if (waiting && request->state == tether_request::State::deferred) {
-    request->state = tether_request::State::client_left;
+  if (waiting && (request->state == State::deferred || request->state == State::in_access)) {
+    request->state = request->state == State::deferred ? State::client_left : State::left_in_access;
     request->session = nullptr;
   } else {
     release(request);

@@ -323,6 +323,15 @@ void HttpSession::handle_request() {
   if (outcome == Outcome::deferred && !answered_) phase_ = Phase::waiting;
 }
 
+void HttpSession::continue_request() {
+  if (phase_ != Phase::waiting || answered_) return;
+  phase_ = Phase::body;  // in hand again, as in a hook that answers at once
+  handle_request();
+  if (phase_ == Phase::waiting) return;  // its handler answers later
+  if (phase_ == Phase::idle && output_.size() >= limits_.max_queued_output) input_held_ = true;  // as on_message_complete
+  resume_parsing();
+}
+
 bool HttpSession::can_answer() const {
   return !answered_ && (phase_ == Phase::body || phase_ == Phase::waiting);
 }

@@ -114,6 +114,10 @@ class HttpSession {
   // Answers the current request (from a handler, now or later). `extra_headers` are complete
   // "Name: value\r\n" lines. Content-Length, Date, Server and Connection are added here.
   void answer(int status, std::string_view content_type, std::string_view extra_headers, std::string_view body);
+  // The access phase of the waiting request let it through after all (request_continue()): the
+  // rest of the access phase and the route's handler run now, as they would have at once, then
+  // what the client pipelined meanwhile.
+  void continue_request();
   // Answers with a streamed body: the head now, then append_chunk() per piece and end_stream().
   bool start_stream(int status, std::string_view content_type, std::string_view extra_headers);
   void append_chunk(std::string_view data);

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/shared_metrics.h"
+#include "worker/host/module_runtime.h"
 #include "worker/http/access_log.h"
 
 namespace tether {
@@ -30,6 +31,9 @@ Connection::Connection(ConnectionHost& host)
 
 Connection::~Connection() = default;
 
+// Every connection holds one: 408 bytes is a 416-byte allocation (glibc adds 8 and rounds to 16).
+static_assert(sizeof(Connection) <= 408, "a connection outgrew its allocation size class");
+
 HttpSession::Phase Connection::phase() const {
   if (!session_) return closing_upgraded_ ? HttpSession::Phase::closing : HttpSession::Phase::upgraded;
   return session_->phase();
@@ -44,7 +48,7 @@ Connection* Connection::start(ConnectionHost& host, int fd, const Listener& list
     c->peer_length_ = static_cast<std::uint8_t>(peer_length);
   }
   c->open_handles_ = 1;
-  c->last_activity_ms_ = uv_now(host.loop());
+  c->note_activity();
   if (!c->transport_.open(host.loop(), fd, listener.tls, host.metrics_slot())) {
     c->close_now();  // not handed over: its close callback frees it and tells nobody
     return nullptr;
@@ -89,7 +93,7 @@ bool Connection::busy() const {
 
 // Plaintext from the client (decrypted already on TLS).
 void Connection::on_transport_read(std::string_view plaintext, bool peer_finished) {
-  last_activity_ms_ = uv_now(host_.loop());
+  note_activity();
   if (!plaintext.empty()) feed_session(plaintext);
   if (peer_finished) peer_closed_ = true;  // TLS close_notify: like EOF
   after_output_progress();
@@ -160,10 +164,37 @@ void Connection::deliver_to_module(std::string_view data) {
   module_stream_->callbacks().on_read(this, data.data(), data.size(), module_stream_->user());
 }
 
-bool Connection::attach_module_stream(const tether_stream_callbacks* callbacks, void* user) {
+bool Connection::attach_module_stream(const tether_stream_callbacks* callbacks, const RouteConfig* route, void* user) {
   if (closed_) return false;  // e.g. the client reset while its request was answered
-  module_stream_ = std::make_unique<ModuleStream>(*this, callbacks, user);
+  module_stream_ = std::make_unique<ModuleStream>(*this, callbacks, route, user);
   return true;
+}
+
+void Connection::set_expiry(std::uint64_t unix_ms) {
+  if (closed_ && unix_ms != 0) return;  // nothing left to expire
+  if ((expiry_unix_ms_ != 0) != (unix_ms != 0)) host_.count_expiring(unix_ms != 0 ? 1 : -1);
+  expiry_unix_ms_ = unix_ms;
+}
+
+// Only long-lived connections hold credentials past their request; a plain HTTP connection's
+// requests are checked one by one in their access phase.
+void Connection::expire_credentials() {
+  set_expiry(0);
+  if (!takes_frames()) return;
+  if (!module_stream_->callbacks().on_expired) {
+    close_now();
+    return;
+  }
+  module_stream_->callbacks().on_expired(this, module_stream_->user());
+}
+
+int Connection::refresh_credentials(std::string_view credentials) {
+  ModuleRuntime* modules = host_.modules();
+  if (!modules || closed_) return TETHER_DECLINED;
+  const RouteConfig* route = nullptr;
+  if (module_stream_) route = module_stream_->route();
+  else if (session_ && session_->module_request()) route = session_->module_request()->route;
+  return modules->refresh(this, route, credentials);
 }
 
 std::int64_t Connection::write_for_module(const void* data, std::size_t length) {
@@ -246,7 +277,7 @@ void Connection::on_transport_written(int status) {
     close_now();
     return;
   }
-  last_activity_ms_ = uv_now(host_.loop());
+  note_activity();
   if (module_stream_) {
     module_stream_->on_written();
     if (closed_) return;
@@ -328,7 +359,7 @@ std::uint64_t Connection::keepalive_ms() const {
 
 std::uint64_t Connection::idle_time_left() const {
   std::uint64_t limit = session_ && session_->draining() ? kDrainQuietMs : keepalive_ms();
-  std::uint64_t idle_for = uv_now(host_.loop()) - last_activity_ms_;
+  std::uint32_t idle_for = static_cast<std::uint32_t>(uv_now(host_.loop())) - last_activity_ms_;  // wraps: a difference
   return idle_for >= limit ? 0 : limit - idle_for;
 }
 
@@ -431,6 +462,7 @@ void Connection::handle_closed() {
   if (--open_handles_ != 0) return;
   if (auto stream = std::move(module_stream_); stream && stream->callbacks().on_close)
     stream->callbacks().on_close(this, stream->user());
+  set_expiry(0);  // the worker counts it no more
   if (handed_over_) host_.on_connection_closed(*this);
   delete this;
 }

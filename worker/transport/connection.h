@@ -29,6 +29,7 @@ namespace tether {
 
 class Connection;
 class AccessLog;
+class ModuleRuntime;
 class PubsubHub;
 class TlsContext;
 
@@ -50,6 +51,11 @@ class ConnectionHost {
   virtual RequestDispatcher* dispatcher() = 0;  // null when no module is loaded
   virtual PubsubHub& hub() = 0;
   virtual std::size_t metrics_slot() const = 0;
+  // The modules of the worker (refresh hooks); null when none is loaded.
+  virtual ModuleRuntime* modules() { return nullptr; }
+  // A connection's credentials got a deadline (+1) or lost it (-1): the worker checks deadlines
+  // only while some connection has one (see Connection::expire_credentials).
+  virtual void count_expiring(int delta) { (void)delta; }
   // Once its socket is gone, on a later loop turn than close_now() (modules' connection_closed
   // hooks run here); the connection is deleted when this returns.
   virtual void on_connection_closed(Connection& connection) = 0;
@@ -77,9 +83,10 @@ class Connection final : public tether_connection,
 
   bool busy() const;
 
-  // A module owns the output (streamed response) or the whole byte stream (upgrade) from now on.
-  // False if the connection is already closing (the module then owns nothing).
-  bool attach_module_stream(const tether_stream_callbacks* callbacks, void* user);
+  // A module owns the output (streamed response) or the whole byte stream (upgrade) from now on,
+  // for a request of `route`. False if the connection is already closing (the module then owns
+  // nothing).
+  bool attach_module_stream(const tether_stream_callbacks* callbacks, const RouteConfig* route, void* user);
   // Writes for the module: a chunk of the streamed body, or raw bytes after an upgrade.
   // Returns the bytes queued and not yet sent, or -1 when closing.
   std::int64_t write_for_module(const void* data, std::size_t length);
@@ -98,6 +105,15 @@ class Connection final : public tether_connection,
   void set_keepalive(std::uint64_t idle_timeout_ms, std::uint64_t max_requests);
   void set_heartbeat(std::uint64_t interval_ms, std::uint64_t timeout_ms);
   void heartbeat(std::uint64_t* interval_ms, std::uint64_t* timeout_ms) const;
+  // Credentials that expire (connection_set_expiry): the deadline in unix ms, 0 for none.
+  void set_expiry(std::uint64_t unix_ms);
+  std::uint64_t expiry() const { return expiry_unix_ms_; }
+  // The deadline passed (the worker's sweep, never inside a host function): a streamed or
+  // upgraded connection says goodbye (on_expired) or is closed; any other forgets the deadline.
+  void expire_credentials();
+  // connection_refresh: the modules' refresh hooks, with the route of the stream (or of the
+  // request in hand). TETHER_DECLINED without modules.
+  int refresh_credentials(std::string_view credentials);
   // The client's address into *address (length in/out), as accept() gave it: still known once
   // the socket is gone (connection_closed hooks) or was reset. False if it has none.
   bool peer_address(sockaddr_storage* address, socklen_t* length) const;
@@ -152,6 +168,7 @@ class Connection final : public tether_connection,
   bool output_backed_up() const;
   void deliver_to_module(std::string_view data);
   void release_request_if_long_lived();
+  void note_activity() { last_activity_ms_ = static_cast<std::uint32_t>(uv_now(host_.loop())); }
 
   // Ordered so that the small fields fill the padding (a subscriber holds one of these).
   ConnectionHost& host_;
@@ -165,17 +182,20 @@ class Connection final : public tether_connection,
   std::uint8_t open_handles_ = 0;
   TimerPurpose timer_purpose_ = TimerPurpose::none;
   bool peer_closed_ = false;
-  Transport transport_;
-  uv_timer_t* timer_ = nullptr;            // allocated when first armed (see arm_timer)
-  std::unique_ptr<HttpSession> session_;   // null once upgraded: the bytes belong to a module
-  std::uint64_t last_activity_ms_ = 0;  // last byte read or write completed (loop time)
-  std::uint32_t keepalive_idle_ms_ = 0;        // 0: [limits] keepalive_timeout
-  std::uint32_t heartbeat_interval_ms_ = 30'000;
-  std::uint32_t heartbeat_timeout_ms_ = 60'000;
+  [[no_unique_address]] Transport transport_;  // its tail padding holds the four flags below
   bool closed_ = false;
   bool handed_over_ = false;       // start() returned it: the host hears of its close
   bool request_released_ = false;  // the streamed request's memory is given back
   bool closing_upgraded_ = false;  // upgraded and closing (what the session's phase said before)
+  uv_timer_t* timer_ = nullptr;            // allocated when first armed (see arm_timer)
+  std::unique_ptr<HttpSession> session_;   // null once upgraded: the bytes belong to a module
+  std::uint64_t expiry_unix_ms_ = 0;    // when the client's credentials expire (wall clock); 0: never
+  // Last byte read or write completed: loop time cut to 32 bits, only compared as a difference
+  // (an idle limit is at most 2^32 ms), which keeps the connection in its allocation size class.
+  std::uint32_t last_activity_ms_ = 0;
+  std::uint32_t keepalive_idle_ms_ = 0;        // 0: [limits] keepalive_timeout
+  std::uint32_t heartbeat_interval_ms_ = 30'000;
+  std::uint32_t heartbeat_timeout_ms_ = 60'000;
 };
 
 }  // namespace tether

@@ -56,24 +56,27 @@ class FrameBatch final : public WriteBatch {
   StreamQueue& queue_;
 };
 
-// The distinct callback sets modules handed over (one or two per module), so that a stream
-// keeps a pointer instead of a copy. Copied as the ABI promises: only the members the module's
-// struct has (it may be older and smaller than ours), the rest NULL.
-const tether_stream_callbacks* intern_callbacks(const tether_stream_callbacks* callbacks) {
-  static std::vector<std::unique_ptr<tether_stream_callbacks>> known;
-  tether_stream_callbacks copy{};
-  if (callbacks) std::memcpy(&copy, callbacks, std::min(callbacks->size, sizeof(tether_stream_callbacks)));
-  copy.size = sizeof(tether_stream_callbacks);
+// The distinct (callback set, route) pairs modules handed over (one or two per module and
+// route), so that a stream keeps a pointer instead of a copy. Callbacks are copied as the ABI
+// promises: only the members the module's struct has (it may be older and smaller than ours),
+// the rest NULL.
+const StreamBinding* intern_binding(const tether_stream_callbacks* callbacks, const RouteConfig* route) {
+  static std::vector<std::unique_ptr<StreamBinding>> known;
+  StreamBinding copy{};
+  if (callbacks) std::memcpy(&copy.callbacks, callbacks, std::min(callbacks->size, sizeof(tether_stream_callbacks)));
+  copy.callbacks.size = sizeof(tether_stream_callbacks);
+  copy.route = route;
   for (const auto& k : known)
-    if (std::memcmp(k.get(), &copy, sizeof copy) == 0) return k.get();
-  known.push_back(std::make_unique<tether_stream_callbacks>(copy));
+    if (k->route == route && std::memcmp(&k->callbacks, &copy.callbacks, sizeof copy.callbacks) == 0) return k.get();
+  known.push_back(std::make_unique<StreamBinding>(copy));
   return known.back().get();
 }
 
 }  // namespace
 
-ModuleStream::ModuleStream(Connection& connection, const tether_stream_callbacks* callbacks, void* user)
-    : connection_(connection), callbacks_(intern_callbacks(callbacks)), user_(user) {}
+ModuleStream::ModuleStream(Connection& connection, const tether_stream_callbacks* callbacks, const RouteConfig* route,
+                           void* user)
+    : connection_(connection), binding_(intern_binding(callbacks, route)), user_(user) {}
 
 // Every subscriber holds one: 88 bytes is a 96-byte allocation (glibc adds 8 and rounds to 16).
 static_assert(sizeof(ModuleStream) <= 88, "a subscriber's stream outgrew its allocation size class");
@@ -125,7 +128,7 @@ bool ModuleStream::handle_overflow() {
   shared_metrics().add(slot, core_metrics().messages_dropped, static_cast<std::int64_t>(queue_.frames()));
   queue_.clear();
   leave_hub();  // no more messages for it
-  if (callbacks_->on_overflow) callbacks_->on_overflow(&c, user_);
+  if (binding_->callbacks.on_overflow) binding_->callbacks.on_overflow(&c, user_);
   if (!c.closed_ && c.module_stream_ && c.phase() != HttpSession::Phase::closing) c.close_for_module();
   return false;
 }
@@ -149,7 +152,7 @@ void ModuleStream::flush(bool force) {
     c.close_now();
     return;
   }
-  if (c.transport_.writes_in_flight() == 0) c.last_activity_ms_ = uv_now(c.host_.loop());
+  if (c.transport_.writes_in_flight() == 0) c.note_activity();
 }
 
 void ModuleStream::on_written() {
@@ -157,7 +160,7 @@ void ModuleStream::on_written() {
   flush();
   if (c.closed_ || !wants_writable_ || backlog() >= TETHER_WRITE_BACKLOG) return;
   wants_writable_ = false;
-  if (callbacks_->on_writable) callbacks_->on_writable(&c, user_);  // may end the stream: the last thing here
+  if (binding_->callbacks.on_writable) binding_->callbacks.on_writable(&c, user_);  // may end the stream: the last thing here
 }
 
 }  // namespace tether

@@ -30,15 +30,25 @@
 namespace tether {
 
 class Connection;
+struct RouteConfig;
+
+// What a stream keeps of the module that owns it: its callbacks, and the route the connection
+// came in on (for the refresh hooks' route config). Interned: one per (callbacks, route) pair a
+// worker saw, shared by every stream of that pair, so a stream holds one pointer for both.
+struct StreamBinding {
+  tether_stream_callbacks callbacks;
+  const RouteConfig* route;
+};
 
 class ModuleStream final : public FrameSink {
  public:
-  ModuleStream(Connection& connection, const tether_stream_callbacks* callbacks, void* user);
+  ModuleStream(Connection& connection, const tether_stream_callbacks* callbacks, const RouteConfig* route, void* user);
   ModuleStream(const ModuleStream&) = delete;
   ModuleStream& operator=(const ModuleStream&) = delete;
   ~ModuleStream() override { leave_hub(); }
 
-  const tether_stream_callbacks& callbacks() const { return *callbacks_; }
+  const tether_stream_callbacks& callbacks() const { return binding_->callbacks; }
+  const RouteConfig* route() const { return binding_->route; }
   void* user() const { return user_; }
 
   // FrameSink: what the hub sees.
@@ -78,7 +88,7 @@ class ModuleStream final : public FrameSink {
   std::uint8_t policy_ = TETHER_SLOW_DISCONNECT;  // tether_slow_policy
   std::uint32_t queue_limit_ = 1024 * 1024;  // bytes: pub/sub frames and module writes alike
   Connection& connection_;
-  const tether_stream_callbacks* callbacks_;  // interned: shared by every stream of a module
+  const StreamBinding* binding_;  // interned: shared by every stream of a module and route
   void* user_;
   // Its tail padding holds dropped_: a subscriber's stream stays in a 96-byte allocation.
   [[no_unique_address]] StreamQueue queue_;
