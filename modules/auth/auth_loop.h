@@ -14,6 +14,9 @@
  *     return (auth_io *)host->io_start(worker, fd, events, io_fired, event);
  *   }
  *
+ * and timers alike: host->timer_start(worker, timeout_ms, 0, timer_fired, event), whose
+ * timer_fired(timer, user) calls event->fire(event, 0).
+ *
  * Rules the client relies on (both the host and libuv keep them):
  *   - io_stop never closes the fd and may be called inside the io's own callback; no callback
  *     of a stopped io or timer runs afterwards.

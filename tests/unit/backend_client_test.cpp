@@ -376,13 +376,33 @@ TEST_F(BackendClient, AFailedProbeOpensTheBreakerAgain) {
   EXPECT_EQ(backend.requests(), 3);
 }
 
-TEST_F(BackendClient, HangsAndRefusedConnectsCountAsFailuresForTheBreaker) {
+TEST_F(BackendClient, TimeoutsCountAsFailuresForTheBreaker) {
   settings.failure_threshold = 2;
   settings.timeout_ms = 200;
   make_client("/hang");
   ask_and_wait();
+  EXPECT_EQ(backend_client_breaker(client), BREAKER_CLOSED);
   ask_and_wait();
   EXPECT_EQ(backend_client_breaker(client), BREAKER_OPEN);
+}
+
+TEST_F(BackendClient, RefusedConnectsCountAsFailuresForTheBreaker) {
+  settings.failure_threshold = 2;
+  int port = backend.port();
+  backend.kill();
+  make_client_for("http://127.0.0.1:" + std::to_string(port) + "/allow");
+  ask_and_wait();
+  EXPECT_EQ(backend_client_breaker(client), BREAKER_CLOSED);
+  ask_and_wait();
+  EXPECT_EQ(backend_client_breaker(client), BREAKER_OPEN);
+  EXPECT_EQ(changes.size(), 1u);
+}
+
+TEST_F(BackendClient, DenialsAreSuccessesForTheBreaker) {
+  settings.failure_threshold = 2;
+  make_client("/403");
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(ask_and_wait().result, BACKEND_DENY_403);
+  EXPECT_EQ(backend_client_breaker(client), BREAKER_CLOSED);
 }
 
 TEST_F(BackendClient, AStaleIdleConnectionIsRetriedOnceOnAFreshOne) {
