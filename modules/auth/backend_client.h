@@ -29,8 +29,9 @@
  * later (PENDING: `done` runs exactly once from the loop, never inside ask() or any other call of
  * this API). cancel() takes a pending question back: its `done` never runs. The exchange it
  * started, if any, runs to its end unseen (bounded by timeout_ms), so that the connection can be
- * reused and the breaker learns the outcome. `done` and on_breaker may call ask() and cancel(),
- * never backend_client_destroy().
+ * reused and the breaker learns the outcome. `done` may call ask() and cancel() (of other
+ * questions), never backend_client_destroy(). on_breaker runs in the middle of the client's
+ * bookkeeping: it logs and counts, and calls nothing of the client.
  * destroy() closes every connection, stops every timer and frees every question; the pending
  * ones get no callback.
  */
