@@ -45,6 +45,8 @@ REDIS_WINDOW=${REDIS_WINDOW:-1}
 REDIS_FANOUT=${REDIS_FANOUT:-1000x2000}
 REDIS_IDLE=${REDIS_IDLE:-10000}
 REDIS_LATENCY_MESSAGES=${REDIS_LATENCY_MESSAGES:-500}  # published at 100/s, one at a time
+REDIS_PARTS=${REDIS_PARTS:-connections publishes fanout memory publish_latency}  # a subset, to work on one figure
+REDIS_SERVERS=${REDIS_SERVERS:-tether tether_redis nchan_redis}  # the servers of the publishes and fan-out parts
 
 need=()
 command -v nginx >/dev/null || need+=(nginx)
@@ -357,7 +359,7 @@ redis_connections() {
 redis_publishes() {
   echo "-- publishes: $REDIS_PUBLISHES over $REDIS_PUBLISHERS connections (one channel each, $REDIS_WINDOW in flight on each), $SIZE B"
   echo "   (tether: the local broker, a control; a key in Redis is required of the others only)"
-  for server in tether tether_redis nchan_redis; do
+  for server in $REDIS_SERVERS; do
     local rates=() cpus=() p99s=() bad=0
     for run in $(seq "$RUNS"); do
       "start_$server"
@@ -393,7 +395,7 @@ redis_fanout() {
   local latency_rate=$((LATENCY_DELIVERIES / subs))
   echo "-- fan-out: $subs WebSocket subscribers on one channel x $messages messages of $SIZE B"
   echo "   throughput: published as fast as answered (16 in flight); latency: at $latency_rate msg/s; tether: the local broker, a control"
-  for server in tether tether_redis nchan_redis; do
+  for server in $REDIS_SERVERS; do
     local rates=() p99s=() cpus=() bad=0
     for run in $(seq "$RUNS"); do
       "start_$server"
@@ -459,11 +461,8 @@ redis_publish_latency() {
 redis_scenario() {
   start_redis
   echo "== redis: tether (broker = \"redis\") and nginx + nchan (nchan_redis_pass) on one redis-server $(redis-server --version | sed 's/.*v=\([^ ]*\).*/\1/') at 127.0.0.1:$REDIS_PORT, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-  redis_connections
-  redis_publishes
-  redis_fanout
-  redis_memory
-  redis_publish_latency
+  local part
+  for part in $REDIS_PARTS; do "redis_$part"; done
   stop_redis
   record "{\"scenario\":\"redis\",\"summary\":true,\"publishes_per_s\":{\"tether\":${rpub_tether_redis:-0},\"nchan\":${rpub_nchan_redis:-0}},\"redis_cpu_us_per_publish\":{\"tether\":${rpubcpu_tether_redis:-0},\"nchan\":${rpubcpu_nchan_redis:-0}},\"deliveries_per_s\":{\"tether\":${rfan_tether_redis:-0},\"nchan\":${rfan_nchan_redis:-0}},\"p99_us\":{\"tether\":${rp99_tether_redis:-0},\"nchan\":${rp99_nchan_redis:-0}},\"bytes_per_subscriber\":{\"tether\":${rmem_tether_redis:-0},\"nchan\":${rmem_nchan_redis:-0}}}"
   printf '  tether/nchan: publishes/s %s  Redis CPU/publish %s  deliveries/s %s  p99 %s  bytes/subscriber %s\n' \

@@ -23,11 +23,6 @@ std::uint64_t age_ms(std::uint64_t now_ms, std::uint64_t then_ms) { return now_m
 
 }  // namespace
 
-std::uint64_t unix_time_ms() {
-  using namespace std::chrono;
-  return static_cast<std::uint64_t>(duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
-}
-
 // Saturating: the counts are the workers' word, and a sum that wraps would read as few.
 std::uint64_t LocalBroker::Channel::subscriber_total() const {
   std::uint64_t total = 0;

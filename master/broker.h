@@ -35,6 +35,7 @@
 
 #include "core/config.h"
 #include "core/pubsub_wire.h"
+#include "core/wall_clock.h"
 
 namespace tether {
 
@@ -112,7 +113,5 @@ class LocalBroker {
   std::uint64_t history_bytes_ = 0;
   std::uint64_t history_entries_ = 0;
 };
-
-std::uint64_t unix_time_ms();
 
 }  // namespace tether

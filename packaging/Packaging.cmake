@@ -57,7 +57,7 @@ set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "tether (= ${PROJECT_VERSION})")
 set(CPACK_COMPONENT_RUNTIME_DESCRIPTION "server for long-lived connections (WebSocket, SSE, keep-alive)
 tether holds many long-lived client connections with an nginx-style
 master and workers, reloads without dropping a connection, terminates
-TLS and loads modules (health, keepalive, ratelimit).")
+TLS and loads modules (health, keepalive, ratelimit, websocket, sse, auth).")
 set(CPACK_COMPONENT_DEV_DESCRIPTION "development files for tether modules
 The public C header of tether's module ABI, a pkg-config file and a
 CMake package for building modules, and an example module.")

@@ -31,7 +31,8 @@
 #include <tether/module.h>
 
 #include "../common/clock.h"
-#include "limiter.h"
+#include "../common/connection_map.h"
+#include "../common/limiter.h"
 
 typedef enum { KEY_ADDRESS, KEY_HEADER, KEY_SEGMENT } key_kind;
 
@@ -48,72 +49,17 @@ typedef struct {
   int64_t max_connections;
 } module_config;
 
-/* Worker-local: connections this worker counted (1) or refused (2), by handle, with the address
- * hash they were counted under (at close the peer may no longer be known: a reset socket). */
-typedef struct {
-  tether_connection *key;
-  int state;
-  uint64_t address;
-} tracked;
-
 static const tether_host *host;
 static rl_state *state;
 static tether_metric rejected_rate, rejected_connections;
-static tracked *table;
-static size_t table_capacity, table_used;
+/* Worker-local: connections this worker counted or refused, with the address hash they were
+ * counted under (at close the peer may no longer be known: a reset socket). */
+static connection_map connections;
 static uint32_t self;  /* this worker's pid: the owner of the connections it counts */
 static int counting;   /* 0: no room among the limiter's owners, every connection is refused */
 static int warned_no_room;
 
 enum { COUNTED = 1, REFUSED = 2 };
-
-static size_t slot_of(tether_connection *c) { return ((uintptr_t)c >> 4) * 11400714819323198485ull & (table_capacity - 1); }
-
-static void track_put(tether_connection *c, int st, uint64_t address);
-
-static void grow(void) {
-  tracked *old = table;
-  size_t old_capacity = table_capacity, i;
-  table_capacity = table_capacity ? table_capacity * 2 : 1024;
-  table = calloc(table_capacity, sizeof *table);
-  table_used = 0;
-  for (i = 0; i < old_capacity; ++i)
-    if (old[i].key) track_put(old[i].key, old[i].state, old[i].address);
-  free(old);
-}
-
-static void track_put(tether_connection *c, int st, uint64_t address) {
-  size_t i;
-  if ((table_used + 1) * 2 > table_capacity) grow();
-  for (i = slot_of(c); table[i].key; i = (i + 1) & (table_capacity - 1)) {
-  }
-  table[i].key = c;
-  table[i].state = st;
-  table[i].address = address;
-  table_used++;
-}
-
-/* The state of `c` (0 if untracked), and its address hash in *address; removes it if asked. */
-static int track_take(tether_connection *c, int remove, uint64_t *address) {
-  size_t i, j;
-  int st;
-  if (!table_capacity) return 0;
-  for (i = slot_of(c); table[i].key != c; i = (i + 1) & (table_capacity - 1))
-    if (!table[i].key) return 0;
-  st = table[i].state;
-  if (address) *address = table[i].address;
-  if (!remove) return st;
-  /* backward-shift deletion keeps probe chains intact without tombstones */
-  table[i].key = NULL;
-  table_used--;
-  for (j = (i + 1) & (table_capacity - 1); table[j].key; j = (j + 1) & (table_capacity - 1)) {
-    tracked moved = table[j];
-    table[j].key = NULL;
-    table_used--;
-    track_put(moved.key, moved.state, moved.address);
-  }
-  return st;
-}
 
 /* The address of a peer, without its port. */
 static uint64_t address_hash(const struct sockaddr *peer) {
@@ -236,15 +182,14 @@ static int worker_init(const tether_host *h, tether_worker *worker, void *config
 static void worker_exit(tether_worker *worker, void *config) {
   (void)worker;
   (void)config;
-  free(table);
-  table = NULL;
-  table_capacity = table_used = 0;
+  connection_map_clear(&connections);
 }
 
 static int connection_accepted(tether_worker *worker, void *config, const tether_connection_info *info) {
   const module_config *c = config;
   int verdict = RL_NO_ROOM;
   uint64_t address;
+  connection_entry entry = {0};
   (void)worker;
   if (!c->max_connections) return TETHER_OK;
   address = address_hash(info->peer);
@@ -254,16 +199,22 @@ static int connection_accepted(tether_worker *worker, void *config, const tether
     warned_no_room = 1;
   }
   /* refused ones are answered 503 on their first request */
-  track_put(info->connection, verdict == RL_COUNTED ? COUNTED : REFUSED, address);
+  entry.connection = info->connection;
+  entry.state = verdict == RL_COUNTED ? COUNTED : REFUSED;
+  entry.hash = address;
+  if (!connection_map_put(&connections, &entry)) {
+    if (verdict == RL_COUNTED) rl_connection_release(state, address, self);
+    return TETHER_ERROR;  /* out of memory: it cannot be counted, so it is not taken */
+  }
   return TETHER_OK;
 }
 
 static void connection_closed(tether_worker *worker, void *config, const tether_connection_info *info) {
   const module_config *c = config;
-  uint64_t address = 0;
+  connection_entry entry;
   (void)worker;
-  if (c->max_connections && track_take(info->connection, 1, &address) == COUNTED)
-    rl_connection_release(state, address, self);
+  if (c->max_connections && connection_map_get(&connections, info->connection, 1, &entry) && entry.state == COUNTED)
+    rl_connection_release(state, entry.hash, self);
 }
 
 /* The bucket key of a request for `route`, NULL-free: the header, path segment or address. */
@@ -294,7 +245,9 @@ static int access_phase(tether_request *request, void *config, void *route_confi
   rl_verdict verdict;
   char retry[32];
   tether_connection *connection = host->request_connection(request);
-  if (c->max_connections && connection && track_take(connection, 0, NULL) == REFUSED) {
+  connection_entry entry;
+  if (c->max_connections && connection && connection_map_get(&connections, connection, 0, &entry) &&
+      entry.state == REFUSED) {
     host->metric_add(host->request_worker(request), rejected_connections, 1);
     host->connection_set_keepalive(connection, 0, 1);  /* this answer closes the connection */
     return host->respond(request, 503, "text/plain", "503 too many connections from your address\n", 43);

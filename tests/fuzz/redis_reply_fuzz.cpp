@@ -3,7 +3,8 @@
 // own reader into redisReply trees as the broker's connections get them. Every reply, and every
 // node inside it, goes through each parser: the history script's answer (RedisStreamRead), the
 // subscriber push ["message", channel, payload] as RedisBroker::on_push reads it (channel_in,
-// parse_relayed), and the accessors (text_of, number_of, element). What a parser returns is
+// parse_relayed), the publish and info scripts' answers (parse_published, parse_channel_state),
+// and the accessors (text_of, number_of, element). What a parser returns is
 // checked against the reply: its views lie in the reply's strings, its numbers are the digits
 // it was given, its answers are ones the scripts (redis_scripts.h) could have made.
 //
@@ -102,6 +103,32 @@ void check_relayed(std::string_view payload) {
         "parse_relayed's data is not the payload after the third colon", payload);
 }
 
+// parse_published: a string "<epoch>:<offset>", both decimal, epoch in 32 bits, neither 0.
+void check_published(const redisReply* r) {
+  std::optional<tether::MessageId> id = tether::parse_published(r);
+  std::string_view text = tether::text_of(r);
+  std::size_t colon = text.find(':');
+  std::optional<std::uint64_t> epoch, offset;
+  if (r->type == REDIS_REPLY_STRING && colon != std::string_view::npos) {
+    epoch = decimal(text.substr(0, colon), UINT32_MAX);
+    offset = decimal(text.substr(colon + 1), UINT64_MAX);
+  }
+  bool valid = epoch && offset && *epoch != 0 && *offset != 0;
+  check(id.has_value() == valid, valid ? "parse_published refuses a valid answer" : "parse_published accepts a bad one", text);
+  if (id) check(id->epoch == *epoch && id->sequence == *offset, "parse_published's numbers", text);
+}
+
+// parse_channel_state: {epoch or '', top, length}, the numbers the reply's.
+void check_channel_state(const redisReply* r) {
+  std::optional<tether::RedisChannelState> state = tether::parse_channel_state(r);
+  if (!state) return;
+  check(r->type == REDIS_REPLY_ARRAY && r->elements == 3, "a channel state of the wrong shape parsed");
+  std::string_view epoch_text = tether::text_of(r->element[0]);
+  check(epoch_text.empty() ? state->epoch == 0 : decimal(epoch_text, UINT32_MAX) == state->epoch, "the state's epoch", epoch_text);
+  check(tether::number_of(r->element[1]) == state->top && tether::number_of(r->element[2]) == state->length,
+        "the state's top or length");
+}
+
 // The subscriber connection's push, read as RedisBroker::on_push reads it.
 void check_push(const redisReply* r) {
   std::string_view kind = tether::text_of(tether::element(r, 0));
@@ -158,6 +185,8 @@ void check_tree(const redisReply* r) {
   check_accessors(r);
   check_stream_read(r);
   check_push(r);
+  check_published(r);
+  check_channel_state(r);
   std::string_view text = tether::text_of(r);
   check_relayed(text);
   for (std::string_view prefix : kPrefixes) check_channel(prefix, text);

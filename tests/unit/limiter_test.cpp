@@ -1,6 +1,6 @@
-// The rate limiter's shared state (modules/ratelimit/limiter.c): bucket math and eviction,
+// The rate limiter's shared state (modules/common/limiter.c): bucket math and eviction,
 // connection counts per address over many processes, and what a dead process leaves behind.
-#include "modules/ratelimit/limiter.h"
+#include "modules/common/limiter.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>

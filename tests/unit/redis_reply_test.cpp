@@ -99,3 +99,19 @@ TEST(RedisReply, AnAnswerThatIsNotTheScriptsIsRefused) {
   RedisStreamRead read;
   EXPECT_FALSE(read.parse("news", nullptr));
 }
+
+TEST(RedisReply, APublishAnswerIsTheEpochAndTheOffsetNeitherZero) {
+  Reply r = reply_of(bulk("3735928559:42"));
+  std::optional<MessageId> id = parse_published(r.get());
+  ASSERT_TRUE(id);
+  EXPECT_EQ(id->epoch, 3735928559u);
+  EXPECT_EQ(id->sequence, 42u);
+  for (const std::string& resp : {bulk("0:1"), bulk("1:0"), bulk("4294967296:1"), bulk("1:"), bulk(":1"), bulk("1-1"),
+                                  bulk("1:1:1"), bulk("-1:1"), std::string(":1\r\n"), std::string("-ERR no\r\n"),
+                                  std::string("*2\r\n:1\r\n:1\r\n")}) {
+    Reply bad = reply_of(resp);
+    ASSERT_TRUE(bad) << resp;
+    EXPECT_FALSE(parse_published(bad.get())) << resp;
+  }
+  EXPECT_FALSE(parse_published(nullptr));
+}

@@ -10,7 +10,29 @@
 namespace tether {
 namespace {
 constexpr std::size_t kFlushThreshold = 64 * 1024;
+
+// Appends `target` with the value of every "token" query parameter written as "-": browsers
+// pass bearer tokens there (a WebSocket or an EventSource cannot set headers), and a log must
+// not hand them to whoever reads it.
+void append_redacted(std::string& out, std::string_view target) {
+  std::size_t query = target.find('?');
+  if (query == std::string_view::npos || target.find("token=", query) == std::string_view::npos) {
+    out += target;
+    return;
+  }
+  out += target.substr(0, query + 1);
+  std::string_view rest = target.substr(query + 1);
+  while (true) {
+    std::size_t end = rest.find('&');
+    std::string_view pair = rest.substr(0, end);
+    if (pair.starts_with("token=")) out += "token=-";
+    else out += pair;
+    if (end == std::string_view::npos) break;
+    out += '&';
+    rest.remove_prefix(end + 1);
+  }
 }
+}  // namespace
 
 AccessLog::~AccessLog() {
   flush();
@@ -59,7 +81,7 @@ void AccessLog::record(const uv_tcp_t& peer, const RequestSummary& summary) {
   buffer_ += "] \"";
   buffer_ += summary.method;
   buffer_ += ' ';
-  buffer_ += summary.target;
+  append_redacted(buffer_, summary.target);
   buffer_ += " HTTP/";
   buffer_ += std::to_string(summary.http_major);
   buffer_ += '.';

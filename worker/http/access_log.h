@@ -1,5 +1,6 @@
 // The access log: one line per answered request, buffered and written once per loop turn.
 //   127.0.0.1:51234 [2026-11-22T18:43:07.123Z] "GET / HTTP/1.1" 200 7 worker=0 gen=3
+// The value of a "token" query parameter is logged as "-" (a bearer token, auth module).
 #pragma once
 
 #include <uv.h>

@@ -7,6 +7,7 @@
 
 #include "core/log.h"
 #include "core/shared_metrics.h"
+#include "core/wall_clock.h"
 #include "worker/pubsub/redis_reply.h"
 #include "worker/pubsub/redis_scripts.h"
 #include "worker/pubsub/redis_shard.h"
@@ -228,13 +229,14 @@ RedisBroker::Request RedisBroker::publish(std::string_view channel, std::string_
   std::uint64_t kept = ttl == 0 ? 0 : config_.history_size;
   std::uint64_t meta_ttl = ttl + kMetaTtlExtraMs;
   std::vector<std::string> args{pubsub_channel(channel), std::string(data), std::to_string(kept),
-                                std::to_string(ttl == 0 ? meta_ttl : ttl), std::to_string(meta_ttl)};
+                                std::to_string(ttl == 0 ? meta_ttl : ttl), std::to_string(meta_ttl),
+                                std::to_string(unix_time_ms())};
   std::uint64_t started_ns = uv_hrtime();
   bool sent = run_script(shard_of(channel), kPublishScript, channel, std::move(args), [this, request, started_ns](const redisReply* reply) {
     if (closed_) return;
     observe_publish(started_ns);
-    auto epoch = number_of(element(reply, 0)), offset = number_of(element(reply, 1));
-    if (is_error(reply) || !epoch || !offset || *epoch > UINT32_MAX) {
+    std::optional<MessageId> id = parse_published(reply);
+    if (!id) {
       if (reply && reply->type == REDIS_REPLY_ERROR) LOG_ERROR("redis publish refused: %s", reply->str);
       fail_later(request);
       return;
@@ -245,7 +247,7 @@ RedisBroker::Request RedisBroker::publish(std::string_view channel, std::string_
     PublishReply answer = std::move(std::get<PublishReply>(it->second));
     waiting_.erase(it);
     batch_open_ = true;
-    answer(PublishResult{BrokerError::none, MessageId{static_cast<std::uint32_t>(*epoch), *offset}});
+    answer(PublishResult{BrokerError::none, *id});
   });
   if (!sent) fail_later(request);
   return request;

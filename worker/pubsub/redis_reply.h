@@ -130,6 +130,18 @@ inline std::optional<RedisRelayed> parse_relayed(std::string_view payload) {
   return RedisRelayed{MessageId{*epoch, *offset}, *time_ms, payload.substr(c + 1)};
 }
 
+// The publish script's answer "<epoch>:<offset>" (both decimal, neither 0).
+inline std::optional<MessageId> parse_published(const redisReply* reply) {
+  if (!reply || reply->type != REDIS_REPLY_STRING) return std::nullopt;
+  std::string_view text = text_of(reply);
+  std::size_t colon = text.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  auto epoch = number_in<std::uint32_t>(text.substr(0, colon));
+  auto offset = number_in<std::uint64_t>(text.substr(colon + 1));
+  if (!epoch || !offset || *epoch == 0 || *offset == 0) return std::nullopt;
+  return MessageId{*epoch, *offset};
+}
+
 // The channel's name in its pub/sub channel "<prefix>:{<name>}", or nullopt for any other.
 inline std::optional<std::string_view> channel_in(std::string_view prefix, std::string_view full) {
   if (full.size() < prefix.size() + 3 || !full.starts_with(prefix) || full.substr(prefix.size(), 2) != ":{" ||

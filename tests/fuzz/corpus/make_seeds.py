@@ -219,6 +219,13 @@ def jwt_seeds():
     write("jwt", "es256-signed-claims-nbf", b"\x13" + b'{"alg":"ES256"}\n{"nbf":1700000001,"aud":["aud"]}')
 
 
+def auth_token_seeds():
+    # "<Authorization value>\n<query>", or a query alone (auth_token_fuzz.c).
+    write("auth_token", "header", "Bearer abc.def.ghi\nchannel=news")
+    write("auth_token", "query", "since=1&token=a%2Eb.c&channel=x")
+    write("auth_token", "basic", "Basic dXNlcjpw\ntoken=&token=x.y.z")
+
+
 def backend_answer_seeds():
     # byte 0: piece size - 1 (bits 0-6), "then EOF" (bit 7); tests/fuzz/backend_answer_fuzz.c
     def answer(status, body="", headers=(), piece=127, eof=False):
@@ -251,6 +258,6 @@ def backend_url_seeds():
 
 if __name__ == "__main__":
     for make in (http_seeds, pubsub_seeds, config_seeds, message_id_seeds, tls_seeds, redis_reply_seeds, jwt_seeds,
-                 backend_answer_seeds, backend_url_seeds):
+                 auth_token_seeds, backend_answer_seeds, backend_url_seeds):
         make()
     sys.exit(0)

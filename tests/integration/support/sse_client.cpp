@@ -5,10 +5,11 @@
 
 namespace tether::test {
 
-int SseClient::open(int port, const std::string& path, const std::string& last_event_id) {
+int SseClient::open(int port, const std::string& path, const std::string& last_event_id, const std::string& extra_headers) {
   if (!client_.connect(port)) return 0;
   std::string resume = last_event_id.empty() ? "" : "Last-Event-ID: " + last_event_id + "\r\n";
-  if (!client_.send("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n" + resume + "\r\n"))
+  if (!client_.send("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n" + resume +
+                    extra_headers + "\r\n"))
     return 0;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   std::size_t end;

@@ -20,8 +20,8 @@ struct SseEvent {
 class SseClient {
  public:
   // GET `path` as an event stream, resuming after `last_event_id` when it is not empty. The
-  // status of the answer, 0 if none came within 5 s.
-  int open(int port, const std::string& path, const std::string& last_event_id = "");
+  // status of the answer, 0 if none came within 5 s. `extra_headers`: more "Name: value\r\n" lines.
+  int open(int port, const std::string& path, const std::string& last_event_id = "", const std::string& extra_headers = "");
   // The next message or notice (comments and retry-only blocks skipped); nullopt on timeout or
   // once the stream ended (see ended()).
   std::optional<SseEvent> read_event(std::chrono::milliseconds timeout = std::chrono::seconds(5));

@@ -1,7 +1,8 @@
 /*
  * The rate limiter's shared state: token buckets and connection counts in one block of memory
  * shared by every worker (a tether shared zone). Pure C with no dependency on the host, so that
- * it can be unit-tested on its own.
+ * it can be unit-tested on its own. The ratelimit module counts connections per client address
+ * with it, the auth module per user (the "address" below is then the user's hash).
  *
  * Memory is bounded: every table is set-associative, groups of 8 entries chosen by the key's
  * hash. A full bucket group evicts its least recently used entry; each group has its own spin
@@ -23,8 +24,8 @@
  *   made when the state is set up (rl_state_secret), so that nobody can choose addresses that
  *   fill the group of someone else's.
  */
-#ifndef TETHER_RATELIMIT_LIMITER_H
-#define TETHER_RATELIMIT_LIMITER_H
+#ifndef TETHER_MODULES_COMMON_LIMITER_H
+#define TETHER_MODULES_COMMON_LIMITER_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,0 +1,312 @@
+// The auth module through the real binary: tokens made by an independent library (PyJWT, by
+// tests/integration/scripts/jwt_mint.py) for each algorithm family, refusals with their status
+// and challenge, channel and publish claims, the per-user connection limit over two workers, the
+// config checker, and a reload that rotates the key.
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "support/http_client.h"
+#include "support/publisher.h"
+#include "support/sse_client.h"
+#include "support/tether_server.h"
+#include "support/ws_client.h"
+
+using namespace tether::test;
+
+namespace {
+
+const std::string kModulesDir = std::string("modules_dir = \"") + TETHER_MODULES_BUILD_DIR + "\"\n";
+const std::string kMint = std::string("/usr/bin/python3 ") + TETHER_SOURCE_DIR + "/tests/integration/scripts/jwt_mint.py";
+
+// Routes: /ws/* and /sse/* need a token, /pub/* too; /open/* (a websocket route without
+// [route.auth]) does not; /metrics answers the health module's page.
+std::string auth_config(const std::string& module_settings) {
+  return "[modules.auth]\n" + module_settings + R"(
+[modules.health]
+[modules.websocket]
+[modules.sse]
+
+[[route]]
+path = "/metrics"
+handler = "health"
+
+[[route]]
+path = "/pub/*"
+handler = "publish"
+[route.auth]
+require = "token"
+
+[[route]]
+path = "/ws/*"
+handler = "websocket"
+[route.auth]
+require = "token"
+
+[[route]]
+path = "/sse/*"
+handler = "sse"
+[route.auth]
+require = "token"
+
+[[route]]
+path = "/open/*"
+handler = "websocket"
+)";
+}
+
+class AuthTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    char dir[] = "/tmp/tether-auth-keys-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    keys_ = dir;
+    std::string output;
+    ASSERT_EQ(run_command(kMint + " keys " + keys_, &output), 0) << output;
+    secret_ = read_file(keys_ + "/hmac.secret");
+  }
+  static void TearDownTestSuite() {
+    std::string output;
+    run_command("rm -rf " + keys_, &output);
+  }
+
+  // Tokens by name, each (name, alg, claims JSON) made by PyJWT.
+  static std::map<std::string, std::string> mint(const std::vector<std::tuple<std::string, std::string, std::string>>& specs) {
+    std::string input;
+    for (const auto& [name, alg, claims] : specs) input += name + "\t" + alg + "\t" + claims + "\n";
+    std::string path = keys_ + "/specs.tsv", output;
+    std::FILE* f = std::fopen(path.c_str(), "w");
+    std::fputs(input.c_str(), f);
+    std::fclose(f);
+    EXPECT_EQ(run_command(kMint + " tokens " + keys_ + " < " + path, &output), 0) << output;
+    std::map<std::string, std::string> tokens;
+    std::istringstream lines(output);
+    for (std::string line; std::getline(lines, line);)
+      if (auto tab = line.find('\t'); tab != std::string::npos) tokens[line.substr(0, tab)] = line.substr(tab + 1);
+    EXPECT_EQ(tokens.size(), specs.size()) << output;
+    return tokens;
+  }
+
+  static std::string secret_setting() { return "jwt_secret = \"" + secret_ + "\"\n"; }
+  static std::string key_setting(const std::string& family) { return "jwt_public_key = \"" + keys_ + "/" + family + ".pem\"\n"; }
+
+  static std::string keys_;
+  static std::string secret_;
+};
+std::string AuthTest::keys_;
+std::string AuthTest::secret_;
+
+int ws_status(int port, const std::string& path, const std::string& headers = "", std::string* head = nullptr) {
+  WsClient ws;
+  int status = ws.open(port, path, headers);
+  if (head) *head = ws.response_head();
+  return status;
+}
+
+// "tether.toml:<line>:<col>" somewhere in a checker's output.
+bool names_a_place(const std::string& output) {
+  for (std::size_t at = output.find("tether.toml:"); at != std::string::npos; at = output.find("tether.toml:", at + 1)) {
+    unsigned line = 0, column = 0;
+    if (std::sscanf(output.c_str() + at, "tether.toml:%u:%u", &line, &column) == 2 && line > 0 && column > 0) return true;
+  }
+  return false;
+}
+
+std::string bearer(const std::string& token) { return "Authorization: Bearer " + token + "\r\n"; }
+
+// A WebSocket subscriber (token in the query) and an event stream (token in the header) on
+// "news" both receive a message published with a token allowed to publish there.
+void expect_connects_and_receives(int port, const std::string& token, const std::string& publisher) {
+  WsClient ws;
+  ASSERT_EQ(ws.open(port, "/ws/news?token=" + token), 101) << ws.response_head();
+  SseClient sse;
+  ASSERT_EQ(sse.open(port, "/sse/news", "", bearer(token)), 200);
+  auto [status, body] = publish(port, "news", "hello", bearer(publisher));
+  ASSERT_EQ(status, 200) << body;
+  auto message = ws.read_message();
+  ASSERT_TRUE(message);
+  EXPECT_NE(message->find("\"data\":\"hello\""), std::string::npos) << *message;
+  auto event = sse.read_event();
+  ASSERT_TRUE(event);
+  EXPECT_EQ(event->data, "hello");
+}
+
+const std::string kClaims = R"({"sub":"user-42","channels":["news","user:42:*"],"publish":["news"],"exp_in":600})";
+
+}  // namespace
+
+TEST_F(AuthTest, AValidTokenOfEachAlgorithmFamilyConnectsAndReceives) {
+  for (const auto& [alg, setting] : std::vector<std::pair<std::string, std::string>>{
+           {"HS256", secret_setting()}, {"RS256", key_setting("rsa")}, {"ES256", key_setting("ec256")},
+           {"EdDSA", key_setting("ed25519")}}) {
+    SCOPED_TRACE(alg);
+    auto tokens = mint({{"valid", alg, kClaims}});
+    TetherServer server(2, auth_config(setting), kModulesDir);
+    ASSERT_TRUE(server.start()) << server.error_log();
+    expect_connects_and_receives(server.port(), tokens["valid"], tokens["valid"]);
+  }
+}
+
+TEST_F(AuthTest, RefusedTokensGet401WithTheChallengeAndTheReason) {
+  auto tokens = mint({{"expired", "RS256", R"({"sub":"u","channels":["news"],"exp_in":-60})"},
+                      {"not_yet_valid", "RS256", R"({"sub":"u","channels":["news"],"nbf_in":600})"},
+                      {"wrong_issuer", "RS256", R"({"sub":"u","channels":["news"],"iss":"https://other.test"})"},
+                      {"wrong_audience", "RS256", R"({"sub":"u","channels":["news"],"aud":"someone-else"})"},
+                      {"bad_signature", "RS256-other-key", R"({"sub":"u","channels":["news"]})"},
+                      {"alg_none", "none", R"({"sub":"u","channels":["news"]})"},
+                      {"rsa_pem_as_hmac_secret", "HS256-with-rsa-pem", R"({"sub":"u","channels":["news"]})"},
+                      {"valid", "RS256", R"({"sub":"u","channels":["news"],"iss":"https://issuer.test","aud":"tether"})"}});
+  TetherServer server(2, auth_config(key_setting("rsa") + "issuer = \"https://issuer.test\"\naudience = \"tether\"\nleeway = \"0s\"\n"), kModulesDir);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  int refused = 0;
+  for (const auto& [name, token] : tokens) {
+    SCOPED_TRACE(name);
+    std::string head;
+    int status = ws_status(server.port(), "/ws/news?token=" + token, "", &head);
+    if (name == "valid") {
+      EXPECT_EQ(status, 101) << head;
+      continue;
+    }
+    EXPECT_EQ(status, 401) << head;
+    EXPECT_NE(head.find("WWW-Authenticate: Bearer realm=\"tether\", error=\"invalid_token\", error_description=\""),
+              std::string::npos) << head;
+    ++refused;
+  }
+  // No token at all: the bare challenge (RFC 6750 §3.1: no error code).
+  std::string head;
+  EXPECT_EQ(ws_status(server.port(), "/ws/news", "", &head), 401);
+  EXPECT_NE(head.find("WWW-Authenticate: Bearer realm=\"tether\"\r\n"), std::string::npos) << head;
+  SseClient sse;
+  EXPECT_EQ(sse.open(server.port(), "/sse/news", "", bearer(tokens["expired"])), 401);
+  // Another scheme is no bearer token; an empty one is malformed.
+  EXPECT_EQ(ws_status(server.port(), "/ws/news", "Authorization: Basic dXNlcjpwYXNz\r\n"), 401);
+  EXPECT_EQ(ws_status(server.port(), "/ws/news?token="), 401);
+  EXPECT_EQ(ws_status(server.port(), "/ws/news?token=%zz"), 401);
+  // A route without [route.auth] is open as before.
+  EXPECT_EQ(ws_status(server.port(), "/open/news"), 101);
+  EXPECT_TRUE(wait_until([&] { return metrics(server.port())["tether_auth_refused_total{code=\"401\"}"] == refused + 5; }, 5s))
+      << metrics(server.port())["tether_auth_refused_total{code=\"401\"}"];
+  EXPECT_EQ(metrics(server.port())["tether_auth_allowed_total"], 1);
+}
+
+TEST_F(AuthTest, AChannelTheTokenDoesNotListIs403) {
+  auto tokens = mint({{"t", "HS256", R"({"sub":"user-42","channels":["user:42:*","news"]})"},
+                      {"no_channels", "HS256", R"({"sub":"user-42"})"}});
+  TetherServer server(2, auth_config(secret_setting()), kModulesDir);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  const std::string& t = tokens["t"];
+  EXPECT_EQ(ws_status(server.port(), "/ws/user:42:inbox?token=" + t), 101);
+  EXPECT_EQ(ws_status(server.port(), "/ws/news?channel=user:42:a&token=" + t), 101);
+  EXPECT_EQ(ws_status(server.port(), "/ws/user:43:inbox?token=" + t), 403);
+  EXPECT_EQ(ws_status(server.port(), "/ws/news?channel=sports&token=" + t), 403);
+  EXPECT_EQ(ws_status(server.port(), "/ws/user:42?token=" + t), 403);  // the pattern needs "user:42:"
+  EXPECT_EQ(ws_status(server.port(), "/ws/news?token=" + tokens["no_channels"]), 403);
+  SseClient sse;
+  EXPECT_EQ(sse.open(server.port(), "/sse/sports", "", bearer(t)), 403);
+  EXPECT_EQ(metrics(server.port())["tether_auth_refused_total{code=\"403\"}"], 5);
+}
+
+TEST_F(AuthTest, PublishingNeedsAPublishClaimThatCoversTheChannel) {
+  auto tokens = mint({{"publisher", "HS256", R"({"sub":"app","publish":["news","room:*"]})"},
+                      {"subscriber", "HS256", R"({"sub":"app","channels":["news"]})"}});
+  TetherServer server(2, auth_config(secret_setting()), kModulesDir);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  EXPECT_EQ(publish(server.port(), "news", "x", bearer(tokens["publisher"])).first, 200);
+  EXPECT_EQ(publish(server.port(), "room:7", "x", bearer(tokens["publisher"])).first, 200);
+  EXPECT_EQ(publish(server.port(), "sports", "x", bearer(tokens["publisher"])).first, 403);
+  EXPECT_EQ(publish(server.port(), "news", "x", bearer(tokens["subscriber"])).first, 403);
+  EXPECT_EQ(publish(server.port(), "news", "x").first, 401);
+}
+
+// max_connections_per_user = 3 with 2 workers: connections spread over both (SO_REUSEPORT), and
+// the count is one over both. A closed one frees its place; another user has places of their own.
+TEST_F(AuthTest, AUsersConnectionsAreLimitedOverAllWorkers) {
+  auto tokens = mint({{"alice", "HS256", R"({"sub":"alice","channels":["news"]})"},
+                      {"bob", "HS256", R"({"sub":"bob","channels":["news"]})"},
+                      {"nobody", "HS256", R"({"channels":["news"]})"}});
+  TetherServer server(2, auth_config(secret_setting() + "max_connections_per_user = 3\n"),
+                      kModulesDir + "access_log = \"@DIR@/access.log\"\n");
+  ASSERT_TRUE(server.start()) << server.error_log();
+  std::vector<std::unique_ptr<WsClient>> open;
+  std::map<int, int> statuses;
+  for (int i = 0; i < 5; ++i) {
+    auto ws = std::make_unique<WsClient>();
+    int status = ws->open(server.port(), "/ws/news?token=" + tokens["alice"]);
+    statuses[status]++;
+    if (status == 101) open.push_back(std::move(ws));
+  }
+  EXPECT_EQ(statuses[101], 3);
+  EXPECT_EQ(statuses[429], 2);
+  EXPECT_EQ(ws_status(server.port(), "/ws/news?token=" + tokens["bob"]), 101);
+  EXPECT_EQ(ws_status(server.port(), "/ws/news?token=" + tokens["nobody"]), 401);  // no sub: no user to count
+  ASSERT_FALSE(open.empty());
+  open.back()->close();
+  open.pop_back();
+  // The server notices the close on its next read; then the place is free again.
+  EXPECT_TRUE(wait_until([&] {
+    auto ws = std::make_unique<WsClient>();
+    if (ws->open(server.port(), "/ws/news?token=" + tokens["alice"]) != 101) return false;
+    open.push_back(std::move(ws));
+    return true;
+  }, 5s));
+  EXPECT_EQ(ws_status(server.port(), "/ws/news?token=" + tokens["alice"]), 429);
+  // Both workers took some of alice's connections, so the limit held across them.
+  open.clear();
+  server.stop();
+  std::string log = read_file(server.dir() + "/access.log");
+  EXPECT_NE(log.find(" 101 0 worker=0"), std::string::npos) << log;
+  EXPECT_NE(log.find(" 101 0 worker=1"), std::string::npos) << log;
+  // The tokens are not in the log: the parameter's value is written "-".
+  EXPECT_EQ(log.find(tokens["alice"]), std::string::npos) << log;
+  EXPECT_NE(log.find("\"GET /ws/news?token=- HTTP/1.1\" 429"), std::string::npos) << log;
+}
+
+TEST_F(AuthTest, BadKeysAndSecretsFailTheConfigCheckAtTheirPlace) {
+  struct Case {
+    std::string settings, expected;
+  };
+  std::string pem_as_secret = read_file(keys_ + "/rsa.pem");
+  for (const Case& c : std::vector<Case>{
+           {"jwt_secret = \"too short\"\n", "secret shorter than 32 bytes"},
+           {"jwt_public_key = \"" + keys_ + "/missing.pem\"\n", "cannot read"},
+           {"jwt_public_key = \"" + keys_ + "/hmac.secret\"\n", "jwt_public_key"},
+           {secret_setting() + key_setting("rsa"), "not both"},
+           {"", "needs jwt_secret or jwt_public_key in [modules.auth]"},
+           {secret_setting() + "leeway = \"1h\"\n", "at most 10m"},
+           {secret_setting() + "max_connections_per_user = -1\n", "between 0 (no limit) and 1000000"},
+           {secret_setting() + "algorithm = \"HS256\"\n", "algorithm"}}) {
+    SCOPED_TRACE(c.settings);
+    TetherServer server(2, auth_config(c.settings), kModulesDir);
+    std::string output;
+    EXPECT_NE(run_command(std::string(TETHER_BINARY) + " -t -c " + server.config_path() + " 2>&1", &output), 0);
+    EXPECT_NE(output.find(c.expected), std::string::npos) << output;
+    EXPECT_TRUE(names_a_place(output)) << output;
+  }
+}
+
+TEST_F(AuthTest, AReloadPicksUpARotatedKey) {
+  auto tokens = mint({{"rsa", "RS256", R"({"sub":"u","channels":["news"]})"},
+                      {"ec", "ES256", R"({"sub":"u","channels":["news"]})"}});
+  TetherServer server(2, auth_config(key_setting("rsa")), kModulesDir);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  EXPECT_EQ(ws_status(server.port(), "/ws/news?token=" + tokens["rsa"]), 101);
+  EXPECT_EQ(ws_status(server.port(), "/ws/news?token=" + tokens["ec"]), 401);
+  std::string config = read_file(server.config_path());
+  config.replace(config.find(keys_ + "/rsa.pem"), keys_.size() + 8, keys_ + "/ec256.pem");
+  server.write_config(config);
+  server.signal(SIGHUP);
+  ASSERT_TRUE(server.wait_for_log("reload complete: generation 2", 10s)) << server.error_log();
+  EXPECT_TRUE(wait_until([&] { return ws_status(server.port(), "/ws/news?token=" + tokens["ec"]) == 101; }, 10s))
+      << server.error_log();
+  EXPECT_EQ(ws_status(server.port(), "/ws/news?token=" + tokens["rsa"]), 401);
+}
