@@ -5,6 +5,11 @@
 // the circuit breaker, the allow-cache, cancellation, and that destroy leaves nothing behind.
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <memory>
 #include <string>
@@ -212,6 +217,49 @@ TEST_F(BackendClient, ARefusedConnectIsAFailureFromTheLoopNotInsideAsk) {
   EXPECT_EQ(o.result, BACKEND_FAILURE);
   EXPECT_EQ(o.reason, "the backend refused the connection");
   EXPECT_LT(o.ms(), 500);
+}
+
+// A listener that takes no connection: its accept queue (backlog 0) is filled by two connects
+// nobody accepts, so that the kernel drops the SYNs of the next one, which hangs in connect().
+class FullListener {
+ public:
+  FullListener() {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    listener_ = socket(AF_INET, SOCK_STREAM, 0);
+    bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    listen(listener_, 0);
+    socklen_t length = sizeof address;
+    getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+    for (int& filler : fillers_) {
+      filler = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+      connect(filler, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    }
+  }
+  ~FullListener() {
+    for (int filler : fillers_) close(filler);
+    close(listener_);
+  }
+  int port() const { return port_; }
+
+ private:
+  int listener_ = -1, port_ = 0;
+  int fillers_[2] = {-1, -1};
+};
+
+TEST_F(BackendClient, AConnectThatHangsFailsAtTheConnectTimeout) {
+  FullListener full;
+  settings.connect_timeout_ms = 200;
+  settings.timeout_ms = 3000;
+  make_client_for("http://127.0.0.1:" + std::to_string(full.port()) + "/allow");
+  Outcome o = ask_and_wait();
+  EXPECT_EQ(o.result, BACKEND_FAILURE);
+  EXPECT_EQ(o.reason, "connecting to the backend timed out");
+  EXPECT_GE(o.ms(), 195);
+  EXPECT_LE(o.ms(), 200 + 150);
+  EXPECT_EQ(stats().open, 0u);
 }
 
 TEST_F(BackendClient, AQuestionWithAControlByteIsRefusedBeforeAnythingIsSent) {
