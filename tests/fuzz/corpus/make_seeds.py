@@ -226,8 +226,38 @@ def auth_token_seeds():
     write("auth_token", "basic", "Basic dXNlcjpw\ntoken=&token=x.y.z")
 
 
+def backend_answer_seeds():
+    # byte 0: piece size - 1 (bits 0-6), "then EOF" (bit 7); tests/fuzz/backend_answer_fuzz.c
+    def answer(status, body="", headers=(), piece=127, eof=False):
+        head = "HTTP/1.1 %s\r\n" % status + "".join(h + "\r\n" for h in headers)
+        return bytes([(piece - 1) | (0x80 if eof else 0)]) + (head + "\r\n" + body).encode()
+
+    json_ct = "Content-Type: application/json"
+    body = '{"user":"alice","channels":["news","user:42:*"],"x":{"y":[1]}}'
+    write("backend_answer", "allow-json", answer("200 OK", body, (json_ct, "Content-Length: %d" % len(body))))
+    write("backend_answer", "allow-json-bytewise", answer("200 OK", body, (json_ct, "Content-Length: %d" % len(body)), piece=1))
+    write("backend_answer", "allow-chunked", answer("200 OK", "5\r\n{\"use\r\n8\r\nr\":\"bob\"\r\n1\r\n}\r\n0\r\n\r\n",
+                                                   (json_ct + "; charset=utf-8", "Transfer-Encoding: chunked"), piece=3))
+    write("backend_answer", "allow-until-close", answer("200 OK", '{"user":"u"}', ("Content-Type: x/y+json",), eof=True))
+    write("backend_answer", "text", answer("204 No Content"))
+    write("backend_answer", "deny-401", answer("401 Unauthorized", "no", ("Content-Length: 2",)))
+    write("backend_answer", "deny-403-close", answer("403 Forbidden", "", ("Connection: close", "Content-Length: 0")))
+    write("backend_answer", "error-500", answer("500 Internal", "", ("Content-Length: 0",)))
+    write("backend_answer", "http10", b"\x7f" + b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\nHTTP/1.1")
+    write("backend_answer", "bad-types", answer("200 OK", '{"user":1,"channels":"a"}', (json_ct, "Content-Length: 25")))
+
+
+def backend_url_seeds():
+    # fields: URL, method, URI, Authorization, Cookie, channels...; tests/fuzz/backend_url_fuzz.c
+    write("backend_url", "ipv4", "http://127.0.0.1:9000/auth\nGET\n/ws/news?x=1\nBearer t\nsession=1\nnews\nuser:42:inbox")
+    write("backend_url", "ipv6", "http://[::1]:8080/a%2Fb?realm=ws\nGET\n/\n\n\n")
+    write("backend_url", "localhost", "http://localhost/\nPOST\n/x\n\nc=1")
+    write("backend_url", "default-port", "HTTP://10.0.0.1\nGET\n/ws\nBasic dXNlcjpwdw==")
+    write("backend_url", "injection", "http://127.0.0.1/\nGET\n/ws\r\nEvil: 1\nBearer x\r\nEvil: 2\nc\nchan,nel")
+
+
 if __name__ == "__main__":
     for make in (http_seeds, pubsub_seeds, config_seeds, message_id_seeds, tls_seeds, redis_reply_seeds, jwt_seeds,
-                 auth_token_seeds):
+                 auth_token_seeds, backend_answer_seeds, backend_url_seeds):
         make()
     sys.exit(0)
