@@ -42,19 +42,28 @@
 #include "../common/limiter.h"
 #include "../common/refusal.h"
 #include "../common/subscription.h"
+#include "auth_backend.h"
 #include "auth_config.h"
 #include "auth_token.h"
 #include "jwt.h"
 
 enum { CODE_401, CODE_403, CODE_429, CODE_503, CODES };
-enum { COUNTED = 1 };
+/* What this worker keeps of a connection that passed (connection_map entries, under the user's
+ * hash): whether it counts against its user, and whether its token expires (so that a refresh
+ * must name the same user). */
+enum { COUNTED = 1, EXPIRES = 2 };
 
 static const tether_host *host;
 static rl_state *users;            /* NULL without max_connections_per_user */
 static connection_map connections; /* this worker's counted connections, by handle, under their user's hash */
 static uint32_t self;              /* this worker's pid: the owner of its counts */
 static int counting;               /* 0: no room among the limiter's owners: every limited connection is refused */
-static tether_metric allowed_metric, refused_metric[CODES];
+static tether_metric allowed_metric, refused_metric[CODES], refreshed_metric, backend_failed_metric;
+static uint64_t user_seed = 0x9e3779b97f4a7c15ull; /* the users' table secret when there is one */
+static tether_worker *this_worker;
+static const auth_config *module_config; /* this worker's [modules.auth] */
+
+static int backend_decided(tether_request *request, const auth_route *route, const backend_verdict *v, int waited);
 
 static int create_config(const tether_host *h, tether_config *settings, void **out) {
   host = h;
@@ -72,13 +81,19 @@ static int worker_init(const tether_host *h, tether_worker *worker, void *config
   static const char *const codes[CODES] = {"code=\"401\"", "code=\"403\"", "code=\"429\"", "code=\"503\""};
   const auth_config *c = config;
   int i;
-  (void)worker;
   host = h;
+  this_worker = worker;
+  module_config = c;
   allowed_metric = host->metric_register("tether_auth_allowed_total", "", "Requests the auth module let through.",
                                          TETHER_METRIC_COUNTER);
   for (i = 0; i < CODES; ++i)
     refused_metric[i] = host->metric_register("tether_auth_refused_total", codes[i],
                                               "Requests the auth module refused, by status.", TETHER_METRIC_COUNTER);
+  refreshed_metric = host->metric_register("tether_auth_refreshed_total", "", "Tokens refreshed on live connections.",
+                                           TETHER_METRIC_COUNTER);
+  backend_failed_metric = host->metric_register("tether_auth_backend_failures_total", "",
+                                                "Backend authorizations that got no usable answer.", TETHER_METRIC_COUNTER);
+  if (host->abi_minor >= 4) auth_backend_init(host, worker, backend_decided);
   if (!c->max_connections_per_user) return TETHER_OK;
   {
     size_t size = rl_state_size(8, (uint32_t)c->max_users);
@@ -88,6 +103,7 @@ static int worker_init(const tether_host *h, tether_worker *worker, void *config
       return TETHER_ERROR;
     }
     users = rl_state_attach(zone, 8, (uint32_t)c->max_users);
+    user_seed = rl_state_secret(users);
   }
   self = (uint32_t)getpid();
   counting = rl_owner_start(users, self);
@@ -100,6 +116,7 @@ static int worker_init(const tether_host *h, tether_worker *worker, void *config
 static void worker_exit(tether_worker *worker, void *config) {
   (void)worker;
   (void)config;
+  if (host->abi_minor >= 4) auth_backend_exit();
   connection_map_clear(&connections);
 }
 
@@ -107,7 +124,7 @@ static void connection_closed(tether_worker *worker, void *config, const tether_
   connection_entry entry;
   (void)worker;
   (void)config;
-  if (users && connection_map_get(&connections, info->connection, 1, &entry) && entry.state == COUNTED)
+  if (connection_map_get(&connections, info->connection, 1, &entry) && (entry.state & COUNTED))
     rl_connection_release(users, entry.hash, self);
 }
 
@@ -134,91 +151,236 @@ static int refuse_token(tether_request *request, const char *why, int had_token)
   return refuse(request, CODE_401, 401, why);
 }
 
-/* Whether the token covers every channel the request names: NULL, or why not (403). A request
- * whose channels cannot be read is let through: its handler answers it 400, as without auth. */
-static const char *channel_refusal(const tether_request_info *info, const jwt_claims *claims) {
-  static const subscription_id_source since = SUBSCRIPTION_ID_SOURCE("since");
-  subscription s;
-  int publishing = (info->method_length == 4 && memcmp(info->method, "POST", 4) == 0) ||
-                   (info->method_length == 3 && memcmp(info->method, "PUT", 3) == 0);
+/* The channel patterns a connection was granted: a token's claim or a backend's answer. */
+typedef struct grant {
+  const jwt_json_string *patterns; /* a token's */
+  const backend_string *listed;    /* or a backend's */
+  size_t count;
+} grant;
+
+static int granted(const grant *g, const char *channel, size_t length) {
   size_t i;
-  if (subscription_read(&s, info->path, info->path_length, info->route_length, info->query, info->query_length, &since,
-                        host->channel_problem))
-    return NULL;
-  for (i = 0; i < s.count; ++i) {
-    int ok = publishing ? jwt_publish_allowed(claims, s.names[i], s.name_lengths[i])
-                        : jwt_channel_allowed(claims, s.names[i], s.name_lengths[i]);
-    if (!ok) return publishing ? "the token does not allow publishing on this channel"
-                               : "the token does not allow this channel";
+  for (i = 0; i < g->count; ++i) {
+    const char *p = g->patterns ? g->patterns[i].data : g->listed[i].data;
+    size_t n = g->patterns ? g->patterns[i].length : g->listed[i].length;
+    if (jwt_pattern_matches(p, n, channel, length)) return 1;
   }
+  return 0;
+}
+
+static int is_publish(const tether_request_info *info) {
+  return (info->method_length == 4 && memcmp(info->method, "POST", 4) == 0) ||
+         (info->method_length == 3 && memcmp(info->method, "PUT", 3) == 0);
+}
+
+/* The channels the request names, as the websocket and sse modules read them (the path past
+ * the route, every ?channel=). 0 when they cannot be read: the handler then answers 400, as
+ * without auth, so the request is let through here. */
+static int channels_of(const tether_request_info *info, subscription *s) {
+  static const subscription_id_source since = SUBSCRIPTION_ID_SOURCE("since");
+  return subscription_read(s, info->path, info->path_length, info->route_length, info->query, info->query_length,
+                           &since, host->channel_problem) == NULL;
+}
+
+/* Whether the grant covers every channel the request names: NULL, or why not (403). */
+static const char *channel_refusal(const tether_request_info *info, const grant *g) {
+  subscription s;
+  size_t i;
+  if (!channels_of(info, &s)) return NULL;
+  for (i = 0; i < s.count; ++i)
+    if (!granted(g, s.names[i], s.name_lengths[i]))
+      return is_publish(info) ? "not allowed to publish on this channel" : "not allowed to subscribe to this channel";
   return NULL;
 }
 
-/* Counts the connection against its user: TETHER_DECLINED when it may go on, else the refusal. */
-static int count_user(tether_request *request, const auth_config *c, const jwt_claims *claims) {
+/* Remembers what this worker must know of a connection that passed, and counts it against its
+ * user when there is a limit: TETHER_DECLINED when it may go on, else the refusal. `user` NULL:
+ * nobody to count (a backend that named no user). */
+static int admit(tether_request *request, const auth_config *c, const char *user, size_t user_length, int expires) {
   tether_connection *connection = host->request_connection(request);
-  connection_entry entry = {0};
-  uint64_t user;
+  connection_entry entry = {0}, old;
   int verdict;
-  if (!users) return TETHER_DECLINED;
-  if (!claims->sub || claims->sub_length == 0)
-    return refuse_token(request, "the token has no sub: max_connections_per_user needs a user", 1);
-  if (!connection) return TETHER_DECLINED; /* the client left: nothing to count */
-  user = rl_hash(claims->sub, claims->sub_length, rl_state_secret(users));
-  if (connection_map_get(&connections, connection, 0, &entry) && entry.state == COUNTED) {
-    if (entry.hash == user) return TETHER_DECLINED; /* another request on a connection already counted */
-    rl_connection_release(users, entry.hash, self); /* the connection changes hands */
-    connection_map_get(&connections, connection, 1, NULL);
-  }
-  verdict = counting ? rl_connection_acquire(users, user, self, (uint32_t)c->max_connections_per_user) : RL_NO_ROOM;
-  if (verdict == RL_AT_LIMIT) return refuse(request, CODE_429, 429, "too many connections for this user");
-  if (verdict != RL_COUNTED) return refuse(request, CODE_503, 503, "no room to count this user's connections");
+  if (!connection) return TETHER_DECLINED; /* the client left: nothing to remember */
   entry.connection = connection;
-  entry.state = COUNTED;
-  entry.hash = user;
+  entry.hash = rl_hash(user ? user : "", user ? user_length : 0, user_seed);
+  entry.state = expires ? EXPIRES : 0;
+  if (connection_map_get(&connections, connection, 0, &old)) {
+    if ((old.state & COUNTED) && old.hash == entry.hash) entry.state |= COUNTED; /* counted already */
+    else if (old.state & COUNTED) rl_connection_release(users, old.hash, self); /* the connection changes hands */
+  }
+  if (users && user && !(entry.state & COUNTED)) {
+    verdict = counting ? rl_connection_acquire(users, entry.hash, self, (uint32_t)c->max_connections_per_user) : RL_NO_ROOM;
+    if (verdict != RL_COUNTED) {
+      connection_map_get(&connections, connection, 1, NULL);
+      if (verdict == RL_AT_LIMIT) return refuse(request, CODE_429, 429, "too many connections for this user");
+      return refuse(request, CODE_503, 503, "no room to count this user's connections");
+    }
+    entry.state |= COUNTED;
+  }
+  if (!entry.state) {
+    connection_map_get(&connections, connection, 1, NULL);
+    return TETHER_DECLINED;
+  }
   if (!connection_map_put(&connections, &entry)) {
-    rl_connection_release(users, user, self);
+    if (entry.state & COUNTED) rl_connection_release(users, entry.hash, self);
     return refuse(request, CODE_503, 503, "out of memory");
   }
   return TETHER_DECLINED;
 }
 
-static int access_phase(tether_request *request, void *config, void *route_config) {
-  const auth_config *c = config;
-  const auth_route *route = route_config;
-  tether_request_info info;
-  char buffer[JWT_MAX_TOKEN];
-  const char *token = NULL, *why = NULL;
-  size_t length = 0;
+/* When a token stops being valid: exp + leeway, as jwt_verify checks it (0: it does not expire). */
+static uint64_t expiry_ms(const auth_config *c, const jwt_claims *claims) {
+  if (!claims->has_exp) return 0;
+  if (claims->exp < 0) return 1;
+  return ((uint64_t)claims->exp + c->leeway_s) * 1000u;
+}
+
+static int verify(const auth_config *c, const char *token, size_t length, jwt_claims *claims, const char **why) {
   jwt_rules rules;
-  jwt_claims claims;
-  int found, verdict;
-  if (!route || route->require == AUTH_REQUIRE_NONE) return TETHER_DECLINED;
-  memset(&info, 0, sizeof info);
-  info.size = sizeof info;
-  if (host->request_info(request, &info) != TETHER_OK) return TETHER_ERROR;
-  found = auth_token_of(host, request, info.query, info.query_length, buffer, &token, &length, &why);
-  if (found == AUTH_TOKEN_NONE) return refuse_token(request, "a token is required", 0);
-  if (found == AUTH_TOKEN_MALFORMED) return refuse_token(request, why, 1);
+  int verdict;
   rules.issuer = c->issuer;
   rules.audience = c->audience;
   rules.leeway_s = c->leeway_s;
   rules.now_s = (uint64_t)time(NULL);
-  verdict = jwt_verify(c->key, token, length, &rules, &claims, &why);
-  if (verdict == JWT_FAILED) {
-    host->log(TETHER_LOG_ERROR, "auth", "a token could not be checked: %s", why);
-    return TETHER_ERROR; /* 500: the server's fault, not the client's */
-  }
+  verdict = jwt_verify(c->key, token, length, &rules, claims, why);
+  if (verdict == JWT_FAILED) host->log(TETHER_LOG_ERROR, "auth", "a token could not be checked: %s", *why);
+  return verdict;
+}
+
+static int check_token(tether_request *request, const auth_config *c, const tether_request_info *info) {
+  char buffer[JWT_MAX_TOKEN];
+  const char *token = NULL, *why = NULL;
+  size_t length = 0;
+  jwt_claims claims;
+  grant g = {0};
+  int found, verdict;
+  uint64_t expires;
+  found = auth_token_of(host, request, info->query, info->query_length, buffer, &token, &length, &why);
+  if (found == AUTH_TOKEN_NONE) return refuse_token(request, "a token is required", 0);
+  if (found == AUTH_TOKEN_MALFORMED) return refuse_token(request, why, 1);
+  verdict = verify(c, token, length, &claims, &why);
+  if (verdict == JWT_FAILED) return TETHER_ERROR; /* 500: the server's fault, not the client's */
   if (verdict != JWT_OK) return refuse_token(request, why, 1);
-  if ((why = channel_refusal(&info, &claims))) {
+  g.patterns = is_publish(info) ? claims.publish : claims.channels;
+  g.count = is_publish(info) ? claims.publish_count : claims.channel_count;
+  if ((why = channel_refusal(info, &g))) {
     jwt_claims_free(&claims);
     return refuse(request, CODE_403, 403, why);
   }
-  verdict = count_user(request, c, &claims);
+  if (users && (!claims.sub || claims.sub_length == 0)) {
+    jwt_claims_free(&claims);
+    return refuse_token(request, "the token has no sub: max_connections_per_user needs a user", 1);
+  }
+  expires = host->abi_minor >= 4 ? expiry_ms(c, &claims) : 0;
+  verdict = admit(request, c, claims.sub, claims.sub_length, expires != 0);
   jwt_claims_free(&claims);
   if (verdict != TETHER_DECLINED) return verdict;
+  if (expires && host->request_connection(request))
+    host->connection_set_expiry(host->request_connection(request), expires);
   host->metric_add(host->request_worker(request), allowed_metric, 1);
   return TETHER_DECLINED;
+}
+
+/* ---- require = "backend" ---- */
+
+/* Lets a request through: at once (the hook returns TETHER_DECLINED) or after waiting. */
+static int let_through(tether_request *request, int waited) {
+  host->metric_add(host->request_worker(request), allowed_metric, 1);
+  if (waited) host->request_continue(request);
+  return TETHER_DECLINED;
+}
+
+static int backend_decided(tether_request *request, const auth_route *route, const backend_verdict *v, int waited) {
+  tether_request_info info;
+  grant g = {0};
+  const char *why;
+  int verdict;
+  memset(&info, 0, sizeof info);
+  info.size = sizeof info;
+  if (v->result == BACKEND_DENY_401) {
+    host->response_header(request, "WWW-Authenticate", "Bearer realm=\"tether\"");
+    return refuse(request, CODE_401, 401, "the application refused the credentials");
+  }
+  if (v->result == BACKEND_DENY_403) return refuse(request, CODE_403, 403, "the application refused this request");
+  if (v->result != BACKEND_ALLOW) {
+    host->metric_add(host->request_worker(request), backend_failed_metric, 1);
+    host->log(TETHER_LOG_DEBUG, "auth", "backend %s: %s", route->backend_text, v->reason ? v->reason : "no answer");
+    if (route->allow_on_error) return let_through(request, waited);
+    host->response_header(request, "Retry-After", "1");
+    return refuse(request, CODE_503, 503, "the authorization backend is unavailable");
+  }
+  if (v->has_channels) {
+    if (host->request_info(request, &info) != TETHER_OK) return refuse(request, CODE_503, 503, "the request is gone");
+    g.listed = v->channels;
+    g.count = v->channel_count;
+    if ((why = channel_refusal(&info, &g))) return refuse(request, CODE_403, 403, why);
+  }
+  verdict = admit(request, module_config, v->user.data, v->user.length, 0);
+  if (verdict != TETHER_DECLINED) return verdict;
+  return let_through(request, waited);
+}
+
+/* Asks the route's backend, with the client's credentials and the channels it names. */
+static int check_backend(tether_request *request, auth_route *route, const tether_request_info *info) {
+  backend_string channels[SUBSCRIPTION_MAX_CHANNELS];
+  backend_question q;
+  subscription s;
+  size_t i, length = 0;
+  const char *value;
+  if (host->abi_minor < 4) return TETHER_ERROR; /* a server before 1.4 cannot wait in access */
+  memset(&q, 0, sizeof q);
+  q.method.data = info->method;
+  q.method.length = info->method_length;
+  q.uri.data = info->target;
+  q.uri.length = info->target_length;
+  if ((value = host->request_header(request, "Authorization", &length))) q.authorization.data = value, q.authorization.length = length;
+  if ((value = host->request_header(request, "Cookie", &length))) q.cookie.data = value, q.cookie.length = length;
+  if (channels_of(info, &s)) {
+    for (i = 0; i < s.count; ++i) channels[i].data = s.names[i], channels[i].length = s.name_lengths[i];
+    q.channels = channels;
+    q.channel_count = s.count;
+  }
+  return auth_backend_ask(request, route, &q);
+}
+
+static int access_phase(tether_request *request, void *config, void *route_config) {
+  auth_route *route = route_config;
+  tether_request_info info;
+  if (!route || route->require == AUTH_REQUIRE_NONE) return TETHER_DECLINED;
+  memset(&info, 0, sizeof info);
+  info.size = sizeof info;
+  if (host->request_info(request, &info) != TETHER_OK) return TETHER_ERROR;
+  if (route->require == AUTH_REQUIRE_BACKEND) return check_backend(request, route, &info);
+  return check_token(request, config, &info);
+}
+
+/* A fresh token on a live connection (the websocket module's refresh message): it must verify
+ * and name the connection's user; its exp becomes the connection's. The channels were checked
+ * at connect and are not checked again. */
+static int refresh(tether_connection *connection, void *config, void *route_config, const char *token, size_t length) {
+  const auth_config *c = config;
+  const auth_route *route = route_config;
+  connection_entry entry;
+  jwt_claims claims;
+  const char *why = NULL;
+  uint64_t expires;
+  if (!route || route->require != AUTH_REQUIRE_TOKEN) return TETHER_DECLINED;
+  if (!connection_map_get(&connections, connection, 0, &entry) || !(entry.state & EXPIRES)) return TETHER_ERROR;
+  if (verify(c, token, length, &claims, &why) != JWT_OK) return TETHER_ERROR;
+  if (rl_hash(claims.sub ? claims.sub : "", claims.sub ? claims.sub_length : 0, user_seed) != entry.hash) {
+    jwt_claims_free(&claims);
+    return TETHER_ERROR; /* another user's token */
+  }
+  expires = expiry_ms(c, &claims);
+  jwt_claims_free(&claims);
+  host->connection_set_expiry(connection, expires);
+  if (!expires) {
+    entry.state &= ~EXPIRES;
+    if (entry.state) connection_map_put(&connections, &entry);
+    else connection_map_get(&connections, connection, 1, NULL);
+  }
+  host->metric_add(this_worker, refreshed_metric, 1);
+  return TETHER_OK;
 }
 
 static const tether_module auth_module = {
@@ -235,6 +397,7 @@ static const tether_module auth_module = {
     .worker_exit = worker_exit,
     .connection_closed = connection_closed,
     .access = access_phase,
+    .refresh = refresh,
 };
 
 TETHER_MODULE_EXPORT const tether_module *TETHER_MODULE_ENTRY(void) { return &auth_module; }

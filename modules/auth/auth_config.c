@@ -126,8 +126,72 @@ void auth_config_free(auth_config *c) {
   free(c);
 }
 
+/* A duration setting in ms, between min_ms and max_ms (for the message: their text). */
+static int read_ms(const tether_host *host, tether_config *settings, const char *key, uint64_t min_ms, uint64_t max_ms,
+                   const char *range, uint64_t *out) {
+  uint64_t value = *out;
+  int found = host->config_duration_ms(settings, key, &value);
+  if (found == TETHER_ERROR) return 0;
+  if (found == TETHER_OK && (value < min_ms || value > max_ms)) {
+    host->config_error(settings, key, range);
+    return 0;
+  }
+  *out = value;
+  return 1;
+}
+
+static int read_count(const tether_host *host, tether_config *settings, const char *key, int64_t min, int64_t max,
+                      const char *range, uint32_t *out) {
+  int64_t value = *out;
+  int found = host->config_integer(settings, key, &value);
+  if (found == TETHER_ERROR) return 0;
+  if (found == TETHER_OK && (value < min || value > max)) {
+    host->config_error(settings, key, range);
+    return 0;
+  }
+  *out = (uint32_t)value;
+  return 1;
+}
+
+/* require = "backend": where to ask and how long to wait, the pool, the breaker, the cache. */
+static int read_backend(const tether_host *host, tether_config *settings, auth_route *r) {
+  const char *url = NULL, *on_error = "deny", *why;
+  backend_settings *b = &r->settings;
+  int ok = 1;
+  backend_settings_default(b);
+  if (host->config_string(settings, "backend", &url) != TETHER_OK) {
+    if (!url) host->config_error(settings, NULL, "require = \"backend\" needs backend = \"http://host:port/path\"");
+    return 0;
+  }
+  if ((why = backend_url_parse(url, strlen(url), &r->backend))) {
+    host->config_error(settings, "backend", why);
+    ok = 0;
+  }
+  snprintf(r->backend_text, sizeof r->backend_text, "%s", url);
+  ok = read_ms(host, settings, "backend_timeout", 10, 60000, "must be between 10ms and 1m", &b->timeout_ms) && ok;
+  ok = read_ms(host, settings, "connect_timeout", 10, 60000, "must be between 10ms and 1m", &b->connect_timeout_ms) && ok;
+  ok = read_ms(host, settings, "idle_timeout", 100, 3600000, "must be between 100ms and 1h", &b->idle_timeout_ms) && ok;
+  ok = read_ms(host, settings, "cool_down", 100, 3600000, "must be between 100ms and 1h", &b->cool_down_ms) && ok;
+  ok = read_ms(host, settings, "cache_ttl", 0, 3600000, "must be between 0 (no cache) and 1h", &b->cache_ttl_ms) && ok;
+  ok = read_count(host, settings, "pool_size", 1, 4096, "must be between 1 and 4096", &b->pool_size) && ok;
+  ok = read_count(host, settings, "max_idle", 0, 4096, "must be between 0 and 4096", &b->max_idle) && ok;
+  ok = read_count(host, settings, "queue_size", 0, 1000000, "must be between 0 and 1000000", &b->queue_size) && ok;
+  ok = read_count(host, settings, "failure_threshold", 0, 1000000, "must be between 0 (no breaker) and 1000000",
+                  &b->failure_threshold) && ok;
+  if (b->max_idle > b->pool_size) b->max_idle = b->pool_size;
+  if (host->config_string(settings, "on_backend_error", &on_error) == TETHER_ERROR) ok = 0;
+  else if (strcmp(on_error, "allow") == 0) r->allow_on_error = 1;
+  else if (strcmp(on_error, "deny") != 0) {
+    host->config_error(settings, "on_backend_error", "must be \"deny\" (503) or \"allow\"");
+    ok = 0;
+  }
+  return ok;
+}
+
 int auth_route_create(const tether_host *host, tether_config *settings, const auth_config *config, auth_route **out) {
-  static const char *const known[] = {"require"};
+  static const char *const known[] = {"require", "backend", "backend_timeout", "connect_timeout", "on_backend_error",
+                                      "pool_size", "max_idle", "idle_timeout", "queue_size", "failure_threshold",
+                                      "cool_down", "cache_ttl"};
   const char *require = "none";
   auth_route *r = calloc(1, sizeof *r);
   int ok;
@@ -136,12 +200,18 @@ int auth_route_create(const tether_host *host, tether_config *settings, const au
   if (host->config_string(settings, "require", &require) == TETHER_ERROR) ok = 0;
   else if (strcmp(require, "none") == 0) r->require = AUTH_REQUIRE_NONE;
   else if (strcmp(require, "token") == 0) r->require = AUTH_REQUIRE_TOKEN;
+  else if (strcmp(require, "backend") == 0) r->require = AUTH_REQUIRE_BACKEND;
   else {
-    host->config_error(settings, "require", "must be \"token\" or \"none\"");
+    host->config_error(settings, "require", "must be \"token\", \"backend\" or \"none\"");
     ok = 0;
   }
   if (ok && r->require == AUTH_REQUIRE_TOKEN && (!config || !config->key)) {
     host->config_error(settings, "require", "require = \"token\" needs jwt_secret or jwt_public_key in [modules.auth]");
+    ok = 0;
+  }
+  if (ok && r->require == AUTH_REQUIRE_BACKEND) ok = read_backend(host, settings, r);
+  if (ok && r->require != AUTH_REQUIRE_BACKEND && host->config_string(settings, "backend", &require) == TETHER_OK) {
+    host->config_error(settings, "backend", "backend is for require = \"backend\"");
     ok = 0;
   }
   if (!ok) {

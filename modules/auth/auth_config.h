@@ -10,6 +10,7 @@
 
 #include <tether/module.h>
 
+#include "backend_client.h"
 #include "jwt.h"
 
 typedef struct auth_config {
@@ -21,10 +22,16 @@ typedef struct auth_config {
   int64_t max_users;                /* users counted at once (the shared table's room) */
 } auth_config;
 
-typedef enum { AUTH_REQUIRE_NONE = 0, AUTH_REQUIRE_TOKEN = 1 } auth_require;
+typedef enum { AUTH_REQUIRE_NONE = 0, AUTH_REQUIRE_TOKEN = 1, AUTH_REQUIRE_BACKEND = 2 } auth_require;
 
 typedef struct auth_route {
   auth_require require;
+  /* require = "backend" */
+  char backend_text[BACKEND_URL_MAX + 1]; /* as configured, for the log */
+  backend_url backend;
+  backend_settings settings;
+  int allow_on_error;            /* on_backend_error = "allow" (else "deny": 503) */
+  backend_client *client;        /* this worker's, made on the route's first request */
 } auth_route;
 
 int auth_config_create(const tether_host *host, tether_config *settings, auth_config **out);

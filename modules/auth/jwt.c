@@ -174,11 +174,14 @@ void jwt_claims_free(jwt_claims *claims) {
   memset(claims, 0, sizeof *claims);
 }
 
-/* A pattern ending in '*' matches every channel that starts with what comes before it. */
+int jwt_pattern_matches(const char *pattern, size_t pattern_length, const char *channel, size_t length) {
+  if (pattern_length > 0 && pattern[pattern_length - 1] == '*')
+    return length >= pattern_length - 1 && (pattern_length == 1 || memcmp(pattern, channel, pattern_length - 1) == 0);
+  return pattern_length == length && (length == 0 || memcmp(pattern, channel, length) == 0);
+}
+
 static int matches(jwt_json_string pattern, const char *channel, size_t length) {
-  if (pattern.length > 0 && pattern.data[pattern.length - 1] == '*')
-    return length >= pattern.length - 1 && (pattern.length == 1 || memcmp(pattern.data, channel, pattern.length - 1) == 0);
-  return pattern.length == length && (length == 0 || memcmp(pattern.data, channel, length) == 0);
+  return jwt_pattern_matches(pattern.data, pattern.length, channel, length);
 }
 
 static int any_matches(const jwt_json_string *patterns, size_t count, const char *channel, size_t length) {

@@ -105,6 +105,9 @@ void jwt_claims_free(jwt_claims *claims);
 /* Whether the channels (or publish) claim lets the connection use `channel`. No claim: 0. */
 int jwt_channel_allowed(const jwt_claims *claims, const char *channel, size_t length);
 int jwt_publish_allowed(const jwt_claims *claims, const char *channel, size_t length);
+/* One channel pattern of those claims (also of a backend's answer): an item ending in '*'
+ * matches every channel starting with what is before it, any other only itself. */
+int jwt_pattern_matches(const char *pattern, size_t pattern_length, const char *channel, size_t length);
 
 #ifdef __cplusplus
 }

@@ -7,12 +7,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <map>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -21,6 +23,7 @@
 #include "support/sse_client.h"
 #include "support/tether_server.h"
 #include "support/ws_client.h"
+#include "../unit/auth_backend.h"
 
 using namespace tether::test;
 
@@ -309,4 +312,173 @@ TEST_F(AuthTest, AReloadPicksUpARotatedKey) {
   EXPECT_TRUE(wait_until([&] { return ws_status(server.port(), "/ws/news?token=" + tokens["ec"]) == 101; }, 10s))
       << server.error_log();
   EXPECT_EQ(ws_status(server.port(), "/ws/news?token=" + tokens["rsa"]), 401);
+}
+
+// A token that expires during the connection ends it at exp (leeway 0 here), within a second:
+// the WebSocket with close 4001, the event stream with an "expired" event.
+TEST_F(AuthTest, AConnectionIsClosedWhenItsTokenExpires) {
+  auto tokens = mint({{"short", "HS256", R"({"sub":"u","channels":["news"],"exp_in":3})"}});
+  TetherServer server(2, auth_config(secret_setting() + "leeway = \"0s\"\n"), kModulesDir);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  auto start = std::chrono::steady_clock::now();
+  WsClient ws;
+  ASSERT_EQ(ws.open(server.port(), "/ws/news?token=" + tokens["short"]), 101);
+  SseClient sse;
+  ASSERT_EQ(sse.open(server.port(), "/sse/news", "", bearer(tokens["short"])), 200);
+  EXPECT_EQ(ws.read_close(6s), 4001);
+  auto closed_after = std::chrono::steady_clock::now() - start;
+  // exp is whole seconds: the token ends 2..3 s after this start, plus the sweep's half second.
+  EXPECT_GE(closed_after, 1500ms);
+  EXPECT_LE(closed_after, 4500ms);
+  std::optional<SseEvent> event;
+  while ((event = sse.read_event(3s)) && event->event != "expired") {}
+  ASSERT_TRUE(event);
+  EXPECT_EQ(event->data, "{\"reason\":\"token expired\"}");
+}
+
+// A refresh message with a fresh token of the same user keeps the connection past the old
+// expiry; another user's token is refused, and the connection ends at the old expiry.
+TEST_F(AuthTest, AFreshTokenOfTheSameUserKeepsTheConnectionOpen) {
+  auto tokens = mint({{"short", "HS256", R"({"sub":"u","channels":["news"],"exp_in":2})"},
+                      {"fresh", "HS256", R"({"sub":"u","channels":["news"],"exp_in":600})"},
+                      {"other_user", "HS256", R"({"sub":"v","channels":["news"],"exp_in":600})"},
+                      {"expired", "HS256", R"({"sub":"u","channels":["news"],"exp_in":-10})"},
+                      {"publisher", "HS256", R"({"sub":"app","publish":["news"]})"}});
+  TetherServer server(2, auth_config(secret_setting() + "leeway = \"0s\"\n"), kModulesDir);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  WsClient kept;
+  ASSERT_EQ(kept.open(server.port(), "/ws/news?token=" + tokens["short"]), 101);
+  WsClient refused;
+  ASSERT_EQ(refused.open(server.port(), "/ws/news?token=" + tokens["short"]), 101);
+  ASSERT_TRUE(kept.send_text(R"({"type":"refresh","token":")" + tokens["fresh"] + "\"}"));
+  EXPECT_EQ(kept.read_message(), std::optional<std::string>("{\"event\":\"refreshed\"}"));
+  for (const char* name : {"other_user", "expired"}) {
+    ASSERT_TRUE(refused.send_text(R"({"type":"refresh","token":")" + tokens[name] + "\"}"));
+    EXPECT_EQ(refused.read_message(), std::optional<std::string>("{\"event\":\"refresh_failed\"}")) << name;
+  }
+  EXPECT_EQ(refused.read_close(5s), 4001);
+  // Past the old expiry (the other one was closed at it), the refreshed one still gets messages.
+  std::this_thread::sleep_for(1s);
+  ASSERT_EQ(publish(server.port(), "news", "still here", bearer(tokens["publisher"])).first, 200);
+  auto message = kept.read_message();
+  ASSERT_TRUE(message) << "closed: " << kept.closed();
+  EXPECT_NE(message->find("still here"), std::string::npos) << *message;
+  EXPECT_EQ(metrics(server.port())["tether_auth_refreshed_total"], 1);
+}
+
+namespace {
+
+// Routes asking `backend` (require = "backend") with the given extra [route.auth] settings.
+std::string backend_config(const std::string& url, const std::string& route_settings, const std::string& module = "") {
+  return "[modules.auth]\n" + module + R"(
+[modules.health]
+[modules.websocket]
+
+[[route]]
+path = "/metrics"
+handler = "health"
+
+[[route]]
+path = "/ws/*"
+handler = "websocket"
+[route.auth]
+require = "backend"
+backend = ")" + url + "\"\n" + route_settings;
+}
+
+}  // namespace
+
+TEST_F(AuthTest, TheBackendDecidesAndItsUserAndChannelsAreUsed) {
+  AuthBackend backend;
+  ASSERT_TRUE(backend.start());
+  TetherServer server(2, backend_config(backend.url("/auth"), "cache_ttl = \"0s\"\n", "max_connections_per_user = 1\n"),
+                      kModulesDir);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  backend.set_mode("allow");
+  WsClient alice;
+  ASSERT_EQ(alice.open(server.port(), "/ws/news?channel=sports", "Authorization: Bearer alice\r\nCookie: s=1\r\n"), 101);
+  std::string last = backend.last_request();
+  EXPECT_NE(last.find("\"X-Original-URI\": \"/ws/news?channel=sports\""), std::string::npos) << last;
+  EXPECT_NE(last.find("\"X-Tether-Channels\": \"news,sports\""), std::string::npos) << last;
+  EXPECT_NE(last.find("\"Cookie\": \"s=1\""), std::string::npos) << last;
+  EXPECT_NE(last.find("\"Authorization\": \"Bearer alice\""), std::string::npos) << last;
+  // The backend's user is counted (max_connections_per_user = 1): alice again is 429, bob is not.
+  EXPECT_EQ(ws_status(server.port(), "/ws/news", "Authorization: Bearer alice\r\n"), 429);
+  EXPECT_EQ(ws_status(server.port(), "/ws/news", "Authorization: Bearer bob\r\n"), 101);
+  // Its channels: only news.
+  backend.set_mode("news-only");
+  EXPECT_EQ(ws_status(server.port(), "/ws/news", "Authorization: Bearer carol\r\n"), 101);
+  EXPECT_EQ(ws_status(server.port(), "/ws/sports", "Authorization: Bearer carol\r\n"), 403);
+  // Its refusals are passed on; anything else is the configured answer (deny: 503).
+  std::string head;
+  backend.set_mode("401");
+  EXPECT_EQ(ws_status(server.port(), "/ws/news", "", &head), 401);
+  EXPECT_NE(head.find("WWW-Authenticate: Bearer realm=\"tether\""), std::string::npos) << head;
+  backend.set_mode("403");
+  EXPECT_EQ(ws_status(server.port(), "/ws/news"), 403);
+  backend.set_mode("500");
+  EXPECT_EQ(ws_status(server.port(), "/ws/news", "", &head), 503);
+  EXPECT_NE(head.find("Retry-After: 1"), std::string::npos) << head;
+}
+
+// 1,000 connects one after the other open at most pool_size connections per worker to the
+// backend (it counts what it accepts); a cache hit asks nothing.
+TEST_F(AuthTest, SequentialConnectsReuseThePoolsConnections) {
+  AuthBackend backend;
+  ASSERT_TRUE(backend.start());
+  TetherServer server(2, backend_config(backend.url("/allow"), "cache_ttl = \"0s\"\npool_size = 2\n"), kModulesDir);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  int opened = 0;
+  for (int i = 0; i < 1000; ++i) opened += ws_status(server.port(), "/ws/news", "Authorization: Bearer u" + std::to_string(i) + "\r\n") == 101;
+  EXPECT_EQ(opened, 1000);
+  EXPECT_EQ(backend.requests(), 1000);
+  EXPECT_LE(backend.connections(), 4);  // 2 workers x pool_size 2
+  TetherServer cached(1, backend_config(backend.url("/allow"), "cache_ttl = \"10s\"\n"), kModulesDir);
+  ASSERT_TRUE(cached.start()) << cached.error_log();
+  int before = backend.requests();
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(ws_status(cached.port(), "/ws/news", "Authorization: Bearer same\r\n"), 101);
+  EXPECT_EQ(backend.requests(), before + 1);
+}
+
+// A backend that hangs costs each client at most backend_timeout; then the breaker opens: the
+// backend gets no request during the cool-down while clients get the answer at once; after it,
+// one probe, and the breaker closes again once the backend answers.
+TEST_F(AuthTest, AHangingBackendCostsBackendTimeoutThenTheBreakerOpensAndCloses) {
+  AuthBackend backend;
+  ASSERT_TRUE(backend.start());
+  TetherServer server(1, backend_config(backend.url("/auth"), "cache_ttl = \"0s\"\nbackend_timeout = \"300ms\"\n"
+                                        "failure_threshold = 3\ncool_down = \"2s\"\n"), kModulesDir);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  backend.set_mode("hang");
+  for (int i = 0; i < 3; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(ws_status(server.port(), "/ws/news"), 503);
+    auto took = std::chrono::steady_clock::now() - start;
+    EXPECT_GE(took, 250ms);
+    EXPECT_LE(took, 800ms);
+  }
+  ASSERT_TRUE(server.wait_for_log("circuit breaker closed -> open", 2s)) << server.error_log();
+  EXPECT_EQ(metrics(server.port())["tether_auth_backend_breakers_open"], 1);
+  int asked = backend.requests();
+  backend.set_mode("allow");  // recovered, but the breaker does not know yet
+  for (int i = 0; i < 5; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(ws_status(server.port(), "/ws/news"), 503);
+    EXPECT_LE(std::chrono::steady_clock::now() - start, 100ms);
+  }
+  EXPECT_EQ(backend.requests(), asked);
+  EXPECT_TRUE(wait_until([&] { return ws_status(server.port(), "/ws/news") == 101; }, 5s)) << server.error_log();
+  EXPECT_TRUE(server.wait_for_log("circuit breaker half-open -> closed", 2s)) << server.error_log();
+  EXPECT_EQ(metrics(server.port())["tether_auth_backend_breakers_open"], 0);
+}
+
+TEST_F(AuthTest, WithOnBackendErrorAllowAnUnreachableBackendLetsClientsIn) {
+  AuthBackend backend;
+  ASSERT_TRUE(backend.start());
+  std::string url = backend.url("/auth");
+  backend.kill();
+  TetherServer server(2, backend_config(url, "on_backend_error = \"allow\"\n"), kModulesDir);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  EXPECT_EQ(ws_status(server.port(), "/ws/news"), 101);
+  EXPECT_GE(metrics(server.port())["tether_auth_backend_failures_total"], 1);
 }

@@ -9,6 +9,7 @@ takes commands on stdin, one per line, and answers each with one line on stdout:
 
 How a request is answered: by the mode, else by its path's last segment:
   allow      200, JSON {"user": <the Authorization's last word>, "channels": <X-Tether-Channels> + ["extra:*"]}
+  news-only  200, JSON {"user": <likewise>, "channels": ["news"]}
   text       200, text/plain "ok" (no JSON: the body is ignored)
   401, 403, 500, 404   that status, with a small body
   slow       waits 2 s, then as allow
@@ -57,11 +58,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def allow(self):
+    def allow(self, channels=None):
         authorization = self.headers.get("Authorization", "")
-        channels = [c for c in self.headers.get("X-Tether-Channels", "").split(",") if c]
+        if channels is None:
+            channels = [c for c in self.headers.get("X-Tether-Channels", "").split(",") if c] + ["extra:*"]
         user = authorization.split()[-1] if authorization.split() else "anonymous"
-        self.answer(200, json.dumps({"user": user, "channels": channels + ["extra:*"], "other": {"x": [1]}}))
+        self.answer(200, json.dumps({"user": user, "channels": channels, "other": {"x": [1]}}))
 
     def do_GET(self):
         with lock:
@@ -70,6 +72,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             mode = state["mode"] or self.path.rsplit("/", 1)[-1].split("?")[0]
         if mode == "allow":
             self.allow()
+        elif mode == "news-only":
+            self.allow(["news"])
         elif mode == "text":
             self.answer(200, "ok", "text/plain")
         elif mode in ("401", "403", "404", "500"):
