@@ -14,7 +14,9 @@
  *   path = "/ws/" + "*"          # a prefix route
  *   handler = "websocket"
  *   [route.auth]
- *   require = "token"                        # or "none" (the default)
+ *   require = "token"                        # or "backend", or "none" (the default)
+ *   # require = "backend": backend = "http://127.0.0.1:9000/auth", backend_timeout = "3s",
+ *   # on_backend_error = "deny" | "allow", pool and breaker settings (auth_config.c, tether.toml(5))
  *
  * On a route with require = "token" every request needs a token ("Authorization: Bearer …", or
  * ?token= where a browser cannot set headers: auth_token.h), verified as jwt.h says. Then each
@@ -29,6 +31,12 @@
  * are at the limit), 503 (no room to count the user: letting it through would lift its limit).
  * Each is a metric, tether_auth_refused_total{code="…"}; tether_auth_allowed_total counts the
  * rest. Routes without [route.auth] cost one pointer test per request.
+ *
+ * A token's exp (plus leeway) ends the connection (ABI 1.4 connection_set_expiry: WebSocket
+ * close 4001, SSE "event: expired") unless the client refreshes it first: the refresh hook takes
+ * a fresh token of the same sub. require = "backend" asks the application instead
+ * (auth_backend.h): the access hook waits (TETHER_AGAIN) and the verdict answers or lets the
+ * request through; the backend's user is counted and its channels checked like a token's.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -33,6 +33,7 @@ lock = threading.Lock()
 class Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 256  # socketserver's 5 drops the SYNs of a pool's first connects (1 s retransmit)
 
     def get_request(self):
         request = super().get_request()
