@@ -22,7 +22,8 @@
  *     later calls respond() or request_continue()), credentials that expire on a live connection
  *     (connection_set_expiry(), the stream callback on_expired), their refresh (the module hook
  *     refresh, connection_refresh()), and non-blocking I/O on the worker's loop (io_start(),
- *     io_update(), io_stop()) for a module's own clients of other services.
+ *     io_update(), io_stop()) for a module's own clients of other services, and who sent a
+ *     request (request_authorized(), request_has_publish_token()).
  *   - Nothing C++ crosses this boundary: no exceptions, no STL types, no memory allocated on one
  *     side and freed on the other (each side frees what it allocated).
  *
@@ -406,6 +407,15 @@ typedef struct tether_host {
   tether_io *(*io_start)(tether_worker *worker, int fd, int events, tether_io_cb cb, void *user);
   int (*io_update)(tether_io *io, int events);
   void (*io_stop)(tether_io *io);
+
+  /* Who sent a request, for access modules that check credentials (1.4). request_authorized():
+   * this module checked who sent the request and lets it through on that; the built-in publish
+   * handler then does not also ask for [pubsub] publish_token (a publish may carry either).
+   * request_has_publish_token(): 1 when the request is for a built-in publish route and carries
+   * that token as its bearer token (compared in constant time), so that such a module lets it
+   * through unchecked (the handler checks it), 0 otherwise. */
+  int (*request_authorized)(tether_request *request);
+  int (*request_has_publish_token)(const tether_request *request);
 } tether_host;
 
 /* A module's descriptor. Every hook may be NULL. `config` is what create_config returned for

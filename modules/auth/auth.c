@@ -38,6 +38,7 @@
  * (auth_backend.h): the access hook waits (TETHER_AGAIN) and the verdict answers or lets the
  * request through; the backend's user is counted and its channels checked like a token's.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,8 @@
 #include "jwt.h"
 
 enum { CODE_401, CODE_403, CODE_429, CODE_503, CODES };
+/* Whether the host offers a function (its table is at least as new as that member). */
+#define HOST_HAS(member) (host->size >= offsetof(tether_host, member) + sizeof host->member)
 /* What this worker keeps of a connection that passed (connection_map entries, under the user's
  * hash): whether it counts against its user, and whether its token expires (so that a refresh
  * must name the same user). */
@@ -285,6 +288,7 @@ static int check_token(tether_request *request, const auth_config *c, const teth
   if (verdict != TETHER_DECLINED) return verdict;
   if (expires && host->request_connection(request))
     host->connection_set_expiry(host->request_connection(request), expires);
+  if (HOST_HAS(request_authorized)) host->request_authorized(request);
   host->metric_add(host->request_worker(request), allowed_metric, 1);
   return TETHER_DECLINED;
 }
@@ -325,6 +329,7 @@ static int backend_decided(tether_request *request, const auth_route *route, con
   }
   verdict = admit(request, module_config, v->user.data, v->user.length, 0);
   if (verdict != TETHER_DECLINED) return verdict;
+  if (HOST_HAS(request_authorized)) host->request_authorized(request);
   return let_through(request, waited);
 }
 
@@ -358,6 +363,9 @@ static int access_phase(tether_request *request, void *config, void *route_confi
   memset(&info, 0, sizeof info);
   info.size = sizeof info;
   if (host->request_info(request, &info) != TETHER_OK) return TETHER_ERROR;
+  /* A publish with the server's own [pubsub] publish_token: the publish handler checks it. */
+  if (is_publish(&info) && HOST_HAS(request_has_publish_token) && host->request_has_publish_token(request))
+    return TETHER_DECLINED;
   if (route->require == AUTH_REQUIRE_BACKEND) return check_backend(request, route, &info);
   return check_token(request, config, &info);
 }

@@ -231,6 +231,20 @@ TEST_F(AuthTest, PublishingNeedsAPublishClaimThatCoversTheChannel) {
   EXPECT_EQ(publish(server.port(), "news", "x").first, 401);
 }
 
+// With [pubsub] publish_token set too, a publish may carry either: that token, or a token whose
+// publish claim covers the channel.
+TEST_F(AuthTest, APublishMayCarryThePublishTokenOrAJwtWithThePublishClaim) {
+  auto tokens = mint({{"publisher", "HS256", R"({"sub":"app","publish":["news"]})"},
+                      {"subscriber", "HS256", R"({"sub":"app","channels":["news"]})"}});
+  TetherServer server(2, auth_config(secret_setting()) + "[pubsub]\npublish_token = \"server-side-secret\"\n", kModulesDir);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  EXPECT_EQ(publish(server.port(), "news", "x", bearer("server-side-secret")).first, 200);
+  EXPECT_EQ(publish(server.port(), "news", "x", bearer(tokens["publisher"])).first, 200);
+  EXPECT_EQ(publish(server.port(), "news", "x", bearer(tokens["subscriber"])).first, 403);
+  EXPECT_EQ(publish(server.port(), "news", "x", bearer("server-side-secreT")).first, 401);  // neither
+  EXPECT_EQ(publish(server.port(), "news", "x").first, 401);
+}
+
 // max_connections_per_user = 3 with 2 workers: connections spread over both (SO_REUSEPORT), and
 // the count is one over both. A closed one frees its place; another user has places of their own.
 TEST_F(AuthTest, AUsersConnectionsAreLimitedOverAllWorkers) {

@@ -16,6 +16,7 @@
 #include "worker/host/module_runtime.h"
 #include "worker/http/http_response.h"
 #include "worker/http/http_session.h"
+#include "worker/pubsub/publish_endpoint.h"
 #include "worker/pubsub/pubsub_hub.h"
 #include "worker/transport/connection.h"
 
@@ -441,6 +442,17 @@ int connection_refresh(tether_connection* connection, const char* credentials, s
   return connection_of(connection).refresh_credentials(std::string_view(credentials ? credentials : "", length));
 }
 
+int request_authorized(tether_request* request) {
+  if (!request || !request->session) return TETHER_ERROR;
+  request->session->set_vouched();
+  return TETHER_OK;
+}
+
+int request_has_publish_token(const tether_request* request) {
+  if (!request || !request->session || !request->route || request->route->handler != "publish") return 0;
+  return carries_bearer_token(*request->session, request->owner->config().pubsub.publish_token) ? 1 : 0;
+}
+
 // ---- I/O (1.4)
 
 // Every io modules hold, as live_timers() for timers: a second io_stop() is refused, and ios
@@ -554,6 +566,8 @@ const tether_host kHost = {
     io_start,
     io_update,
     io_stop,
+    request_authorized,
+    request_has_publish_token,
 };
 
 }  // namespace

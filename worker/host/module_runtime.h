@@ -25,6 +25,7 @@ class ModuleRuntime final : public RequestDispatcher {
   ~ModuleRuntime() override;
 
   bool empty() const { return modules_.empty(); }
+  const Config& config() const { return config_; }
   // worker_init of every module, in config order. False (logged) if one failed.
   bool start();
   void drain();

@@ -203,6 +203,7 @@ int HttpSession::on_message_begin(llhttp_t* parser) {
   if (s.requests_answered_ > 0) s.phase_clock_started_ = false;  // the first keeps its clock
   s.pending_error_ = 0;
   s.answered_ = false;
+  s.vouched_ = false;
   return 0;
 }
 

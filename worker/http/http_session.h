@@ -154,6 +154,10 @@ class HttpSession {
   void set_connection(tether_connection* connection) { connection_ = connection; }
   tether_request* module_request() const { return module_request_; }
   void set_module_request(tether_request* request) { module_request_ = request; }
+  // An access module checked who sent the current request and vouches for it (ABI 1.4
+  // request_authorized): the publish endpoint then does not also ask for [pubsub] publish_token.
+  void set_vouched() { vouched_ = true; }
+  bool vouched() const { return vouched_; }
 
  private:
   static const llhttp_settings_t& parser_settings();
@@ -211,6 +215,7 @@ class HttpSession {
   bool in_header_value_ = false;
   bool line_named_ = false;  // the header line being parsed has begun with its name
   bool answered_ = false;
+  bool vouched_ = false;
   bool has_host_ = false;
   bool expect_continue_ = false;
   bool expect_unsupported_ = false;

