@@ -101,11 +101,15 @@ static char *put_field(char *at, backend_string s) {
 }
 
 char *allow_cache_key(const backend_question *q, size_t *length) {
-  size_t bytes = 2 * 9 + 8 + q->authorization.length + q->cookie.length, i;
+  size_t bytes = 4 * 9 + 8 + q->method.length + q->uri.length + q->authorization.length + q->cookie.length, i;
   char *key, *at;
   for (i = 0; i < q->channel_count; ++i) bytes += 9 + q->channels[i].length;
   if (!(key = malloc(bytes))) return NULL;
-  at = put_field(key, q->authorization);
+  /* The method and the whole target too: a GET allowed is no POST allowed, and credentials may
+   * be in the query (?token=), which neither header would show. */
+  at = put_field(key, q->method);
+  at = put_field(at, q->uri);
+  at = put_field(at, q->authorization);
   at = put_field(at, q->cookie);
   at = put_length(at, q->channel_count);
   for (i = 0; i < q->channel_count; ++i) at = put_field(at, q->channels[i]);

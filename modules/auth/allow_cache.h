@@ -3,7 +3,7 @@
  * (or opens several connections) with the same credentials is not asked about again within
  * `ttl_ms`. Only ALLOWs are kept: a denial or a failure is always asked again.
  *
- * The key is the question's Authorization, Cookie and channels, encoded without ambiguity (each
+ * The key is the question's method, target (path and query), Authorization, Cookie and channels, encoded without ambiguity (each
  * field with its length; an absent header differs from an empty one). Entries are found by a
  * seeded 64-bit hash and then compared on the whole key, so that two questions whose hashes
  * collide never share an answer. The backend's answer must therefore depend on nothing else of

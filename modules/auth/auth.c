@@ -56,7 +56,7 @@
 #include "auth_token.h"
 #include "jwt.h"
 
-enum { CODE_401, CODE_403, CODE_429, CODE_503, CODES };
+enum { CODE_400, CODE_401, CODE_403, CODE_429, CODE_503, CODES };
 /* Whether the host offers a function (its table is at least as new as that member). */
 #define HOST_HAS(member) (host->size >= offsetof(tether_host, member) + sizeof host->member)
 /* What this worker keeps of a connection that passed (connection_map entries, under the user's
@@ -89,7 +89,8 @@ static int create_route_config(const tether_host *h, tether_config *settings, vo
 static void destroy_route_config(void *route) { auth_route_free(route); }
 
 static int worker_init(const tether_host *h, tether_worker *worker, void *config) {
-  static const char *const codes[CODES] = {"code=\"401\"", "code=\"403\"", "code=\"429\"", "code=\"503\""};
+  static const char *const codes[CODES] = {"code=\"400\"", "code=\"401\"", "code=\"403\"", "code=\"429\"",
+                                           "code=\"503\""};
   const auth_config *c = config;
   int i;
   host = h;
@@ -184,22 +185,33 @@ static int is_publish(const tether_request_info *info) {
          (info->method_length == 3 && memcmp(info->method, "PUT", 3) == 0);
 }
 
-/* The channels the request names, as the websocket and sse modules read them (the path past
- * the route, every ?channel=). 0 when they cannot be read: the handler then answers 400, as
- * without auth, so the request is let through here. */
-static int channels_of(const tether_request_info *info, subscription *s) {
-  static const subscription_id_source since = SUBSCRIPTION_ID_SOURCE("since");
-  return subscription_read(s, info->path, info->path_length, info->route_length, info->query, info->query_length,
-                           &since, host->channel_problem) == NULL;
+/* The channels the request names: for a publish (POST, PUT) the path past the route up to a
+ * '#', as the publish endpoint reads it; otherwise as the websocket and sse modules read them
+ * (the path past the route, every ?channel=; the resume id is not looked at). NULL, or why they
+ * cannot be read: the request is then refused (400), never let through unchecked. */
+static const char *channels_of(const tether_request_info *info, subscription *s) {
+  const char *problem;
+  if (is_publish(info)) {
+    size_t start = info->route_length, end = start;
+    memset(s, 0, sizeof *s);
+    while (end < info->path_length && info->path[end] != '#') ++end;
+    if (end <= start || info->path_length < start) return "no channel: use {route}{channel}";
+    if (end - start > SUBSCRIPTION_MAX_NAME) return "the channel name is too long";
+    if ((problem = host->channel_problem(info->path + start, end - start))) return problem;
+    memcpy(s->names[0], info->path + start, end - start);
+    s->name_lengths[0] = (uint8_t)(end - start);
+    s->count = 1;
+    return NULL;
+  }
+  return subscription_read(s, info->path, info->path_length, info->route_length, info->query, info->query_length, NULL,
+                           host->channel_problem);
 }
 
-/* Whether the grant covers every channel the request names: NULL, or why not (403). */
-static const char *channel_refusal(const tether_request_info *info, const grant *g) {
-  subscription s;
+/* Whether the grant covers every channel in `s`: NULL, or why not (403). */
+static const char *channel_refusal(const tether_request_info *info, const subscription *s, const grant *g) {
   size_t i;
-  if (!channels_of(info, &s)) return NULL;
-  for (i = 0; i < s.count; ++i)
-    if (!granted(g, s.names[i], s.name_lengths[i]))
+  for (i = 0; i < s->count; ++i)
+    if (!granted(g, s->names[i], s->name_lengths[i]))
       return is_publish(info) ? "not allowed to publish on this channel" : "not allowed to subscribe to this channel";
   return NULL;
 }
@@ -258,7 +270,8 @@ static int verify(const auth_config *c, const char *token, size_t length, jwt_cl
   return verdict;
 }
 
-static int check_token(tether_request *request, const auth_config *c, const tether_request_info *info) {
+static int check_token(tether_request *request, const auth_config *c, const tether_request_info *info,
+                       const subscription *s) {
   char buffer[JWT_MAX_TOKEN];
   const char *token = NULL, *why = NULL;
   size_t length = 0;
@@ -274,7 +287,7 @@ static int check_token(tether_request *request, const auth_config *c, const teth
   if (verdict != JWT_OK) return refuse_token(request, why, 1);
   g.patterns = is_publish(info) ? claims.publish : claims.channels;
   g.count = is_publish(info) ? claims.publish_count : claims.channel_count;
-  if ((why = channel_refusal(info, &g))) {
+  if ((why = channel_refusal(info, s, &g))) {
     jwt_claims_free(&claims);
     return refuse(request, CODE_403, 403, why);
   }
@@ -322,10 +335,12 @@ static int backend_decided(tether_request *request, const auth_route *route, con
     return refuse(request, CODE_503, 503, "the authorization backend is unavailable");
   }
   if (v->has_channels) {
-    if (host->request_info(request, &info) != TETHER_OK) return refuse(request, CODE_503, 503, "the request is gone");
+    subscription s;
+    if (host->request_info(request, &info) != TETHER_OK || channels_of(&info, &s))
+      return refuse(request, CODE_503, 503, "the request is gone");
     g.listed = v->channels;
     g.count = v->channel_count;
-    if ((why = channel_refusal(&info, &g))) return refuse(request, CODE_403, 403, why);
+    if ((why = channel_refusal(&info, &s, &g))) return refuse(request, CODE_403, 403, why);
   }
   verdict = admit(request, module_config, v->user.data, v->user.length, 0);
   if (verdict != TETHER_DECLINED) return verdict;
@@ -334,10 +349,10 @@ static int backend_decided(tether_request *request, const auth_route *route, con
 }
 
 /* Asks the route's backend, with the client's credentials and the channels it names. */
-static int check_backend(tether_request *request, auth_route *route, const tether_request_info *info) {
+static int check_backend(tether_request *request, auth_route *route, const tether_request_info *info,
+                         const subscription *s) {
   backend_string channels[SUBSCRIPTION_MAX_CHANNELS];
   backend_question q;
-  subscription s;
   size_t i, length = 0;
   const char *value;
   if (host->abi_minor < 4) return TETHER_ERROR; /* a server before 1.4 cannot wait in access */
@@ -348,17 +363,17 @@ static int check_backend(tether_request *request, auth_route *route, const tethe
   q.uri.length = info->target_length;
   if ((value = host->request_header(request, "Authorization", &length))) q.authorization.data = value, q.authorization.length = length;
   if ((value = host->request_header(request, "Cookie", &length))) q.cookie.data = value, q.cookie.length = length;
-  if (channels_of(info, &s)) {
-    for (i = 0; i < s.count; ++i) channels[i].data = s.names[i], channels[i].length = s.name_lengths[i];
-    q.channels = channels;
-    q.channel_count = s.count;
-  }
+  for (i = 0; i < s->count; ++i) channels[i].data = s->names[i], channels[i].length = s->name_lengths[i];
+  q.channels = channels;
+  q.channel_count = s->count;
   return auth_backend_ask(request, route, &q);
 }
 
 static int access_phase(tether_request *request, void *config, void *route_config) {
   auth_route *route = route_config;
   tether_request_info info;
+  subscription s;
+  const char *why;
   if (!route || route->require == AUTH_REQUIRE_NONE) return TETHER_DECLINED;
   memset(&info, 0, sizeof info);
   info.size = sizeof info;
@@ -366,8 +381,9 @@ static int access_phase(tether_request *request, void *config, void *route_confi
   /* A publish with the server's own [pubsub] publish_token: the publish handler checks it. */
   if (is_publish(&info) && HOST_HAS(request_has_publish_token) && host->request_has_publish_token(request))
     return TETHER_DECLINED;
-  if (route->require == AUTH_REQUIRE_BACKEND) return check_backend(request, route, &info);
-  return check_token(request, config, &info);
+  if ((why = channels_of(&info, &s))) return refuse(request, CODE_400, 400, why);
+  if (route->require == AUTH_REQUIRE_BACKEND) return check_backend(request, route, &info, &s);
+  return check_token(request, config, &info, &s);
 }
 
 /* A fresh token on a live connection (the websocket module's refresh message): it must verify

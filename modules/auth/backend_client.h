@@ -22,7 +22,7 @@
  *     at once, without a call, for cool_down_ms, then lets one probe through. Failures counted:
  *     every FAILURE of a call made (status, malformed, too big, refused, reset, timeout, also in
  *     the queue); not counted: a full queue and the breaker's own refusals.
- *   - the allow-cache (allow_cache.h): ALLOWs kept for cache_ttl_ms, keyed by Authorization,
+ *   - the allow-cache (allow_cache.h): ALLOWs kept for cache_ttl_ms, keyed by method, target, Authorization,
  *     Cookie and channels; a hit is answered at once without a call.
  *
  * Callbacks. ask() answers at once (ANSWERED: a cache hit, the breaker open, a full queue) or

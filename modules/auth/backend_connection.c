@@ -57,29 +57,34 @@ static int send_some(backend_connection *conn) {
   return 0;
 }
 
-/* Reads once (readiness is level-triggered: what is left comes with the next callback).
- * 1 when it told the owner something (the connection may be gone), else 0. */
+/* Reads until the socket has nothing more, the answer is complete or the connection failed: a
+ * host stops watching a descriptor once its peer hung up (AUTH_IO_ERROR), so what is left, and
+ * the end of an answer delimited by the close, must be read now. Bounded by the answer's own
+ * limits (backend_answer.h: past them the feed is BAD). 1 when it told the owner something (the
+ * connection may be gone), else 0. */
 static int receive(backend_connection *conn) {
   char buffer[16384];
   backend_feed feed;
   ssize_t n;
-  do {
-    n = recv(conn->fd, buffer, sizeof buffer, 0);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
-  if (n < 0) {
-    fail(conn, is_broken(errno) ? "the backend reset the connection" : "could not read from the backend");
+  for (;;) {
+    do {
+      n = recv(conn->fd, buffer, sizeof buffer, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+    if (n < 0) {
+      fail(conn, is_broken(errno) ? "the backend reset the connection" : "could not read from the backend");
+      return 1;
+    }
+    feed = n == 0 ? backend_answer_eof(&conn->answer) : backend_answer_feed(&conn->answer, buffer, (size_t)n);
+    if (feed == BACKEND_FEED_MORE && n > 0) continue;
+    if (feed != BACKEND_FEED_DONE) {
+      fail(conn, feed == BACKEND_FEED_BAD ? conn->answer.why : "the backend closed the connection");
+      return 1;
+    }
+    conn->request = NULL;
+    conn->events->answered(conn);
     return 1;
   }
-  feed = n == 0 ? backend_answer_eof(&conn->answer) : backend_answer_feed(&conn->answer, buffer, (size_t)n);
-  if (feed == BACKEND_FEED_MORE) return 0;
-  if (feed == BACKEND_FEED_BAD) {
-    fail(conn, conn->answer.why);
-    return 1;
-  }
-  conn->request = NULL;
-  conn->events->answered(conn);
-  return 1;
 }
 
 static const char *connect_problem(int error) {

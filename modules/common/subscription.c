@@ -61,7 +61,7 @@ const char *subscription_read(subscription *s, const char *path, size_t path_len
     return problem;
   while (query_next(query, query_length, &position, &name, &name_length, &value, &value_length)) {
     if (is_parameter(name, name_length, "channel")) problem = add_channel(s, value, value_length, 1);
-    else if (is_parameter(name, name_length, since->name)) problem = set_since(s, value, value_length, since, 1);
+    else if (since && is_parameter(name, name_length, since->name)) problem = set_since(s, value, value_length, since, 1);
     else continue;
     if (problem) return problem;
   }

@@ -40,7 +40,7 @@ typedef const char *(*channel_check_fn)(const char *name, size_t length);
 
 /* Reads the channels of a request into *s: the path past the route's prefix (route_length bytes;
  * a route without a prefix names no channel there), then every `channel` query parameter, and
- * the last `since` parameter as the id to resume after. Parameters with other names are not
+ * the last `since` parameter as the id to resume after (since NULL: no id is read). Parameters with other names are not
  * looked at (they may be long or malformed). Returns NULL, or a static message for a 400. */
 const char *subscription_read(subscription *s, const char *path, size_t path_length, size_t route_length,
                               const char *query, size_t query_length, const subscription_id_source *since,

@@ -10,6 +10,7 @@ takes commands on stdin, one per line, and answers each with one line on stdout:
 How a request is answered: by the mode, else by its path's last segment:
   allow      200, JSON {"user": <the Authorization's last word>, "channels": <X-Tether-Channels> + ["extra:*"]}
   news-only  200, JSON {"user": <likewise>, "channels": ["news"]}
+  until-close  an HTTP/1.0 200 whose JSON body ends where the connection does (no Content-Length)
   text       200, text/plain "ok" (no JSON: the body is ignored)
   401, 403, 500, 404   that status, with a small body
   slow       waits 2 s, then as allow
@@ -75,6 +76,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.allow()
         elif mode == "news-only":
             self.allow(["news"])
+        elif mode == "until-close":
+            self.wfile.write(b'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{"user":"closer"}')
+            self.close_connection = True
         elif mode == "text":
             self.answer(200, "ok", "text/plain")
         elif mode in ("401", "403", "404", "500"):

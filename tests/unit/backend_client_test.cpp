@@ -178,6 +178,15 @@ TEST_F(BackendClient, AnAllowGivesTheUserAndChannelsOfItsJsonBody) {
   EXPECT_EQ(o.channels, (std::vector<std::string>{"news", "user:42:inbox", "extra:*"}));
 }
 
+// The host stops watching a descriptor once its peer hung up: the end of an answer delimited by
+// the close must be read in that last callback (uv_auth_loop.cpp watches as the host does).
+TEST_F(BackendClient, AnAnswerThatEndsWithTheConnectionIsReadToItsEnd) {
+  make_client("/until-close");
+  Outcome o = ask_and_wait();
+  ASSERT_EQ(o.result, BACKEND_ALLOW) << o.reason;
+  EXPECT_EQ(o.user, "closer");
+}
+
 TEST_F(BackendClient, A2xxWithoutJsonAllowsWithoutUserOrChannels) {
   make_client("/text");
   Outcome o = ask_and_wait();

@@ -15,14 +15,18 @@ struct Timer {
   auth_event* event;
 };
 
+// As the host does it (worker/host/module_api.cpp): a hang-up is reported as ERROR with what
+// else is ready, once, and the io is watched no more.
 int uv_events(int events) {
-  return ((events & AUTH_IO_READ) ? UV_READABLE : 0) | ((events & AUTH_IO_WRITE) ? UV_WRITABLE : 0);
+  return ((events & AUTH_IO_READ) ? UV_READABLE : 0) | ((events & AUTH_IO_WRITE) ? UV_WRITABLE : 0) | UV_DISCONNECT;
 }
 
 void on_poll(uv_poll_t* handle, int status, int events) {
   auto* io = static_cast<Io*>(handle->data);
-  int fired = (status < 0 ? AUTH_IO_ERROR : 0) | ((events & UV_READABLE) ? AUTH_IO_READ : 0) |
+  bool error = status < 0 || (events & UV_DISCONNECT);
+  int fired = (error ? AUTH_IO_ERROR : 0) | ((events & UV_READABLE) ? AUTH_IO_READ : 0) |
               ((events & UV_WRITABLE) ? AUTH_IO_WRITE : 0);
+  if (error) uv_poll_stop(handle);
   io->event->fire(io->event, fired);
 }
 
