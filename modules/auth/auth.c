@@ -39,6 +39,7 @@
  * request through; the backend's user is counted and its channels checked like a token's.
  */
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,7 +71,7 @@ static connection_map connections; /* this worker's counted connections, by hand
 static uint32_t self;              /* this worker's pid: the owner of its counts */
 static int counting;               /* 0: no room among the limiter's owners: every limited connection is refused */
 static tether_metric allowed_metric, refused_metric[CODES], refreshed_metric, backend_failed_metric;
-static uint64_t user_seed = 0x9e3779b97f4a7c15ull; /* the users' table secret when there is one */
+static uint64_t user_seed = 0x9e3779b97f4a7c15ull; /* for counts only: the users' table secret */
 static tether_worker *this_worker;
 static const auth_config *module_config; /* this worker's [modules.auth] */
 
@@ -128,7 +129,10 @@ static int worker_init(const tether_host *h, tether_worker *worker, void *config
 static void worker_exit(tether_worker *worker, void *config) {
   (void)worker;
   (void)config;
+  size_t i;
   if (host->abi_minor >= 4) auth_backend_exit();
+  for (i = 0; i < connections.capacity; ++i)
+    if (connections.slots[i].connection) free(connections.slots[i].data);
   connection_map_clear(&connections);
 }
 
@@ -136,8 +140,9 @@ static void connection_closed(tether_worker *worker, void *config, const tether_
   connection_entry entry;
   (void)worker;
   (void)config;
-  if (connection_map_get(&connections, info->connection, 1, &entry) && (entry.state & COUNTED))
-    rl_connection_release(users, entry.hash, self);
+  if (!connection_map_get(&connections, info->connection, 1, &entry)) return;
+  if (entry.state & COUNTED) rl_connection_release(users, entry.hash, self);
+  free(entry.data);
 }
 
 static int refuse(tether_request *request, int code, int status, const char *why) {
@@ -216,46 +221,85 @@ static const char *channel_refusal(const tether_request_info *info, const subscr
   return NULL;
 }
 
+/* The user of a connection whose token expires: a refresh must name the same one (compared
+ * byte for byte, never by hash). */
+typedef struct user_copy {
+  size_t length;
+  char bytes[];
+} user_copy;
+
+static user_copy *copy_user(const char *user, size_t length) {
+  user_copy *copy = malloc(sizeof *copy + length + 1);
+  if (!copy) return NULL;
+  copy->length = length;
+  if (length) memcpy(copy->bytes, user, length);
+  return copy;
+}
+
+static int same_user(const user_copy *copy, const char *user, size_t length) {
+  return copy && copy->length == length && (length == 0 || memcmp(copy->bytes, user, length) == 0);
+}
+
+/* Forgets a connection: its entry and the copy of its user (not its count: the caller's). */
+static void forget(tether_connection *connection) {
+  connection_entry old;
+  if (connection_map_get(&connections, connection, 1, &old)) free(old.data);
+}
+
 /* Remembers what this worker must know of a connection that passed, and counts it against its
  * user when there is a limit: TETHER_DECLINED when it may go on, else the refusal. `user` NULL:
- * nobody to count (a backend that named no user). */
+ * nobody to count (a backend that named no user). A connection already known (another request
+ * on it) keeps its count when the user is the same, else gives it back first. */
 static int admit(tether_request *request, const auth_config *c, const char *user, size_t user_length, int expires) {
   tether_connection *connection = host->request_connection(request);
-  connection_entry entry = {0}, old;
-  int verdict;
+  connection_entry entry = {0}, old = {0};
+  int had, verdict;
   if (!connection) return TETHER_DECLINED; /* the client left: nothing to remember */
+  had = connection_map_get(&connections, connection, 0, &old);
   entry.connection = connection;
   entry.hash = rl_hash(user ? user : "", user ? user_length : 0, user_seed);
   entry.state = expires ? EXPIRES : 0;
-  if (connection_map_get(&connections, connection, 0, &old)) {
-    if ((old.state & COUNTED) && old.hash == entry.hash) entry.state |= COUNTED; /* counted already */
-    else if (old.state & COUNTED) rl_connection_release(users, old.hash, self); /* the connection changes hands */
+  if (had && (old.state & COUNTED)) {
+    if (old.hash == entry.hash && user) entry.state |= COUNTED; /* counted already */
+    else rl_connection_release(users, old.hash, self);          /* the connection changes hands */
   }
   if (users && user && !(entry.state & COUNTED)) {
     verdict = counting ? rl_connection_acquire(users, entry.hash, self, (uint32_t)c->max_connections_per_user) : RL_NO_ROOM;
     if (verdict != RL_COUNTED) {
-      connection_map_get(&connections, connection, 1, NULL);
+      forget(connection);
       if (verdict == RL_AT_LIMIT) return refuse(request, CODE_429, 429, "too many connections for this user");
       return refuse(request, CODE_503, 503, "no room to count this user's connections");
     }
     entry.state |= COUNTED;
   }
   if (!entry.state) {
-    connection_map_get(&connections, connection, 1, NULL);
+    forget(connection);
     return TETHER_DECLINED;
   }
-  if (!connection_map_put(&connections, &entry)) {
+  if ((expires && !(entry.data = copy_user(user ? user : "", user ? user_length : 0))) ||
+      !connection_map_put(&connections, &entry)) {
+    free(entry.data);
     if (entry.state & COUNTED) rl_connection_release(users, entry.hash, self);
+    forget(connection);
     return refuse(request, CODE_503, 503, "out of memory");
   }
+  if (had) free(old.data); /* replaced */
   return TETHER_DECLINED;
 }
 
-/* When a token stops being valid: exp + leeway, as jwt_verify checks it (0: it does not expire). */
+/* When a token stops being valid: exp + leeway, as jwt_verify checks it, in unix ms (0: it does
+ * not expire; an exp too far out to count in ms does not either). */
 static uint64_t expiry_ms(const auth_config *c, const jwt_claims *claims) {
   if (!claims->has_exp) return 0;
   if (claims->exp < 0) return 1;
+  if ((uint64_t)claims->exp > UINT64_MAX / 1000u - c->leeway_s) return 0;
   return ((uint64_t)claims->exp + c->leeway_s) * 1000u;
+}
+
+/* The connection's deadline is the token's (0 clears one an earlier request on it left). */
+static void set_expiry(tether_request *request, uint64_t expires) {
+  tether_connection *connection = host->request_connection(request);
+  if (connection && host->abi_minor >= 4) host->connection_set_expiry(connection, expires);
 }
 
 static int verify(const auth_config *c, const char *token, size_t length, jwt_claims *claims, const char **why) {
@@ -295,12 +339,11 @@ static int check_token(tether_request *request, const auth_config *c, const teth
     jwt_claims_free(&claims);
     return refuse_token(request, "the token has no sub: max_connections_per_user needs a user", 1);
   }
-  expires = host->abi_minor >= 4 ? expiry_ms(c, &claims) : 0;
+  expires = expiry_ms(c, &claims);
   verdict = admit(request, c, claims.sub, claims.sub_length, expires != 0);
   jwt_claims_free(&claims);
   if (verdict != TETHER_DECLINED) return verdict;
-  if (expires && host->request_connection(request))
-    host->connection_set_expiry(host->request_connection(request), expires);
+  set_expiry(request, expires);
   if (HOST_HAS(request_authorized)) host->request_authorized(request);
   host->metric_add(host->request_worker(request), allowed_metric, 1);
   return TETHER_DECLINED;
@@ -330,7 +373,7 @@ static int backend_decided(tether_request *request, const auth_route *route, con
   if (v->result != BACKEND_ALLOW) {
     host->metric_add(host->request_worker(request), backend_failed_metric, 1);
     host->log(TETHER_LOG_DEBUG, "auth", "backend %s: %s", route->backend_text, v->reason ? v->reason : "no answer");
-    if (route->allow_on_error) return let_through(request, waited);
+    if (route->allow_on_error && v->reason != backend_queue_full) return let_through(request, waited);
     host->response_header(request, "Retry-After", "1");
     return refuse(request, CODE_503, 503, "the authorization backend is unavailable");
   }
@@ -344,6 +387,7 @@ static int backend_decided(tether_request *request, const auth_route *route, con
   }
   verdict = admit(request, module_config, v->user.data, v->user.length, 0);
   if (verdict != TETHER_DECLINED) return verdict;
+  set_expiry(request, 0);
   if (HOST_HAS(request_authorized)) host->request_authorized(request);
   return let_through(request, waited);
 }
@@ -396,17 +440,18 @@ static int refresh(tether_connection *connection, void *config, void *route_conf
   jwt_claims claims;
   const char *why = NULL;
   uint64_t expires;
+  int same;
   if (!route || route->require != AUTH_REQUIRE_TOKEN) return TETHER_DECLINED;
   if (!connection_map_get(&connections, connection, 0, &entry) || !(entry.state & EXPIRES)) return TETHER_ERROR;
   if (verify(c, token, length, &claims, &why) != JWT_OK) return TETHER_ERROR;
-  if (rl_hash(claims.sub ? claims.sub : "", claims.sub ? claims.sub_length : 0, user_seed) != entry.hash) {
-    jwt_claims_free(&claims);
-    return TETHER_ERROR; /* another user's token */
-  }
+  same = same_user(entry.data, claims.sub ? claims.sub : "", claims.sub ? claims.sub_length : 0);
   expires = expiry_ms(c, &claims);
   jwt_claims_free(&claims);
+  if (!same) return TETHER_ERROR; /* another user's token */
   host->connection_set_expiry(connection, expires);
-  if (!expires) {
+  if (!expires) { /* it no longer expires: nothing more to refresh */
+    free(entry.data);
+    entry.data = NULL;
     entry.state &= ~EXPIRES;
     if (entry.state) connection_map_put(&connections, &entry);
     else connection_map_get(&connections, connection, 1, NULL);

@@ -55,6 +55,8 @@ struct backend_client {
 
 static const backend_connection_events connection_events;
 
+const char backend_queue_full[] = "too many questions wait for the backend (queue full)";
+
 void backend_settings_default(backend_settings *s) {
   memset(s, 0, sizeof *s);
   s->connect_timeout_ms = 1000;
@@ -360,7 +362,7 @@ backend_ask backend_client_ask(backend_client *c, const backend_question *q, bac
   if (c->idle_count == 0 && c->open >= c->settings.pool_size && c->queued >= c->settings.queue_size) {
     c->stats.queue_full++;
     free_call(call);
-    return answer_now(c, answer, BACKEND_ASK_ANSWERED, "too many questions wait for the backend (queue full)");
+    return answer_now(c, answer, BACKEND_ASK_ANSWERED, backend_queue_full);
   }
   if (!breaker_admit(&c->breaker, &call->probe)) {
     c->stats.breaker_refusals++;

@@ -69,6 +69,10 @@ typedef struct backend_settings {
 
 void backend_settings_default(backend_settings *s);
 
+/* The reason of the FAILURE a full queue gets: too many clients wait already, which a module
+ * must not answer by letting them in (on_backend_error = "allow" is for a backend that fails). */
+extern const char backend_queue_full[];
+
 typedef struct backend_client backend_client;
 typedef struct backend_call backend_call;
 

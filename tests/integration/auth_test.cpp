@@ -219,6 +219,28 @@ TEST_F(AuthTest, AChannelTheTokenDoesNotListIs403) {
   EXPECT_EQ(metrics(server.port())["tether_auth_refused_total{code=\"403\"}"], 5);
 }
 
+// What the handler does not read (a resume id, a query on a publish, a fragment) never makes the
+// channel check give up, and channels that cannot be read are refused, not let through.
+TEST_F(AuthTest, ARequestWhoseChannelsCannotBeReadIsRefusedNotLetThrough) {
+  auto tokens = mint({{"public", "HS256", R"({"sub":"u","channels":["public"],"publish":["public"]})"}});
+  TetherServer server(2, auth_config(secret_setting()), kModulesDir);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  const std::string auth = bearer(tokens["public"]);
+  const std::string long_id(70, 'A');
+  EXPECT_EQ(publish(server.port(), "public", "x", auth).first, 200);
+  EXPECT_EQ(publish(server.port(), "secret", "x", auth).first, 403);
+  EXPECT_EQ(publish(server.port(), "secret?since=" + long_id, "x", auth).first, 403);
+  EXPECT_EQ(publish(server.port(), "secret?channel=%25zz", "x", auth).first, 403);
+  EXPECT_EQ(publish(server.port(), "secret#x", "x", auth).first, 403);
+  SseClient sse;
+  EXPECT_EQ(sse.open(server.port(), "/sse/secret?since=" + long_id, "", auth), 403);
+  std::string many;
+  for (int i = 0; i < 17; ++i) many += "&channel=public";
+  EXPECT_EQ(ws_status(server.port(), "/ws/public?token=" + tokens["public"] + many), 400);
+  EXPECT_EQ(ws_status(server.port(), "/ws/public?channel=%zz&token=" + tokens["public"]), 400);
+  EXPECT_EQ(ws_status(server.port(), "/ws/public?since=" + long_id + "&token=" + tokens["public"]), 400);  // the handler's 400
+}
+
 TEST_F(AuthTest, PublishingNeedsAPublishClaimThatCoversTheChannel) {
   auto tokens = mint({{"publisher", "HS256", R"({"sub":"app","publish":["news","room:*"]})"},
                       {"subscriber", "HS256", R"({"sub":"app","channels":["news"]})"}});
@@ -331,9 +353,12 @@ TEST_F(AuthTest, AReloadPicksUpARotatedKey) {
 // A token that expires during the connection ends it at exp (leeway 0 here), within a second:
 // the WebSocket with close 4001, the event stream with an "expired" event.
 TEST_F(AuthTest, AConnectionIsClosedWhenItsTokenExpires) {
-  auto tokens = mint({{"short", "HS256", R"({"sub":"u","channels":["news"],"exp_in":3})"}});
+  auto tokens = mint({{"short", "HS256", R"({"sub":"u","channels":["news"],"exp_in":3})"},
+                      {"far", "HS256", R"({"sub":"u","channels":["news"],"exp":4611686018427387904})"}});
   TetherServer server(2, auth_config(secret_setting() + "leeway = \"0s\"\n"), kModulesDir);
   ASSERT_TRUE(server.start()) << server.error_log();
+  WsClient far;  // an exp too far out to count in ms: no deadline (it must not wrap to "now")
+  ASSERT_EQ(far.open(server.port(), "/ws/news?token=" + tokens["far"]), 101);
   auto start = std::chrono::steady_clock::now();
   WsClient ws;
   ASSERT_EQ(ws.open(server.port(), "/ws/news?token=" + tokens["short"]), 101);
@@ -348,6 +373,8 @@ TEST_F(AuthTest, AConnectionIsClosedWhenItsTokenExpires) {
   while ((event = sse.read_event(3s)) && event->event != "expired") {}
   ASSERT_TRUE(event);
   EXPECT_EQ(event->data, "{\"reason\":\"token expired\"}");
+  EXPECT_FALSE(far.read_frame(200ms).has_value());
+  EXPECT_FALSE(far.closed());
 }
 
 // A refresh message with a fresh token of the same user keeps the connection past the old

@@ -238,10 +238,11 @@ struct CacheFree {
 };
 using Cache = std::unique_ptr<allow_cache, CacheFree>;
 
-std::string key_of(const char* authorization, const char* cookie, std::vector<std::string> channels = {}) {
+std::string key_of(const char* authorization, const char* cookie, std::vector<std::string> channels = {},
+                   const char* method = "GET", const char* uri = "/") {
   std::vector<backend_string> names;
   for (auto& c : channels) names.push_back(str(c));
-  backend_question q{str("GET"), str("/"), {}, {}, names.data(), names.size()};
+  backend_question q{str(method), str(uri), {}, {}, names.data(), names.size()};
   if (authorization) q.authorization = backend_string{authorization, strlen(authorization)};
   if (cookie) q.cookie = backend_string{cookie, strlen(cookie)};
   size_t length = 0;
@@ -267,6 +268,14 @@ TEST(AllowCache, KeysTellEveryFieldApart) {
   EXPECT_NE(key_of("a", "b", {"x", "y"}), key_of("a", "b", {"xy"}));
   EXPECT_NE(key_of("a", "b", {"x"}), key_of("a", "b"));
   EXPECT_EQ(key_of("a", "b", {"x"}), key_of("a", "b", {"x"}));
+}
+
+// A GET allowed is no POST allowed (a publish), and a token in the query is a credential.
+TEST(AllowCache, KeysTellTheMethodAndTheTargetApart) {
+  EXPECT_NE(key_of("a", "b", {"news"}, "GET", "/pub/news"), key_of("a", "b", {"news"}, "POST", "/pub/news"));
+  EXPECT_NE(key_of(nullptr, nullptr, {"news"}, "GET", "/ws/news?token=alice"),
+            key_of(nullptr, nullptr, {"news"}, "GET", "/ws/news?token=mallory"));
+  EXPECT_EQ(key_of("a", "b", {"news"}, "GET", "/ws/news"), key_of("a", "b", {"news"}, "GET", "/ws/news"));
 }
 
 TEST(AllowCache, KeysWhoseHashesCollideNeverShareAnAnswer) {
