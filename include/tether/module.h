@@ -180,7 +180,7 @@ typedef struct tether_message {
   const char *channel;  size_t channel_length;
   const char *id;       size_t id_length;
   const void *data;     size_t data_length;
-  uint64_t published_ms;  /* unix time in ms when the broker sequenced it */
+  uint64_t published_ms;  /* unix time in ms when it was sequenced (Redis broker: by the publishing node's clock) */
 } tether_message;
 
 typedef enum tether_notice_kind {
