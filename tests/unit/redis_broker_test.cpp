@@ -75,11 +75,11 @@ class RedisBrokerTest : public ::testing::Test {
   }
 
   // A publish to "news" by the publish script itself, as another node runs it (here while the
-  // loop stands still); its answer "<epoch>:<offset>".
+  // loop stands still): a batch of one; its answer "<epoch>:<offset>".
   std::string publish_by_script(const std::string& data, const std::string& kept = "100",
                                 const std::string& ttl = "300000", const std::string& meta_ttl = "86700000") {
-    return redis_.command({"EVAL", redis_script::kPublish, "2", "test:{news}:meta", "test:{news}:history", "test:{news}",
-                           data, kept, ttl, meta_ttl, std::to_string(unix_time_ms())});
+    return redis_.command({"EVAL", redis_script::kPublish, "2", "test:{news}:meta", "test:{news}:history", kept, ttl,
+                           meta_ttl, std::to_string(unix_time_ms()), "test:{news}", data});
   }
 
   // Turns of the loop (woken every 5 ms) until `done`, or `timeout` (then false).
@@ -723,4 +723,42 @@ TEST_F(RedisBrokerTest, WithoutAPositionAForgedHugeFirstOffsetDoesNotSilenceTheC
   EXPECT_EQ(std::count(b.delivery.messages.begin(), b.delivery.messages.end(),
                        line("news", {first.epoch, UINT64_MAX}, "forged")), 0);
   EXPECT_LT(calls_of(redis_, "xrange") - reads, 10);
+}
+
+// The publishes of one loop turn go to Redis as one script, and each gets its own answer.
+TEST_F(RedisBrokerTest, ATurnsPublishesGoToRedisAsOneScript) {
+  ASSERT_TRUE(started_);
+  Node& a = add_node();
+  ASSERT_TRUE(run_until([&] { return all_up(); }));
+  publish(a, "warm", "up");  // the script is loaded: EVALSHA from here
+  int scripts = calls_of(redis_, "evalsha");
+  std::vector<std::optional<PublishResult>> results(20);
+  for (int i = 0; i < 20; ++i)
+    a.broker->publish(i % 2 ? "odd" : "even", "m" + std::to_string(i), [&results, i](const PublishResult& r) { results[i] = r; });
+  ASSERT_TRUE(run_until([&] { return std::all_of(results.begin(), results.end(), [](auto& r) { return r.has_value(); }); }));
+  EXPECT_EQ(calls_of(redis_, "evalsha"), scripts + 1);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(results[i]->error, BrokerError::none) << i;
+    EXPECT_EQ(results[i]->id.sequence, static_cast<std::uint64_t>(i / 2 + 1)) << i;  // in order per channel
+  }
+  EXPECT_EQ(redis_.command({"XLEN", "test:{odd}:history"}), "10");
+}
+
+// A message whose keys hold something else (here a string for the hash) fails alone: the others
+// of its batch are published and answered.
+TEST_F(RedisBrokerTest, AMessageThatFailsInABatchFailsAlone) {
+  ASSERT_TRUE(started_);
+  Node& a = add_node();
+  ASSERT_TRUE(run_until([&] { return all_up(); }));
+  redis_.command({"SET", "test:{broken}:meta", "not a hash"});
+  std::optional<PublishResult> good, bad, after;
+  a.broker->publish("news", "before", [&](const PublishResult& r) { good = r; });
+  a.broker->publish("broken", "x", [&](const PublishResult& r) { bad = r; });
+  a.broker->publish("news", "after", [&](const PublishResult& r) { after = r; });
+  ASSERT_TRUE(run_until([&] { return good && bad && after; }));
+  EXPECT_EQ(good->error, BrokerError::none);
+  EXPECT_EQ(bad->error, BrokerError::unavailable);
+  EXPECT_EQ(after->error, BrokerError::none);
+  EXPECT_EQ(after->id.sequence, good->id.sequence + 1);
+  EXPECT_EQ(redis_.command({"XLEN", "test:{news}:history"}), "2");
 }

@@ -77,6 +77,7 @@ void RedisBroker::close() {
   waiting_.clear();
   later_.clear();
   for (Shard& shard : shards_) {
+    shard.publishes.clear();  // their callers are gone with waiting_
     shard.commands->close();
     shard.subscriber->close();
   }
@@ -186,7 +187,8 @@ bool RedisBroker::run_script(Shard& shard, Script script, std::string_view chann
 
 bool RedisBroker::send_script(Shard& shard, std::shared_ptr<const ScriptCall> call, Reply on_reply) {
   const std::string& sha = shard.sha[call->script];
-  std::vector<std::string_view> argv{sha.empty() ? "EVAL" : "EVALSHA", sha.empty() ? std::string_view(kScriptText[call->script]) : std::string_view(sha), "2"};
+  std::string keys = std::to_string(call->keys);
+  std::vector<std::string_view> argv{sha.empty() ? "EVAL" : "EVALSHA", sha.empty() ? std::string_view(kScriptText[call->script]) : std::string_view(sha), keys};
   argv.insert(argv.end(), call->arguments.begin(), call->arguments.end());
   if (sha.empty()) return shard.commands->command(argv, std::move(on_reply));
   return shard.commands->command(argv, [this, &shard, call, on_reply = std::move(on_reply)](const redisReply* reply) {
@@ -220,37 +222,74 @@ void RedisBroker::fail_later(Request request) {
   });
 }
 
+// Publishes go out once per loop turn and shard, as one script (send_publishes): a turn's
+// publishes cost Redis one command, not one each.
 RedisBroker::Request RedisBroker::publish(std::string_view channel, std::string_view data, PublishReply on_reply) {
   if (closed_) return 0;
   Request request = 0;
   if (on_reply) waiting_.emplace(request = next_request_++, std::move(on_reply));
+  Shard& shard = shard_of(channel);
+  shard.publishes.push_back(PendingPublish{request, std::string(channel), std::string(data), uv_hrtime()});
+  shard.publish_bytes += channel.size() + data.size();
+  if (shard.publishes.size() >= kMaxBatch || shard.publish_bytes >= kMaxBatchBytes) send_publishes(shard);
+  return request;
+}
+
+void RedisBroker::send_all_publishes() {
+  for (Shard& shard : shards_)
+    if (!shard.publishes.empty()) send_publishes(shard);
+}
+
+void RedisBroker::send_publishes(Shard& shard) {
+  std::vector<PendingPublish> batch;
+  batch.swap(shard.publishes);
+  shard.publish_bytes = 0;
   // history_ttl 0 keeps no history, as in the local broker; the hash outlives the stream by a day.
   std::uint64_t ttl = static_cast<std::uint64_t>(config_.history_ttl.count());
   std::uint64_t kept = ttl == 0 ? 0 : config_.history_size;
   std::uint64_t meta_ttl = ttl + kMetaTtlExtraMs;
-  std::vector<std::string> args{pubsub_channel(channel), std::string(data), std::to_string(kept),
-                                std::to_string(ttl == 0 ? meta_ttl : ttl), std::to_string(meta_ttl),
-                                std::to_string(unix_time_ms())};
-  std::uint64_t started_ns = uv_hrtime();
-  bool sent = run_script(shard_of(channel), kPublishScript, channel, std::move(args), [this, request, started_ns](const redisReply* reply) {
+  auto call = std::make_shared<ScriptCall>();
+  call->script = kPublishScript;
+  call->keys = 2 * batch.size();
+  call->arguments.reserve(4 + 4 * batch.size());
+  for (const PendingPublish& p : batch) {
+    call->arguments.push_back(meta_key(p.channel));
+    call->arguments.push_back(stream_key(p.channel));
+  }
+  for (std::uint64_t n : {kept, ttl == 0 ? meta_ttl : ttl, meta_ttl, unix_time_ms()}) call->arguments.push_back(std::to_string(n));
+  for (PendingPublish& p : batch) {
+    call->arguments.push_back(pubsub_channel(p.channel));
+    call->arguments.push_back(std::move(p.data));
+  }
+  std::vector<std::pair<Request, std::uint64_t>> requests;
+  requests.reserve(batch.size());
+  for (const PendingPublish& p : batch) requests.emplace_back(p.request, p.started_ns);
+  bool sent = send_script(shard, std::move(call), [this, requests](const redisReply* reply) {
     if (closed_) return;
-    observe_publish(started_ns);
-    std::optional<MessageId> id = parse_published(reply);
-    if (!id) {
-      if (reply && reply->type == REDIS_REPLY_ERROR) LOG_ERROR("redis publish refused: %s", reply->str);
-      fail_later(request);
-      return;
+    if (reply && reply->type == REDIS_REPLY_ERROR) LOG_ERROR("redis publish refused: %s", reply->str);
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      auto [request, started_ns] = requests[i];
+      observe_publish(started_ns);
+      const redisReply* answer = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == requests.size()
+                                     ? element(reply, i) : nullptr;
+      std::optional<MessageId> id = parse_published(answer);
+      if (!id) {
+        if (answer && text_of(answer).starts_with("!"))
+          LOG_ERROR("redis publish refused: %.*s", static_cast<int>(text_of(answer).size() - 1), text_of(answer).data() + 1);
+        fail_later(request);
+        continue;
+      }
+      count(&Counters::published, core_metrics().broker_published);
+      auto it = waiting_.find(request);
+      if (it == waiting_.end()) continue;
+      PublishReply on_reply = std::move(std::get<PublishReply>(it->second));
+      waiting_.erase(it);
+      batch_open_ = true;
+      on_reply(PublishResult{BrokerError::none, *id});
     }
-    count(&Counters::published, core_metrics().broker_published);
-    auto it = waiting_.find(request);
-    if (it == waiting_.end()) return;
-    PublishReply answer = std::move(std::get<PublishReply>(it->second));
-    waiting_.erase(it);
-    batch_open_ = true;
-    answer(PublishResult{BrokerError::none, *id});
   });
-  if (!sent) fail_later(request);
-  return request;
+  if (!sent)
+    for (auto [request, started_ns] : requests) fail_later(request);
 }
 
 RedisBroker::Request RedisBroker::history(std::string_view channel, MessageId since, HistoryReply on_reply) {
@@ -506,6 +545,7 @@ void RedisBroker::on_heartbeat(uv_timer_t* timer) {
 // hold it back (publish answers would wait a turn longer, and fewer publishes be in flight).
 void RedisBroker::on_check(uv_check_t* check) {
   auto& self = *static_cast<RedisBroker*>(check->data);
+  self.send_all_publishes();
   for (Shard& shard : self.shards_) {
     shard.commands->send_now();
     shard.subscriber->send_now();
@@ -525,6 +565,7 @@ void RedisBroker::on_prepare(uv_prepare_t* prepare) {
     for (auto& w : work) w();
   }
   if (self.subscriptions_dirty_) self.flush_subscriptions();
+  self.send_all_publishes();  // made by this turn's timers and deferred work
   if (self.batch_open_) {
     self.batch_open_ = false;
     if (self.delivery_) self.delivery_->batch_end();

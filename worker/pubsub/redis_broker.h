@@ -114,7 +114,16 @@ class RedisBroker final : public Broker {
     std::uint64_t fill_end = 0;        // the last offset the fill in flight asks for (0: up to the top)
     bool read_again = false;           // resubscribed while a read was in flight
   };
+  // A publish waiting for the end of the loop turn, to go out with the turn's others.
+  struct PendingPublish {
+    Request request;
+    std::string channel;
+    std::string data;
+    std::uint64_t started_ns;
+  };
   struct Shard {
+    std::vector<PendingPublish> publishes;  // this turn's, in order; one EVALSHA at its end
+    std::size_t publish_bytes = 0;
     std::unique_ptr<RedisConnection> commands;
     std::unique_ptr<RedisConnection> subscriber;
     std::string sha[3];  // SCRIPT LOAD results, empty until known
@@ -139,8 +148,15 @@ class RedisBroker final : public Broker {
   // A script's keys (the channel's hash and stream) and arguments, kept for a NOSCRIPT retry.
   struct ScriptCall {
     Script script;
-    std::vector<std::string> arguments;
+    std::vector<std::string> arguments;  // the keys first
+    std::size_t keys = 2;
   };
+  // A batch goes out early past this many publishes or bytes (a script's arguments are held
+  // whole in Redis's memory, and one script runs alone on the shard).
+  static constexpr std::size_t kMaxBatch = 64;
+  static constexpr std::size_t kMaxBatchBytes = 1 << 20;
+  void send_publishes(Shard& shard);
+  void send_all_publishes();
   bool run_script(Shard& shard, Script script, std::string_view channel, std::vector<std::string> args, Reply on_reply);
   bool send_script(Shard& shard, std::shared_ptr<const ScriptCall> call, Reply on_reply);
   void load_scripts(Shard& shard);
