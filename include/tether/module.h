@@ -23,7 +23,8 @@
  *     (connection_set_expiry(), the stream callback on_expired), their refresh (the module hook
  *     refresh, connection_refresh()), and non-blocking I/O on the worker's loop (io_start(),
  *     io_update(), io_stop()) for a module's own clients of other services, and who sent a
- *     request (request_authorized(), request_has_publish_token()).
+ *     request (request_authorized(), request_has_publish_token(), request_publish_allowed() and
+ *     the module hook publish_allowed).
  *   - Nothing C++ crosses this boundary: no exceptions, no STL types, no memory allocated on one
  *     side and freed on the other (each side frees what it allocated).
  *
@@ -416,6 +417,11 @@ typedef struct tether_host {
    * through unchecked (the handler checks it), 0 otherwise. */
   int (*request_authorized)(tether_request *request);
   int (*request_has_publish_token)(const tether_request *request);
+  /* Whether the client of `request` may publish on `channel`, for a handler that will publish
+   * what the client sends (the websocket module's client_messages = "publish"): asks the
+   * publish_allowed hook of every module that has one. TETHER_OK unless one refused
+   * (TETHER_ERROR: answer 403). */
+  int (*request_publish_allowed)(tether_request *request, const char *channel, size_t channel_length);
 } tether_host;
 
 /* A module's descriptor. Every hook may be NULL. `config` is what create_config returned for
@@ -466,6 +472,11 @@ typedef struct tether_module {
    * this module's (the next module is asked). Must not block (the answer is needed now). */
   int (*refresh)(tether_connection *connection, void *config, void *route_config, const char *credentials,
                  size_t length);
+  /* request_publish_allowed(): may this request's client publish on `channel` (the request is
+   * in its handler, after this module's access hook let it through)? TETHER_OK: yes;
+   * TETHER_ERROR: no; TETHER_DECLINED: not this module's to say. Must not block. */
+  int (*publish_allowed)(tether_request *request, void *config, void *route_config, const char *channel,
+                         size_t channel_length);
 } tether_module;
 
 typedef const tether_module *(*tether_module_entry_fn)(void);

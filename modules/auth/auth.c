@@ -430,6 +430,33 @@ static int access_phase(tether_request *request, void *config, void *route_confi
   return check_token(request, config, &info, &s);
 }
 
+/* May the client publish what it sends on `channel` (a WebSocket route with client_messages =
+ * "publish")? On a token route its token's publish claim must cover it: the token is read and
+ * verified again (it passed access a moment ago, on this same request). A backend route leaves
+ * it to the backend, which saw the request. */
+static int publish_allowed(tether_request *request, void *config, void *route_config, const char *channel,
+                           size_t channel_length) {
+  const auth_config *c = config;
+  const auth_route *route = route_config;
+  tether_request_info info;
+  char buffer[JWT_MAX_TOKEN];
+  const char *token = NULL, *why = NULL;
+  size_t length = 0;
+  jwt_claims claims;
+  int allowed;
+  if (!route || route->require != AUTH_REQUIRE_TOKEN) return TETHER_DECLINED;
+  memset(&info, 0, sizeof info);
+  info.size = sizeof info;
+  if (host->request_info(request, &info) != TETHER_OK) return TETHER_ERROR;
+  if (auth_token_of(host, request, info.query, info.query_length, buffer, &token, &length, &why) != AUTH_TOKEN_FOUND)
+    return TETHER_ERROR;
+  if (verify(c, token, length, &claims, &why) != JWT_OK) return TETHER_ERROR;
+  allowed = jwt_publish_allowed(&claims, channel, channel_length);
+  jwt_claims_free(&claims);
+  if (!allowed) host->metric_add(host->request_worker(request), refused_metric[CODE_403], 1);
+  return allowed ? TETHER_OK : TETHER_ERROR;
+}
+
 /* A fresh token on a live connection (the websocket module's refresh message): it must verify
  * and name the connection's user; its exp becomes the connection's. The channels were checked
  * at connect and are not checked again. */
@@ -475,6 +502,7 @@ static const tether_module auth_module = {
     .connection_closed = connection_closed,
     .access = access_phase,
     .refresh = refresh,
+    .publish_allowed = publish_allowed,
 };
 
 TETHER_MODULE_EXPORT const tether_module *TETHER_MODULE_ENTRY(void) { return &auth_module; }

@@ -198,23 +198,15 @@ static int content(tether_request *request, void *config, void *route) {
 }
 
 static const tether_module health_module = {
-    sizeof(tether_module),
-    TETHER_MODULE_ABI_MAJOR,
-    TETHER_MODULE_ABI_MINOR,
-    "health",
-    "1.0.0",
-    create_config,
-    create_route_config,
-    NULL,
-    destroy_route_config,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    content,
-    NULL,
+    .size = sizeof(tether_module),
+    .abi_major = TETHER_MODULE_ABI_MAJOR,
+    .abi_minor = TETHER_MODULE_ABI_MINOR,
+    .name = "health",
+    .version = "1.0.0",
+    .create_config = create_config,
+    .create_route_config = create_route_config,
+    .destroy_route_config = destroy_route_config,
+    .content = content,
 };
 
 TETHER_MODULE_EXPORT const tether_module *TETHER_MODULE_ENTRY(void) { return &health_module; }

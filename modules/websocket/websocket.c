@@ -29,6 +29,7 @@
  * would refuse (checked over its whole decoded length: a %00 is refused, not cut off), more than
  * 16 channels, a since longer than 64 bytes decoded, a bad %-escape in either (ws_handshake.c).
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -525,6 +526,12 @@ static int content(tether_request *request, void *config, void *route_config_ptr
   policy.check_channel = host->channel_problem;
   ws_handshake_read(&handshake, &upgrade_request, &policy);
   if (handshake.status != 101) return refuse(request, handshake.status, handshake.problem);
+  /* What the client sends is published on its first channel: an access module (auth) may say
+   * that this client may subscribe there but not publish. */
+  if (route->client_messages == CLIENT_PUBLISH &&
+      host->size >= offsetof(tether_host, request_publish_allowed) + sizeof host->request_publish_allowed &&
+      host->request_publish_allowed && host->request_publish_allowed(request, channels->names[0], channels->name_lengths[0]) != TETHER_OK)
+    return refuse(request, 403, "not allowed to publish on this channel");
 
   host->response_header(request, "Upgrade", "websocket");
   host->response_header(request, "Connection", "Upgrade");

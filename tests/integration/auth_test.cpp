@@ -65,6 +65,14 @@ require = "token"
 [[route]]
 path = "/open/*"
 handler = "websocket"
+
+[[route]]
+path = "/room/*"
+handler = "websocket"
+[route.websocket]
+client_messages = "publish"
+[route.auth]
+require = "token"
 )";
 }
 
@@ -265,6 +273,24 @@ TEST_F(AuthTest, APublishMayCarryThePublishTokenOrAJwtWithThePublishClaim) {
   EXPECT_EQ(publish(server.port(), "news", "x", bearer(tokens["subscriber"])).first, 403);
   EXPECT_EQ(publish(server.port(), "news", "x", bearer("server-side-secreT")).first, 401);  // neither
   EXPECT_EQ(publish(server.port(), "news", "x").first, 401);
+}
+
+// A chat room (client_messages = "publish"): what a client sends is published on its channel,
+// so its token needs the publish claim there too, not only the channels claim.
+TEST_F(AuthTest, AWebSocketThatPublishesWhatItSendsNeedsThePublishClaim) {
+  auto tokens = mint({{"reader", "HS256", R"({"sub":"r","channels":["room:1"]})"},
+                      {"talker", "HS256", R"({"sub":"t","channels":["room:*"],"publish":["room:*"]})"}});
+  TetherServer server(2, auth_config(secret_setting()), kModulesDir);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  EXPECT_EQ(ws_status(server.port(), "/room/room:1?token=" + tokens["reader"]), 403);
+  EXPECT_EQ(ws_status(server.port(), "/ws/room:1?token=" + tokens["reader"]), 101);  // reading is fine
+  WsClient listener, talker;
+  ASSERT_EQ(listener.open(server.port(), "/ws/room:1?token=" + tokens["talker"]), 101);
+  ASSERT_EQ(talker.open(server.port(), "/room/room:1?token=" + tokens["talker"]), 101);
+  ASSERT_TRUE(talker.send_text("hello room"));
+  auto message = listener.read_message();
+  ASSERT_TRUE(message);
+  EXPECT_NE(message->find("hello room"), std::string::npos) << *message;
 }
 
 // max_connections_per_user = 3 with 2 workers: connections spread over both (SO_REUSEPORT), and

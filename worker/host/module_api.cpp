@@ -453,6 +453,11 @@ int request_has_publish_token(const tether_request* request) {
   return carries_bearer_token(*request->session, request->owner->config().pubsub.publish_token) ? 1 : 0;
 }
 
+int request_publish_allowed(tether_request* request, const char* channel, size_t channel_length) {
+  if (!request || !request->owner || (!channel && channel_length)) return TETHER_ERROR;
+  return request->owner->publish_allowed(request, std::string_view(channel ? channel : "", channel_length));
+}
+
 // ---- I/O (1.4)
 
 // Every io modules hold, as live_timers() for timers: a second io_stop() is refused, and ios
@@ -568,6 +573,7 @@ const tether_host kHost = {
     io_stop,
     request_authorized,
     request_has_publish_token,
+    request_publish_allowed,
 };
 
 }  // namespace

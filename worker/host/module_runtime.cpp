@@ -21,6 +21,7 @@ ModuleRuntime::ModuleRuntime(const Config& config, std::vector<std::unique_ptr<L
     if (m->has(&tether_module::connection_accepted) || m->has(&tether_module::connection_closed))
       connection_modules_.push_back(m.get());
     if (m->has(&tether_module::refresh)) refresh_modules_.push_back(m.get());
+    if (m->has(&tether_module::publish_allowed)) publish_check_modules_.push_back(m.get());
   }
   handler_of_route_.assign(config.routes.size(), nullptr);
   for (std::size_t r = 0; r < config.routes.size(); ++r)
@@ -186,6 +187,16 @@ int ModuleRuntime::refresh(tether_connection* connection, const RouteConfig* rou
     return status == TETHER_OK ? TETHER_OK : TETHER_ERROR;  // any other code counts as a refusal
   }
   return TETHER_DECLINED;
+}
+
+int ModuleRuntime::publish_allowed(tether_request* request, std::string_view channel) {
+  std::size_t index = route_index(request->route);
+  for (LoadedModule* m : publish_check_modules_) {
+    int status = m->descriptor().publish_allowed(request, m->config(), m->route_config(index), channel.data(),
+                                                 channel.size());
+    if (status != TETHER_OK && status != TETHER_DECLINED) return TETHER_ERROR;
+  }
+  return TETHER_OK;
 }
 
 RequestDispatcher::Outcome ModuleRuntime::run_handler(HttpSession& session, const RouteConfig& route) {

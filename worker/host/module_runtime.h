@@ -48,6 +48,8 @@ class ModuleRuntime final : public RequestDispatcher {
   // connection_refresh(): the refresh hooks, in config order, with the config of `route` (the
   // route the connection came in on), until one does not decline.
   int refresh(tether_connection* connection, const RouteConfig* route, std::string_view credentials);
+  // request_publish_allowed(): TETHER_ERROR if a publish_allowed hook refused, else TETHER_OK.
+  int publish_allowed(tether_request* request, std::string_view channel);
 
   // Frees a request this runtime created (abi_handles.h: its one owner): when its session
   // closes, or from respond() once its client left.
@@ -66,6 +68,7 @@ class ModuleRuntime final : public RequestDispatcher {
   std::vector<LoadedModule*> access_modules_;
   std::vector<LoadedModule*> connection_modules_;
   std::vector<LoadedModule*> refresh_modules_;
+  std::vector<LoadedModule*> publish_check_modules_;
   std::vector<LoadedModule*> handler_of_route_;  // by route index; null for `respond` routes
   tether_worker worker_;
   std::size_t requests_alive_ = 0;
