@@ -336,6 +336,32 @@ TEST_F(AuthTest, AUsersConnectionsAreLimitedOverAllWorkers) {
   EXPECT_NE(log.find("\"GET /ws/news?token=- HTTP/1.1\" 429"), std::string::npos) << log;
 }
 
+// The users' counts live in shared memory for the master's life: a reload that changes max_users
+// is refused (the old workers keep serving), one that keeps it goes through.
+TEST_F(AuthTest, AReloadThatChangesMaxUsersIsRefused) {
+  auto tokens = mint({{"alice", "HS256", R"({"sub":"alice","channels":["news"]})"}});
+  TetherServer server(2, auth_config(secret_setting() + "max_connections_per_user = 2\nmax_users = 64\n"), kModulesDir);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  WsClient held;
+  ASSERT_EQ(held.open(server.port(), "/ws/news?token=" + tokens["alice"]), 101);
+  std::string config = read_file(server.config_path());
+  std::string changed = config;
+  changed.replace(changed.find("max_users = 64"), 14, "max_users = 128");
+  server.write_config(changed);
+  server.signal(SIGHUP);
+  ASSERT_TRUE(server.wait_for_log("reload failed", 10s)) << server.error_log();
+  EXPECT_NE(server.error_log().find("changing it needs a restart"), std::string::npos) << server.error_log();
+  // Still the old generation, still counting alice's held connection: one more, then 429.
+  WsClient second;
+  ASSERT_EQ(second.open(server.port(), "/ws/news?token=" + tokens["alice"]), 101);
+  EXPECT_EQ(ws_status(server.port(), "/ws/news?token=" + tokens["alice"]), 429);
+  server.write_config(config);
+  server.signal(SIGHUP);
+  ASSERT_TRUE(server.wait_for_log("reload complete", 10s)) << server.error_log();
+  // The new generation counts in the same table: alice still holds two.
+  EXPECT_EQ(ws_status(server.port(), "/ws/news?token=" + tokens["alice"]), 429);
+}
+
 TEST_F(AuthTest, BadKeysAndSecretsFailTheConfigCheckAtTheirPlace) {
   struct Case {
     std::string settings, expected;
