@@ -413,6 +413,30 @@ TEST_F(RedisBrokerTest, ARedisThatStopsAnsweringFailsAPublishAtTheCommandTimeout
   EXPECT_GE(next.id.sequence, 2u);
 }
 
+// A refused connect (nothing listens) is noticed at once, not at connect_timeout: the loop
+// adapter hands the poll error to hiredis (redis_loop.h).
+TEST_F(RedisBrokerTest, ARefusedConnectIsNoticedAtOnce) {
+  int probe = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof at;
+  ASSERT_EQ(::bind(probe, reinterpret_cast<sockaddr*>(&at), sizeof at), 0);
+  ASSERT_EQ(::getsockname(probe, reinterpret_cast<sockaddr*>(&at), &length), 0);
+  ::close(probe);  // the port is free again: a connect to it is refused
+  config_.connect_timeout = 5000ms;
+  config_.command_timeout = 5000ms;
+  config_.addresses.push_back(*RedisAddress::parse("127.0.0.1:" + std::to_string(ntohs(at.sin_port))));
+  RedisBroker broker(&loop_, config_);
+  auto start = std::chrono::steady_clock::now();
+  std::optional<PublishResult> result;
+  broker.publish("news", "m", [&](const PublishResult& r) { result = r; });
+  ASSERT_TRUE(run_until([&] { return result.has_value(); }, 6s));
+  EXPECT_EQ(result->error, BrokerError::unavailable);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1000ms);
+  EXPECT_NE(broker.problem().find("refused"), std::string::npos) << broker.problem();
+}
+
 // A connect that hangs (a listener whose accept queue is full drops the SYN) holds a publish no
 // longer than command_timeout, however long connect_timeout is.
 TEST_F(RedisBrokerTest, APublishWaitsNoLongerThanTheCommandTimeoutWhileTheConnectHangs) {

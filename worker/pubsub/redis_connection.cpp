@@ -2,13 +2,12 @@
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
-// The adapter is a header of static functions: included here only.
-#include <hiredis/adapters/libuv.h>
 
 #include <algorithm>
 #include <vector>
 
 #include "core/log.h"
+#include "worker/pubsub/redis_loop.h"
 
 namespace tether {
 
@@ -49,7 +48,15 @@ void RedisConnection::connect() {
     return;
   }
   context_->data = this;
-  redisLibuvAttach(context_, loop_);
+  if (!attach_redis_to_loop(context_, loop_)) {
+    last_error_ = "cannot watch the socket";
+    context_->data = nullptr;
+    redisAsyncFree(context_);
+    context_ = nullptr;
+    wait_to_reconnect();
+    if (events_.down) events_.down();
+    return;
+  }
   redisAsyncSetConnectCallback(context_, on_connect);
   redisAsyncSetDisconnectCallback(context_, on_disconnect);
   connect_deadline_ms_ = uv_now(loop_) + static_cast<std::uint64_t>(options_.connect_timeout.count());
