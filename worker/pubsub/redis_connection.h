@@ -1,5 +1,4 @@
-// One hiredis async connection to one Redis server, on the worker's libuv loop (hiredis' libuv
-// adapter). hiredis 0.14 bounds neither the connect nor a command, so this does, with one libuv
+// One hiredis async connection to one Redis server, on the worker's libuv loop (redis_loop.h). hiredis 0.14 bounds neither the connect nor a command, so this does, with one libuv
 // timer: a connect that does not finish within connect_timeout is given up, and a command not
 // answered within command_timeout fails, with every command queued behind it, and the connection
 // is dropped (replies come in order: a late one must never be taken for a later command's).
