@@ -325,12 +325,14 @@ TEST_F(AuthTest, AUsersConnectionsAreLimitedOverAllWorkers) {
     return true;
   }, 5s));
   EXPECT_EQ(ws_status(server.port(), "/ws/news?token=" + tokens["alice"]), 429);
-  // Both workers took some of alice's connections, so the limit held across them.
+  // Both workers refuse alice, whichever holds her connections: the count is one over both.
+  // (Connections land on a worker by their port's hash: a few more make both take some.)
+  for (int i = 0; i < 40; ++i) EXPECT_EQ(ws_status(server.port(), "/ws/news?token=" + tokens["alice"]), 429);
   open.clear();
   server.stop();
   std::string log = read_file(server.dir() + "/access.log");
-  EXPECT_NE(log.find(" 101 0 worker=0"), std::string::npos) << log;
-  EXPECT_NE(log.find(" 101 0 worker=1"), std::string::npos) << log;
+  EXPECT_NE(log.find(" 429 35 worker=0"), std::string::npos) << log;
+  EXPECT_NE(log.find(" 429 35 worker=1"), std::string::npos) << log;
   // The tokens are not in the log: the parameter's value is written "-".
   EXPECT_EQ(log.find(tokens["alice"]), std::string::npos) << log;
   EXPECT_NE(log.find("\"GET /ws/news?token=- HTTP/1.1\" 429"), std::string::npos) << log;
