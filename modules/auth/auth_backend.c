@@ -1,8 +1,8 @@
 #include "auth_backend.h"
 
 #include <stdlib.h>
-#include <time.h>
 
+#include "../common/clock.h"
 #include "../common/refusal.h"
 
 /* A question waiting for the backend: its request, kept in a list for worker_exit. */
@@ -57,10 +57,8 @@ static auth_timer *timer_start(void *context, uint64_t timeout_ms, auth_event *e
 static void timer_stop(auth_timer *timer) { host->timer_stop((tether_timer *)timer); }
 
 static uint64_t now_ms(void *context) {
-  struct timespec t;
   (void)context;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (uint64_t)t.tv_sec * 1000u + (uint64_t)t.tv_nsec / 1000000u;
+  return monotonic_ms();
 }
 
 /* One log line per change of a backend's breaker, and a gauge of the open ones (per worker). */
