@@ -423,7 +423,7 @@ TEST(RedisEngine, WhatAClientSaysInARoomReachesTheRoomOnBothNodesWithOneIdEach) 
   std::vector<Message> said;
   while (said.size() < 20) {
     auto m = talker.read_message();
-    ASSERT_TRUE(m) << said.size() << " of 20 heard back";
+    ASSERT_TRUE(m) << said.size() << " of 20 heard back\n" << nodes.logs();
     said.push_back({Publisher::json_field(*m, "id"), Publisher::json_field(*m, "data")});
     EXPECT_EQ(said.back().data, "hello " + std::to_string(said.size() - 1));
   }

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "support/holding_relay.h"
 #include "support/redis_server.h"
 #include "core/wall_clock.h"
 #include "worker/pubsub/redis_broker.h"
@@ -27,6 +28,7 @@
 
 using namespace tether;
 using namespace std::chrono_literals;
+using tether::test::HoldingRelay;
 using tether::test::RedisServer;
 
 namespace {
@@ -65,8 +67,15 @@ class RedisBrokerTest : public ::testing::Test {
 
   Node& add_node(std::vector<const RedisServer*> shards = {}) {
     if (shards.empty()) shards.push_back(&redis_);
+    std::vector<std::string> addresses;
+    for (const RedisServer* r : shards) addresses.push_back(r->address());
+    return add_node_at(addresses);
+  }
+
+  // A node on Redis servers at `addresses` ("host:port"), e.g. behind a HoldingRelay.
+  Node& add_node_at(const std::vector<std::string>& addresses) {
     RedisBrokerConfig config = config_;
-    for (const RedisServer* r : shards) config.addresses.push_back(*RedisAddress::parse(r->address()));
+    for (const std::string& a : addresses) config.addresses.push_back(*RedisAddress::parse(a));
     auto node = std::make_unique<Node>();
     node->broker = std::make_unique<RedisBroker>(&loop_, config);
     node->broker->set_delivery(&node->delivery);
@@ -718,6 +727,41 @@ TEST_F(RedisBrokerTest, AResumeOnANewlyFollowedChannelKeepsWhatALiveSubscriberIs
   std::optional<HistoryResult::Status> status;  // another client, who saw m10 on another node
   b.broker->history("news", MessageId{last.epoch, 10}, [&](const HistoryResult& r) { status = r.status; });
   ASSERT_TRUE(run_until([&] { return status.has_value() && b.delivery.messages.size() >= 3; }));
+  EXPECT_EQ(*status, HistoryResult::Status::complete);
+  EXPECT_EQ(b.delivery.messages, (std::vector<std::string>{line("news", {last.epoch, 8}, "m8"),
+                                                           line("news", {last.epoch, 9}, "m9"),
+                                                           line("news", {last.epoch, 10}, "m10")}));
+}
+
+// A resume on a worker that newly follows the channel: its read may run in Redis before the
+// SUBSCRIBE takes effect, and what is published between the two never comes through pub/sub.
+// The position read after the SUBSCRIBE shows it, and the stream fills it in, even when the
+// resume's answer (which places the channel) is handled first. The relay makes Redis see that
+// order: the subscriber connection's SUBSCRIBE and the command connection's answers are held.
+TEST_F(RedisBrokerTest, WhatIsPublishedBetweenAResumesReadAndTheSubscribeIsReadFromTheStream) {
+  ASSERT_TRUE(started_);
+  Node& a = add_node();
+  MessageId last;
+  for (int i = 1; i <= 7; ++i) last = publish(a, "news", "m" + std::to_string(i)).id;
+  HoldingRelay relay(redis_.port());
+  config_.command_timeout = 5s;  // the held answers come late, not never
+  Node& b = add_node_at({relay.address()});
+  ASSERT_TRUE(run_until([&] { return all_up(); }));
+  relay.hold(HoldingRelay::Kind::subscriber, HoldingRelay::Way::to_redis, true);
+  relay.hold(HoldingRelay::Kind::commands, HoldingRelay::Way::to_client, true);
+  auto scripts_run = [&] { return calls_of(redis_, "evalsha") + calls_of(redis_, "eval"); };
+  int scripts = scripts_run();
+  std::optional<HistoryResult::Status> status;
+  b.broker->set_subscribers("news", 1);  // the resuming subscriber
+  b.broker->history("news", last, [&](const HistoryResult& r) { status = r.status; });
+  ASSERT_TRUE(run_until([&] { return scripts_run() > scripts; })) << "the resume's read did not run";
+  for (int i = 8; i <= 10; ++i) publish_by_script("m" + std::to_string(i));  // before the SUBSCRIBE (3 EVALs)
+  relay.hold(HoldingRelay::Kind::subscriber, HoldingRelay::Way::to_redis, false);
+  ASSERT_TRUE(run_until([&] { return scripts_run() > scripts + 1 + 3; })) << "no position read after the SUBSCRIBE";
+  EXPECT_FALSE(status) << "the resume was answered while its answer was held";
+  relay.hold(HoldingRelay::Kind::commands, HoldingRelay::Way::to_client, false);  // the resume's answer, then the position
+  ASSERT_TRUE(run_until([&] { return status.has_value() && b.delivery.messages.size() >= 3; }))
+      << b.delivery.messages.size() << " of m8..m10 delivered";
   EXPECT_EQ(*status, HistoryResult::Status::complete);
   EXPECT_EQ(b.delivery.messages, (std::vector<std::string>{line("news", {last.epoch, 8}, "m8"),
                                                            line("news", {last.epoch, 9}, "m9"),

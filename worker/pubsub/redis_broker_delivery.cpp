@@ -105,7 +105,14 @@ void RedisBroker::on_position(const std::string& channel, const redisReply* repl
   feed.filling = false;
   std::optional<RedisChannelState> state = parse_channel_state(reply);
   if (feed.known) {
-    // a resume's answer placed the channel meanwhile
+    // A resume's answer placed the channel meanwhile, from a read that may have run before the
+    // SUBSCRIBE took effect: what was published between the two never comes through pub/sub.
+    // Unless the position shows nothing past the last delivered offset, the stream is read
+    // from there (and without a position, it is read to be sure).
+    if (!state || state->epoch != feed.delivered.epoch || state->top > feed.delivered.sequence) {
+      start_fill(it->first, feed);
+      return;
+    }
   } else if (!state) {
     feed.fill_failed = true;
     return;

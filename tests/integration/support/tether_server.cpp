@@ -79,8 +79,10 @@ TetherServer::TetherServer(unsigned workers, const std::string& extra, const std
     : port_(free_port()) {
   char pattern[] = "/tmp/tether-test-XXXXXX";
   dir_ = ::mkdtemp(pattern);
+  // TETHER_TEST_LOG_LEVEL=debug makes every test server log at that level (to chase a flaky test).
+  const char* level = std::getenv("TETHER_TEST_LOG_LEVEL");
   config_ = "[server]\nworkers = " + std::to_string(workers) + "\npid_file = \"" + pid_file() + "\"\nerror_log = \"" +
-            error_log_path() + "\"\nlog_level = \"info\"\n" + server_extra + "\n[[listen]]\naddress = \"127.0.0.1:" +
+            error_log_path() + "\"\nlog_level = \"" + (level && *level ? level : "info") + "\"\n" + server_extra + "\n[[listen]]\naddress = \"127.0.0.1:" +
             std::to_string(port_) + "\"\n\n[[route]]\npath = \"/\"\nrespond = { status = 200, body = \"tether\\n\" }\n" +
             extra;
   for (auto at = config_.find("@DIR@"); at != std::string::npos; at = config_.find("@DIR@"))
