@@ -27,6 +27,10 @@ struct ServerConfig {
   unsigned workers = 0;                        // 0 = "auto": one per CPU
   std::string pid_file = "/tmp/tether.pid";
   Milliseconds drain_timeout{30'000};
+  // Long-lived connections of a draining worker say goodbye at random moments over the last
+  // drain_spread before drain_timeout (0: all at drain_timeout), so their clients do not all
+  // reconnect to the new generation in the same instant.
+  Milliseconds drain_spread{5'000};
   Milliseconds ready_timeout{10'000};          // a new generation must report READY within this
   unsigned max_draining_generations = 4;       // past this, the oldest draining generation is forced down
   std::string user;                            // only used when started as root
@@ -151,6 +155,9 @@ struct RouteConfig {
   bool prefix = false;  // "/static/*" matches every path under "/static/"
   std::string handler;  // empty: the built-in `respond`; "publish": the publish endpoint; else a module
   RespondConfig respond;
+  // A long-lived connection (stream, upgrade) on this route says goodbye, as on a drain, at a
+  // random moment between 90 % and 100 % of this age (0: never).
+  Milliseconds max_connection_age{0};
   // [route.<module>] tables: per-route settings for modules, keyed by module name.
   std::vector<std::pair<std::string, ConfigValue>> module_settings;
   SourcePosition where;

@@ -45,6 +45,8 @@ static_assert(kMaxFramedBytes + 1'000'000 * 64 < kMaxFrameBody);
 
 constexpr KeyRange kDurationRanges[] = {
     {"drain_timeout", 0, kDayMs},  // 0: long-lived connections are closed at once
+    {"drain_spread", 0, kDayMs},   // 0: all at drain_timeout
+    {"max_connection_age", kSecondMs, 365 * kDayMs},
     {"ready_timeout", 100, kHourMs},
     {"header_timeout", 100, kHourMs},
     {"body_timeout", 100, kDayMs},
@@ -186,7 +188,7 @@ class ConfigReader {
   void read_server(const toml::table& root, ServerConfig& server) {
     const toml::table* t = table_at(root, "server", "[server]");
     if (!t) return;
-    check_keys(*t, "[server]", {"workers", "pid_file", "drain_timeout", "ready_timeout", "max_draining_generations",
+    check_keys(*t, "[server]", {"workers", "pid_file", "drain_timeout", "drain_spread", "ready_timeout", "max_draining_generations",
                                 "user", "error_log", "log_level", "access_log", "modules_dir",
                                 "shared_memory"});
     if (const toml::node* w = t->get("workers")) {
@@ -197,6 +199,7 @@ class ConfigReader {
     }
     read_string(*t, "pid_file", server.pid_file);
     read_duration(*t, "drain_timeout", server.drain_timeout);
+    read_duration(*t, "drain_spread", server.drain_spread);
     read_duration(*t, "ready_timeout", server.ready_timeout);
     read_integer(*t, "max_draining_generations", server.max_draining_generations, 1, 64);
     read_string(*t, "user", server.user);
@@ -412,7 +415,7 @@ class ConfigReader {
     RouteConfig route;
     for (const auto& [key, value] : t) {
       std::string_view name = key.str();
-      if (name == "path" || name == "respond" || name == "handler") continue;
+      if (name == "path" || name == "respond" || name == "handler" || name == "max_connection_age") continue;
       if (!has_module(modules, name)) {
         error(key.source(), "unknown key \"" + std::string(name) + "\" in [[route]] (not a configured module either)");
       } else if (!value.is_table()) {
@@ -443,6 +446,7 @@ class ConfigReader {
       return;
     }
     route.path = path;
+    read_duration(t, "max_connection_age", route.max_connection_age);
     const toml::node* respond = t.get("respond");
     const toml::node* handler = t.get("handler");
     if (respond && handler) {

@@ -3,6 +3,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include "worker/transport/acceptor.h"
 #include "worker/http/access_log.h"
 #include "worker/transport/connection.h"
+#include "worker/transport/goodbye_schedule.h"
 #include "core/shared_metrics.h"
 #include "worker/control_channel.h"
 #include "worker/host/crash_report.h"
@@ -50,6 +52,7 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
         router_(config_->routes),
         http_limits_{config_->limits.max_header_size, config_->limits.max_body_size} {
     uv_loop_init(&loop_);
+    goodbyes_ = std::make_unique<GoodbyeSchedule>(&loop_);
     hub_ = std::make_unique<PubsubHub>(&loop_, make_broker(startup), config_->pubsub, slot_, metrics_slot_);
     publish_ = std::make_unique<PublishEndpoint>(*hub_);
     modules_ = std::make_unique<ModuleRuntime>(*config_, std::move(modules), &loop_, slot_, generation_, metrics_slot_,
@@ -162,7 +165,12 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
       uv_timer_stop(&expiry_timer_);
   }
 
+  void schedule_goodbye(Connection& c, std::uint64_t earliest_ms, std::uint64_t latest_ms) override {
+    goodbyes_->schedule(c, earliest_ms, latest_ms);
+  }
+
   void on_connection_closed(Connection& c) override {
+    goodbyes_->cancel(c);
     if (modules_->watches_connections() && c.announced_to_modules) modules_->connection_closed(c);
     if (!connections_.remove(c)) return;
     shared_metrics().add(metrics_slot_, core_metrics().connections_open, -1);
@@ -256,8 +264,18 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
       request_exit();
       return;
     }
+    spread_goodbyes();
     uv_timer_start(&drain_timer_, [](uv_timer_t* t) { static_cast<Worker*>(t->data)->end_long_lived_connections(); },
                    static_cast<std::uint64_t>(config_->server.drain_timeout.count()), 0);
+  }
+
+  // Long-lived connections say goodbye at random moments over the last drain_spread before
+  // drain_timeout (streams that start later in the drain wait for drain_timeout).
+  void spread_goodbyes() {
+    auto timeout = static_cast<std::uint64_t>(config_->server.drain_timeout.count());
+    auto spread = std::min<std::uint64_t>(static_cast<std::uint64_t>(config_->server.drain_spread.count()), timeout);
+    if (spread == 0) return;
+    connections_.for_each([&](Connection& c) { goodbyes_->schedule(c, timeout - spread, timeout); });
   }
 
   // drain_timeout is over: streams and upgraded connections say goodbye so their clients
@@ -297,6 +315,7 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
   void stop_modules_and_loop() {
     modules_->stop();
     hub_->close();
+    goodbyes_->close();
     if (idle_master_link_) idle_master_link_->close();
     for (auto& handle : signals_) uv_close(reinterpret_cast<uv_handle_t*>(handle.get()), nullptr);
     for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&accept_retry_timer_), reinterpret_cast<uv_handle_t*>(&drain_timer_),
@@ -327,6 +346,7 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
   uv_timer_t exit_timer_;
   uv_timer_t expiry_timer_;  // sweep_expiries(), while expiring_ != 0
   uv_check_t flush_check_;
+  std::unique_ptr<GoodbyeSchedule> goodbyes_;  // max_connection_age, drain_spread
   AccessLog access_log_;
   // The live connections: linked here once Connection::start() hands one over, unlinked here
   // when its close callback reports it gone; nothing else touches the list.

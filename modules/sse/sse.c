@@ -3,7 +3,8 @@
  * response per client).
  *
  *   [modules.sse]
- *   retry = "2s"                 # the reconnection delay announced to clients (retry:), default 2s
+ *   retry = "2s"                 # the reconnection delay announced to clients (retry:), default 2s;
+ *                                # each client is told a moment drawn from [retry, 1.5 x retry]
  *
  *   [[route]]
  *   path = "/sse/" + "*"          # a prefix route; GET /sse/{channel}[?channel=more&lastEventId=<id>]
@@ -15,8 +16,10 @@
  * Each message is one event: "id: <id>" and its data as "data:" lines (split at CR, LF and
  * CRLF). Resume from the Last-Event-ID header or ?lastEventId=; when messages after it are gone,
  * an "event: gap" comes first. A comment line every heartbeat_interval (keepalive module,
- * default 30s) keeps proxies from timing the stream out. Draining (reload): after drain_timeout
- * a short "retry:" and the end of the stream, so the client reconnects to the new workers.
+ * default 30s) keeps proxies from timing the stream out. Draining (reload, at a moment of the
+ * drain_spread) and max_connection_age: a short "retry:" (drawn from 250 to 1250 ms, so that the
+ * clients told together do not all come back together) and the end of the stream, so the client
+ * reconnects (to the new workers).
  * Expired credentials (a host of ABI 1.4 and a module that set connection_set_expiry, e.g. auth):
  * "event: expired" with data {"reason":"token expired"}, and the end of the stream.
  * A request gets 400 with the reason for: a channel name the publish API would refuse (a %00 is
@@ -31,6 +34,7 @@
 #include <tether/module.h>
 
 #include "../common/clock.h"
+#include "../common/jitter.h"
 #include "../common/list.h"
 #include "../common/queue_settings.h"
 #include "../common/refusal.h"
@@ -174,7 +178,9 @@ static void on_overflow(tether_connection *connection, void *user) {
  * Last-Event-ID to the new workers). When the hint cannot be written the connection is closing
  * and on_close forgets it; else stream_end means no on_close, so it is forgotten here. */
 static void on_shutdown(tether_connection *connection, void *user) {
-  if (!write_text(connection, "retry: 250\n\n")) return;
+  char text[48];
+  snprintf(text, sizeof text, "retry: %llu\n\n", (unsigned long long)jitter_between(250, 1250));
+  if (!write_text(connection, text)) return;
   forget(user);
   host->stream_end(connection);
 }
@@ -223,6 +229,7 @@ static int content(tether_request *request, void *config, void *route_config_ptr
   sse_answer answer;
   tether_connection *conn;
   sse_conn *c;
+  uint64_t retry_ms;
   memset(&info, 0, sizeof info);
   info.size = sizeof info;
   if (host->request_info(request, &info) != TETHER_OK) return TETHER_ERROR;
@@ -245,7 +252,8 @@ static int content(tether_request *request, void *config, void *route_config_ptr
   list_insert_head(&connections, &c->link);
   host->metric_add(worker, open_metric, 1);
   /* From the first write on, only the handle and locals are used, not c. */
-  snprintf(text, sizeof text, "retry: %llu\n\n", (unsigned long long)(settings ? settings->retry_ms : 2000));
+  retry_ms = settings ? settings->retry_ms : 2000;
+  snprintf(text, sizeof text, "retry: %llu\n\n", (unsigned long long)jitter_between(retry_ms, retry_ms + retry_ms / 2));
   if (!write_text(conn, text)) return TETHER_OK;
   host->connection_set_queue_limit(conn, route->queue.max_queue, route->queue.slow_consumer);
   for (i = 0; i < channels->count; ++i)

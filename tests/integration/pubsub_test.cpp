@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <memory>
 #include <regex>
@@ -57,6 +58,21 @@ std::string with_ws_route_settings(const std::string& settings) {
 }
 
 std::string data_of(const std::string& json) { return Publisher::json_field(json, "data"); }
+
+// SSE text with the value of each "retry: <ms>" hint replaced by "N" (they are drawn at random
+// in a range), the values appended to *values.
+std::string retries_as_n(const std::string& text, std::vector<unsigned long>* values) {
+  std::string out;
+  std::size_t at = 0;
+  for (std::size_t hint; (hint = text.find("retry: ", at)) != std::string::npos;) {
+    std::size_t digits = hint + 7, end = digits;
+    while (end < text.size() && std::isdigit(static_cast<unsigned char>(text[end]))) ++end;
+    out += text.substr(at, digits - at) + "N";
+    if (end > digits) values->push_back(std::stoul(text.substr(digits, end - digits)));
+    at = end;
+  }
+  return out + text.substr(at);
+}
 
 }  // namespace
 
@@ -209,13 +225,18 @@ TEST(PubSub, CurlReadsServerSentEventsAndResumesWithLastEventId) {
   EXPECT_NE(live.find("HTTP/1.1 200 OK\r\n"), std::string::npos) << live;
   EXPECT_NE(live.find("Content-Type: text/event-stream\r\n"), std::string::npos) << live;
   EXPECT_NE(live.find("Cache-Control: no-cache\r\n"), std::string::npos) << live;
-  EXPECT_NE(live.find("retry: 2000\n\nid: " + id1 + "\ndata: one\n\nid: " + id2 +
-                      "\ndata: two\ndata: lines\ndata: three\n\n"), std::string::npos) << live;
+  std::vector<unsigned long> retries;  // each client is told a moment in [retry, 1.5 x retry]
+  EXPECT_NE(retries_as_n(live, &retries).find("retry: N\n\nid: " + id1 + "\ndata: one\n\nid: " + id2 +
+                                              "\ndata: two\ndata: lines\ndata: three\n\n"), std::string::npos) << live;
   std::string resumed;
   run_command("curl -sN --max-time 1 -H 'Last-Event-ID: " + id1 + "' " + url, &resumed);
-  EXPECT_EQ(resumed, "retry: 2000\n\nid: " + id2 + "\ndata: two\ndata: lines\ndata: three\n\n");
+  resumed = retries_as_n(resumed, &retries);
+  EXPECT_EQ(resumed, "retry: N\n\nid: " + id2 + "\ndata: two\ndata: lines\ndata: three\n\n");
   std::string by_query;
   run_command("curl -sN --max-time 1 '" + url + "?lastEventId=" + id1 + "'", &by_query);
+  by_query = retries_as_n(by_query, &retries);
+  ASSERT_EQ(retries.size(), 3u);
+  for (unsigned long r : retries) EXPECT_TRUE(r >= 2000 && r <= 3000) << r;
   EXPECT_EQ(by_query, resumed);
 }
 
@@ -324,8 +345,9 @@ TEST(Heartbeat, AClientThatStopsAnsweringPingsIsClosed) {
   EXPECT_EQ(pong->payload, "still there?");
 }
 
+// drain_spread = 0: every long-lived connection's goodbye comes at drain_timeout.
 TEST(Drain, LongLivedConnectionsGetTheirGoodbyeAfterDrainTimeout) {
-  TetherServer server(1, kPubsub, kModulesDir + "drain_timeout = \"500ms\"\n");
+  TetherServer server(1, kPubsub, kModulesDir + "drain_timeout = \"500ms\"\ndrain_spread = \"0\"\n");
   ASSERT_TRUE(server.start()) << server.error_log();
   WsClient ws;
   ASSERT_EQ(ws.open(server.port(), "/ws/d"), 101);
@@ -341,10 +363,43 @@ TEST(Drain, LongLivedConnectionsGetTheirGoodbyeAfterDrainTimeout) {
   EXPECT_GE(waited, std::chrono::milliseconds(450));
   EXPECT_TRUE(ws.wait_tcp_closed(std::chrono::seconds(3)));
   reader.join();
-  EXPECT_EQ(sse, "retry: 2000\n\nretry: 250\n\n");  // and the stream ended well before curl's 5 s
+  std::vector<unsigned long> retries;
+  EXPECT_EQ(retries_as_n(sse, &retries), "retry: N\n\nretry: N\n\n");  // and the stream ended well before curl's 5 s
+  ASSERT_EQ(retries.size(), 2u);
+  EXPECT_TRUE(retries[0] >= 2000 && retries[0] <= 3000) << retries[0];
+  EXPECT_TRUE(retries[1] >= 250 && retries[1] <= 1250) << "the goodbye's hint: " << retries[1];
   // The new generation serves subscribers.
   WsClient fresh;
   EXPECT_EQ(fresh.open(server.port(), "/ws/d"), 101);
+}
+
+// A reload's old workers say goodbye to their long-lived connections at random moments over the
+// last drain_spread before drain_timeout, not all in one instant (a reconnect storm).
+TEST(Drain, GoodbyesAreSpreadOverTheLastDrainSpreadBeforeDrainTimeout) {
+  TetherServer server(1, kPubsub, kModulesDir + "drain_timeout = \"2s\"\ndrain_spread = \"1s\"\n");
+  ASSERT_TRUE(server.start()) << server.error_log();
+  constexpr int kClients = 20;
+  std::vector<std::unique_ptr<WsClient>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<WsClient>());
+    ASSERT_EQ(clients.back()->open(server.port(), "/ws/spread"), 101);
+  }
+  ASSERT_TRUE(wait_for_subscribers(server.port(), "spread", kClients));
+  auto start = std::chrono::steady_clock::now();
+  server.signal(SIGHUP);
+  std::vector<std::chrono::milliseconds> closed(kClients);
+  std::vector<std::thread> readers;
+  for (int i = 0; i < kClients; ++i)
+    readers.emplace_back([&, i] {
+      EXPECT_EQ(clients[i]->read_close(std::chrono::seconds(6)), 1001) << "client " << i;
+      closed[i] = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    });
+  for (auto& r : readers) r.join();
+  auto [first, last] = std::minmax_element(closed.begin(), closed.end());
+  // The drain starts once the new generation is ready, a little after the signal.
+  EXPECT_GE(first->count(), 950) << "a goodbye before the last drain_spread of the drain";
+  EXPECT_LE(last->count(), 3500) << "a goodbye long after drain_timeout";
+  EXPECT_GE((*last - *first).count(), 300) << "20 goodbyes within " << (*last - *first).count() << " ms: not spread";
 }
 
 TEST(PubSubReload, TwoHundredSubscribersMissNothingAcrossThreeReloadsDuringPublishing) {

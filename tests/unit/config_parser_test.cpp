@@ -86,6 +86,7 @@ TEST(ConfigParser, DefaultsApplyWhenSectionsAreLeftOut) {
   EXPECT_EQ(result.config->server.workers, 0u);  // auto
   EXPECT_GE(result.config->server.resolved_workers(), 1u);
   EXPECT_EQ(result.config->server.drain_timeout, 30s);
+  EXPECT_EQ(result.config->server.drain_spread, 5s);
   EXPECT_EQ(result.config->limits.max_header_size, 16u * 1024);
   EXPECT_EQ(result.config->server.access_log, "off");
 }
@@ -115,6 +116,17 @@ TEST(ConfigParser, WrongTypesAreErrorsAtTheValue) {
   expect_single_error(std::string(kListen) + "[limits]\nmax_connections = 0\n", 4, 19, "between 1 and");
   expect_single_error(std::string(kListen) + "[limits]\nmax_header_size = \"10B\"\n", 4, 19, "between 256B and 1MiB");
   expect_single_error("server = 1\n" + std::string(kListen), 1, 10, "[server] must be a table");
+}
+
+TEST(ConfigParser, DrainSpreadAndMaxConnectionAgeAreDurationsInRange) {
+  ConfigLoadResult result = parse(std::string(kListen) + "[server]\ndrain_spread = \"0\"\n[[route]]\npath = \"/\"\n"
+                                  "max_connection_age = \"2h\"\nrespond = { status = 200 }\n");
+  ASSERT_TRUE(result.errors.empty()) << result.errors.front().message;
+  EXPECT_EQ(result.config->server.drain_spread, 0s);
+  EXPECT_EQ(result.config->routes.at(0).max_connection_age, 2h);
+  expect_single_error(std::string(kListen) + "[server]\ndrain_spread = 5\n", 4, 16, "duration");
+  expect_single_error(std::string(kListen) + "[[route]]\npath = \"/\"\nmax_connection_age = \"500ms\"\nrespond = { status = 200 }\n",
+                      5, 22, "\"max_connection_age\" must be between 1s and");
 }
 
 TEST(ConfigParser, ListenAddressesAreValidated) {

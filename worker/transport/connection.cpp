@@ -167,6 +167,10 @@ void Connection::deliver_to_module(std::string_view data) {
 bool Connection::attach_module_stream(const tether_stream_callbacks* callbacks, const RouteConfig* route, void* user) {
   if (closed_) return false;  // e.g. the client reset while its request was answered
   module_stream_ = std::make_unique<ModuleStream>(*this, callbacks, route, user);
+  if (route && route->max_connection_age.count() > 0) {
+    auto age = static_cast<std::uint64_t>(route->max_connection_age.count());
+    host_.schedule_goodbye(*this, age - age / 10, age);
+  }
   return true;
 }
 

@@ -56,6 +56,11 @@ class ConnectionHost {
   // A connection's credentials got a deadline (+1) or lost it (-1): the worker checks deadlines
   // only while some connection has one (see Connection::expire_credentials).
   virtual void count_expiring(int delta) { (void)delta; }
+  // A long-lived connection of a route with max_connection_age: a goodbye between
+  // `earliest_ms` and `latest_ms` from now (GoodbyeSchedule).
+  virtual void schedule_goodbye(Connection& connection, std::uint64_t earliest_ms, std::uint64_t latest_ms) {
+    (void)connection, (void)earliest_ms, (void)latest_ms;
+  }
   // Once its socket is gone, on a later loop turn than close_now() (modules' connection_closed
   // hooks run here); the connection is deleted when this returns.
   virtual void on_connection_closed(Connection& connection) = 0;
@@ -94,6 +99,11 @@ class Connection final : public tether_connection,
   void close_for_module();
   // drain_timeout is over: the module says goodbye (on_shutdown) or the connection closes now.
   void shutdown_stream();
+  // A goodbye before the client leaves (max_connection_age, drain_spread): the same as
+  // shutdown_stream() for a long-lived connection; nothing for one that serves requests.
+  void say_goodbye() {
+    if (takes_frames()) shutdown_stream();
+  }
 
   // Where the hub queues this connection's pub/sub frames: its module stream, null without one.
   FrameSink* frame_sink() { return module_stream_.get(); }
