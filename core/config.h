@@ -45,6 +45,9 @@ struct ServerConfig {
 
 struct LimitsConfig {
   std::uint64_t max_connections = 100'000;     // per worker
+  // New connections a worker lets through per second (0: no limit); the others' requests get
+  // 503 with Retry-After, so a reconnect storm comes back at this rate instead of all at once.
+  std::uint64_t max_accept_rate = 0;
   Milliseconds header_timeout{10'000};
   Milliseconds body_timeout{60'000};           // for a whole request body, from the end of its headers
   Milliseconds keepalive_timeout{75'000};

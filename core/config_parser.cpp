@@ -218,10 +218,11 @@ class ConfigReader {
   void read_limits(const toml::table& root, LimitsConfig& limits) {
     const toml::table* t = table_at(root, "limits", "[limits]");
     if (!t) return;
-    check_keys(*t, "[limits]", {"max_connections", "header_timeout", "keepalive_timeout", "max_header_size",
+    check_keys(*t, "[limits]", {"max_connections", "max_accept_rate", "header_timeout", "keepalive_timeout", "max_header_size",
                                 "max_body_size", "tls_handshake_timeout", "body_timeout"});
     read_duration(*t, "tls_handshake_timeout", limits.tls_handshake_timeout);
     read_integer(*t, "max_connections", limits.max_connections, 1, 10'000'000);
+    read_integer(*t, "max_accept_rate", limits.max_accept_rate, 0, 10'000'000);
     read_duration(*t, "header_timeout", limits.header_timeout);
     read_duration(*t, "body_timeout", limits.body_timeout);
     read_duration(*t, "keepalive_timeout", limits.keepalive_timeout);

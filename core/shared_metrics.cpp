@@ -169,6 +169,9 @@ void CoreMetrics::register_all(SharedMetrics& m) {
                                        MetricType::gauge);
   connections_accepted = m.register_metric("tether_connections_accepted_total", "", "Connections accepted.",
                                            MetricType::counter);
+  connections_over_accept_rate = m.register_metric(
+      "tether_connections_over_accept_rate_total", "",
+      "Connections accepted over max_accept_rate: their requests were answered 503 with Retry-After.", MetricType::counter);
   const char* classes[] = {"code=\"1xx\"", "code=\"2xx\"", "code=\"3xx\"", "code=\"4xx\"", "code=\"5xx\""};
   for (int i = 0; i < 5; ++i)
     requests[i] = m.register_metric("tether_http_requests_total", classes[i], "HTTP requests answered, by status class.",

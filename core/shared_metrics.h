@@ -79,6 +79,7 @@ SharedMetrics& shared_metrics();
 struct CoreMetrics {
   std::uint32_t connections_open = 0;      // gauge {kind="http"}
   std::uint32_t connections_accepted = 0;
+  std::uint32_t connections_over_accept_rate = 0;  // answered 503 (max_accept_rate)
   std::uint32_t requests[5] = {};          // by status class 1xx..5xx
   std::uint32_t bytes_received = 0;
   std::uint32_t bytes_sent = 0;

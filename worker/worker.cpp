@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/log.h"
+#include "worker/transport/accept_rate.h"
 #include "worker/transport/acceptor.h"
 #include "worker/http/access_log.h"
 #include "worker/transport/connection.h"
@@ -50,7 +51,8 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
         generation_(startup.generation),
         metrics_slot_(startup.metrics_slot),
         router_(config_->routes),
-        http_limits_{config_->limits.max_header_size, config_->limits.max_body_size} {
+        http_limits_{config_->limits.max_header_size, config_->limits.max_body_size},
+        accept_rate_(config_->limits.max_accept_rate) {
     uv_loop_init(&loop_);
     goodbyes_ = std::make_unique<GoodbyeSchedule>(&loop_);
     hub_ = std::make_unique<PubsubHub>(&loop_, make_broker(startup), config_->pubsub, slot_, metrics_slot_);
@@ -187,6 +189,11 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
     shared_metrics().add(metrics_slot_, core_metrics().connections_accepted, 1);
     Connection* c = Connection::start(*this, fd, *static_cast<const Listener*>(tag), peer, peer_length);
     if (!c) return true;
+    if (!accept_rate_.take(uv_now(&loop_))) {
+      // Told to come back in 1, 2 or 3 s in turn, so that the refused do not return together.
+      c->refuse_requests(1 + static_cast<unsigned>(over_accept_rate_++ % 3));
+      shared_metrics().add(metrics_slot_, core_metrics().connections_over_accept_rate, 1);
+    }
     if (modules_->watches_connections()) {
       if (!modules_->connection_accepted(*c)) c->close_now();  // refused before a byte was read
       else c->announced_to_modules = true;
@@ -330,6 +337,8 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
   std::size_t metrics_slot_;
   Router router_;
   HttpLimits http_limits_;
+  AcceptRate accept_rate_;             // max_accept_rate
+  std::uint64_t over_accept_rate_ = 0;  // connections refused by it
   uv_loop_t loop_;
   std::unique_ptr<MasterLinkBroker> idle_master_link_;  // broker = "redis": read, and nothing delivered
   std::unique_ptr<PubsubHub> hub_;

@@ -305,6 +305,12 @@ int HttpSession::on_message_complete(llhttp_t* parser) {
 
 void HttpSession::handle_request() {
   keep_alive_ = llhttp_should_keep_alive(&parser_) && !parser_.upgrade;
+  if (refused_retry_after_ != 0) {
+    keep_alive_ = false;
+    std::string retry_after = "Retry-After: " + std::to_string(refused_retry_after_) + "\r\n";
+    answer(503, "text/plain", retry_after, "503 Service Unavailable: too many new connections, come back later\n");
+    return;
+  }
   const RouteConfig* route = router_.match(url_);
   using Outcome = RequestDispatcher::Outcome;
   Outcome outcome = Outcome::declined;

@@ -131,6 +131,9 @@ class HttpSession {
   void release_request_memory();
   // Ends the session after what is in output() (a module closing its stream or connection).
   void close_after_output() { phase_ = Phase::closing; }
+  // Every request is answered 503 with "Retry-After: <seconds>" and the connection closed
+  // (max_accept_rate), before access hooks or handlers see it.
+  void refuse_requests(unsigned retry_after_seconds) { refused_retry_after_ = static_cast<std::uint8_t>(retry_after_seconds); }
 
   Phase phase() const { return phase_; }
   bool draining() const { return draining_; }
@@ -194,6 +197,7 @@ class HttpSession {
   llhttp_t parser_;
 
   Phase phase_ = Phase::idle;
+  std::uint8_t refused_retry_after_ = 0;  // refuse_requests(): seconds, 0 while requests are served
   bool draining_ = false;
   bool received_anything_ = false;
   bool keep_alive_ = true;  // of the current request

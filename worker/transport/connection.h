@@ -99,6 +99,10 @@ class Connection final : public tether_connection,
   void close_for_module();
   // drain_timeout is over: the module says goodbye (on_shutdown) or the connection closes now.
   void shutdown_stream();
+  // max_accept_rate: its requests get 503 with Retry-After (HttpSession::refuse_requests).
+  void refuse_requests(unsigned retry_after_seconds) {
+    if (session_) session_->refuse_requests(retry_after_seconds);
+  }
   // A goodbye before the client leaves (max_connection_age, drain_spread): the same as
   // shutdown_stream() for a long-lived connection; nothing for one that serves requests.
   void say_goodbye() {
