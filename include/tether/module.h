@@ -310,7 +310,8 @@ typedef struct tether_host {
   int (*stream_end)(tether_connection *connection);
   /* Takes the connection over after a protocol upgrade: sends `status` (101) with the headers
    * set by response_header() (Upgrade, Connection, ...), then hands every byte the client sends
-   * to on_read; connection_write() writes raw bytes. The HTTP layer is done with it. */
+   * to on_read; connection_write() writes raw bytes. The HTTP layer is done with it. Any status
+   * but 101 returns NULL and sends nothing (the request is still to be answered). */
   tether_connection *(*upgrade)(tether_request *request, int status, const tether_stream_callbacks *callbacks,
                                 void *user);
   /* Queues bytes and returns how many are queued and not yet sent, or -1 when the connection is

@@ -61,6 +61,16 @@ TEST_F(ModuleRespond, AnInterimStatusIsRefusedAndTheRequestStaysOpen) {
   EXPECT_EQ(session_->output().rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
 }
 
+TEST_F(ModuleRespond, AnUpgradeIsOnly101AndAnyOtherStatusLeavesTheRequestOpen) {
+  static const tether_stream_callbacks callbacks = {sizeof(tether_stream_callbacks), nullptr, nullptr, nullptr,
+                                                    nullptr, nullptr, nullptr};
+  for (int status : {100, 102, 103, 199, 200, 426})
+    EXPECT_EQ(host_.upgrade(&request_, status, &callbacks, nullptr), nullptr) << status;
+  EXPECT_EQ(session_->output(), "");
+  EXPECT_EQ(session_->phase(), HttpSession::Phase::waiting);
+  EXPECT_EQ(host_.respond(&request_, 426, "text/plain", "no", 2), TETHER_OK);
+}
+
 TEST_F(ModuleRespond, AContentTypeWithALineBreakIsRefused) {
   for (const char* type : {"text/plain\r\nSet-Cookie: a=b", "text/plain\n", "text/plain\r", "text/\x01plain"})
     EXPECT_EQ(host_.respond(&request_, 200, type, "x", 1), TETHER_ERROR) << type;

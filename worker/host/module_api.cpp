@@ -277,7 +277,9 @@ tether_connection* stream_start(tether_request* request, int status, const char*
 }
 
 tether_connection* upgrade(tether_request* request, int status, const tether_stream_callbacks* callbacks, void* user) {
-  if (!request->session || status < 100 || status > 199) return nullptr;
+  // 101 Switching Protocols is the only status that switches (RFC 9110 §15.2.2): another 1xx
+  // would hand the connection over while the client still waits for a final answer.
+  if (!request->session || status != 101) return nullptr;
   return hand_over(request, request->session->upgrade(status, request->response_headers), callbacks, user);
 }
 
