@@ -13,6 +13,9 @@
 # when published as fast as the server answers, 16 in flight; p99 latency when published at
 # LATENCY_DELIVERIES/subscribers messages per second; lost/duplicated in both),
 # echo (tether only: nchan has no echo; 100 connections for 10 s), http (bench/http_keepalive.sh),
+# window (not in the default set: WINDOW_SHAPE subscribers x messages, default 10000x200,
+# published as fast as answered with WINDOW_IN_FLIGHT (4) in flight: deliveries/s, p50 and p99
+# latency, and the server's CPU per delivery, all in the same runs),
 # redis (not in the default set: tether with [pubsub] broker = "redis" against nginx + nchan with
 # nchan_redis_pass, an upstream with nchan_redis_server, which nchan prefers to nchan_redis_url;
 # both on one redis-server that this script starts on a free loopback port; see redis_scenario
@@ -30,6 +33,8 @@ RUNS=${RUNS:-3}
 IDLE=${IDLE:-10000}
 FANOUT=${FANOUT:-"1000x2000 10000x200"}
 SIZE=${SIZE:-64}
+WINDOW_SHAPE=${WINDOW_SHAPE:-10000x200}
+WINDOW_IN_FLIGHT=${WINDOW_IN_FLIGHT:-4}
 LATENCY_DELIVERIES=${LATENCY_DELIVERIES:-200000}  # the latency runs publish at this many deliveries/s
 SCENARIOS=${SCENARIOS:-"memory fanout echo http"}
 SERVERS=${SERVERS:-"tether nchan"}
@@ -268,6 +273,46 @@ fanout() {
   done
 }
 
+# Fan-out with a few messages in flight: where latency shows how a server orders its writes.
+window_scenario() {
+  local subs=${WINDOW_SHAPE%x*} messages=${WINDOW_SHAPE#*x}
+  echo "== window: $subs WebSocket subscribers x $messages messages of $SIZE B, $WINDOW_IN_FLIGHT in flight"
+  for server in $SERVERS; do
+    local rates=() p50s=() p99s=() cpus=() bad=0
+    for run in $(seq "$RUNS"); do
+      "start_$server"
+      local result before after
+      before=$(tree_cpu_ms "$server_pid")
+      result=$(gen fanout --port "$PORT" --path "/ws/win$run" --publish-path "/pub/win$run" --connections "$subs" \
+        --messages "$messages" --size "$SIZE" --window "$WINDOW_IN_FLIGHT" --label "$server" 2>/dev/null || true)
+      after=$(tree_cpu_ms "$server_pid")
+      stop_server
+      record "{\"scenario\":\"window\",\"server\":\"$server\",\"run\":$run,\"server_cpu_ms\":$((after - before)),\"result\":$result}"
+      rates+=("$(json_field "$result" deliveries_per_s)")
+      p50s+=("$(sed -n 's/.*"p50":\([0-9]*\).*/\1/p' <<< "$result")")
+      p99s+=("$(sed -n 's/.*"p99":\([0-9]*\).*/\1/p' <<< "$result")")
+      local delivered
+      delivered=$(json_field "$result" delivered)
+      cpus+=("$(awk -v ms=$((after - before)) -v n="${delivered:-0}" 'BEGIN { if (n > 0) printf "%.2f", ms * 1000 / n; else print 0 }')")
+      [ "$(json_field "$result" lost)" = 0 -a "$(json_field "$result" duplicated)" = 0 ] || bad=$((bad + 1))
+    done
+    local rate p50 p99 cpu
+    rate=$(printf '%s\n' "${rates[@]}" | median)
+    p50=$(printf '%s\n' "${p50s[@]}" | median)
+    p99=$(printf '%s\n' "${p99s[@]}" | median)
+    cpu=$(printf '%s\n' "${cpus[@]}" | median)
+    eval "win_${server}=$rate; winp50_${server}=$p50; winp99_${server}=$p99; wincpu_${server}=$cpu"
+    local flag=""
+    [ "$bad" = 0 ] || flag="  <- INVALID: messages lost or duplicated"
+    printf '  %-7s deliveries/s: %9s  p50: %7s us  p99: %7s us  server CPU per delivery: %5s us  (runs: %s / p50: %s / p99: %s / cpu: %s)%s\n' \
+      "$server" "$rate" "$p50" "$p99" "$cpu" "${rates[*]}" "${p50s[*]}" "${p99s[*]}" "${cpus[*]}" "$flag"
+  done
+  record "{\"scenario\":\"window\",\"summary\":true,\"shape\":\"$WINDOW_SHAPE\",\"in_flight\":$WINDOW_IN_FLIGHT,\"tether\":${win_tether:-0},\"nchan\":${win_nchan:-0},\"p50_tether_us\":${winp50_tether:-0},\"p50_nchan_us\":${winp50_nchan:-0},\"p99_tether_us\":${winp99_tether:-0},\"p99_nchan_us\":${winp99_nchan:-0},\"cpu_us_per_delivery_tether\":${wincpu_tether:-0},\"cpu_us_per_delivery_nchan\":${wincpu_nchan:-0}}"
+  printf '  tether/nchan: deliveries/s %s   p50 %s   p99 %s   CPU per delivery %s\n' "$(ratio "${win_tether:-0}" "${win_nchan:-0}")" \
+    "$(ratio "${winp50_tether:-0}" "${winp50_nchan:-0}")" "$(ratio "${winp99_tether:-0}" "${winp99_nchan:-0}")" \
+    "$(ratio "${wincpu_tether:-0}" "${wincpu_nchan:-0}")"
+}
+
 echo_scenario() {
   echo "== echo: 100 WebSocket connections for 10 s (tether only)"
   local values=()
@@ -479,6 +524,7 @@ for scenario in $SCENARIOS; do
   case $scenario in
     memory) memory ;;
     fanout) fanout ;;
+    window) window_scenario ;;
     echo) echo_scenario ;;
     http) http ;;
     redis) redis_scenario ;;

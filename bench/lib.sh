@@ -20,6 +20,16 @@ free_port() {
   return 1
 }
 
+# The CPU time in ms (user + system) that process $1 and all its descendants have used so far.
+tree_cpu_ms() {
+  local ticks=0 p hz
+  hz=$(getconf CLK_TCK)
+  for p in $(pstree -p "$1" 2>/dev/null | grep -o '([0-9]\+)' | tr -d '()' || echo "$1"); do
+    ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo $((ticks * 1000 / hz))
+}
+
 # The RSS in KiB of process $1 and all its descendants (a server's master and workers).
 tree_rss_kib() {
   local total=0 p
