@@ -223,6 +223,7 @@ static int content(tether_request *request, void *config, void *route_config_ptr
   channels = &answer.channels;
 
   if (!(c = calloc(1, sizeof *c))) return TETHER_ERROR;
+  timer_wheel_entry_init(&c->beat); /* before on_close may come, which cancels it */
   host->response_header(request, "Cache-Control", "no-cache");
   host->response_header(request, "X-Accel-Buffering", "no");
   conn = host->stream_start(request, 200, "text/event-stream", &callbacks, c);
@@ -232,7 +233,6 @@ static int content(tether_request *request, void *config, void *route_config_ptr
   }
   c->connection = conn;
   host->connection_heartbeat(conn, &c->interval_ms, NULL);
-  timer_wheel_entry_init(&c->beat);
   if (c->interval_ms) heartbeat_wheel_schedule(&beats, &c->beat, monotonic_ms() + c->interval_ms);
   host->metric_add(worker, open_metric, 1);
   /* From the first write on, only the handle and locals are used, not c. */

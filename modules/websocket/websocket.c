@@ -551,6 +551,7 @@ static int content(tether_request *request, void *config, void *route_config_ptr
   if (handshake.protocol[0]) host->response_header(request, "Sec-WebSocket-Protocol", handshake.protocol);
   if (!(wc = calloc(1, sizeof *wc))) return TETHER_ERROR;
   wc->route = route;
+  timer_wheel_entry_init(&wc->beat); /* before on_close may come, which cancels it */
   ws_parser_init(&wc->parser, c ? (uint32_t)c->max_message_size : 64 * 1024);
   if (!keep_publish_channel(wc, channels) || !(conn = host->upgrade(request, 101, &callbacks, wc))) {
     free(wc->publish_channel);
@@ -565,7 +566,6 @@ static int content(tether_request *request, void *config, void *route_config_ptr
     wc->interval_ms = interval > UINT32_MAX ? UINT32_MAX : (uint32_t)interval;
     wc->timeout_ms = timeout > UINT32_MAX ? UINT32_MAX : (uint32_t)timeout;
   }
-  timer_wheel_entry_init(&wc->beat);
   if (wc->interval_ms || wc->timeout_ms) heartbeat_wheel_schedule(&beats, &wc->beat, monotonic_ms() + until_next_beat(wc, 0));
   host->metric_add(worker, open_metric, 1);
   host->connection_set_queue_limit(conn, route->queue.max_queue, route->queue.slow_consumer);
