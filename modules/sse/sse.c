@@ -34,13 +34,11 @@
 #include <tether/module.h>
 
 #include "../common/clock.h"
+#include "../common/heartbeat_wheel.h"
 #include "../common/jitter.h"
-#include "../common/list.h"
 #include "../common/queue_settings.h"
 #include "../common/refusal.h"
 #include "sse_request.h"
-
-enum { SWEEP_MS = 250 };
 
 typedef struct {
   uint64_t retry_ms;
@@ -54,16 +52,14 @@ static const route_config default_route = {QUEUE_SETTINGS_DEFAULT};
 
 typedef struct sse_conn {
   tether_connection *connection;
-  list_link link; /* in connections */
-  uint64_t last_beat_ms;
+  timer_wheel_entry beat; /* the next comment line, in beats while interval_ms is not 0 */
   uint64_t interval_ms;
 } sse_conn;
 
 static const tether_host *host;
 static tether_worker *worker;
-static tether_timer *sweep_timer;
+static heartbeat_wheel beats;
 static tether_feed *feed;
-static list_link connections = LIST_HEAD_INIT(connections);
 static tether_metric open_metric;
 
 static int create_config(const tether_host *h, tether_config *table, void **out) {
@@ -153,7 +149,7 @@ static int encode_notice(void *user, const tether_notice *n, tether_buffer *out)
  * sse_conn). So a write is the last thing done with an sse_conn, or its result is checked. */
 
 static void forget(sse_conn *c) {
-  list_remove(&c->link);
+  heartbeat_wheel_cancel(&beats, &c->beat);
   host->metric_add(worker, open_metric, -1);
   free(c);
 }
@@ -196,18 +192,13 @@ static const tether_stream_callbacks callbacks = {
     sizeof(tether_stream_callbacks), NULL, NULL, on_close, on_overflow, on_shutdown, on_expired,
 };
 
-static void sweep(tether_timer *timer, void *user) {
-  uint64_t now = monotonic_ms();
-  list_link *at, *next; /* c may be gone after its write */
-  (void)timer;
+/* A comment line every interval_ms keeps proxies from timing the stream out. The next one is
+ * scheduled before this one is written: the write may end (and free) the client. */
+static void beat(timer_wheel_entry *entry, void *user) {
+  sse_conn *c = LIST_ENTRY(entry, sse_conn, beat);
   (void)user;
-  LIST_FOR_EACH_SAFE(at, next, &connections) {
-    sse_conn *c = LIST_ENTRY(at, sse_conn, link);
-    if (c->interval_ms && now - c->last_beat_ms >= c->interval_ms) {
-      c->last_beat_ms = now;
-      write_text(c->connection, ":\n\n");
-    }
-  }
+  heartbeat_wheel_schedule(&beats, &c->beat, monotonic_ms() + c->interval_ms);
+  write_text(c->connection, ":\n\n");
 }
 
 static void read_stream_request(tether_request *request, const tether_request_info *info, sse_request *r) {
@@ -239,6 +230,7 @@ static int content(tether_request *request, void *config, void *route_config_ptr
   channels = &answer.channels;
 
   if (!(c = calloc(1, sizeof *c))) return TETHER_ERROR;
+  timer_wheel_entry_init(&c->beat); /* before on_close may come, which cancels it */
   host->response_header(request, "Cache-Control", "no-cache");
   host->response_header(request, "X-Accel-Buffering", "no");
   conn = host->stream_start(request, 200, "text/event-stream", &callbacks, c);
@@ -247,9 +239,8 @@ static int content(tether_request *request, void *config, void *route_config_ptr
     return TETHER_ERROR;
   }
   c->connection = conn;
-  c->last_beat_ms = monotonic_ms();
   host->connection_heartbeat(conn, &c->interval_ms, NULL);
-  list_insert_head(&connections, &c->link);
+  if (c->interval_ms) heartbeat_wheel_schedule(&beats, &c->beat, monotonic_ms() + c->interval_ms);
   host->metric_add(worker, open_metric, 1);
   /* From the first write on, only the handle and locals are used, not c. */
   retry_ms = settings ? settings->retry_ms : 2000;
@@ -271,15 +262,14 @@ static int worker_init(const tether_host *h, tether_worker *w, void *config) {
   if (!(feed = host->feed_create(w, &format))) return TETHER_ERROR;
   open_metric = host->metric_register("tether_connections_open", "kind=\"sse\"", "Open client connections by kind.",
                                       TETHER_METRIC_GAUGE);
-  sweep_timer = host->timer_start(w, SWEEP_MS, SWEEP_MS, sweep, NULL);
-  return sweep_timer ? TETHER_OK : TETHER_ERROR;
+  heartbeat_wheel_init(&beats, host, w, beat, NULL);
+  return TETHER_OK;
 }
 
 static void worker_exit(tether_worker *w, void *config) {
   (void)w;
   (void)config;
-  if (sweep_timer) host->timer_stop(sweep_timer);
-  sweep_timer = NULL;
+  heartbeat_wheel_exit(&beats);
 }
 
 static const tether_module module = {

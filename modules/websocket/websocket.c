@@ -37,6 +37,7 @@
 #include <tether/module.h>
 
 #include "../common/clock.h"
+#include "../common/heartbeat_wheel.h"
 #include "../common/json.h"
 #include "../common/list.h"
 #include "../common/queue_settings.h"
@@ -48,7 +49,7 @@
 
 enum { FORMAT_JSON, FORMAT_RAW };
 enum { CLIENT_IGNORE, CLIENT_ECHO, CLIENT_PUBLISH };
-enum { SWEEP_MS = 100, SCRATCH_SIZE = 16384 };
+enum { SCRATCH_SIZE = 16384 };
 /* Close code for expired credentials (4000-4999: for applications, RFC 6455 section 7.4.2). */
 enum { WS_CLOSE_TOKEN_EXPIRED = 4001 };
 /* The largest refresh message kept: the JSON reader's own bound. */
@@ -72,11 +73,11 @@ static const route_config default_route = {FORMAT_JSON, CLIENT_IGNORE, QUEUE_SET
 typedef struct ws_conn {
   tether_connection *connection;
   const route_config *route;
-  list_link link; /* in connections */
+  timer_wheel_entry beat; /* in beats while interval_ms or timeout_ms is set (see beat()) */
   char *message; /* the client message being assembled (echo/publish routes only) */
   char *publish_channel; /* not NUL-terminated */
   uint32_t message_length, message_capacity; /* bounded by max_message_size (at most 1GiB) */
-  uint32_t last_seen_ms, last_ping_ms;       /* now_ms(), compared as differences (wraps after 49 days) */
+  uint32_t last_seen_ms;                     /* now_ms(), compared as differences (wraps after 49 days) */
   uint32_t interval_ms, timeout_ms;
   uint8_t closing; /* we sent a close frame: ignore everything else */
   uint8_t publish_channel_length;
@@ -87,9 +88,8 @@ typedef struct ws_conn {
 static const tether_host *host;
 static int host_refreshes; /* the host has connection_refresh (ABI 1.4) */
 static tether_worker *worker;
-static tether_timer *sweep_timer;
+static heartbeat_wheel beats;
 static tether_feed *feeds[2];
-static list_link connections = LIST_HEAD_INIT(connections);
 static tether_metric open_metric;
 static char scratch[SCRATCH_SIZE];
 
@@ -445,7 +445,7 @@ static void on_expired(tether_connection *connection, void *user) {
 static void on_close(tether_connection *connection, void *user) {
   ws_conn *c = user;
   (void)connection;
-  list_remove(&c->link);
+  heartbeat_wheel_cancel(&beats, &c->beat);
   host->metric_add(worker, open_metric, -1);
   free(c->message);
   free(c->publish_channel);
@@ -456,22 +456,34 @@ static const tether_stream_callbacks callbacks = {
     sizeof(tether_stream_callbacks), on_read, NULL, on_close, on_overflow, on_shutdown, on_expired,
 };
 
-/* Pings quiet clients, closes the ones that stopped answering. */
-static void sweep(tether_timer *timer, void *user) {
-  uint32_t now = now_ms();
-  list_link *at, *next;
-  (void)timer;
+/* ---- heartbeat
+ *
+ * A connection's entry in beats is due when it next needs looking at: a ping once it has been
+ * quiet for interval_ms (and every interval_ms while it stays quiet), the close once quiet for
+ * timeout_ms. Reading a frame only notes the time (on_read): the entry is moved when it fires
+ * and finds the connection was not quiet, so a busy client costs one wheel operation per
+ * interval, not one per frame. */
+
+/* How long from now, quiet for `quiet` ms, until the ping or the close that comes first. */
+static uint32_t until_next_beat(const ws_conn *c, uint32_t quiet) {
+  uint32_t wait = UINT32_MAX;
+  if (c->interval_ms) wait = quiet < c->interval_ms ? c->interval_ms - quiet : c->interval_ms;
+  if (c->timeout_ms && c->timeout_ms - quiet < wait) wait = c->timeout_ms - quiet;
+  return wait;
+}
+
+static void beat(timer_wheel_entry *entry, void *user) {
+  ws_conn *c = LIST_ENTRY(entry, ws_conn, beat);
+  uint64_t now = monotonic_ms();
+  uint32_t quiet = (uint32_t)now - c->last_seen_ms;
   (void)user;
-  LIST_FOR_EACH_SAFE(at, next, &connections) {
-    ws_conn *c = LIST_ENTRY(at, ws_conn, link);
-    uint32_t quiet = now - c->last_seen_ms;
-    if (c->closing) continue;
-    if (c->timeout_ms && quiet >= c->timeout_ms) close_with(c, WS_CLOSE_GOING_AWAY, "ping timeout");
-    else if (c->interval_ms && quiet >= c->interval_ms && now - c->last_ping_ms >= c->interval_ms) {
-      c->last_ping_ms = now;
-      send_frame(c, WS_OP_PING, NULL, 0);
-    }
+  if (c->closing) return;
+  if (c->timeout_ms && quiet >= c->timeout_ms) {
+    close_with(c, WS_CLOSE_GOING_AWAY, "ping timeout");
+    return;
   }
+  heartbeat_wheel_schedule(&beats, &c->beat, now + until_next_beat(c, quiet));
+  if (c->interval_ms && quiet >= c->interval_ms) send_frame(c, WS_OP_PING, NULL, 0); /* the last use of c */
 }
 
 /* ---- the handshake (ws_handshake.c decides; here the answer goes out) */
@@ -539,6 +551,7 @@ static int content(tether_request *request, void *config, void *route_config_ptr
   if (handshake.protocol[0]) host->response_header(request, "Sec-WebSocket-Protocol", handshake.protocol);
   if (!(wc = calloc(1, sizeof *wc))) return TETHER_ERROR;
   wc->route = route;
+  timer_wheel_entry_init(&wc->beat); /* before on_close may come, which cancels it */
   ws_parser_init(&wc->parser, c ? (uint32_t)c->max_message_size : 64 * 1024);
   if (!keep_publish_channel(wc, channels) || !(conn = host->upgrade(request, 101, &callbacks, wc))) {
     free(wc->publish_channel);
@@ -546,14 +559,14 @@ static int content(tether_request *request, void *config, void *route_config_ptr
     return TETHER_ERROR;
   }
   wc->connection = conn;
-  wc->last_seen_ms = wc->last_ping_ms = now_ms();
+  wc->last_seen_ms = now_ms();
   {
     uint64_t interval = 0, timeout = 0;
     host->connection_heartbeat(conn, &interval, &timeout);
     wc->interval_ms = interval > UINT32_MAX ? UINT32_MAX : (uint32_t)interval;
     wc->timeout_ms = timeout > UINT32_MAX ? UINT32_MAX : (uint32_t)timeout;
   }
-  list_insert_head(&connections, &wc->link);
+  if (wc->interval_ms || wc->timeout_ms) heartbeat_wheel_schedule(&beats, &wc->beat, monotonic_ms() + until_next_beat(wc, 0));
   host->metric_add(worker, open_metric, 1);
   host->connection_set_queue_limit(conn, route->queue.max_queue, route->queue.slow_consumer);
   /* Subscribing may write history to the client: from here on only the handle and locals are
@@ -579,15 +592,14 @@ static int worker_init(const tether_host *h, tether_worker *w, void *config) {
   if (!feeds[FORMAT_JSON] || !feeds[FORMAT_RAW]) return TETHER_ERROR;
   open_metric = host->metric_register("tether_connections_open", "kind=\"websocket\"", "Open client connections by kind.",
                                       TETHER_METRIC_GAUGE);
-  sweep_timer = host->timer_start(w, SWEEP_MS, SWEEP_MS, sweep, NULL);
-  return sweep_timer ? TETHER_OK : TETHER_ERROR;
+  heartbeat_wheel_init(&beats, host, w, beat, NULL);
+  return TETHER_OK;
 }
 
 static void worker_exit(tether_worker *w, void *config) {
   (void)w;
   (void)config;
-  if (sweep_timer) host->timer_stop(sweep_timer);
-  sweep_timer = NULL;
+  heartbeat_wheel_exit(&beats);
   free(json.data);
   json.data = NULL;
   json.capacity = json.length = 0;

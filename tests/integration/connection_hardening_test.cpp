@@ -65,8 +65,9 @@ bool wait_for_pings(WsClient& client, int n, std::chrono::milliseconds timeout) 
 // The server still answers HTTP and the worker that served the resets is still the same process,
 // asked once the worker has closed every connection that reset on `reset_port` if any (`still_open`
 // are the ones kept open on it) and has then pinged `watcher`, a WebSocket client open through the
-// resets, twice: the module's sweep has walked its connection list after the last close, and
-// would have written to a connection left in it by mistake.
+// resets, twice: by then the module's heartbeat wheel has fired the entry of every connection of
+// the same 100 ms heartbeat at least once after the last close, and would have written to one left
+// in it by mistake.
 void expect_still_serving(TetherServer& server, const std::vector<pid_t>& workers, WsClient& watcher,
                           int reset_port = 0, std::size_t still_open = 0) {
   if (reset_port != 0)
@@ -75,7 +76,7 @@ void expect_still_serving(TetherServer& server, const std::vector<pid_t>& worker
   while (watcher.read_frame(std::chrono::milliseconds(1))) {
   }  // pings sent before the last close prove nothing
   EXPECT_TRUE(wait_for_pings(watcher, 2, std::chrono::seconds(3)))
-      << "the sweep did not ping the client kept open\n" << server.error_log();
+      << "the heartbeat did not ping the client kept open\n" << server.error_log();
   HttpClient client;
   ASSERT_TRUE(client.connect(server.port()));
   ASSERT_TRUE(client.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n"));

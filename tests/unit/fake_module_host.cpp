@@ -80,7 +80,7 @@ tether_connection* stream_start(tether_request*, int, const char*, const tether_
 
 int connection_heartbeat(const tether_connection*, uint64_t* interval, uint64_t* timeout) {
   *interval = current->heartbeat_interval_ms;
-  if (timeout) *timeout = 0;
+  if (timeout) *timeout = current->heartbeat_timeout_ms;
   return TETHER_OK;
 }
 int connection_set_queue_limit(tether_connection*, uint64_t, tether_slow_policy) { return TETHER_OK; }

@@ -31,6 +31,7 @@ struct FakeHost {
   std::map<std::string, std::string> headers;  // lower-case names
   std::map<std::string, std::string> settings; // config_string values
   uint64_t heartbeat_interval_ms = 0;
+  uint64_t heartbeat_timeout_ms = 0;
   FakeConnection connection;
   tether_timer_cb timer = nullptr;  // the last timer a module started
   void* timer_user = nullptr;

@@ -1,6 +1,6 @@
 // The sse module against a fake host that behaves as badly as the ABI ever allowed (see
 // fake_module_host.h): whatever the host, a failed write is the last thing the module does with
-// a client, a client is forgotten exactly once, and the heartbeat sweep never walks a freed one.
+// a client, a client is forgotten exactly once, and the heartbeat wheel never walks a freed one.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "fake_module_host.h"
+#include "modules/common/heartbeat_wheel.h"
 
 // sse.c is compiled into the unit tests with its entry renamed (websocket.c has the real one).
 extern "C" const tether_module* sse_module_entry(void);
@@ -72,8 +73,9 @@ TEST_F(SseModule, AHeartbeatThatCannotBeWrittenDoesNotWalkTheFreedClient) {
   ASSERT_NE(fake_.timer, nullptr);
   // This sleep is the behaviour under test, not a wait for something done elsewhere: the
   // heartbeat is due once the module's monotonic clock has passed the interval (1 ms) since the
-  // stream began, and sleep_for waits at least 5 ms of that clock (steady_clock).
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  // stream began, rounded up to the wheel's tick, and sleep_for waits at least two ticks of that
+  // clock (steady_clock).
+  std::this_thread::sleep_for(std::chrono::milliseconds(2 * HEARTBEAT_TICK_MS));
   connection_.fail_writes = true;
   fake_.timer(nullptr, fake_.timer_user);
   EXPECT_EQ(connection_.writes, 2);  // the retry hint, then the heartbeat that failed

@@ -4,9 +4,12 @@
 // checks the last part).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "fake_module_host.h"
+#include "modules/common/heartbeat_wheel.h"
 
 extern "C" const tether_module* tether_module_entry(void);
 
@@ -39,7 +42,8 @@ std::string repeat(const std::string& piece, int n) {
 
 class WebSocketModule : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { open(); }
+  void open() {
     fake_.target = "/echo/room";
     fake_.route_length = 6;
     fake_.headers = {{"upgrade", "websocket"},
@@ -71,7 +75,53 @@ class WebSocketModule : public ::testing::Test {
   void* route_ = nullptr;
 };
 
+// The same module with a heartbeat on the connection: `interval` and `timeout` in ms.
+class WebSocketHeartbeat : public WebSocketModule {
+ protected:
+  void SetUp() override {}
+  void open_with_heartbeat(uint64_t interval, uint64_t timeout) {
+    fake_.heartbeat_interval_ms = interval;
+    fake_.heartbeat_timeout_ms = timeout;
+    open();
+  }
+  // This sleep is the behaviour under test, not a wait for something done elsewhere: a heartbeat
+  // of 1 ms is due after 1 ms of the module's monotonic clock rounded up to the wheel's tick, and
+  // sleep_for waits at least two ticks of that clock (steady_clock).
+  void let_the_heartbeat_come_due() { std::this_thread::sleep_for(std::chrono::milliseconds(2 * HEARTBEAT_TICK_MS)); }
+};
+
 }  // namespace
+
+TEST_F(WebSocketModule, NoTimerRunsWhileNoConnectionHasAHeartbeat) {
+  EXPECT_EQ(fake_.timer, nullptr);  // neither worker_init nor the upgrade of a connection without one
+}
+
+TEST_F(WebSocketHeartbeat, AQuietClientIsPinged) {
+  open_with_heartbeat(1, 0);
+  ASSERT_NE(fake_.timer, nullptr);
+  let_the_heartbeat_come_due();
+  fake_.timer(nullptr, fake_.timer_user);
+  ASSERT_EQ(connection_.written.size(), 1u);
+  EXPECT_EQ(connection_.written[0], std::string("\x89\x00", 2));
+}
+
+TEST_F(WebSocketHeartbeat, APingThatCannotBeWrittenDoesNotTouchTheFreedConnection) {
+  open_with_heartbeat(1, 0);
+  let_the_heartbeat_come_due();
+  connection_.fail_writes = true;
+  fake_.timer(nullptr, fake_.timer_user);  // ASan: on_close freed the connection inside the write
+  EXPECT_EQ(connection_.on_close_calls, 1);
+}
+
+TEST_F(WebSocketHeartbeat, AClientSilentForTheTimeoutIsClosedWith1001) {
+  open_with_heartbeat(0, 1);
+  let_the_heartbeat_come_due();
+  connection_.close_at_once = true;
+  fake_.timer(nullptr, fake_.timer_user);
+  ASSERT_FALSE(connection_.written.empty());
+  EXPECT_EQ(connection_.written.back().substr(0, 4), std::string("\x88\x0e\x03\xe9", 4));  // close, 1001
+  EXPECT_EQ(connection_.on_close_calls, 1);
+}
 
 TEST_F(WebSocketModule, AFailedPongStopsParsingTheRestOfTheInput) {
   connection_.fail_writes = true;
