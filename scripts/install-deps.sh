@@ -12,7 +12,11 @@ packages=(
   clang libclang-rt-14-dev  # the libFuzzer harnesses (tests/fuzz/)
   libhiredis-dev            # the Redis broker ([pubsub] broker = "redis")
   redis-server redis-tools  # the tests start real redis-server processes
+  chromium                  # the browser tests (tests/browser/, driven by puppeteer-core)
 )
+# Node.js and npm run the browser tests' driver; Debian's packages unless the machine has its own.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -25,4 +29,12 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# puppeteer-core, a test tool from the npm registry, at the version the lock file pins.
+browser_tests="$(cd "$(dirname "$0")/../tests/browser" && pwd)"
+if ! node -e "const d = process.argv[1];
+  process.exit(require(d + '/node_modules/puppeteer-core/package.json').version ===
+               require(d + '/package.json').dependencies['puppeteer-core'] ? 0 : 1)" "$browser_tests" 2>/dev/null; then
+  npm ci --prefix "$browser_tests" --no-audit --no-fund --loglevel=error
 fi
