@@ -16,6 +16,11 @@
 # window (not in the default set: WINDOW_SHAPE subscribers x messages, default 10000x200,
 # published as fast as answered with WINDOW_IN_FLIGHT (4) in flight: deliveries/s, p50 and p99
 # latency, and the server's CPU per delivery, all in the same runs),
+# deflate (not in the default set: DEFLATE_SHAPE subscribers x messages of DEFLATE_SIZE bytes,
+# default 1000x1000 of 1 KiB, compressible text, published as fast as answered; subscribers that
+# offer permessage-deflate and, for reference, ones that do not; tether with its default
+# compression = "on", nchan with nchan_deflate_message_for_websocket on: deliveries/s, bytes read
+# off the wire per delivery and the share of messages that came compressed),
 # redis (not in the default set: tether with [pubsub] broker = "redis" against nginx + nchan with
 # nchan_redis_pass, an upstream with nchan_redis_server, which nchan prefers to nchan_redis_url;
 # both on one redis-server that this script starts on a free loopback port; see redis_scenario
@@ -34,6 +39,8 @@ IDLE=${IDLE:-10000}
 FANOUT=${FANOUT:-"1000x2000 10000x200"}
 SIZE=${SIZE:-64}
 WINDOW_SHAPE=${WINDOW_SHAPE:-10000x200}
+DEFLATE_SHAPE=${DEFLATE_SHAPE:-1000x1000}
+DEFLATE_SIZE=${DEFLATE_SIZE:-1024}
 WINDOW_IN_FLIGHT=${WINDOW_IN_FLIGHT:-4}
 LATENCY_DELIVERIES=${LATENCY_DELIVERIES:-200000}  # the latency runs publish at this many deliveries/s
 SCENARIOS=${SCENARIOS:-"memory fanout echo http"}
@@ -313,6 +320,43 @@ window_scenario() {
     "$(ratio "${wincpu_tether:-0}" "${wincpu_nchan:-0}")"
 }
 
+# Compressed fan-out: each server compresses a message once for all its deflate subscribers.
+deflate_scenario() {
+  local subs=${DEFLATE_SHAPE%x*} messages=${DEFLATE_SHAPE#*x}
+  echo "== deflate: $subs WebSocket subscribers x $messages messages of $DEFLATE_SIZE B, as fast as answered"
+  for server in $SERVERS; do
+    for offer in 1 0; do
+      local rates=() wires=() shares=() bad=0
+      for run in $(seq "$RUNS"); do
+        NCHAN_LOCATION="nchan_deflate_message_for_websocket on;" "start_$server"
+        local result
+        result=$(gen fanout --port "$PORT" --path "/ws/z$run" --publish-path "/pub/z$run" --connections "$subs" \
+          --messages "$messages" --size "$DEFLATE_SIZE" --deflate "$offer" --label "$server" 2>/dev/null || true)
+        stop_server
+        record "{\"scenario\":\"deflate\",\"server\":\"$server\",\"offer\":$offer,\"run\":$run,\"result\":$result}"
+        local delivered wire compressed
+        delivered=$(json_field "$result" delivered) wire=$(json_field "$result" wire_bytes) compressed=$(json_field "$result" compressed)
+        rates+=("$(json_field "$result" deliveries_per_s)")
+        wires+=("$(awk -v w="${wire:-0}" -v n="${delivered:-0}" 'BEGIN { if (n > 0) printf "%.0f", w / n; else print 0 }')")
+        shares+=("$(awk -v c="${compressed:-0}" -v n="${delivered:-0}" 'BEGIN { if (n > 0) printf "%.2f", c / n; else print 0 }')")
+        [ "$(json_field "$result" lost)" = 0 -a "$(json_field "$result" duplicated)" = 0 ] || bad=$((bad + 1))
+      done
+      local rate wire share
+      rate=$(printf '%s\n' "${rates[@]}" | median)
+      wire=$(printf '%s\n' "${wires[@]}" | median)
+      share=$(printf '%s\n' "${shares[@]}" | median)
+      eval "zrate_${server}_${offer}=$rate; zwire_${server}_${offer}=$wire"
+      local flag=""
+      [ "$bad" = 0 ] || flag="  <- INVALID: messages lost or duplicated"
+      printf '  %-7s %-11s deliveries/s: %9s  wire bytes per delivery: %6s  compressed: %s  (runs: %s / bytes: %s)%s\n' \
+        "$server" "$([ "$offer" = 1 ] && echo deflate || echo plain)" "$rate" "$wire" "$share" "${rates[*]}" "${wires[*]}" "$flag"
+    done
+  done
+  record "{\"scenario\":\"deflate\",\"summary\":true,\"shape\":\"$DEFLATE_SHAPE\",\"size\":$DEFLATE_SIZE,\"tether\":${zrate_tether_1:-0},\"nchan\":${zrate_nchan_1:-0},\"wire_tether\":${zwire_tether_1:-0},\"wire_nchan\":${zwire_nchan_1:-0},\"tether_plain\":${zrate_tether_0:-0},\"nchan_plain\":${zrate_nchan_0:-0}}"
+  printf '  with deflate, tether/nchan: deliveries/s %s   wire bytes per delivery %s\n' \
+    "$(ratio "${zrate_tether_1:-0}" "${zrate_nchan_1:-0}")" "$(ratio "${zwire_tether_1:-0}" "${zwire_nchan_1:-0}")"
+}
+
 echo_scenario() {
   echo "== echo: 100 WebSocket connections for 10 s (tether only)"
   local values=()
@@ -525,6 +569,7 @@ for scenario in $SCENARIOS; do
     memory) memory ;;
     fanout) fanout ;;
     window) window_scenario ;;
+    deflate) deflate_scenario ;;
     echo) echo_scenario ;;
     http) http ;;
     redis) redis_scenario ;;

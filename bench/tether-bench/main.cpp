@@ -7,7 +7,8 @@
 //                        [--size 64] [--rate R] [--protocol ws|sse] [--window 16]
 //       N subscribers; M messages of S bytes published over keep-alive HTTP at R/s (0: as fast as
 //       answers come, --window in flight); deliveries/s, latency from the timestamp in the payload,
-//       lost, duplicated and out-of-order messages
+//       lost, duplicated and out-of-order messages; --deflate 1 offers permessage-deflate (the bytes
+//       read from the sockets and the messages that came compressed are in the line too)
 //   tether-bench echo    --port P --path /echo/x --connections C [--duration S]
 //       C WebSocket clients each sending a message and waiting for it to come back
 //   tether-bench listen  --port P --path /ws/c --connections N --messages M [--timeout S]
@@ -94,6 +95,7 @@ Options parse(int argc, char** argv) {
     else if (key == "--hold") o.hold = std::atof(value.c_str());
     else if (key == "--duration") o.duration = std::atof(value.c_str());
     else if (key == "--label") o.label = value;
+    else if (key == "--deflate") o.target.deflate = value == "1" || value == "on";
     else usage(("unknown option " + key).c_str());
   }
   if (o.target.port == 0) usage("--port is required");
@@ -367,6 +369,7 @@ int fanout_mode(uv_loop_t* loop, const Options& o) {
   run_until(loop, [&] { return publisher.connected(); });
   std::uint64_t sent = 0;
   std::uint64_t start = uv_hrtime();
+  std::uint64_t wire_bytes_at_start = Subscriber::wire_bytes;  // the handshakes' bytes are not the messages'
   std::uint64_t expected = o.messages * swarm.ready_count;
   std::function<void()> publish_some = [&] {
     while (sent < o.messages && publisher.can_send()) {
@@ -391,14 +394,17 @@ int fanout_mode(uv_loop_t* loop, const Options& o) {
   std::printf("{\"label\":\"%s\",\"mode\":\"fanout\",\"protocol\":\"%s\",\"subscribers\":%zu,\"messages\":%llu,"
               "\"size\":%zu,\"rate\":%.0f,\"delivered\":%llu,\"lost\":%llu,\"duplicated\":%llu,\"out_of_order\":%llu,"
               "\"publish_errors\":%llu,\"seconds\":%.3f,\"deliveries_per_s\":%.0f,\"latency_us\":{\"p50\":%llu,"
-              "\"p99\":%llu,\"max\":%llu},\"connect_failures\":%s,\"dropped\":%zu}\n",
+              "\"p99\":%llu,\"max\":%llu},\"connect_failures\":%s,\"dropped\":%zu,\"wire_bytes\":%llu,"
+              "\"compressed\":%llu}\n",
               o.label.c_str(), o.target.protocol == Protocol::sse ? "sse" : "ws", swarm.ready_count,
               static_cast<unsigned long long>(o.messages), o.size, o.rate, static_cast<unsigned long long>(delivered),
               static_cast<unsigned long long>(lost), static_cast<unsigned long long>(duplicates),
               static_cast<unsigned long long>(out_of_order), static_cast<unsigned long long>(publisher.failed()), seconds,
               seconds > 0 ? static_cast<double>(delivered) / seconds : 0.0,
               static_cast<unsigned long long>(latency.percentile(50)), static_cast<unsigned long long>(latency.percentile(99)),
-              static_cast<unsigned long long>(latency.max()), failures_json(swarm).c_str(), swarm.dropped_after_ready);
+              static_cast<unsigned long long>(latency.max()), failures_json(swarm).c_str(), swarm.dropped_after_ready,
+              static_cast<unsigned long long>(Subscriber::wire_bytes - wire_bytes_at_start),
+              static_cast<unsigned long long>(Subscriber::compressed_messages));
   publisher.close();
   swarm.close_all();
   uv_run(loop, UV_RUN_NOWAIT);

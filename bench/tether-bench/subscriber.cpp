@@ -2,10 +2,53 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <zlib.h>
 
 #include <cstring>
 
 namespace bench {
+
+std::uint64_t Subscriber::wire_bytes = 0;
+std::uint64_t Subscriber::compressed_messages = 0;
+
+struct Subscriber::Inflater {
+  z_stream z{};
+  Inflater() { inflateInit2(&z, -15); }
+  ~Inflater() { inflateEnd(&z); }
+};
+
+namespace {
+
+// The inflater of servers that compress each message alone (server_no_context_takeover): one
+// for the process, reset per message.
+Subscriber::Inflater* shared_inflater() {
+  static auto* inflater = new Subscriber::Inflater;
+  return inflater;
+}
+
+// RFC 7692 §7.2.2: a message's payload, with 00 00 ff ff appended, inflated into *out.
+bool inflate_message(z_stream& z, std::string_view payload, std::string* out) {
+  static const unsigned char tail[4] = {0, 0, 0xff, 0xff};
+  out->clear();
+  char buffer[16384];
+  for (int part = 0; part < 2; ++part) {
+    z.next_in = part == 0 ? reinterpret_cast<Bytef*>(const_cast<char*>(payload.data())) : const_cast<Bytef*>(tail);
+    z.avail_in = part == 0 ? static_cast<uInt>(payload.size()) : 4;
+    for (;;) {
+      z.next_out = reinterpret_cast<Bytef*>(buffer);
+      z.avail_out = sizeof buffer;
+      int r = inflate(&z, Z_SYNC_FLUSH);
+      if (r != Z_OK && r != Z_BUF_ERROR && r != Z_STREAM_END) return false;
+      out->append(buffer, sizeof buffer - z.avail_out);
+      if (z.avail_in == 0 && z.avail_out != 0) break;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+Subscriber::~Subscriber() = default;
 
 const char* failure_name(Failure failure) {
   switch (failure) {
@@ -56,6 +99,8 @@ void Subscriber::on_connect(uv_connect_t* req, int status) {
   if (self.target_.protocol == Protocol::websocket)
     request += "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                "Sec-WebSocket-Version: 13\r\n";
+  if (self.target_.protocol == Protocol::websocket && self.target_.deflate)
+    request += "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n";
   else
     request += "Accept: text/event-stream\r\n";
   request += "\r\n";
@@ -102,6 +147,7 @@ void Subscriber::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf
     self.fail(Failure::closed);
     return;
   }
+  wire_bytes += static_cast<std::uint64_t>(nread);
   self.input_.append(buf->base, static_cast<std::size_t>(nread));
   self.handle_input();
 }
@@ -132,6 +178,10 @@ bool Subscriber::parse_head() {
   std::string head = input_.substr(0, end);
   for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   chunked_ = head.find("transfer-encoding: chunked") != std::string::npos;
+  if (target_.deflate && head.find("sec-websocket-extensions: permessage-deflate") != std::string::npos) {
+    deflated_ = true;
+    if (head.find("server_no_context_takeover") == std::string::npos) inflater_ = std::make_unique<Inflater>();
+  }
   input_.erase(0, end + 4);
   ready_ = true;
   if (events_.on_ready) events_.on_ready(*this);
@@ -156,7 +206,16 @@ void Subscriber::parse_websocket() {
     std::string_view payload(input_.data() + at + header, length);
     int opcode = b0 & 0x0F;
     at += header + length;
-    if (opcode == 0x1 || opcode == 0x2) {
+    if ((opcode == 0x1 || opcode == 0x2) && (b0 & 0x40) && deflated_) {
+      Inflater* inflater = inflater_ ? inflater_.get() : shared_inflater();
+      if (!inflater_) inflateReset(&inflater->z);
+      if (!inflate_message(inflater->z, payload, &inflated_)) {
+        fail(Failure::closed);
+        return;
+      }
+      ++compressed_messages;
+      if (events_.on_message) events_.on_message(*this, inflated_);
+    } else if (opcode == 0x1 || opcode == 0x2) {
       if (events_.on_message) events_.on_message(*this, payload);
     } else if (opcode == 0x9) {
       std::string pong;

@@ -1,13 +1,15 @@
 // One subscriber connection of the load generator, on libuv: a WebSocket client (handshake,
 // unmasked server frames, pongs) or an SSE client (HTTP/1.1, chunked or not, "data:" events).
 // Every message payload is handed to the owner; a payload written by the publisher starts with
-// "<sequence> <send time in ns>".
+// "<sequence> <send time in ns>". With Target::deflate a WebSocket subscriber offers
+// permessage-deflate (RFC 7692) and inflates the messages that come compressed.
 #pragma once
 
 #include <uv.h>
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 namespace bench {
@@ -19,6 +21,7 @@ struct Target {
   std::string host = "127.0.0.1";
   int port = 0;
   std::string path;  // "/ws/bench"
+  bool deflate = false;  // WebSocket: offer permessage-deflate
 };
 
 enum class Failure { none, connect, refused_status, closed, timeout };
@@ -35,6 +38,13 @@ class Subscriber {
   Subscriber(uv_loop_t* loop, const Target& target, const sockaddr* source, const Events& events, std::size_t index);
   Subscriber(const Subscriber&) = delete;
   Subscriber& operator=(const Subscriber&) = delete;
+  ~Subscriber();
+
+  // Over every subscriber of the process (one loop thread): bytes read from the sockets, and
+  // messages that came compressed.
+  static std::uint64_t wire_bytes;
+  static std::uint64_t compressed_messages;
+  struct Inflater;  // zlib's inflate state
 
   void start();
   // Sends a masked WebSocket text frame (echo mode).
@@ -76,6 +86,9 @@ class Subscriber {
   bool closed_ = false;
   std::size_t chunk_left_ = 0;  // bytes of the current chunk still to come (+2 for its CRLF)
   bool in_chunk_ = false;
+  bool deflated_ = false;                  // permessage-deflate negotiated
+  std::unique_ptr<Inflater> inflater_;     // only for a server that keeps its context
+  std::string inflated_;
 };
 
 }  // namespace bench
