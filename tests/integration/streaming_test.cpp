@@ -61,6 +61,39 @@ TEST(Streaming, BackpressureDeliversEveryByteToASlowReader) {
   EXPECT_GT(waits, 0) << log;
 }
 
+// header_timeout bounds a write that makes no progress, not a long answer to a client that reads
+// it steadily: 32 MiB read at ~10 MB/s keep writes in flight for seconds, past a 500 ms timeout.
+TEST(Streaming, AReaderThatIsSlowButSteadyIsNotCutOffByTheSendTimeout) {
+  TetherServer server(1, "[limits]\nheader_timeout = \"500ms\"\n" + kProbe);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  HttpClient slow;
+  slow.set_receive_buffer(32 * 1024);
+  ASSERT_TRUE(slow.connect(server.port()));
+  ASSERT_TRUE(slow.send("GET /flood HTTP/1.1\r\nHost: t\r\n\r\n"));
+  std::string received;
+  bool closed = false;
+  auto start = std::chrono::steady_clock::now();
+  while (!closed && received.size() < 32u * 1024 * 1024 && std::chrono::steady_clock::now() - start < 20s) {
+    receive_some(slow.fd(), std::chrono::steady_clock::now() + 2s, &received, &closed);
+    std::this_thread::sleep_for(std::chrono::microseconds(2500));
+  }
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_GT(received.size(), 32u * 1024 * 1024) << "cut off after " << received.size() << " bytes";
+  EXPECT_GT(took, 1s) << "the reader was not slow enough to test anything";
+}
+
+// And a client that stops reading altogether is closed once header_timeout passes without progress.
+TEST(Streaming, AReaderThatStopsIsClosedAfterTheSendTimeout) {
+  TetherServer server(1, "[limits]\nheader_timeout = \"500ms\"\n" + kProbe);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  HttpClient stuck;
+  stuck.set_receive_buffer(32 * 1024);
+  ASSERT_TRUE(stuck.connect(server.port()));
+  ASSERT_TRUE(stuck.send("GET /flood HTTP/1.1\r\nHost: t\r\n\r\n"));
+  std::this_thread::sleep_for(1500ms);  // not reading
+  EXPECT_TRUE(stuck.wait_closed(5s)) << "a client that reads nothing kept its stream";
+}
+
 TEST(Streaming, AClientLeavingMidStreamIsNoticed) {
   std::string config = kProbe;
   config.insert(config.find("[[route]]"), "log_closed = true\n");
