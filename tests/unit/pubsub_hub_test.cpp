@@ -30,6 +30,7 @@ namespace {
 struct TestFormat {
   std::string tag;
   int messages_encoded = 0;
+  int notices_encoded = 0;
 
   static int encode_message(void* user, const tether_message* m, tether_buffer* out) {
     auto& format = *static_cast<TestFormat*>(user);
@@ -40,6 +41,7 @@ struct TestFormat {
   }
   static int encode_notice(void* user, const tether_notice* n, tether_buffer* out) {
     auto& format = *static_cast<TestFormat*>(user);
+    ++format.notices_encoded;
     std::string text = format.tag;
     if (n->kind == TETHER_NOTICE_GAP)
       text += " GAP " + std::string(n->channel, n->channel_length) + " " + std::string(n->since, n->since_length);
@@ -405,6 +407,19 @@ TEST_F(PubsubHubTest, ALossTheBrokerFindsGivesLiveSubscribersAGapNotice) {
   EXPECT_TRUE(resuming.texts().empty());
   hub_->stream_closed(live);
   hub_->stream_closed(resuming);
+}
+
+// As a message: one encoding per feed, the same frame on every subscriber of it.
+TEST_F(PubsubHubTest, ALiveGapNoticeIsEncodedOncePerFeedForAllItsSubscribers) {
+  RecordingSink a1, a2, a3;
+  for (RecordingSink* sink : {&a1, &a2, &a3}) ASSERT_EQ(hub_->subscribe(sink, *feed_, "news", std::nullopt), TETHER_OK);
+  broker_->delivery()->gap("news", MessageId{1, 7});
+  EXPECT_EQ(format_.notices_encoded, 1);
+  ASSERT_EQ(a1.frames.size(), 1u);
+  ASSERT_EQ(a3.frames.size(), 1u);
+  EXPECT_EQ(a1.frames[0].data(), a3.frames[0].data());
+  EXPECT_EQ(a2.texts(), (std::vector<std::string>{"A GAP news " + MessageId{1, 7}.to_string()}));
+  for (RecordingSink* sink : {&a1, &a2, &a3}) hub_->stream_closed(*sink);
 }
 
 TEST_F(PubsubHubTest, AResumeFromAnUnreadableIdAsksTheBrokerForTheHistoryFromNothing) {

@@ -184,7 +184,7 @@ void PubsubHub::resume(Subscription& s, MessageId since_id, const HistoryResult&
   if (open) touch(sink);
 }
 
-bool PubsubHub::queue_gap(FrameSink& sink, Feed& feed, std::string_view channel, MessageId since) {
+FrameRef PubsubHub::gap_notice(Feed& feed, std::string_view channel, MessageId since, bool chunked) {
   std::string id = since.to_string();
   tether_notice notice{};
   notice.size = sizeof notice;
@@ -193,7 +193,11 @@ bool PubsubHub::queue_gap(FrameSink& sink, Feed& feed, std::string_view channel,
   notice.channel_length = channel.size();
   notice.since = id.data();
   notice.since_length = id.size();
-  FrameRef f = encode_notice(feed, notice, sink.chunked());
+  return encode_notice(feed, notice, chunked);
+}
+
+bool PubsubHub::queue_gap(FrameSink& sink, Feed& feed, std::string_view channel, MessageId since) {
+  FrameRef f = gap_notice(feed, channel, since, sink.chunked());
   return !f || sink.queue_frame(f);
 }
 
@@ -201,10 +205,27 @@ bool PubsubHub::queue_gap(FrameSink& sink, Feed& feed, std::string_view channel,
 void PubsubHub::gap(std::string_view channel_name, MessageId since) {
   auto it = channels_.find(std::string(channel_name));
   if (it == channels_.end()) return;
+  // Encoded once per feed (and framing), as deliver() encodes a message: the notice is the same
+  // for every subscriber, and a feed's encoder may be costly (a compressing one).
+  struct Encoded {
+    FrameRef raw;
+    FrameRef chunked;
+    bool tried_raw = false;
+    bool tried_chunked = false;
+  };
+  std::vector<Encoded> encoded(feeds_.size());
   it->second->subscribers.for_each([&](Subscription& s) {
     if (s.history_request != 0) return;
     FrameSink& sink = *s.sink;
-    if (queue_gap(sink, *s.feed, channel_name, since)) touch(sink);
+    Encoded& e = encoded[s.feed->index];
+    bool chunked = sink.chunked();
+    bool& tried = chunked ? e.tried_chunked : e.tried_raw;
+    FrameRef& f = chunked ? e.chunked : e.raw;
+    if (!tried) {
+      tried = true;
+      f = gap_notice(*s.feed, channel_name, since, chunked);
+    }
+    if (!f || sink.queue_frame(f)) touch(sink);
   });
 }
 

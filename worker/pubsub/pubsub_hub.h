@@ -104,6 +104,7 @@ class PubsubHub final : private Broker::Delivery {
   FrameRef encode(Feed& feed, const tether_message& message, bool chunked);
   FrameRef encode_notice(Feed& feed, const tether_notice& notice, bool chunked);
   // Queues a GAP notice (messages after `since` are lost) on `sink`; false once it takes no more.
+  FrameRef gap_notice(Feed& feed, std::string_view channel, MessageId since, bool chunked);
   bool queue_gap(FrameSink& sink, Feed& feed, std::string_view channel, MessageId since);
 
   const PubsubConfig& config_;
