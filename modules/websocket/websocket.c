@@ -3,7 +3,7 @@
  * (ws_codec.c) and the connection-takeover API.
  *
  *   [modules.websocket]
- *   max_message_size = "64KiB"   # largest client message (1009 beyond), default 64KiB
+ *   max_message_size = "64KiB"   # largest client message, once inflated (1009 beyond), default 64KiB
  *   allowed_origins = ""         # comma-separated Origin values allowed; empty: any (default)
  *   subprotocols = ""            # comma-separated subprotocols offered; empty: none (default)
  *
