@@ -111,6 +111,14 @@ std::string compressible(int i, std::size_t n = 2000) {
   return out;
 }
 
+// Whether a JSON-format frame carries `data` (texts here need no escaping). Not by regex:
+// std::regex recurses once per character, which long messages overflow the stack with.
+bool carries(const std::string& json, const std::string& data) {
+  return json.rfind("{\"channel\":\"", 0) == 0 && json.size() >= data.size() + 10 &&
+         json.compare(json.size() - data.size() - 2, data.size() + 2, data + "\"}") == 0 &&
+         json.compare(json.size() - data.size() - 10, 8, "\"data\":\"") == 0;
+}
+
 long compressions(int port) { return metrics(port)["tether_websocket_compressed_messages_total"]; }
 
 long peak_rss_kib(pid_t pid) {
@@ -195,12 +203,12 @@ TEST_F(WebSocketDeflate, EachPublishedMessageIsCompressedOnceWhateverTheNumberOf
       EXPECT_EQ(frame->rsv, 4);  // RSV1: compressed
       EXPECT_EQ(frame->opcode, 0x1);
       EXPECT_LT(frame->payload.size(), compressible(m).size() / 2);
-      EXPECT_EQ(Publisher::json_field(inflate_payload(frame->payload), "data"), compressible(m));
+      EXPECT_TRUE(carries(inflate_payload(frame->payload), compressible(m)));
     }
     auto frame = plain.read_frame();
     ASSERT_TRUE(frame);
     EXPECT_EQ(frame->rsv, 0);
-    EXPECT_EQ(Publisher::json_field(frame->payload, "data"), compressible(m));
+    EXPECT_TRUE(carries(frame->payload, compressible(m)));
   }
   EXPECT_EQ(compressions(port()) - before, kMessages);  // not kMessages * kDeflateClients
 }
@@ -214,7 +222,7 @@ TEST_F(WebSocketDeflate, MessagesUnderCompressionMinSizeGoUncompressed) {
   auto frame = client.read_frame();
   ASSERT_TRUE(frame);
   EXPECT_EQ(frame->rsv, 0);
-  EXPECT_EQ(Publisher::json_field(frame->payload, "data"), "tiny");
+  EXPECT_TRUE(carries(frame->payload, "tiny"));
   EXPECT_EQ(compressions(port()), before);
 }
 
@@ -250,7 +258,7 @@ TEST_F(WebSocketDeflate, AWindowTheClientAsksForIsAnsweredAndUsed) {
     ASSERT_TRUE(frame);
     EXPECT_EQ(frame->rsv, 4);
     // A client whose zlib has exactly that window reads it.
-    EXPECT_EQ(Publisher::json_field(inflate_payload(frame->payload, bits), "data"), text) << bits;
+    EXPECT_TRUE(carries(inflate_payload(frame->payload, bits), text)) << bits;
   }
 }
 
