@@ -51,6 +51,7 @@ set(CPACK_DEBIAN_DEV_PACKAGE_NAME tether-dev)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
+# dpkg-shlibdeps finds the libraries the binary and the modules link (zlib1g for websocket.so among them).
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS "adduser")
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "tether (= ${PROJECT_VERSION})")

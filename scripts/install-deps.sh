@@ -11,6 +11,7 @@ packages=(
   curl wrk procps groff-base openssl iproute2
   clang libclang-rt-14-dev  # the libFuzzer harnesses (tests/fuzz/)
   libhiredis-dev            # the Redis broker ([pubsub] broker = "redis")
+  zlib1g-dev                # permessage-deflate in the websocket module (the .deb's zlib1g comes from shlibdeps)
   redis-server redis-tools  # the tests start real redis-server processes
   chromium                  # the browser tests (tests/browser/, driven by puppeteer-core)
 )

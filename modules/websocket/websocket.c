@@ -3,7 +3,7 @@
  * (ws_codec.c) and the connection-takeover API.
  *
  *   [modules.websocket]
- *   max_message_size = "64KiB"   # largest client message (1009 beyond), default 64KiB
+ *   max_message_size = "64KiB"   # largest client message, once inflated (1009 beyond), default 64KiB
  *   allowed_origins = ""         # comma-separated Origin values allowed; empty: any (default)
  *   subprotocols = ""            # comma-separated subprotocols offered; empty: none (default)
  *
@@ -15,6 +15,17 @@
  *   client_messages = "ignore"   # "ignore", "echo" (sent back) or "publish" (to the first channel)
  *   max_queue = "1MiB"           # unsent bytes per client before slow_consumer applies
  *   slow_consumer = "disconnect" # "disconnect" (close 1008) or "drop" (oldest; json notice {"event":"dropped"})
+ *   compression = "on"          # permessage-deflate (RFC 7692) for clients that offer it; "off": declined
+ *   compression_level = 6        # zlib level 1..9 (6: zlib's default; each message is compressed once)
+ *   compression_min_size = "128B" # smaller messages go uncompressed (they hardly shrink), default 128B
+ *
+ * permessage-deflate (ws_extensions.c negotiates, ws_deflate.c and ws_inflate.c compress): always
+ * with server_no_context_takeover, so a published message is compressed once per feed (one per
+ * format, level, minimum size and window the clients asked for) and the same frame is queued on
+ * every subscriber of that feed; tether_websocket_compressed_messages_total counts compressions.
+ * Client messages with RSV1 are inflated with max_message_size applied to the inflated size
+ * (1009 beyond, after at most that much output); a zlib stream is kept per connection only while
+ * a compressed message arrives, or for the connection's life if the client keeps its context.
  *
  * Heartbeat: a ping every heartbeat_interval of silence, close 1001 after heartbeat_timeout without
  * any frame from the client (both per connection, from the keepalive module; default 30s/60s).
@@ -45,7 +56,9 @@
 #include "../common/utf8.h"
 #include "../auth/jwt_json.h"
 #include "ws_codec.h"
+#include "ws_deflate.h"
 #include "ws_handshake.h"
+#include "ws_inflate.h"
 
 enum { FORMAT_JSON, FORMAT_RAW };
 enum { CLIENT_IGNORE, CLIENT_ECHO, CLIENT_PUBLISH };
@@ -54,6 +67,9 @@ enum { SCRATCH_SIZE = 16384 };
 enum { WS_CLOSE_TOKEN_EXPIRED = 4001 };
 /* The largest refresh message kept: the JSON reader's own bound. */
 enum { REFRESH_MAX_SIZE = JWT_JSON_MAX_INPUT };
+/* permessage-deflate: zlib's levels, the windows a client may ask for (RFC 7692 section 7.1.2). */
+enum { LEVELS = 9, MIN_WINDOW = 8, WINDOWS = 15 - MIN_WINDOW + 1 };
+enum { DEFAULT_LEVEL = 6, DEFAULT_MIN_SIZE = 128 };
 
 typedef struct {
   uint64_t max_message_size;
@@ -61,13 +77,20 @@ typedef struct {
   char *subprotocols;
 } module_config;
 
-typedef struct {
+typedef struct route_config {
   int format;
   int client_messages;
   queue_settings queue;
+  int compression;          /* offer permessage-deflate */
+  int compression_level;    /* 1..9 */
+  uint64_t compression_min_size;
+  /* set in worker_init: the feed for each window a client may ask for (index: bits - 8) */
+  tether_feed *deflate_feeds[WINDOWS];
+  list_link link; /* in routes */
 } route_config;
 
-static const route_config default_route = {FORMAT_JSON, CLIENT_IGNORE, QUEUE_SETTINGS_DEFAULT};
+static const route_config default_route = {FORMAT_JSON, CLIENT_IGNORE, QUEUE_SETTINGS_DEFAULT, 1, DEFAULT_LEVEL,
+                                           DEFAULT_MIN_SIZE, {NULL}, {NULL, NULL}};
 
 /* One upgraded connection: kept small, there may be a hundred thousand of them per worker. */
 typedef struct ws_conn {
@@ -82,6 +105,10 @@ typedef struct ws_conn {
   uint8_t closing; /* we sent a close frame: ignore everything else */
   uint8_t publish_channel_length;
   uint8_t not_refresh; /* the message being assembled cannot be a refresh message (too long, binary) */
+  uint8_t client_window_bits; /* permessage-deflate: the client's window; 0 when not negotiated */
+  uint8_t client_takeover;    /* the client keeps its compression context between messages */
+  uint8_t inflating;          /* a compressed message is being inflated */
+  ws_inflater *inflater; /* while a compressed message arrives; kept between them if client_takeover */
   ws_parser parser;
 } ws_conn;
 
@@ -90,8 +117,13 @@ static int host_refreshes; /* the host has connection_refresh (ABI 1.4) */
 static tether_worker *worker;
 static heartbeat_wheel beats;
 static tether_feed *feeds[2];
-static tether_metric open_metric;
+/* Every route config of this process (create_route_config), and the one of routes without a
+ * [route.websocket] table: worker_init makes their permessage-deflate feeds. */
+static list_link routes = LIST_HEAD_INIT(routes);
+static route_config untabled_route;
+static tether_metric open_metric, compressed_metric;
 static char scratch[SCRATCH_SIZE];
+static char inflated[SCRATCH_SIZE]; /* what a compressed client message inflates to, piece by piece */
 
 /* The modules' clock, cut to 32 bits to keep ws_conn small: only differences are used. */
 static uint32_t now_ms(void) { return (uint32_t)monotonic_ms(); }
@@ -133,8 +165,26 @@ static void destroy_config(void *config) {
   free(c);
 }
 
+static int read_compression(tether_config *table, route_config *r) {
+  const char *value;
+  int64_t level;
+  int ok = 1, status;
+  if ((status = host->config_string(table, "compression", &value)) == TETHER_OK) {
+    if (strcmp(value, "on") == 0) r->compression = 1;
+    else if (strcmp(value, "off") == 0) r->compression = 0;
+    else host->config_error(table, "compression", "must be \"on\" or \"off\""), ok = 0;
+  } else if (status == TETHER_ERROR) ok = 0;
+  if ((status = host->config_integer(table, "compression_level", &level)) == TETHER_OK) {
+    if (level >= 1 && level <= LEVELS) r->compression_level = (int)level;
+    else host->config_error(table, "compression_level", "must be between 1 and 9"), ok = 0;
+  } else if (status == TETHER_ERROR) ok = 0;
+  if (host->config_size(table, "compression_min_size", &r->compression_min_size) == TETHER_ERROR) ok = 0;
+  return ok;
+}
+
 static int create_route_config(const tether_host *h, tether_config *table, void *config, void **out) {
-  static const char *const keys[] = {"format", "client_messages", "max_queue", "slow_consumer"};
+  static const char *const keys[] = {"format", "client_messages", "max_queue", "slow_consumer", "compression",
+                                     "compression_level", "compression_min_size"};
   route_config *r = malloc(sizeof *r);
   const char *value;
   int ok, status;
@@ -142,7 +192,7 @@ static int create_route_config(const tether_host *h, tether_config *table, void 
   host = h;
   if (!r) return TETHER_ERROR;
   *r = default_route;
-  ok = host->config_only_keys(table, keys, 4) == TETHER_OK;
+  ok = host->config_only_keys(table, keys, sizeof keys / sizeof keys[0]) == TETHER_OK;
   if ((status = host->config_string(table, "format", &value)) == TETHER_OK) {
     if (strcmp(value, "json") == 0) r->format = FORMAT_JSON;
     else if (strcmp(value, "raw") == 0) r->format = FORMAT_RAW;
@@ -155,11 +205,18 @@ static int create_route_config(const tether_host *h, tether_config *table, void 
     else host->config_error(table, "client_messages", "must be \"ignore\", \"echo\" or \"publish\""), ok = 0;
   } else if (status == TETHER_ERROR) ok = 0;
   ok = read_queue_settings(host, table, &r->queue) && ok;
+  ok = read_compression(table, r) && ok;
+  list_insert_head(&routes, &r->link);
   *out = r;
   return ok ? TETHER_OK : TETHER_ERROR;
 }
 
-static void destroy_route_config(void *route) { free(route); }
+static void destroy_route_config(void *route) {
+  route_config *r = route;
+  if (!r) return;
+  list_remove(&r->link);
+  free(r);
+}
 
 /* ---- frames out
  *
@@ -223,16 +280,48 @@ static void json_append(void *out, const void *data, size_t length) {
 
 static void json_literal(const char *s) { json_append(&json, s, strlen(s)); }
 
-static int emit_frame(tether_buffer *out, uint8_t opcode, const void *payload, size_t length) {
+/* A permessage-deflate feed: its messages compressed for clients that asked for this window.
+ * The format's user pointer; plain feeds have none. */
+typedef struct deflate_feed {
+  int format, level, window_bits;
+  uint64_t min_size;
+  tether_feed *feed;
+  struct deflate_feed *next;
+} deflate_feed;
+
+static deflate_feed *deflate_feeds;
+/* One compressor per level and window, made at its first message: feeds encode one at a time. */
+static ws_deflater *deflaters[LEVELS][WINDOWS];
+
+static void append_frame(tether_buffer *out, uint8_t opcode, int compressed, const void *payload, size_t length) {
   uint8_t header[10];
   size_t header_length = ws_frame_header(opcode, length, header);
+  if (compressed) header[0] |= 0x40; /* RSV1: a compressed message (RFC 7692 section 6) */
   host->buffer_append(out, header, header_length);
   host->buffer_append(out, payload, length);
+}
+
+/* The frame of a message for a feed: compressed on a deflate feed when it is long enough and
+ * gets shorter, else as it is (RSV1 clear), which permessage-deflate allows message by message. */
+static int emit_frame(const deflate_feed *f, tether_buffer *out, uint8_t opcode, const void *payload, size_t length) {
+  ws_deflater **d;
+  const uint8_t *compressed;
+  size_t compressed_length;
+  if (!f || length < f->min_size) {
+    append_frame(out, opcode, 0, payload, length);
+    return TETHER_OK;
+  }
+  d = &deflaters[f->level - 1][f->window_bits - MIN_WINDOW];
+  if (!*d) *d = ws_deflater_create(f->level, f->window_bits);
+  compressed = *d ? ws_deflate_message(*d, payload, length, &compressed_length) : NULL;
+  if (compressed) host->metric_add(worker, compressed_metric, 1);
+  if (compressed && compressed_length < length) append_frame(out, opcode, 1, compressed, compressed_length);
+  else append_frame(out, opcode, 0, payload, length);
+  if (*d) ws_deflater_trim(*d);
   return TETHER_OK;
 }
 
 static int encode_json(void *user, const tether_message *m, tether_buffer *out) {
-  (void)user;
   json.length = 0;
   json_literal("{\"channel\":\"");
   json_append(&json, m->channel, m->channel_length);
@@ -241,12 +330,11 @@ static int encode_json(void *user, const tether_message *m, tether_buffer *out) 
   json_literal("\",\"data\":\"");
   json_escape(m->data, m->data_length, json_append, &json);
   json_literal("\"}");
-  return emit_frame(out, WS_OP_TEXT, json.data, json.length);
+  return emit_frame(user, out, WS_OP_TEXT, json.data, json.length);
 }
 
 static int encode_json_notice(void *user, const tether_notice *n, tether_buffer *out) {
   char number[32];
-  (void)user;
   json.length = 0;
   if (n->kind == TETHER_NOTICE_GAP) {
     json_literal("{\"event\":\"gap\",\"channel\":\"");
@@ -260,12 +348,63 @@ static int encode_json_notice(void *user, const tether_notice *n, tether_buffer 
     json_literal(number);
     json_literal("}");
   }
-  return emit_frame(out, WS_OP_TEXT, json.data, json.length);
+  return emit_frame(user, out, WS_OP_TEXT, json.data, json.length);
 }
 
 static int encode_raw(void *user, const tether_message *m, tether_buffer *out) {
-  (void)user;
-  return emit_frame(out, utf8_valid(m->data, m->data_length) ? WS_OP_TEXT : WS_OP_BINARY, m->data, m->data_length);
+  return emit_frame(user, out, utf8_valid(m->data, m->data_length) ? WS_OP_TEXT : WS_OP_BINARY, m->data, m->data_length);
+}
+
+static const tether_feed_format formats[2] = {
+    {sizeof(tether_feed_format), encode_json, encode_json_notice, NULL},
+    {sizeof(tether_feed_format), encode_raw, NULL, NULL},
+};
+
+/* The feed of a format, level, minimum size and window: one for all the routes that share them. */
+static tether_feed *deflate_feed_for(const route_config *r, int window_bits) {
+  deflate_feed *f;
+  tether_feed_format format = formats[r->format];
+  for (f = deflate_feeds; f; f = f->next)
+    if (f->format == r->format && f->level == r->compression_level && f->min_size == r->compression_min_size &&
+        f->window_bits == window_bits)
+      return f->feed;
+  if (!(f = calloc(1, sizeof *f))) return NULL;
+  f->format = r->format, f->level = r->compression_level, f->min_size = r->compression_min_size;
+  f->window_bits = window_bits;
+  format.user = f;
+  if (!(f->feed = host->feed_create(worker, &format))) {
+    free(f);
+    return NULL;
+  }
+  f->next = deflate_feeds;
+  deflate_feeds = f;
+  return f->feed;
+}
+
+/* A route's deflate feeds; on failure it offers no compression (its deflate_feeds stay NULL). */
+static void make_deflate_feeds(route_config *r) {
+  int w;
+  memset(r->deflate_feeds, 0, sizeof r->deflate_feeds);
+  if (!r->compression) return;
+  for (w = 0; w < WINDOWS; ++w)
+    if (!(r->deflate_feeds[w] = deflate_feed_for(r, MIN_WINDOW + w))) {
+      memset(r->deflate_feeds, 0, sizeof r->deflate_feeds);
+      return;
+    }
+}
+
+static void free_deflate_state(void) {
+  int l, w;
+  while (deflate_feeds) {
+    deflate_feed *next = deflate_feeds->next;
+    free(deflate_feeds);
+    deflate_feeds = next;
+  }
+  for (l = 0; l < LEVELS; ++l)
+    for (w = 0; w < WINDOWS; ++w) {
+      ws_deflater_destroy(deflaters[l][w]);
+      deflaters[l][w] = NULL;
+    }
 }
 
 /* ---- frames in: each handler returns 1 to go on parsing, 0 once the connection is closing */
@@ -311,8 +450,8 @@ static int may_begin_object(const char *data, size_t length) {
 
 /* Routes that ignore client messages still keep what may be a refresh message: a text message
  * up to REFRESH_MAX_SIZE that begins like a JSON object. */
-static int keep_data(ws_conn *c, const char *data, size_t length) {
-  int may_refresh = host_refreshes && !c->not_refresh && c->parser.message_opcode == WS_OP_TEXT &&
+static int keep_data(ws_conn *c, uint8_t opcode, const char *data, size_t length) {
+  int may_refresh = host_refreshes && !c->not_refresh && opcode == WS_OP_TEXT &&
                     (size_t)c->message_length + length <= REFRESH_MAX_SIZE &&
                     (c->message_length != 0 || may_begin_object(data, length));
   if (!may_refresh) c->not_refresh = 1;
@@ -396,12 +535,68 @@ static int handle_message(ws_conn *c, uint8_t opcode) {
   return 1;
 }
 
+/* ---- compressed client messages (RSV1): inflated into `inflated`, then kept like any data */
+
+/* The sink of ws_inflate(): 1 to go on, 0 once the connection is closing. */
+static int keep_inflated(void *user, const char *data, size_t length) {
+  ws_conn *c = user;
+  /* While data comes the message is open; at its end the parser already moved it to ended_opcode. */
+  return keep_data(c, c->parser.message_opcode ? c->parser.message_opcode : c->parser.ended_opcode, data, length);
+}
+
+static int inflate_result(ws_conn *c, ws_inflate_result result) {
+  switch (result) {
+    case WS_INFLATE_OK: return 1;
+    case WS_INFLATE_STOPPED: return 0; /* closing: c may be gone already */
+    case WS_INFLATE_TOO_BIG: return close_with(c, WS_CLOSE_TOO_BIG, "message too big once inflated");
+    case WS_INFLATE_BAD_DATA: return close_with(c, WS_CLOSE_INVALID_DATA, "invalid compressed data");
+    case WS_INFLATE_BAD_UTF8: return close_with(c, WS_CLOSE_INVALID_DATA, "text message is not valid UTF-8");
+    case WS_INFLATE_NO_MEMORY: break;
+  }
+  return close_with(c, WS_CLOSE_INTERNAL, "out of memory");
+}
+
+/* The inflater of a compressed message that starts (with its first data, or at its end when it
+ * has none), made on the first one: idle clients never have one. */
+static int begin_inflating(ws_conn *c, uint8_t opcode) {
+  if (c->inflating) return 1;
+  if (!c->inflater && !(c->inflater = ws_inflater_create(c->client_window_bits)))
+    return close_with(c, WS_CLOSE_INTERNAL, "out of memory");
+  ws_inflate_begin(c->inflater, opcode == WS_OP_TEXT, c->parser.max_message_size);
+  c->inflating = 1;
+  return 1;
+}
+
+static int inflate_data(ws_conn *c, const char *data, size_t length) {
+  if (!begin_inflating(c, c->parser.message_opcode)) return 0;
+  return inflate_result(c, ws_inflate(c->inflater, data, length, inflated, sizeof inflated, keep_inflated, c));
+}
+
+/* The end of a compressed message: the rest of its output, then the message as any other. A
+ * client that does not keep its context has its inflater freed with each message. */
+static int end_inflated_message(ws_conn *c) {
+  ws_inflate_result result;
+  if (!begin_inflating(c, c->parser.ended_opcode)) return 0;
+  result = ws_inflate_end(c->inflater, inflated, sizeof inflated, keep_inflated, c);
+  if (result != WS_INFLATE_OK) return inflate_result(c, result);
+  c->inflating = 0;
+  if (!c->client_takeover) {
+    ws_inflater_destroy(c->inflater);
+    c->inflater = NULL;
+  }
+  return handle_message(c, c->parser.ended_opcode);
+}
+
 /* One event of the parser; 1 to go on with the rest of the input. */
 static int handle_event(ws_conn *c, ws_event event, const char *chunk, size_t chunk_length) {
   switch (event) {
     case WS_NEED_MORE: return 0;
-    case WS_DATA: return keep_data(c, chunk, chunk_length);
-    case WS_MESSAGE_END: return handle_message(c, c->parser.ended_opcode);
+    case WS_DATA:
+      if (c->parser.message_compressed) return inflate_data(c, chunk, chunk_length);
+      return keep_data(c, c->parser.message_opcode, chunk, chunk_length);
+    case WS_MESSAGE_END:
+      if (c->parser.message_compressed) return end_inflated_message(c);
+      return handle_message(c, c->parser.ended_opcode);
     case WS_CONTROL: return handle_control(c);
     case WS_FAIL: return close_with(c, c->parser.fail_code, c->parser.fail_reason);
   }
@@ -449,6 +644,7 @@ static void on_close(tether_connection *connection, void *user) {
   host->metric_add(worker, open_metric, -1);
   free(c->message);
   free(c->publish_channel);
+  ws_inflater_destroy(c->inflater);
   free(c);
 }
 
@@ -509,6 +705,7 @@ static void read_upgrade_request(tether_request *request, const tether_request_i
   r->key = host->request_header(request, "sec-websocket-key", &r->key_length);
   r->origin = host->request_header(request, "origin", &r->origin_length);
   r->protocols = host->request_header(request, "sec-websocket-protocol", &r->protocols_length);
+  r->extensions = host->request_header(request, "sec-websocket-extensions", &r->extensions_length);
 }
 
 /* A copy of the first channel, for routes whose client messages are published to it. */
@@ -521,21 +718,23 @@ static int keep_publish_channel(ws_conn *wc, const subscription *channels) {
 }
 
 static int content(tether_request *request, void *config, void *route_config_ptr) {
-  const route_config *route = route_config_ptr ? route_config_ptr : &default_route;
+  const route_config *route = route_config_ptr ? route_config_ptr : &untabled_route;
   module_config *c = config;
-  ws_handshake_policy policy = {c ? c->allowed_origins : NULL, c ? c->subprotocols : NULL, NULL};
+  ws_handshake_policy policy = {c ? c->allowed_origins : NULL, c ? c->subprotocols : NULL, NULL, 0};
   tether_request_info info;
   ws_upgrade_request upgrade_request;
   ws_handshake handshake;
   const subscription *channels = &handshake.channels;
   ws_conn *wc;
   tether_connection *conn;
+  tether_feed *feed = feeds[route->format];
   size_t i;
   memset(&info, 0, sizeof info);
   info.size = sizeof info;
   if (host->request_info(request, &info) != TETHER_OK) return TETHER_ERROR;
   read_upgrade_request(request, &info, &upgrade_request);
   policy.check_channel = host->channel_problem;
+  policy.compression = route->deflate_feeds[0] != NULL; /* "on", and its feeds were made */
   ws_handshake_read(&handshake, &upgrade_request, &policy);
   if (handshake.status != 101) return refuse(request, handshake.status, handshake.problem);
   /* What the client sends is published on its first channel: an access module (auth) may say
@@ -549,10 +748,17 @@ static int content(tether_request *request, void *config, void *route_config_ptr
   host->response_header(request, "Connection", "Upgrade");
   host->response_header(request, "Sec-WebSocket-Accept", handshake.accept);
   if (handshake.protocol[0]) host->response_header(request, "Sec-WebSocket-Protocol", handshake.protocol);
+  if (handshake.deflate.accepted) host->response_header(request, "Sec-WebSocket-Extensions", handshake.deflate.response);
   if (!(wc = calloc(1, sizeof *wc))) return TETHER_ERROR;
   wc->route = route;
   timer_wheel_entry_init(&wc->beat); /* before on_close may come, which cancels it */
   ws_parser_init(&wc->parser, c ? (uint32_t)c->max_message_size : 64 * 1024);
+  if (handshake.deflate.accepted) {
+    wc->parser.rsv1_allowed = 1;
+    wc->client_window_bits = handshake.deflate.client_window_bits;
+    wc->client_takeover = !handshake.deflate.client_no_context_takeover;
+    feed = route->deflate_feeds[handshake.deflate.server_window_bits - MIN_WINDOW];
+  }
   if (!keep_publish_channel(wc, channels) || !(conn = host->upgrade(request, 101, &callbacks, wc))) {
     free(wc->publish_channel);
     free(wc);
@@ -572,7 +778,7 @@ static int content(tether_request *request, void *config, void *route_config_ptr
   /* Subscribing may write history to the client: from here on only the handle and locals are
    * used, not wc (a failed write closes the connection). */
   for (i = 0; i < channels->count; ++i)
-    host->subscribe(conn, feeds[route->format], channels->names[i], channels->name_lengths[i],
+    host->subscribe(conn, feed, channels->names[i], channels->name_lengths[i],
                     channels->has_since ? channels->since : NULL, channels->since_length);
   return TETHER_OK;
 }
@@ -580,18 +786,24 @@ static int content(tether_request *request, void *config, void *route_config_ptr
 /* ---- worker lifecycle */
 
 static int worker_init(const tether_host *h, tether_worker *w, void *config) {
-  static const tether_feed_format json_format = {sizeof(tether_feed_format), encode_json, encode_json_notice, NULL};
-  static const tether_feed_format raw_format = {sizeof(tether_feed_format), encode_raw, NULL, NULL};
+  list_link *at, *next;
   (void)config;
   host = h;
   worker = w;
   if (host->abi_minor < 1) return TETHER_ERROR;
   host_refreshes = host->abi_minor >= 4;
-  feeds[FORMAT_JSON] = host->feed_create(w, &json_format);
-  feeds[FORMAT_RAW] = host->feed_create(w, &raw_format);
+  feeds[FORMAT_JSON] = host->feed_create(w, &formats[FORMAT_JSON]);
+  feeds[FORMAT_RAW] = host->feed_create(w, &formats[FORMAT_RAW]);
   if (!feeds[FORMAT_JSON] || !feeds[FORMAT_RAW]) return TETHER_ERROR;
+  untabled_route = default_route;
+  make_deflate_feeds(&untabled_route);
+  LIST_FOR_EACH_SAFE(at, next, &routes) make_deflate_feeds(LIST_ENTRY(at, route_config, link));
   open_metric = host->metric_register("tether_connections_open", "kind=\"websocket\"", "Open client connections by kind.",
                                       TETHER_METRIC_GAUGE);
+  compressed_metric = host->metric_register("tether_websocket_compressed_messages_total", "",
+                                            "Messages and notices deflated for permessage-deflate clients: once per "
+                                            "message and feed, whatever the number of subscribers.",
+                                            TETHER_METRIC_COUNTER);
   heartbeat_wheel_init(&beats, host, w, beat, NULL);
   return TETHER_OK;
 }
@@ -603,6 +815,7 @@ static void worker_exit(tether_worker *w, void *config) {
   free(json.data);
   json.data = NULL;
   json.capacity = json.length = 0;
+  free_deflate_state();
 }
 
 static const tether_module module = {

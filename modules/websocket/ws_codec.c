@@ -8,6 +8,8 @@ void ws_parser_init(ws_parser *p, uint32_t max_message_size) {
   p->header_needed = 2;
 }
 
+uint32_t ws_compressed_limit(uint32_t max_message_size) { return max_message_size + max_message_size / 1024 + 64; }
+
 static ws_event fail(ws_parser *p, uint16_t code, const char *reason) {
   p->fail_code = code;
   p->fail_reason = reason;
@@ -22,9 +24,15 @@ static ws_event start_frame(ws_parser *p) {
   int control;
   p->fin = (h[0] & 0x80) != 0;
   p->opcode = h[0] & 0x0F;
-  if (h[0] & 0x70) return fail(p, WS_CLOSE_PROTOCOL_ERROR, "reserved bits set without an extension");
+  int rsv1 = (h[0] & 0x40) != 0;
+  uint32_t limit;
+  if (h[0] & 0x30) return fail(p, WS_CLOSE_PROTOCOL_ERROR, "reserved bits set without an extension");
+  if (rsv1 && !p->rsv1_allowed) return fail(p, WS_CLOSE_PROTOCOL_ERROR, "reserved bits set without an extension");
   if (!(h[1] & 0x80)) return fail(p, WS_CLOSE_PROTOCOL_ERROR, "client frames must be masked");
   control = p->opcode >= 0x8;
+  /* RFC 7692 section 6: RSV1 marks the first frame of a compressed data message, nothing else. */
+  if (rsv1 && control) return fail(p, WS_CLOSE_PROTOCOL_ERROR, "RSV1 set on a control frame");
+  if (rsv1 && p->opcode == WS_OP_CONTINUATION) return fail(p, WS_CLOSE_PROTOCOL_ERROR, "RSV1 set on a continuation frame");
   if (p->opcode != WS_OP_CONTINUATION && p->opcode != WS_OP_TEXT && p->opcode != WS_OP_BINARY &&
       p->opcode != WS_OP_CLOSE && p->opcode != WS_OP_PING && p->opcode != WS_OP_PONG)
     return fail(p, WS_CLOSE_PROTOCOL_ERROR, "unknown opcode");
@@ -54,10 +62,12 @@ static ws_event start_frame(ws_parser *p) {
   } else {
     if (p->message_opcode) return fail(p, WS_CLOSE_PROTOCOL_ERROR, "new message before the previous one ended");
     p->message_opcode = p->opcode;
+    p->message_compressed = (uint8_t)rsv1;
     p->message_length = 0;
     memset(&p->utf8, 0, sizeof p->utf8);
   }
-  if (p->payload_length > p->max_message_size - p->message_length || p->message_length > p->max_message_size)
+  limit = p->message_compressed ? ws_compressed_limit(p->max_message_size) : p->max_message_size;
+  if (p->payload_length > limit - p->message_length || p->message_length > limit)
     return fail(p, WS_CLOSE_TOO_BIG, "message too big");
   p->message_length += (uint32_t)p->payload_length;
   return WS_NEED_MORE;
@@ -78,7 +88,7 @@ static ws_event end_frame(ws_parser *p) {
     return WS_CONTROL;
   }
   if (!p->fin) return WS_NEED_MORE;
-  if (p->message_opcode == WS_OP_TEXT && p->utf8.state != UTF8_ACCEPT)
+  if (p->message_opcode == WS_OP_TEXT && !p->message_compressed && p->utf8.state != UTF8_ACCEPT)
     return fail(p, WS_CLOSE_INVALID_DATA, "text message ends inside a UTF-8 sequence");
   p->ended_opcode = p->message_opcode;
   p->message_opcode = 0;
@@ -119,7 +129,7 @@ ws_event ws_parse(ws_parser *p, const char *data, size_t length, size_t *offset,
         p->control_length = (uint8_t)(p->control_length + n);
         continue;
       }
-      if (p->message_opcode == WS_OP_TEXT && utf8_feed(&p->utf8, (const uint8_t *)at, n) == UTF8_REJECT)
+      if (p->message_opcode == WS_OP_TEXT && !p->message_compressed && utf8_feed(&p->utf8, (const uint8_t *)at, n) == UTF8_REJECT)
         return fail(p, WS_CLOSE_INVALID_DATA, "text message is not valid UTF-8");
       *chunk = at;
       *chunk_length = n;

@@ -42,6 +42,7 @@ typedef enum ws_event {
 typedef struct ws_parser {
   /* limits, set before use */
   uint32_t max_message_size;
+  uint8_t rsv1_allowed; /* permessage-deflate was negotiated: RSV1 marks a compressed message */
   /* frame header being read */
   uint8_t header[14];
   uint8_t header_length;
@@ -56,7 +57,9 @@ typedef struct ws_parser {
   /* current data message (across fragments) */
   uint8_t message_opcode; /* WS_OP_TEXT/BINARY while a message is open, else 0 */
   uint8_t ended_opcode;   /* of the message WS_MESSAGE_END reported */
-  uint32_t message_length;  /* never over max_message_size */
+  uint8_t message_compressed; /* RSV1 on its first frame: WS_DATA is compressed and UTF-8 not checked
+                              * here; still valid at WS_MESSAGE_END */
+  uint32_t message_length;  /* never over max_message_size (compressed: ws_compressed_limit()) */
   utf8_state utf8;
   /* the last complete control frame */
   uint8_t control_opcode;
@@ -68,6 +71,10 @@ typedef struct ws_parser {
 } ws_parser;
 
 void ws_parser_init(ws_parser *parser, uint32_t max_message_size);
+
+/* The most payload bytes a compressed message may take on the wire: max_message_size once
+ * inflated, and DEFLATE may grow data that does not compress by 5 bytes per 16 KiB block. */
+uint32_t ws_compressed_limit(uint32_t max_message_size);
 
 /* Consumes input from data[*offset..length). Returns one event at a time: for WS_DATA,
  * chunk and chunk_length point at unmasked payload in `scratch` (at most scratch_size bytes, valid

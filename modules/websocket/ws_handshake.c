@@ -125,9 +125,11 @@ void ws_handshake_read(ws_handshake *out, const ws_upgrade_request *request, con
   out->problem = NULL;
   out->accept[0] = 0;
   out->protocol[0] = 0;
+  memset(&out->deflate, 0, sizeof out->deflate);
   if (!check(out, request, policy)) return;
   out->status = 101;
   accept_value(request->key, out->accept);
   if (policy->subprotocols && request->protocols)
     pick_subprotocol(policy->subprotocols, request->protocols, request->protocols_length, out->protocol);
+  if (policy->compression) ws_deflate_negotiate(request->extensions, request->extensions_length, &out->deflate);
 }

@@ -1,6 +1,7 @@
 /* The opening handshake of RFC 6455 section 4.2, server side, as a pure function: from the
  * request's method, version, target and headers to the answer (101 with Sec-WebSocket-Accept
- * and the subprotocol, or the status and reason of a refusal) and the channels to subscribe.
+ * and the subprotocol and extension, or the status and reason of a refusal) and the channels to
+ * subscribe.
  * No I/O and nothing kept, so that a fuzzer can call it as websocket.c does. */
 #ifndef TETHER_WS_HANDSHAKE_H
 #define TETHER_WS_HANDSHAKE_H
@@ -8,6 +9,7 @@
 #include <stddef.h>
 
 #include "../common/subscription.h"
+#include "ws_extensions.h"
 
 /* What the handshake looks at. Strings are not NUL-terminated; a header is NULL when absent. */
 typedef struct ws_upgrade_request {
@@ -22,6 +24,7 @@ typedef struct ws_upgrade_request {
   const char *key;        size_t key_length;       /* Sec-WebSocket-Key */
   const char *origin;     size_t origin_length;
   const char *protocols;  size_t protocols_length; /* Sec-WebSocket-Protocol */
+  const char *extensions; size_t extensions_length; /* Sec-WebSocket-Extensions */
 } ws_upgrade_request;
 
 /* The module's settings that shape the answer. */
@@ -29,6 +32,7 @@ typedef struct ws_handshake_policy {
   const char *allowed_origins; /* comma-separated Origin values (NUL-terminated); NULL: any */
   const char *subprotocols;    /* comma-separated, in order of preference; NULL: none */
   channel_check_fn check_channel;
+  int compression;             /* the route offers permessage-deflate */
 } ws_handshake_policy;
 
 enum { WS_MAX_SUBPROTOCOL = 127 };
@@ -39,6 +43,7 @@ typedef struct ws_handshake {
   char accept[29];     /* Sec-WebSocket-Accept (NUL-terminated) */
   char protocol[WS_MAX_SUBPROTOCOL + 1]; /* the subprotocol chosen (NUL-terminated), "" for none */
   subscription channels;
+  ws_deflate_agreement deflate; /* permessage-deflate, when deflate.accepted */
 } ws_handshake;
 
 /* Decides the answer to `request` into *out. */

@@ -5,14 +5,15 @@
  * minor version (bit 6) and whether the module has settings (bit 7); byte 1 the route prefix's
  * length; then line-feed-separated fields: method, path, query, Upgrade, Connection,
  * Sec-WebSocket-Version, Sec-WebSocket-Key, Origin, Sec-WebSocket-Protocol, allowed_origins,
- * subprotocols. Every answer is checked for what websocket.c relies on. */
+ * subprotocols, and Sec-WebSocket-Extensions (when the input has that field, the route offers
+ * permessage-deflate). Every answer is checked for what websocket.c relies on. */
 #include <string.h>
 
 #include "modules/websocket/ws_handshake.h"
 #include "tests/fuzz/fuzz_fields.h"
 
 enum { F_METHOD, F_PATH, F_QUERY, F_UPGRADE, F_CONNECTION, F_VERSION, F_KEY, F_ORIGIN, F_PROTOCOLS, F_ALLOWED,
-       F_SUBPROTOCOLS, F_COUNT };
+       F_SUBPROTOCOLS, F_EXTENSIONS, F_COUNT };
 
 static const char *field(const fuzz_fields *f, int i, size_t *length) {
   *length = f->data[i] ? f->length[i] : 0;
@@ -45,6 +46,8 @@ static void check_answer(const ws_handshake *h, const ws_upgrade_request *r, con
     FUZZ_CHECK(fuzz_channel_rule(h->channels.names[i], h->channels.name_lengths[i]) == NULL);
   }
   if (h->channels.has_since) FUZZ_CHECK(h->channels.since_length <= SUBSCRIPTION_MAX_ID);
+  if (h->deflate.accepted) FUZZ_CHECK(policy->compression && r->extensions && strlen(h->deflate.response) > 0);
+  else FUZZ_CHECK(h->deflate.response[0] == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -75,6 +78,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   policy.allowed_origins = allowed;
   policy.subprotocols = subprotocols;
   policy.check_channel = fuzz_channel_rule;
+  r.extensions = f.data[F_EXTENSIONS] ? f.data[F_EXTENSIONS] : NULL;
+  r.extensions_length = f.data[F_EXTENSIONS] ? f.length[F_EXTENSIONS] : 0;
+  policy.compression = f.data[F_EXTENSIONS] != NULL;
   ws_handshake_read(&h, &r, &policy);
   check_answer(&h, &r, &policy);
   free(allowed);

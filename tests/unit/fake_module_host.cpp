@@ -37,6 +37,7 @@ int config_string(tether_config*, const char* key, const char** value) {
   *value = it->second.c_str();
   return TETHER_OK;
 }
+int config_integer(tether_config*, const char*, int64_t*) { return TETHER_DECLINED; }
 int config_size(tether_config*, const char*, uint64_t*) { return TETHER_DECLINED; }
 int config_duration_ms(tether_config*, const char*, uint64_t*) { return TETHER_DECLINED; }
 void config_error(tether_config*, const char*, const char*) {}
@@ -109,6 +110,7 @@ tether_host make_host() {
   h.abi_major = TETHER_MODULE_ABI_MAJOR;
   h.abi_minor = TETHER_MODULE_ABI_MINOR;
   h.config_string = config_string;
+  h.config_integer = config_integer;
   h.config_size = config_size;
   h.config_duration_ms = config_duration_ms;
   h.config_error = config_error;

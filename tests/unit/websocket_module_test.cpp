@@ -3,6 +3,7 @@
 // the connection closing, parse nothing after its close, and never touch its freed state (ASan
 // checks the last part).
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <chrono>
 #include <string>
@@ -50,6 +51,7 @@ class WebSocketModule : public ::testing::Test {
                      {"connection", "Upgrade"},
                      {"sec-websocket-version", "13"},
                      {"sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="}};
+    fake_.headers.insert(extra_headers_.begin(), extra_headers_.end());
     fake_.settings = {{"client_messages", "echo"}};
     host_ = fake_host(&fake_);
     module_ = tether_module_entry();
@@ -68,6 +70,7 @@ class WebSocketModule : public ::testing::Test {
     connection_.callbacks->on_read(fake_.handle(), bytes.data(), bytes.size(), connection_.user);
   }
 
+  std::map<std::string, std::string> extra_headers_;
   FakeHost fake_;
   FakeConnection& connection_ = fake_.connection;
   const tether_host* host_ = nullptr;
@@ -230,4 +233,59 @@ TEST_F(WebSocketModule, AnExpiryClosesWith4001TokenExpired) {
   read(frame(0x1, kRefresh));  // too late: the module closed
   EXPECT_EQ(connection_.written.size(), 1u);
   EXPECT_TRUE(fake_.refreshes.empty());
+}
+
+// ---- permessage-deflate: compressed client messages
+
+namespace {
+
+// A client's compressed payload: raw deflate, sync flush, the 00 00 ff ff removed.
+std::string compressed(const std::string& data) {
+  z_stream z{};
+  deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY);
+  std::string out(data.size() + 64, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  deflate(&z, Z_SYNC_FLUSH);
+  out.resize(out.size() - z.avail_out - 4);
+  deflateEnd(&z);
+  return out;
+}
+
+class WebSocketModuleDeflate : public WebSocketModule {
+ protected:
+  WebSocketModuleDeflate() { extra_headers_ = {{"sec-websocket-extensions", "permessage-deflate; client_no_context_takeover"}}; }
+};
+
+}  // namespace
+
+TEST_F(WebSocketModuleDeflate, ACompressedMessageIsInflatedAndEchoed) {
+  std::string text = repeat("hello, deflate ", 20);
+  read(frame(0x41, compressed(text)) + frame(0x41, compressed(text)));  // RSV1 + text
+  ASSERT_EQ(connection_.written.size(), 2u);
+  EXPECT_EQ(connection_.written[1].substr(4), text);  // 0x81, 126, two length bytes
+}
+
+TEST_F(WebSocketModuleDeflate, ACompressedRefreshMessageStillGoesToTheHost) {
+  read(frame(0x41, compressed(kRefresh)));
+  ASSERT_EQ(fake_.refreshes.size(), 1u);
+  EXPECT_EQ(fake_.refreshes[0], "t0k3n");
+}
+
+TEST_F(WebSocketModuleDeflate, AFailedEchoOfACompressedMessageStopsParsingTheRestOfTheInput) {
+  connection_.fail_writes = true;
+  read(repeat(frame(0x41, compressed("hello")), 10));
+  EXPECT_EQ(connection_.writes, 1);
+  EXPECT_EQ(connection_.on_close_calls, 1);
+}
+
+TEST_F(WebSocketModuleDeflate, ATooBigInflatedMessageEndsParsingEvenWhenTheCloseIsImmediate) {
+  connection_.close_at_once = true;
+  // 64 KiB is the default max_message_size: 100 KiB of zeros, in one small frame, is over it.
+  read(frame(0x42, compressed(std::string(100 * 1024, '\0'))) + frame(0x9, "late"));
+  ASSERT_EQ(connection_.written.size(), 1u);
+  EXPECT_EQ(connection_.written[0].substr(0, 4), "\x88\x1f\x03\xf1");  // close 1009
+  EXPECT_EQ(connection_.on_close_calls, 1);
 }

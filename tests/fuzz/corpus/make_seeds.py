@@ -256,8 +256,44 @@ def backend_url_seeds():
     write("backend_url", "injection", "http://127.0.0.1/\nGET\n/ws\r\nEvil: 1\nBearer x\r\nEvil: 2\nc\nchan,nel")
 
 
+def ws_extensions_seeds():
+    # the Sec-WebSocket-Extensions value as a client sends it
+    for name, value in [
+        ("browser", "permessage-deflate; client_max_window_bits"),
+        ("plain", "permessage-deflate"),
+        ("windows", "permessage-deflate; server_max_window_bits=10; client_max_window_bits=9"),
+        ("window8", "permessage-deflate; server_max_window_bits=8"),
+        ("no-takeover", "permessage-deflate; client_no_context_takeover; server_no_context_takeover"),
+        ("quoted", 'permessage-deflate; server_max_window_bits="1\\2"'),
+        ("fallback", "permessage-deflate; server_max_window_bits=10; foo, permessage-deflate"),
+        ("others", 'x-webkit-deflate-frame; max_window_bits="10" , permessage-deflate ,'),
+        ("duplicate", "permessage-deflate; client_max_window_bits; client_max_window_bits=10"),
+        ("unterminated", 'permessage-deflate; a="open'),
+    ]:
+        write("ws_extensions", name, value)
+
+
+def ws_inflate_seeds():
+    # byte 0: window (bits 0-2), limit (bits 3-4), text (bit 5); byte 1: piece size; then the payload
+    import zlib
+
+    def compressed(data, wbits=15, level=6):
+        c = zlib.compressobj(level, zlib.DEFLATED, -wbits)
+        return (c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH))[:-4]
+
+    write("ws_inflate", "text", bytes([7 | 2 << 3 | 1 << 5, 0]) + compressed("κόσμε hello hello hello".encode()))
+    write("ws_inflate", "split", bytes([7 | 3 << 3, 3]) + compressed(bytes(range(256)) * 8))
+    write("ws_inflate", "bomb", bytes([7 | 1 << 3, 0]) + compressed(bytes(100000), level=9))
+    write("ws_inflate", "window9", bytes([1 | 2 << 3, 5]) + compressed(b"abcabcabc" * 100, wbits=9))
+    write("ws_inflate", "final-block", bytes([7 | 2 << 3, 0]) + zlib.compress(b"final " * 20, 6)[2:-4])
+    write("ws_inflate", "bad-utf8", bytes([7 | 2 << 3 | 1 << 5, 0]) + compressed(b"ok \xc0\xaf"))
+
+
 if __name__ == "__main__":
-    for make in (http_seeds, pubsub_seeds, config_seeds, message_id_seeds, tls_seeds, redis_reply_seeds, jwt_seeds,
-                 auth_token_seeds, backend_answer_seeds, backend_url_seeds):
-        make()
+    makers = {f.__name__: f for f in (http_seeds, pubsub_seeds, config_seeds, message_id_seeds, tls_seeds,
+                                      redis_reply_seeds, jwt_seeds, auth_token_seeds, backend_answer_seeds,
+                                      backend_url_seeds, ws_extensions_seeds, ws_inflate_seeds)}
+    # No argument: all of them; else only the named ones (e.g. ws_inflate_seeds).
+    for name in sys.argv[1:] or makers:
+        makers[name]()
     sys.exit(0)

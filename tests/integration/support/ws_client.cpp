@@ -140,6 +140,7 @@ std::optional<WsFrame> WsClient::read_frame(std::chrono::milliseconds timeout) {
           WsFrame frame;
           frame.fin = (b0 & 0x80) != 0;
           frame.opcode = b0 & 0x0F;
+          frame.rsv = (b0 >> 4) & 0x7;
           frame.payload = buffer_.substr(header, length);
           buffer_.erase(0, header + length);
           return frame;

@@ -14,6 +14,7 @@ namespace tether::test {
 struct WsFrame {
   bool fin = true;
   std::uint8_t opcode = 0;
+  std::uint8_t rsv = 0;  // RSV1..3 as bits 2..0: 4 is RSV1, a compressed message (permessage-deflate)
   std::string payload;
   int close_code() const;  // for a close frame: its code, 1005 if empty
 };
