@@ -106,7 +106,8 @@ typedef struct ws_conn {
   uint8_t publish_channel_length;
   uint8_t not_refresh; /* the message being assembled cannot be a refresh message (too long, binary) */
   uint8_t client_window_bits; /* permessage-deflate: the client's window; 0 when not negotiated */
-  uint8_t client_takeover;    /* the client keeps its compression context between messages */
+  uint8_t client_takeover;    /* the client keeps its compression context (never: ws_extensions.c answers
+                               * client_no_context_takeover to every offer) */
   uint8_t inflating;          /* a compressed message is being inflated */
   ws_inflater *inflater; /* while a compressed message arrives; kept between them if client_takeover */
   ws_parser parser;

@@ -134,14 +134,17 @@ static void apply_param(offer *o, const param *p) {
 static void accept_offer(const offer *o, ws_deflate_agreement *out) {
   int n;
   out->accepted = 1;
-  out->client_no_context_takeover = (uint8_t)o->client_no_context_takeover;
+  /* Always, offered or not (RFC 7692 section 7.1.1.2 allows it): a client that kept its context
+   * would make us keep a zlib stream and its window (~40 KiB) per connection for its whole life,
+   * and browsers compress every message they send. This way no inflater outlives a message. */
+  (void)o->client_no_context_takeover;
+  out->client_no_context_takeover = 1;
   /* A window the client asks of us is the largest we may use: we answer with that value. */
   out->server_window_bits = (uint8_t)(o->server_max_window_bits ? o->server_max_window_bits : 15);
   /* Without the parameter in the offer, the client may use 32 KiB and the answer must not name
    * it; with a value, the client uses no more, and saying the same lets us inflate with that. */
   out->client_window_bits = (uint8_t)(o->client_max_window_bits > 0 ? o->client_max_window_bits : 15);
-  n = snprintf(out->response, sizeof out->response, "permessage-deflate; server_no_context_takeover%s",
-               o->client_no_context_takeover ? "; client_no_context_takeover" : "");
+  n = snprintf(out->response, sizeof out->response, "permessage-deflate; server_no_context_takeover; client_no_context_takeover");
   if (o->server_max_window_bits)
     n += snprintf(out->response + n, sizeof out->response - (size_t)n, "; server_max_window_bits=%d", o->server_max_window_bits);
   if (o->client_max_window_bits > 0)

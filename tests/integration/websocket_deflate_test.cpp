@@ -152,7 +152,7 @@ TEST_F(WebSocketDeflate, PythonWebsocketsReceivesEveryMessageIntactAndItsMessage
                                "/tests/integration/scripts/deflate_client.py --messages 40 --port " + std::to_string(port()),
                            &output);
   EXPECT_EQ(status, 0) << output;
-  EXPECT_NE(output.find("\"subscriber_extensions\": \"permessage-deflate; server_no_context_takeover\""), std::string::npos)
+  EXPECT_NE(output.find("\"subscriber_extensions\": \"permessage-deflate; server_no_context_takeover; client_no_context_takeover\""), std::string::npos)
       << output;
   EXPECT_NE(output.find("\"received\": 40"), std::string::npos) << output;
   EXPECT_NE(output.find("\"echo_mismatches\": 0"), std::string::npos) << output;
@@ -186,7 +186,7 @@ TEST_F(WebSocketDeflate, EachPublishedMessageIsCompressedOnceWhateverTheNumberOf
   for (int i = 0; i < kDeflateClients; ++i) {
     clients.push_back(std::make_unique<WsClient>());
     ASSERT_EQ(clients.back()->open(port(), "/ws/fanout", kOffer), 101);
-    EXPECT_NE(clients.back()->response_head().find("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n"),
+    EXPECT_NE(clients.back()->response_head().find("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n"),
               std::string::npos)
         << clients.back()->response_head();
   }

@@ -119,27 +119,30 @@ TEST(DeflateNegotiation, WithoutAnOfferNothingIsNegotiated) {
   EXPECT_TRUE(declined("x-webkit-deflate-frame"));
 }
 
-TEST(DeflateNegotiation, APlainOfferIsAcceptedWithServerNoContextTakeoverAlways) {
+// Both directions without context, always: no zlib stream outlives a message on either side.
+TEST(DeflateNegotiation, APlainOfferIsAcceptedWithoutContextTakeoverEitherWay) {
   ws_deflate_agreement a = negotiate("permessage-deflate");
   ASSERT_TRUE(a.accepted);
-  EXPECT_STREQ(a.response, "permessage-deflate; server_no_context_takeover");
+  EXPECT_STREQ(a.response, "permessage-deflate; server_no_context_takeover; client_no_context_takeover");
   EXPECT_EQ(a.server_window_bits, 15);
   EXPECT_EQ(a.client_window_bits, 15);
-  EXPECT_FALSE(a.client_no_context_takeover);
+  EXPECT_TRUE(a.client_no_context_takeover);
 }
 
 TEST(DeflateNegotiation, ABrowsersOfferKeepsTheClientWindowAt32KiBWithoutNamingIt) {
   // Chromium and python3-websockets offer client_max_window_bits without a value.
   ws_deflate_agreement a = negotiate("permessage-deflate; client_max_window_bits");
   ASSERT_TRUE(a.accepted);
-  EXPECT_STREQ(a.response, "permessage-deflate; server_no_context_takeover");
+  EXPECT_STREQ(a.response, "permessage-deflate; server_no_context_takeover; client_no_context_takeover");
   EXPECT_EQ(a.client_window_bits, 15);
+  EXPECT_TRUE(a.client_no_context_takeover);
 }
 
 TEST(DeflateNegotiation, WindowsTheClientAsksForAreRespectedAndAnswered) {
   ws_deflate_agreement a = negotiate("permessage-deflate; server_max_window_bits=10; client_max_window_bits=9");
   ASSERT_TRUE(a.accepted);
-  EXPECT_STREQ(a.response, "permessage-deflate; server_no_context_takeover; server_max_window_bits=10; client_max_window_bits=9");
+  EXPECT_STREQ(a.response, "permessage-deflate; server_no_context_takeover; client_no_context_takeover; "
+                           "server_max_window_bits=10; client_max_window_bits=9");
   EXPECT_EQ(a.server_window_bits, 10);
   EXPECT_EQ(a.client_window_bits, 9);
   // 8 is answered 8 (an answer may not exceed the offer): ws_deflate.c keeps to 256-byte distances.
@@ -168,9 +171,9 @@ TEST(DeflateNegotiation, AnOfferWithABadParameterIsDeclinedAndTheNextOneTaken) {
                           "server_no_context_takeover; server_no_context_takeover"}) {
     std::string one = std::string("permessage-deflate; ") + bad;
     EXPECT_TRUE(declined(one)) << one;
-    ws_deflate_agreement a = negotiate(one + ", permessage-deflate; client_no_context_takeover");
+    ws_deflate_agreement a = negotiate(one + ", permessage-deflate; server_max_window_bits=12");
     EXPECT_TRUE(a.accepted) << one;
-    EXPECT_TRUE(a.client_no_context_takeover) << one;  // the fallback offer, not the bad one
+    EXPECT_EQ(a.server_window_bits, 12) << one;  // the fallback offer, not the bad one
   }
 }
 
