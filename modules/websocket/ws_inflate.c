@@ -85,6 +85,10 @@ ws_inflate_result ws_inflate_end(ws_inflater *f, char *scratch, size_t scratch_s
   static const uint8_t tail[4] = {0x00, 0x00, 0xff, 0xff};
   ws_inflate_result r = ws_inflate(f, tail, sizeof tail, scratch, scratch_size, sink, user);
   if (r != WS_INFLATE_OK) return r;
+  /* A message ends at a block boundary once its tail (an empty stored block) is read: zlib then
+   * says so with 128 in data_type. A truncated block, or data cut inside a block, would have
+   * taken the tail as its own bytes and handed them on as the message's. */
+  if (!f->ended && !(f->stream.data_type & 128)) return WS_INFLATE_BAD_DATA;
   if (f->text && f->utf8.state != UTF8_ACCEPT) return WS_INFLATE_BAD_UTF8;
   return WS_INFLATE_OK;
 }

@@ -297,6 +297,21 @@ TEST(InflateMessages, DataThatIsNotDeflateOrTextThatIsNotUtf8IsRefused) {
   EXPECT_EQ(inflate_message(client_deflate("κόσμε"), true).data, "κόσμε");
 }
 
+// A message must end at a block boundary: data cut inside a block would otherwise take the
+// appended tail as its own bytes and deliver them.
+TEST(InflateMessages, DataCutInsideABlockIsRefusedNotCompletedWithTheTail) {
+  // A stored block that announces 10 bytes and carries 3.
+  EXPECT_EQ(inflate_message(std::string("\x00\x0a\x00\xf5\xff" "abc", 8)).result, WS_INFLATE_BAD_DATA);
+  // A real message with its last bytes cut off.
+  std::string whole = client_deflate("a message long enough to be cut somewhere in its middle, twice over");
+  EXPECT_EQ(inflate_message(whole).result, WS_INFLATE_OK);
+  EXPECT_EQ(inflate_message(whole.substr(0, whole.size() / 2)).result, WS_INFLATE_BAD_DATA);
+  // The empty message as compressors send it (a single 0x00, RFC 7692 section 7.2.3.6).
+  Inflated empty = inflate_message(std::string(1, '\0'));
+  EXPECT_EQ(empty.result, WS_INFLATE_OK);
+  EXPECT_EQ(empty.data, "");
+}
+
 // ---- RSV1 in the parser (RFC 7692 section 6)
 
 namespace {
