@@ -1,5 +1,7 @@
 /* libFuzzer harness: the WebSocket frame parser (modules/websocket/ws_codec.c) on arbitrary
- * client bytes. Input: byte 0 picks max_message_size, byte 1 the scratch size, byte 2 seeds how
+ * client bytes. Input: byte 0 picks max_message_size (its top bit: permessage-deflate negotiated,
+ * so that RSV1 marks compressed messages, whose payload is bounded by ws_compressed_limit and not
+ * checked as UTF-8 here), byte 1 the scratch size, byte 2 seeds how
  * the rest (the byte stream) is split into reads. The stream is parsed whole and then in those
  * pieces, and both must report the same messages, control frames and failure; on the way every
  * event is checked against RFC 6455 (lengths, UTF-8 of text, close payloads, close codes). The
@@ -25,8 +27,9 @@ typedef struct report {
   uint8_t log[MAX_LOG];
   size_t length;
   int overflow;
-  uint8_t message[1 << 17]; /* the message being assembled */
+  uint8_t message[(1 << 17) + 256]; /* the message being assembled (room for ws_compressed_limit) */
   size_t message_length;
+  int message_compressed;
 } report;
 
 static void note(report *r, const void *data, size_t length) {
@@ -74,14 +77,18 @@ static int take(report *r, ws_parser *p, ws_event event, const char *chunk, size
     case WS_DATA:
       CHECK(chunk >= scratch && chunk_length <= scratch_size && chunk + chunk_length <= scratch + scratch_size);
       CHECK(p->message_opcode == WS_OP_TEXT || p->message_opcode == WS_OP_BINARY);
-      CHECK(r->message_length + chunk_length <= max_message_size);
+      CHECK(r->message_length + chunk_length <=
+            (p->message_compressed ? ws_compressed_limit(max_message_size) : max_message_size));
+      CHECK(p->rsv1_allowed || !p->message_compressed);
+      r->message_compressed = p->message_compressed;
       memcpy(r->message + r->message_length, chunk, chunk_length);
       r->message_length += chunk_length;
       return 1;
     case WS_MESSAGE_END:
       CHECK(p->ended_opcode == WS_OP_TEXT || p->ended_opcode == WS_OP_BINARY);
-      if (p->ended_opcode == WS_OP_TEXT) CHECK(utf8_valid(r->message, r->message_length));
+      if (p->ended_opcode == WS_OP_TEXT && !r->message_compressed) CHECK(utf8_valid(r->message, r->message_length));
       note_event(r, 'M', p->ended_opcode, r->message, r->message_length);
+      r->message_compressed = 0;
       check_header_round_trip(r->message_length);
       r->message_length = 0;
       return 1;
@@ -112,12 +119,13 @@ static int take(report *r, ws_parser *p, ws_event event, const char *chunk, size
 
 /* Feeds data[0..length) in reads that end at the given cut points (sorted, < length). */
 static void parse(report *r, const uint8_t *data, size_t length, const size_t *cuts, size_t cut_count,
-                  uint32_t max_message_size, size_t scratch_size) {
+                  uint32_t max_message_size, size_t scratch_size, int rsv1_allowed) {
   ws_parser p;
   char *scratch = malloc(scratch_size);
   size_t start = 0, i;
   int failed = 0;
   ws_parser_init(&p, max_message_size);
+  p.rsv1_allowed = (uint8_t)rsv1_allowed;
   for (i = 0; i <= cut_count && !failed; ++i) {
     size_t end = i < cut_count ? cuts[i] : length, offset = 0, piece = end - start, calls = 0;
     /* A read of its own, in a buffer of its exact size: ASan sees any byte read past it. */
@@ -144,6 +152,7 @@ static report whole, split;
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const uint32_t limits[] = {0, 1, 2, 125, 126, 127, 1000, 4096, 65535, 65536, 1u << 17};
   uint32_t max_message_size;
+  int deflate;
   size_t scratch_size, cuts[64], cut_count = 0, length, i;
   uint32_t seed;
   if (size < 3) return 0;
@@ -152,9 +161,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (i = 3; i < 11; ++i) length = length << 8 | data[i];
     check_header_round_trip(length >> (data[2] % 64)); /* lengths of every size */
   }
-  max_message_size = limits[data[0] % (sizeof limits / sizeof limits[0])];
+  max_message_size = limits[(data[0] & 0x7f) % (sizeof limits / sizeof limits[0])];
   scratch_size = data[1] < 128 ? 1u + data[1] % 16 : 16384;
   seed = data[2];
+  deflate = data[0] >> 7;
   data += 3, size -= 3;
   length = size;
   /* Cut points from a small generator seeded by the input, so that a crash reproduces. */
@@ -168,8 +178,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   memset(&whole, 0, offsetof(report, message));
   memset(&split, 0, offsetof(report, message));
   whole.message_length = split.message_length = 0;
-  parse(&whole, data, length, NULL, 0, max_message_size, 16384);
-  parse(&split, data, length, cuts, cut_count, max_message_size, scratch_size);
+  whole.message_compressed = split.message_compressed = 0;
+  parse(&whole, data, length, NULL, 0, max_message_size, 16384, deflate);
+  parse(&split, data, length, cuts, cut_count, max_message_size, scratch_size, deflate);
   if (!whole.overflow && !split.overflow) {
     CHECK(whole.length == split.length);
     CHECK(memcmp(whole.log, split.log, whole.length) == 0);
