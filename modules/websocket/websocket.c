@@ -109,6 +109,7 @@ typedef struct ws_conn {
   uint8_t client_takeover;    /* the client keeps its compression context (never: ws_extensions.c answers
                                * client_no_context_takeover to every offer) */
   uint8_t inflating;          /* a compressed message is being inflated */
+  uint8_t skipping;           /* ...or skipped: a route that ignores it, and it cannot be a refresh */
   ws_inflater *inflater; /* while a compressed message arrives; kept between them if client_takeover */
   ws_parser parser;
 } ws_conn;
@@ -542,7 +543,14 @@ static int handle_message(ws_conn *c, uint8_t opcode) {
 static int keep_inflated(void *user, const char *data, size_t length) {
   ws_conn *c = user;
   /* While data comes the message is open; at its end the parser already moved it to ended_opcode. */
-  return keep_data(c, c->parser.message_opcode ? c->parser.message_opcode : c->parser.ended_opcode, data, length);
+  if (!keep_data(c, c->parser.message_opcode ? c->parser.message_opcode : c->parser.ended_opcode, data, length))
+    return 0;
+  /* Ignored, and no refresh any more: stop inflating it (inflate_data). */
+  if (c->route->client_messages == CLIENT_IGNORE && c->not_refresh && !c->client_takeover) {
+    c->skipping = 1;
+    return 0;
+  }
+  return 1;
 }
 
 static int inflate_result(ws_conn *c, ws_inflate_result result) {
@@ -568,17 +576,46 @@ static int begin_inflating(ws_conn *c, uint8_t opcode) {
   return 1;
 }
 
+/* On a route that ignores client messages, a compressed message is inflated only while it may
+ * still be a refresh message (text, at most REFRESH_MAX_SIZE): past that its content is thrown
+ * away unread, rather than making the worker inflate up to max_message_size for nothing (a
+ * small upload can inflate to a thousand times its size). No context is kept between messages
+ * (ws_extensions.c), so the next one starts afresh. */
+static void skip_rest_of_message(ws_conn *c) {
+  c->inflating = 0;
+  ws_inflater_destroy(c->inflater);
+  c->inflater = NULL;
+}
+
 static int inflate_data(ws_conn *c, const char *data, size_t length) {
+  ws_inflate_result result;
+  if (c->skipping) return 1;
   if (!begin_inflating(c, c->parser.message_opcode)) return 0;
-  return inflate_result(c, ws_inflate(c->inflater, data, length, inflated, sizeof inflated, keep_inflated, c));
+  result = ws_inflate(c->inflater, data, length, inflated, sizeof inflated, keep_inflated, c);
+  if (result == WS_INFLATE_STOPPED && c->skipping) {
+    skip_rest_of_message(c);
+    return 1;
+  }
+  return inflate_result(c, result);
 }
 
 /* The end of a compressed message: the rest of its output, then the message as any other. A
  * client that does not keep its context has its inflater freed with each message. */
 static int end_inflated_message(ws_conn *c) {
   ws_inflate_result result;
+  if (c->skipping) {
+    c->skipping = 0;
+    reset_message(c);
+    return 1;
+  }
   if (!begin_inflating(c, c->parser.ended_opcode)) return 0;
   result = ws_inflate_end(c->inflater, inflated, sizeof inflated, keep_inflated, c);
+  if (result == WS_INFLATE_STOPPED && c->skipping) {
+    skip_rest_of_message(c);
+    c->skipping = 0;
+    reset_message(c);
+    return 1;
+  }
   if (result != WS_INFLATE_OK) return inflate_result(c, result);
   c->inflating = 0;
   if (!c->client_takeover) {

@@ -323,6 +323,26 @@ TEST_F(WebSocketDeflate, ADeflateBombIsClosedWith1009AndTheWorkerDoesNotGrow) {
   EXPECT_EQ(next.open(port(), "/echo/after", kOffer), 101);
 }
 
+// A route that ignores client messages inflates one only while it may be a refresh message:
+// the same bomb is thrown away unread after its first piece, and the connection lives on.
+TEST_F(WebSocketDeflate, OnARouteThatIgnoresClientMessagesACompressedOneIsNotInflatedPastWhatARefreshCouldBe) {
+  z_stream z{};
+  ASSERT_EQ(deflateInit2(&z, 9, Z_DEFLATED, -15, 9, Z_RLE), Z_OK);
+  std::string zeros(1 << 20, '\0');
+  std::string first = deflate_chunk(z, zeros), piece = deflate_chunk(z, zeros);
+  deflateEnd(&z);
+  std::string bomb = first;
+  for (int i = 1; i < 1024; ++i) bomb += piece;
+  bomb.resize(bomb.size() - 4);
+  WsClient client;
+  ASSERT_EQ(client.open(port(), "/ws/ignored", kOffer), 101);
+  ASSERT_TRUE(client.send_raw(ws_frame(0x2, bomb, true, 4)));
+  ASSERT_TRUE(client.send_raw(ws_frame(0x9, "still there?")));
+  std::optional<WsFrame> pong = client.read_frame();
+  ASSERT_TRUE(pong) << "the connection did not live on";
+  EXPECT_EQ(pong->opcode, 0xA) << "closed with " << (pong->payload.size() >= 2 ? (static_cast<unsigned char>(pong->payload[0]) << 8 | static_cast<unsigned char>(pong->payload[1])) : 0);
+}
+
 TEST(WebSocketDeflateConfig, BadCompressionSettingsAreReportedWithLineAndColumn) {
   TetherServer server(1, "[modules.websocket]\n[[route]]\npath = \"/ws/*\"\nhandler = \"websocket\"\n[route.websocket]\n"
                          "compression = \"yes\"\ncompression_level = 10\ncompression_min_size = \"lots\"\n",
