@@ -839,8 +839,9 @@ static int worker_init(const tether_host *h, tether_worker *w, void *config) {
   open_metric = host->metric_register("tether_connections_open", "kind=\"websocket\"", "Open client connections by kind.",
                                       TETHER_METRIC_GAUGE);
   compressed_metric = host->metric_register("tether_websocket_compressed_messages_total", "",
-                                            "Messages and notices deflated for permessage-deflate clients: once per "
-                                            "message and feed, whatever the number of subscribers.",
+                                            "Messages and notices deflated for permessage-deflate clients: live ones once "
+                                            "per message and feed, whatever the number of subscribers; "
+                                            "history replayed on a resume once per resuming client.",
                                             TETHER_METRIC_COUNTER);
   heartbeat_wheel_init(&beats, host, w, beat, NULL);
   return TETHER_OK;
