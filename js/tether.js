@@ -129,6 +129,7 @@ export class TetherClient {
     this.attempt = 0;
     this.everOpened = false;
     this.closed = false;
+    this.waitingForToken = false;
     this.socket = null;
     this.timer = null;
     this.random = options.random ?? Math.random;
@@ -159,6 +160,12 @@ export class TetherClient {
   // on) and used by every later connection (an SSE stream takes it at its next reconnect).
   setToken(token) {
     this.token = token;
+    if (this.waitingForToken && !this.closed) {
+      this.waitingForToken = false;
+      this.attempt = 0;
+      this.connect();
+      return;
+    }
     if (this.socket && this.transport === "websocket" && this.socket.readyState === 1)
       this.socket.send(JSON.stringify({ type: "refresh", token }));
   }
@@ -272,8 +279,9 @@ export class TetherClient {
       // A listener may have called setToken(): then go on with the new one.
       if (this.token != null && this.token !== attempt.tokenUsed) decision = "now";
       else {
-        this.closed = true;
-        this.emit("error", { error: new Error("token expired"), fatal: true, code });
+        // Stopped until setToken() brings a new one (getting it is often asynchronous).
+        this.waitingForToken = true;
+        this.emit("error", { error: new Error("token expired: call setToken() to go on"), fatal: true, code });
         this.emit("close", { code, reason, reconnect: false });
         return;
       }
