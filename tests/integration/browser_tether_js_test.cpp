@@ -10,9 +10,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <thread>
 
+#include <fstream>
+
+#include "support/http_client.h"
 #include "support/tether_server.h"
 
 using namespace std::chrono_literals;
@@ -78,6 +82,27 @@ void expect_exactly_once_in_order(const std::string& result) {
 }
 
 }  // namespace
+
+// No browser needed: the respond route serves the file as JavaScript, and a reload reads it again.
+TEST(RespondFile, TetherJsIsServedAsTheFileAndAReloadReadsItAgain) {
+  TetherServer server(1, "[[route]]\npath = \"/tether.js\"\nrespond = { file = \"client/tether.js\" }\n", kServer);
+  std::string original = tether::test::read_file(kSource + "/js/tether.js");
+  ASSERT_FALSE(original.empty());
+  std::filesystem::create_directories(server.dir() + "/client");
+  std::ofstream(server.dir() + "/client/tether.js", std::ios::binary) << original;
+  ASSERT_TRUE(server.start()) << server.error_log();
+  auto response = tether::test::http_get(server.port(), "/tether.js");
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->header("content-type"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(response->body, original);
+  std::ofstream(server.dir() + "/client/tether.js", std::ios::binary | std::ios::trunc) << "export const v = 2;\n";
+  server.signal(SIGHUP);
+  ASSERT_TRUE(server.wait_for_log("reload complete: generation 2", 5s)) << server.error_log();
+  response = tether::test::http_get(server.port(), "/tether.js");
+  ASSERT_TRUE(response);
+  EXPECT_EQ(response->body, "export const v = 2;\n");
+}
 
 TEST(BrowserTetherJs, EveryMessageOnceInOrderThroughTwoReloadsAndAKilledWorker) {
   if (!browser_available()) GTEST_SKIP() << "node, chromium or puppeteer-core missing (scripts/install-deps.sh)";
