@@ -108,21 +108,22 @@ TEST(BrowserTetherJs, EveryMessageOnceInOrderThroughTwoReloadsAndAKilledWorker) 
   if (!browser_available()) GTEST_SKIP() << "node, chromium or puppeteer-core missing (scripts/install-deps.sh)";
   TetherServer server(2, config("history_size = 1000"), kServer);
   ASSERT_TRUE(server.start()) << server.error_log();
-  Page page(server, "\"channel\":\"news\",\"count\":400,\"intervalMs\":15");
+  Page page(server, "\"channel\":\"news\",\"count\":500,\"intervalMs\":15");
   ASSERT_TRUE(tether::test::wait_for_subscribers(server.port(), "news", 1, 10s)) << server.error_log();
   std::this_thread::sleep_for(500ms);
   server.signal(SIGHUP);
   ASSERT_TRUE(server.wait_for_log("reload complete: generation 2", 5s)) << server.error_log();
-  std::this_thread::sleep_for(1500ms);  // the drain's goodbyes: the page reconnects to generation 2
+  // The drain's goodbye comes within drain_timeout (2s): the page reconnects to generation 2.
+  std::this_thread::sleep_for(2300ms);
   server.signal(SIGHUP);
   ASSERT_TRUE(server.wait_for_log("reload complete: generation 3", 5s)) << server.error_log();
-  std::this_thread::sleep_for(1500ms);
+  std::this_thread::sleep_for(2300ms);
   ASSERT_TRUE(server.wait_for_workers(2, 5s));
   for (pid_t worker : server.worker_pids()) kill(worker, SIGKILL);
   std::string result;
   ASSERT_EQ(page.wait(result), 0) << result << server.error_log();
   expect_exactly_once_in_order(result);
-  EXPECT_NE(result.find("\"published\":400"), std::string::npos) << result;
+  EXPECT_NE(result.find("\"published\":500"), std::string::npos) << result;
   // It did reconnect: the drains closed it with 1001, at least twice, and the kill once more.
   EXPECT_GE(tether::test::count_occurrences(result, "1001"), 2) << result;
   EXPECT_NE(result.find("1006"), std::string::npos) << result;  // the killed worker's connection
