@@ -28,12 +28,12 @@ const std::string kSource = TETHER_SOURCE_DIR;
 const std::string kDriver = kSource + "/tests/browser/run_in_page.mjs";
 const std::string kScenario = kSource + "/tests/browser/tether_js_delivery.js";
 
-std::string config(const std::string& history) {
+std::string config(const std::string& history, bool websocket = true) {
   return "[modules.health]\n[modules.websocket]\n[modules.sse]\n[modules.keepalive]\n"
          "[pubsub]\n" + history +
          "\n[[route]]\npath = \"/tether.js\"\nrespond = { file = \"" + kSource + "/js/tether.js\" }\n"
-         "[[route]]\npath = \"/pub/*\"\nhandler = \"publish\"\n"
-         "[[route]]\npath = \"/ws/*\"\nhandler = \"websocket\"\n"
+         "[[route]]\npath = \"/pub/*\"\nhandler = \"publish\"\n" +
+         std::string(websocket ? "[[route]]\npath = \"/ws/*\"\nhandler = \"websocket\"\n" : "") +
          "[[route]]\npath = \"/sse/*\"\nhandler = \"sse\"\n";
 }
 
@@ -143,6 +143,20 @@ TEST(BrowserTetherJs, FallsBackToEventSourceWhereWebSocketDoesNotOpenAndMissesNo
   expect_exactly_once_in_order(result);
   EXPECT_NE(result.find("\"opens\":[\"sse\""), std::string::npos) << result;
   EXPECT_EQ(result.find("\"websocket\""), std::string::npos) << result;
+  // The reload's drain ended the stream and the client came back over SSE.
+  EXPECT_NE(result.find("\"opens\":[\"sse\",\"sse\""), std::string::npos) << result;
+}
+
+// Blocked on the server's side this time: no /ws/ route, the handshake gets 404.
+TEST(BrowserTetherJs, FallsBackToEventSourceWhereTheServerHasNoWebSocketRoute) {
+  if (!browser_available()) GTEST_SKIP() << "node, chromium or puppeteer-core missing (scripts/install-deps.sh)";
+  TetherServer server(1, config("history_size = 1000", false), kServer);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  Page page(server, "\"channel\":\"feed\",\"count\":50");
+  std::string result;
+  ASSERT_EQ(page.wait(result), 0) << result << server.error_log();
+  expect_exactly_once_in_order(result);
+  EXPECT_NE(result.find("\"opens\":[\"sse\"]"), std::string::npos) << result;
 }
 
 TEST(BrowserTetherJs, AGapNoticeReachesTheApplicationWhenTheHistoryLostWhatItMissed) {
