@@ -180,11 +180,9 @@ export class TetherClient {
   connect() {
     if (this.closed || this.socket) return;
     const url = connectionUrl(this.url, this.transport, this.channels, this.resume.since, this.token, this.paths);
-    const started = Date.now();
     const attempt = { opened: false, openedAt: 0, tokenUsed: this.token };
     if (this.transport === "websocket") this.openWebSocket(url, attempt);
     else this.openEventSource(url, attempt);
-    attempt.started = started;
   }
 
   drop() {
