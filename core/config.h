@@ -112,12 +112,17 @@ struct ListenConfig {
   SourcePosition where;
 };
 
-// The built-in `respond` handler: a fixed answer, like nginx's `return`.
+// The built-in `respond` handler: a fixed answer, like nginx's `return`. With `file`, the body is
+// that file's content, read once when the config is loaded (a reload reads it again).
 struct RespondConfig {
   int status = 200;
   std::string body;
   std::string content_type = "text/plain";
+  std::string file;  // as resolved (relative to the config file's directory); empty: none
 };
+
+// The largest file a `respond` route serves: it is held in memory by every worker.
+inline constexpr std::size_t kRespondFileMax = 1024 * 1024;
 
 // A TOML value kept as it was written, for the tables that belong to modules: the core cannot
 // know their keys, so modules validate them through the module API (include/tether/module.h).

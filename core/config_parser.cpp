@@ -399,16 +399,71 @@ class ConfigReader {
       error(node.source(), "\"respond\" must be a table such as { status = 200, body = \"ok\" }");
       return;
     }
-    check_keys(*t, "respond", {"status", "body", "content_type"});
+    check_keys(*t, "respond", {"status", "body", "content_type", "file"});
     read_integer(*t, "status", respond.status, 200, 599);
     read_string(*t, "body", respond.body, true);
     read_string(*t, "content_type", respond.content_type);
+    if (t->get("file")) read_respond_file(*t, respond);
     // It is written into the response's header: a CR or LF would start a header of its own.
     if (std::any_of(respond.content_type.begin(), respond.content_type.end(),
                     [](unsigned char c) { return c < 0x20 || c == 0x7f; }))
       error(t->get("content_type")->source(), "\"content_type\" must not contain control characters");
     if ((respond.status == 204 || respond.status == 304) && !respond.body.empty())
       error(node.source(), "a " + std::to_string(respond.status) + " response cannot have a body");
+  }
+
+  // respond = { file = "..." }: the body is the file, read now, so that a missing file is a
+  // config error (tether -t says so) rather than a 404 at run time.
+  void read_respond_file(const toml::table& t, RespondConfig& respond) {
+    const toml::node* node = t.get("file");
+    std::string name;
+    read_string(t, "file", name);
+    if (!node->is_string()) return;
+    if (name.empty()) {
+      error(node->source(), "\"file\" must not be empty");
+      return;
+    }
+    if (t.get("body")) {
+      error(node->source(), "respond has either \"body\" or \"file\", not both");
+      return;
+    }
+    respond.file = relative_to_config(name);
+    std::error_code failed;
+    if (!std::filesystem::is_regular_file(respond.file, failed)) {
+      error(node->source(), "\"" + respond.file + "\" is not a readable file");
+      return;
+    }
+    std::ifstream in(respond.file, std::ios::binary);
+    std::string content;
+    char chunk[65536];
+    while (in && content.size() <= kRespondFileMax) {
+      in.read(chunk, sizeof chunk);
+      content.append(chunk, static_cast<std::size_t>(in.gcount()));
+    }
+    if (in.bad() || (!in.eof() && content.size() <= kRespondFileMax)) {
+      error(node->source(), "cannot read \"" + respond.file + "\"");
+      return;
+    }
+    if (content.size() > kRespondFileMax) {
+      error(node->source(), "\"" + respond.file + "\" is larger than 1MiB");
+      return;
+    }
+    respond.body = std::move(content);
+    if (!t.get("content_type")) respond.content_type = content_type_of(respond.file);
+  }
+
+  // The content type a file's extension says, for the few kinds a respond route serves.
+  static std::string content_type_of(const std::string& file) {
+    static const std::pair<const char*, const char*> types[] = {
+        {".js", "text/javascript; charset=utf-8"}, {".mjs", "text/javascript; charset=utf-8"},
+        {".html", "text/html; charset=utf-8"},     {".css", "text/css; charset=utf-8"},
+        {".json", "application/json"},             {".ts", "text/plain; charset=utf-8"},
+        {".txt", "text/plain; charset=utf-8"},     {".svg", "image/svg+xml"},
+    };
+    std::string extension = std::filesystem::path(file).extension().string();
+    for (const auto& [suffix, type] : types)
+      if (extension == suffix) return type;
+    return "application/octet-stream";
   }
 
   // [route.<module>] tables hold per-route settings of configured modules; any other key is unknown.

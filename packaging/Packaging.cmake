@@ -9,6 +9,8 @@ if(TETHER_PACKAGING)
   install(FILES packaging/tether.service DESTINATION ${TETHER_SYSTEMD_UNIT_DIR} COMPONENT runtime)
   install(FILES packaging/tether.logrotate DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/logrotate.d
           RENAME tether COMPONENT runtime)
+  # The JavaScript client, served by the packaged config at /tether.js (man/tether.js.7).
+  install(FILES js/tether.js js/tether.d.ts DESTINATION ${CMAKE_INSTALL_DATADIR}/tether/js COMPONENT runtime)
   foreach(component runtime dev)
     set(doc_dir ${CMAKE_INSTALL_DATADIR}/doc/tether)
     if(component STREQUAL dev)
@@ -22,7 +24,7 @@ if(TETHER_PACKAGING)
     install(FILES ${gz} DESTINATION ${doc_dir} RENAME changelog.gz COMPONENT ${component})
   endforeach()
   # Packages ship compressed man pages (Debian policy 12.1).
-  foreach(page tether.8:runtime tether.toml.5:runtime tether-module.3:dev)
+  foreach(page tether.8:runtime tether.toml.5:runtime tether.js.7:runtime tether-module.3:dev)
     string(REPLACE ":" ";" parts ${page})
     list(GET parts 0 name)
     list(GET parts 1 component)

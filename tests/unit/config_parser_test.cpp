@@ -1,6 +1,11 @@
 #include "core/config_parser.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 using namespace std::chrono_literals;
 using tether::ConfigLoadResult;
@@ -259,4 +264,68 @@ TEST(ConfigParser, ANulInAStringIsAnErrorRatherThanCuttingThePath) {
 TEST(ConfigParser, AContentTypeWithALineBreakIsAnErrorNotAHeaderOfItsOwn) {
   expect_single_error(std::string(kListen) + "[[route]]\npath = \"/\"\nrespond = { content_type = \"text/plain\\r\\nSet-Cookie: a=b\" }\n",
                       5, 28, "\"content_type\" must not contain control characters");
+}
+
+namespace {
+
+// A directory of its own for the respond-file tests, removed at the end.
+struct TempDirectory {
+  std::filesystem::path path;
+  TempDirectory() {
+    char name[] = "/tmp/tether-respond-XXXXXX";
+    path = mkdtemp(name);
+  }
+  ~TempDirectory() { std::filesystem::remove_all(path); }
+  std::string write(const std::string& name, const std::string& content) const {
+    std::filesystem::create_directories((path / name).parent_path());
+    std::ofstream(path / name, std::ios::binary) << content;
+    return (path / name).string();
+  }
+};
+
+}  // namespace
+
+TEST(ConfigParser, ARespondFileIsReadAtLoadRelativeToTheConfigFileWithItsContentType) {
+  TempDirectory dir;
+  std::string script = std::string("export const x = 1;\n") + '\0' + "binary too";
+  dir.write("js/tether.js", script);
+  dir.write("page.html", "<p>hi</p>");
+  dir.write("data.bin", "x");
+  std::string config = dir.write("conf/tether.toml", std::string(kListen) +
+      "[[route]]\npath = \"/tether.js\"\nrespond = { file = \"../js/tether.js\" }\n"
+      "[[route]]\npath = \"/\"\nrespond = { file = \"" + (dir.path / "page.html").string() + "\" }\n"
+      "[[route]]\npath = \"/d\"\nrespond = { file = \"../data.bin\", content_type = \"text/x-mine\" }\n"
+      "[[route]]\npath = \"/b\"\nrespond = { file = \"../data.bin\" }\n");
+  ConfigLoadResult result = tether::load_config_file(config);
+  ASSERT_TRUE(result.errors.empty()) << result.errors.front().to_string();
+  const auto& routes = result.config->routes;
+  ASSERT_EQ(routes.size(), 4u);
+  EXPECT_EQ(routes[0].respond.body, script);
+  EXPECT_EQ(routes[0].respond.content_type, "text/javascript; charset=utf-8");
+  EXPECT_EQ(routes[0].respond.file, (dir.path / "js/tether.js").string());
+  EXPECT_EQ(routes[1].respond.body, "<p>hi</p>");
+  EXPECT_EQ(routes[1].respond.content_type, "text/html; charset=utf-8");
+  EXPECT_EQ(routes[2].respond.content_type, "text/x-mine");
+  EXPECT_EQ(routes[3].respond.content_type, "application/octet-stream");
+}
+
+TEST(ConfigParser, AMissingOrTooLargeRespondFileOrOneWithABodyIsAnErrorAtItsKey) {
+  TempDirectory dir;
+  std::string large = dir.write("large.js", std::string(tether::kRespondFileMax + 1, 'x'));
+  std::string exact = dir.write("exact.js", std::string(tether::kRespondFileMax, 'x'));
+  std::string route = std::string(kListen) + "[[route]]\npath = \"/\"\nrespond = { file = \"";
+  expect_single_error(route + (dir.path / "nope.js").string() + "\" }\n", 5, 20, "is not a readable file");
+  expect_single_error(route + dir.path.string() + "\" }\n", 5, 20, "is not a readable file");
+  expect_single_error(route + large + "\" }\n", 5, 20, "is larger than 1MiB");
+  expect_single_error(route + "\" }\n", 5, 20, "must not be empty");
+  expect_single_error(std::string(kListen) + "[[route]]\npath = \"/\"\nrespond = { body = \"b\", file = \"" + exact + "\" }\n",
+                      5, 32, "either \"body\" or \"file\"");
+  ConfigLoadResult ok = parse(route + exact + "\" }\n");
+  ASSERT_TRUE(ok.errors.empty());
+  EXPECT_EQ(ok.config->routes[0].respond.body.size(), tether::kRespondFileMax);
+  if (geteuid() != 0) {  // root reads any file
+    std::string locked = dir.write("locked.js", "x");
+    std::filesystem::permissions(locked, std::filesystem::perms::none);
+    expect_single_error(route + locked + "\" }\n", 5, 20, "cannot read");
+  }
 }
