@@ -105,7 +105,7 @@ TEST(RespondFile, TetherJsIsServedAsTheFileAndAReloadReadsItAgain) {
 }
 
 TEST(BrowserTetherJs, EveryMessageOnceInOrderThroughTwoReloadsAndAKilledWorker) {
-  if (!browser_available()) GTEST_SKIP() << "node, chromium or puppeteer-core missing (scripts/install-deps.sh)";
+  ASSERT_TRUE(browser_available()) << "node, chromium or puppeteer-core missing: run scripts/install-deps.sh";
   TetherServer server(2, config("history_size = 1000"), kServer);
   ASSERT_TRUE(server.start()) << server.error_log();
   Page page(server, "\"channel\":\"news\",\"count\":500,\"intervalMs\":15");
@@ -130,7 +130,7 @@ TEST(BrowserTetherJs, EveryMessageOnceInOrderThroughTwoReloadsAndAKilledWorker) 
 }
 
 TEST(BrowserTetherJs, FallsBackToEventSourceWhereWebSocketDoesNotOpenAndMissesNothingThroughAReload) {
-  if (!browser_available()) GTEST_SKIP() << "node, chromium or puppeteer-core missing (scripts/install-deps.sh)";
+  ASSERT_TRUE(browser_available()) << "node, chromium or puppeteer-core missing: run scripts/install-deps.sh";
   TetherServer server(2, config("history_size = 1000"), kServer);
   ASSERT_TRUE(server.start()) << server.error_log();
   Page page(server, "\"channel\":\"feed\",\"count\":200,\"intervalMs\":15,\"blockWebSocket\":true");
@@ -149,7 +149,7 @@ TEST(BrowserTetherJs, FallsBackToEventSourceWhereWebSocketDoesNotOpenAndMissesNo
 
 // Blocked on the server's side this time: no /ws/ route, the handshake gets 404.
 TEST(BrowserTetherJs, FallsBackToEventSourceWhereTheServerHasNoWebSocketRoute) {
-  if (!browser_available()) GTEST_SKIP() << "node, chromium or puppeteer-core missing (scripts/install-deps.sh)";
+  ASSERT_TRUE(browser_available()) << "node, chromium or puppeteer-core missing: run scripts/install-deps.sh";
   TetherServer server(1, config("history_size = 1000", false), kServer);
   ASSERT_TRUE(server.start()) << server.error_log();
   Page page(server, "\"channel\":\"feed\",\"count\":50");
@@ -160,7 +160,7 @@ TEST(BrowserTetherJs, FallsBackToEventSourceWhereTheServerHasNoWebSocketRoute) {
 }
 
 TEST(BrowserTetherJs, AGapNoticeReachesTheApplicationWhenTheHistoryLostWhatItMissed) {
-  if (!browser_available()) GTEST_SKIP() << "node, chromium or puppeteer-core missing (scripts/install-deps.sh)";
+  ASSERT_TRUE(browser_available()) << "node, chromium or puppeteer-core missing: run scripts/install-deps.sh";
   TetherServer server(2, config("history_size = 5"), kServer);
   ASSERT_TRUE(server.start()) << server.error_log();
   // 10 while connected, 20 while away (the history keeps 5), then 10 more.
