@@ -2,7 +2,7 @@
 // /tether.js (a respond route with file =) and must receive every message exactly once, in order,
 // through reloads and a killed worker, over EventSource where WebSocket does not open, and see a
 // gap notice (tests/browser/tether_js_delivery.js). Needs node and Debian's chromium
-// (scripts/install-deps.sh); skipped without them.
+// (scripts/install-deps.sh); they fail without them.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
