@@ -14,6 +14,12 @@
 //   tether-bench listen  --port P --path /ws/c --connections N --messages M [--timeout S]
 //       N subscribers (prints READY when all are up) waiting for M messages someone else
 //       publishes; latency and lost as in fanout (for runs split over several processes)
+//   tether-bench storm   --port P --path /ws/c --publish-path /pub/c --connections N --messages M
+//                        [--rate 20] (--leave-at S [--leave-spread 5] | --reload-pid PID [--reload-at 1])
+//                        [--grace 10]
+//       a reconnect storm (storm.h): N subscribers (json format) get M messages published at R/s;
+//       at S s every one leaves and comes back within the spread, or the server is reloaded; all
+//       resume with ?since=; missing messages, 503s, and reconnects and closes per 100 ms
 //   tether-bench publish --port P --publish-path /pub/c --messages M [--size 64] [--rate R]
 //                        [--publishers K] [--window 16]
 //       publishes only, over K keep-alive connections (K > 1: channel "<publish-path>-<i>" each),
@@ -36,32 +42,15 @@
 #include <vector>
 
 #include "latency.h"
+#include "loop.h"
+#include "options.h"
 #include "publisher.h"
+#include "storm.h"
 #include "subscriber.h"
 
 using namespace bench;
 
 namespace {
-
-struct Options {
-  std::string mode;
-  Target target;
-  std::string publish_path;
-  int publish_port = 0;
-  std::size_t connections = 100;
-  std::uint64_t messages = 100;
-  std::size_t size = 64;
-  double rate = 0;
-  unsigned sources = 4;
-  unsigned source_base = 1;
-  double timeout = 60;
-  unsigned window = 16;  // publish requests in flight (per publisher)
-  unsigned publishers = 1;  // publish mode: keep-alive connections, one channel each
-  std::size_t concurrency = 1000;
-  double hold = 0;
-  double duration = 10;
-  std::string label = "tether";
-};
 
 [[noreturn]] void usage(const char* why) {
   std::fprintf(stderr, "tether-bench: %s (see the comment at the top of bench/tether-bench/main.cpp)\n", why);
@@ -95,6 +84,11 @@ Options parse(int argc, char** argv) {
     else if (key == "--hold") o.hold = std::atof(value.c_str());
     else if (key == "--duration") o.duration = std::atof(value.c_str());
     else if (key == "--label") o.label = value;
+    else if (key == "--leave-at") o.leave_at = std::atof(value.c_str());
+    else if (key == "--leave-spread") o.leave_spread = std::atof(value.c_str());
+    else if (key == "--reload-pid") o.reload_pid = static_cast<pid_t>(std::atoi(value.c_str()));
+    else if (key == "--reload-at") o.reload_at = std::atof(value.c_str());
+    else if (key == "--grace") o.grace = std::atof(value.c_str());
     else if (key == "--deflate") o.target.deflate = value == "1" || value == "on";
     else usage(("unknown option " + key).c_str());
   }
@@ -106,7 +100,6 @@ Options parse(int argc, char** argv) {
   return o;
 }
 
-double seconds_since(std::uint64_t start_ns) { return static_cast<double>(uv_hrtime() - start_ns) / 1e9; }
 
 // Opens subscribers with at most `concurrency` handshakes in flight.
 class Swarm {
@@ -188,24 +181,6 @@ std::string failures_json(const Swarm& swarm) {
   return out + "}";
 }
 
-// Runs the loop until `done` holds, checking every 10 ms.
-void run_until(uv_loop_t* loop, const std::function<bool()>& done) {
-  uv_timer_t check;
-  uv_timer_init(loop, &check);
-  struct State {
-    const std::function<bool()>* done;
-    uv_loop_t* loop;
-  } state{&done, loop};
-  check.data = &state;
-  uv_timer_start(&check, [](uv_timer_t* t) {
-    auto* s = static_cast<State*>(t->data);
-    if ((*s->done)()) uv_stop(s->loop);
-  }, 10, 10);
-  uv_run(loop, UV_RUN_DEFAULT);
-  uv_close(reinterpret_cast<uv_handle_t*>(&check), nullptr);
-  uv_run(loop, UV_RUN_NOWAIT);
-}
-
 int connect_mode(uv_loop_t* loop, const Options& o) {
   Swarm swarm(loop, o, {});
   swarm.start();
@@ -248,13 +223,6 @@ struct Deliveries {
     last_delivery_ns = now;
   }
 };
-
-// "<sequence> <now in ns> " padded with 'x' to `size` bytes.
-std::string payload(std::uint64_t sequence, std::size_t size) {
-  std::string body = std::to_string(sequence) + " " + std::to_string(uv_hrtime()) + " ";
-  if (body.size() < size) body.append(size - body.size(), 'x');
-  return body;
-}
 
 int listen_mode(uv_loop_t* loop, const Options& o) {
   Deliveries d;
@@ -314,7 +282,7 @@ int publish_mode(uv_loop_t* loop, const Options& o) {
       for (auto& p : publishers) {
         if (sent == o.messages || (o.rate > 0 && static_cast<double>(sent) >= seconds_since(start) * o.rate)) break;
         if (!p->can_send()) continue;
-        p->send(payload(sent++, o.size));
+        p->send(timestamped_payload(sent++, o.size));
         sending = true;
       }
     }
@@ -374,7 +342,7 @@ int fanout_mode(uv_loop_t* loop, const Options& o) {
   std::function<void()> publish_some = [&] {
     while (sent < o.messages && publisher.can_send()) {
       if (o.rate > 0 && static_cast<double>(sent) >= seconds_since(start) * o.rate) break;
-      publisher.send(payload(sent++, o.size));
+      publisher.send(timestamped_payload(sent++, o.size));
     }
   };
   uv_timer_t pace;  // paces publishing between the checks of run_until
@@ -455,5 +423,6 @@ int main(int argc, char** argv) {
   if (o.mode == "echo") return echo_mode(loop, o);
   if (o.mode == "listen") return listen_mode(loop, o);
   if (o.mode == "publish") return publish_mode(loop, o);
-  usage("the mode is connect, fanout, echo, listen or publish");
+  if (o.mode == "storm") return storm_mode(loop, o);
+  usage("the mode is connect, fanout, echo, listen, publish or storm");
 }

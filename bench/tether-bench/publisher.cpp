@@ -6,6 +6,12 @@
 
 namespace bench {
 
+std::string timestamped_payload(std::uint64_t sequence, std::size_t size) {
+  std::string body = std::to_string(sequence) + " " + std::to_string(uv_hrtime()) + " ";
+  if (body.size() < size) body.append(size - body.size(), 'x');
+  return body;
+}
+
 Publisher::Publisher(uv_loop_t* loop, std::string host, int port, std::string path, unsigned window)
     : loop_(loop), host_(std::move(host)), port_(port), path_(std::move(path)), window_(window) {}
 

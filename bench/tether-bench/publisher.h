@@ -14,6 +14,9 @@
 
 namespace bench {
 
+// A message the subscribers can time: "<sequence> <now in ns> " padded with 'x' to `size` bytes.
+std::string timestamped_payload(std::uint64_t sequence, std::size_t size);
+
 class Publisher {
  public:
   Publisher(uv_loop_t* loop, std::string host, int port, std::string path, unsigned window);

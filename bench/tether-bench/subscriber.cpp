@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <zlib.h>
 
+#include <cstdlib>
 #include <cstring>
 
 namespace bench {
@@ -168,15 +169,16 @@ void Subscriber::handle_input() {
 bool Subscriber::parse_head() {
   std::size_t end = input_.find("\r\n\r\n");
   if (end == std::string::npos) return false;
-  int status = 0;
-  std::sscanf(input_.c_str(), "HTTP/1.%*d %d", &status);
+  std::sscanf(input_.c_str(), "HTTP/1.%*d %d", &status_);
+  std::string head = input_.substr(0, end);
+  for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   int wanted = target_.protocol == Protocol::websocket ? 101 : 200;
-  if (status != wanted) {
+  if (status_ != wanted) {
+    if (std::size_t at = head.find("\r\nretry-after:"); at != std::string::npos)
+      retry_after_ = std::atoi(head.c_str() + at + 15);
     fail(Failure::refused_status);
     return false;
   }
-  std::string head = input_.substr(0, end);
-  for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   chunked_ = head.find("transfer-encoding: chunked") != std::string::npos;
   if (target_.deflate && head.find("sec-websocket-extensions: permessage-deflate") != std::string::npos) {
     deflated_ = true;
@@ -225,6 +227,8 @@ void Subscriber::parse_websocket() {
       pong.append(payload);
       write(std::move(pong));
     } else if (opcode == 0x8) {
+      if (payload.size() >= 2)
+        close_code_ = static_cast<unsigned char>(payload[0]) << 8 | static_cast<unsigned char>(payload[1]);
       fail(Failure::closed);
       return;
     }

@@ -53,6 +53,11 @@ class Subscriber {
   void close();
   std::size_t index() const { return index_; }
   bool ready() const { return ready_; }
+  // What the server answered: the HTTP status of the head (0 before it), its Retry-After in
+  // seconds (0 without one), and the code of a WebSocket close frame (0 without one).
+  int status() const { return status_; }
+  int retry_after() const { return retry_after_; }
+  int close_code() const { return close_code_; }
 
   // Per-subscriber delivery bookkeeping (fan-out).
   std::uint64_t received = 0;
@@ -82,6 +87,9 @@ class Subscriber {
   std::string input_;
   std::string sse_pending_;
   bool ready_ = false;
+  int status_ = 0;
+  int retry_after_ = 0;
+  int close_code_ = 0;
   bool chunked_ = false;
   bool closed_ = false;
   std::size_t chunk_left_ = 0;  // bytes of the current chunk still to come (+2 for its CRLF)
