@@ -19,13 +19,14 @@
  *   compression_level = 6        # zlib level 1..9 (6: zlib's default; each message is compressed once)
  *   compression_min_size = "128B" # smaller messages go uncompressed (they hardly shrink), default 128B
  *
- * permessage-deflate (ws_extensions.c negotiates, ws_deflate.c and ws_inflate.c compress): always
- * with server_no_context_takeover, so a published message is compressed once per feed (one per
- * format, level, minimum size and window the clients asked for) and the same frame is queued on
- * every subscriber of that feed; tether_websocket_compressed_messages_total counts compressions.
+ * permessage-deflate (ws_extensions.c negotiates, ws_feeds.c and ws_deflate.c compress, ws_inflate.c
+ * inflates): always with server_no_context_takeover, so a published message is compressed once per
+ * feed (one per format, level, minimum size and window the clients asked for) and the same frame
+ * is queued on every subscriber of that feed; tether_websocket_compressed_messages_total counts
+ * compressions.
  * Client messages with RSV1 are inflated with max_message_size applied to the inflated size
  * (1009 beyond, after at most that much output); a zlib stream is kept per connection only while
- * a compressed message arrives, or for the connection's life if the client keeps its context.
+ * a compressed message arrives (every client is told client_no_context_takeover).
  *
  * Heartbeat: a ping every heartbeat_interval of silence, close 1001 after heartbeat_timeout without
  * any frame from the client (both per connection, from the keepalive module; default 30s/60s).
@@ -49,26 +50,21 @@
 
 #include "../common/clock.h"
 #include "../common/heartbeat_wheel.h"
-#include "../common/json.h"
 #include "../common/list.h"
 #include "../common/queue_settings.h"
 #include "../common/refusal.h"
-#include "../common/utf8.h"
 #include "../auth/jwt_json.h"
 #include "ws_codec.h"
-#include "ws_deflate.h"
+#include "ws_feeds.h"
 #include "ws_handshake.h"
 #include "ws_inflate.h"
 
-enum { FORMAT_JSON, FORMAT_RAW };
 enum { CLIENT_IGNORE, CLIENT_ECHO, CLIENT_PUBLISH };
 enum { SCRATCH_SIZE = 16384 };
 /* Close code for expired credentials (4000-4999: for applications, RFC 6455 section 7.4.2). */
 enum { WS_CLOSE_TOKEN_EXPIRED = 4001 };
 /* The largest refresh message kept: the JSON reader's own bound. */
 enum { REFRESH_MAX_SIZE = JWT_JSON_MAX_INPUT };
-/* permessage-deflate: zlib's levels, the windows a client may ask for (RFC 7692 section 7.1.2). */
-enum { LEVELS = 9, MIN_WINDOW = 8, WINDOWS = 15 - MIN_WINDOW + 1 };
 enum { DEFAULT_LEVEL = 6, DEFAULT_MIN_SIZE = 128 };
 
 typedef struct {
@@ -85,11 +81,11 @@ typedef struct route_config {
   int compression_level;    /* 1..9 */
   uint64_t compression_min_size;
   /* set in worker_init: the feed for each window a client may ask for (index: bits - 8) */
-  tether_feed *deflate_feeds[WINDOWS];
+  tether_feed *deflate_feeds[WS_WINDOWS];
   list_link link; /* in routes */
 } route_config;
 
-static const route_config default_route = {FORMAT_JSON, CLIENT_IGNORE, QUEUE_SETTINGS_DEFAULT, 1, DEFAULT_LEVEL,
+static const route_config default_route = {WS_FORMAT_JSON, CLIENT_IGNORE, QUEUE_SETTINGS_DEFAULT, 1, DEFAULT_LEVEL,
                                            DEFAULT_MIN_SIZE, {NULL}, {NULL, NULL}};
 
 /* One upgraded connection: kept small, there may be a hundred thousand of them per worker. */
@@ -106,11 +102,9 @@ typedef struct ws_conn {
   uint8_t publish_channel_length;
   uint8_t not_refresh; /* the message being assembled cannot be a refresh message (too long, binary) */
   uint8_t client_window_bits; /* permessage-deflate: the client's window; 0 when not negotiated */
-  uint8_t client_takeover;    /* the client keeps its compression context (never: ws_extensions.c answers
-                               * client_no_context_takeover to every offer) */
   uint8_t inflating;          /* a compressed message is being inflated */
   uint8_t skipping;           /* ...or skipped: a route that ignores it, and it cannot be a refresh */
-  ws_inflater *inflater; /* while a compressed message arrives; kept between them if client_takeover */
+  ws_inflater *inflater; /* while a compressed message arrives (clients never keep their context: ws_extensions.c) */
   ws_parser parser;
 } ws_conn;
 
@@ -118,12 +112,11 @@ static const tether_host *host;
 static int host_refreshes; /* the host has connection_refresh (ABI 1.4) */
 static tether_worker *worker;
 static heartbeat_wheel beats;
-static tether_feed *feeds[2];
 /* Every route config of this process (create_route_config), and the one of routes without a
  * [route.websocket] table: worker_init makes their permessage-deflate feeds. */
 static list_link routes = LIST_HEAD_INIT(routes);
 static route_config untabled_route;
-static tether_metric open_metric, compressed_metric;
+static tether_metric open_metric;
 static char scratch[SCRATCH_SIZE];
 static char inflated[SCRATCH_SIZE]; /* what a compressed client message inflates to, piece by piece */
 
@@ -177,7 +170,7 @@ static int read_compression(tether_config *table, route_config *r) {
     else host->config_error(table, "compression", "must be \"on\" or \"off\""), ok = 0;
   } else if (status == TETHER_ERROR) ok = 0;
   if ((status = host->config_integer(table, "compression_level", &level)) == TETHER_OK) {
-    if (level >= 1 && level <= LEVELS) r->compression_level = (int)level;
+    if (level >= 1 && level <= WS_LEVELS) r->compression_level = (int)level;
     else host->config_error(table, "compression_level", "must be between 1 and 9"), ok = 0;
   } else if (status == TETHER_ERROR) ok = 0;
   if (host->config_size(table, "compression_min_size", &r->compression_min_size) == TETHER_ERROR) ok = 0;
@@ -196,8 +189,8 @@ static int create_route_config(const tether_host *h, tether_config *table, void 
   *r = default_route;
   ok = host->config_only_keys(table, keys, sizeof keys / sizeof keys[0]) == TETHER_OK;
   if ((status = host->config_string(table, "format", &value)) == TETHER_OK) {
-    if (strcmp(value, "json") == 0) r->format = FORMAT_JSON;
-    else if (strcmp(value, "raw") == 0) r->format = FORMAT_RAW;
+    if (strcmp(value, "json") == 0) r->format = WS_FORMAT_JSON;
+    else if (strcmp(value, "raw") == 0) r->format = WS_FORMAT_RAW;
     else host->config_error(table, "format", "must be \"json\" or \"raw\""), ok = 0;
   } else if (status == TETHER_ERROR) ok = 0;
   if ((status = host->config_string(table, "client_messages", &value)) == TETHER_OK) {
@@ -257,155 +250,17 @@ static int close_with(ws_conn *c, uint16_t code, const char *reason) {
   return 0;
 }
 
-/* ---- feeds: how messages look on the wire */
-
-typedef struct {
-  char *data;
-  size_t length, capacity;
-} growable;
-
-static growable json; /* reused for every encoding: hooks run on one thread */
-
-static void json_append(void *out, const void *data, size_t length) {
-  growable *g = out;
-  if (g->length + length > g->capacity) {
-    size_t capacity = g->capacity ? g->capacity : 256;
-    char *grown;
-    while (capacity < g->length + length) capacity *= 2;
-    if (!(grown = realloc(g->data, capacity))) return;
-    g->data = grown;
-    g->capacity = capacity;
-  }
-  memcpy(g->data + g->length, data, length);
-  g->length += length;
-}
-
-static void json_literal(const char *s) { json_append(&json, s, strlen(s)); }
-
-/* A permessage-deflate feed: its messages compressed for clients that asked for this window.
- * The format's user pointer; plain feeds have none. */
-typedef struct deflate_feed {
-  int format, level, window_bits;
-  uint64_t min_size;
-  tether_feed *feed;
-  struct deflate_feed *next;
-} deflate_feed;
-
-static deflate_feed *deflate_feeds;
-/* One compressor per level and window, made at its first message: feeds encode one at a time. */
-static ws_deflater *deflaters[LEVELS][WINDOWS];
-
-static void append_frame(tether_buffer *out, uint8_t opcode, int compressed, const void *payload, size_t length) {
-  uint8_t header[10];
-  size_t header_length = ws_frame_header(opcode, length, header);
-  if (compressed) header[0] |= 0x40; /* RSV1: a compressed message (RFC 7692 section 6) */
-  host->buffer_append(out, header, header_length);
-  host->buffer_append(out, payload, length);
-}
-
-/* The frame of a message for a feed: compressed on a deflate feed when it is long enough and
- * gets shorter, else as it is (RSV1 clear), which permessage-deflate allows message by message. */
-static int emit_frame(const deflate_feed *f, tether_buffer *out, uint8_t opcode, const void *payload, size_t length) {
-  ws_deflater **d;
-  const uint8_t *compressed;
-  size_t compressed_length;
-  if (!f || length < f->min_size) {
-    append_frame(out, opcode, 0, payload, length);
-    return TETHER_OK;
-  }
-  d = &deflaters[f->level - 1][f->window_bits - MIN_WINDOW];
-  if (!*d) *d = ws_deflater_create(f->level, f->window_bits);
-  compressed = *d ? ws_deflate_message(*d, payload, length, &compressed_length) : NULL;
-  if (compressed) host->metric_add(worker, compressed_metric, 1);
-  if (compressed && compressed_length < length) append_frame(out, opcode, 1, compressed, compressed_length);
-  else append_frame(out, opcode, 0, payload, length);
-  if (*d) ws_deflater_trim(*d);
-  return TETHER_OK;
-}
-
-static int encode_json(void *user, const tether_message *m, tether_buffer *out) {
-  json.length = 0;
-  json_literal("{\"channel\":\"");
-  json_append(&json, m->channel, m->channel_length);
-  json_literal("\",\"id\":\"");
-  json_append(&json, m->id, m->id_length);
-  json_literal("\",\"data\":\"");
-  json_escape(m->data, m->data_length, json_append, &json);
-  json_literal("\"}");
-  return emit_frame(user, out, WS_OP_TEXT, json.data, json.length);
-}
-
-static int encode_json_notice(void *user, const tether_notice *n, tether_buffer *out) {
-  char number[32];
-  json.length = 0;
-  if (n->kind == TETHER_NOTICE_GAP) {
-    json_literal("{\"event\":\"gap\",\"channel\":\"");
-    json_append(&json, n->channel, n->channel_length);
-    json_literal("\",\"since\":\"");
-    json_append(&json, n->since, n->since_length);
-    json_literal("\"}");
-  } else {
-    snprintf(number, sizeof number, "%llu", (unsigned long long)n->count);
-    json_literal("{\"event\":\"dropped\",\"count\":");
-    json_literal(number);
-    json_literal("}");
-  }
-  return emit_frame(user, out, WS_OP_TEXT, json.data, json.length);
-}
-
-static int encode_raw(void *user, const tether_message *m, tether_buffer *out) {
-  return emit_frame(user, out, utf8_valid(m->data, m->data_length) ? WS_OP_TEXT : WS_OP_BINARY, m->data, m->data_length);
-}
-
-static const tether_feed_format formats[2] = {
-    {sizeof(tether_feed_format), encode_json, encode_json_notice, NULL},
-    {sizeof(tether_feed_format), encode_raw, NULL, NULL},
-};
-
-/* The feed of a format, level, minimum size and window: one for all the routes that share them. */
-static tether_feed *deflate_feed_for(const route_config *r, int window_bits) {
-  deflate_feed *f;
-  tether_feed_format format = formats[r->format];
-  for (f = deflate_feeds; f; f = f->next)
-    if (f->format == r->format && f->level == r->compression_level && f->min_size == r->compression_min_size &&
-        f->window_bits == window_bits)
-      return f->feed;
-  if (!(f = calloc(1, sizeof *f))) return NULL;
-  f->format = r->format, f->level = r->compression_level, f->min_size = r->compression_min_size;
-  f->window_bits = window_bits;
-  format.user = f;
-  if (!(f->feed = host->feed_create(worker, &format))) {
-    free(f);
-    return NULL;
-  }
-  f->next = deflate_feeds;
-  deflate_feeds = f;
-  return f->feed;
-}
+/* ---- feeds: the route's permessage-deflate feeds (ws_feeds.c encodes) */
 
 /* A route's deflate feeds; on failure it offers no compression (its deflate_feeds stay NULL). */
 static void make_deflate_feeds(route_config *r) {
   int w;
   memset(r->deflate_feeds, 0, sizeof r->deflate_feeds);
   if (!r->compression) return;
-  for (w = 0; w < WINDOWS; ++w)
-    if (!(r->deflate_feeds[w] = deflate_feed_for(r, MIN_WINDOW + w))) {
+  for (w = 0; w < WS_WINDOWS; ++w)
+    if (!(r->deflate_feeds[w] = ws_deflate_feed(r->format, r->compression_level, r->compression_min_size, WS_MIN_WINDOW + w))) {
       memset(r->deflate_feeds, 0, sizeof r->deflate_feeds);
       return;
-    }
-}
-
-static void free_deflate_state(void) {
-  int l, w;
-  while (deflate_feeds) {
-    deflate_feed *next = deflate_feeds->next;
-    free(deflate_feeds);
-    deflate_feeds = next;
-  }
-  for (l = 0; l < LEVELS; ++l)
-    for (w = 0; w < WINDOWS; ++w) {
-      ws_deflater_destroy(deflaters[l][w]);
-      deflaters[l][w] = NULL;
     }
 }
 
@@ -546,7 +401,7 @@ static int keep_inflated(void *user, const char *data, size_t length) {
   if (!keep_data(c, c->parser.message_opcode ? c->parser.message_opcode : c->parser.ended_opcode, data, length))
     return 0;
   /* Ignored, and no refresh any more: stop inflating it (inflate_data). */
-  if (c->route->client_messages == CLIENT_IGNORE && c->not_refresh && !c->client_takeover) {
+  if (c->route->client_messages == CLIENT_IGNORE && c->not_refresh) {
     c->skipping = 1;
     return 0;
   }
@@ -599,8 +454,9 @@ static int inflate_data(ws_conn *c, const char *data, size_t length) {
   return inflate_result(c, result);
 }
 
-/* The end of a compressed message: the rest of its output, then the message as any other. A
- * client that does not keep its context has its inflater freed with each message. */
+/* The end of a compressed message: the rest of its output, then the message as any other. No
+ * client keeps its context (ws_extensions.c answers client_no_context_takeover), so the inflater
+ * goes with each message: an idle connection holds no zlib state. */
 static int end_inflated_message(ws_conn *c) {
   ws_inflate_result result;
   if (c->skipping) {
@@ -618,10 +474,8 @@ static int end_inflated_message(ws_conn *c) {
   }
   if (result != WS_INFLATE_OK) return inflate_result(c, result);
   c->inflating = 0;
-  if (!c->client_takeover) {
-    ws_inflater_destroy(c->inflater);
-    c->inflater = NULL;
-  }
+  ws_inflater_destroy(c->inflater);
+  c->inflater = NULL;
   return handle_message(c, c->parser.ended_opcode);
 }
 
@@ -765,7 +619,7 @@ static int content(tether_request *request, void *config, void *route_config_ptr
   const subscription *channels = &handshake.channels;
   ws_conn *wc;
   tether_connection *conn;
-  tether_feed *feed = feeds[route->format];
+  tether_feed *feed = ws_plain_feed(route->format);
   size_t i;
   memset(&info, 0, sizeof info);
   info.size = sizeof info;
@@ -794,8 +648,7 @@ static int content(tether_request *request, void *config, void *route_config_ptr
   if (handshake.deflate.accepted) {
     wc->parser.rsv1_allowed = 1;
     wc->client_window_bits = handshake.deflate.client_window_bits;
-    wc->client_takeover = !handshake.deflate.client_no_context_takeover;
-    feed = route->deflate_feeds[handshake.deflate.server_window_bits - MIN_WINDOW];
+    feed = route->deflate_feeds[handshake.deflate.server_window_bits - WS_MIN_WINDOW];
   }
   if (!keep_publish_channel(wc, channels) || !(conn = host->upgrade(request, 101, &callbacks, wc))) {
     free(wc->publish_channel);
@@ -830,19 +683,12 @@ static int worker_init(const tether_host *h, tether_worker *w, void *config) {
   worker = w;
   if (host->abi_minor < 1) return TETHER_ERROR;
   host_refreshes = host->abi_minor >= 4;
-  feeds[FORMAT_JSON] = host->feed_create(w, &formats[FORMAT_JSON]);
-  feeds[FORMAT_RAW] = host->feed_create(w, &formats[FORMAT_RAW]);
-  if (!feeds[FORMAT_JSON] || !feeds[FORMAT_RAW]) return TETHER_ERROR;
+  if (ws_feeds_init(h, w) != TETHER_OK) return TETHER_ERROR;
   untabled_route = default_route;
   make_deflate_feeds(&untabled_route);
   LIST_FOR_EACH_SAFE(at, next, &routes) make_deflate_feeds(LIST_ENTRY(at, route_config, link));
   open_metric = host->metric_register("tether_connections_open", "kind=\"websocket\"", "Open client connections by kind.",
                                       TETHER_METRIC_GAUGE);
-  compressed_metric = host->metric_register("tether_websocket_compressed_messages_total", "",
-                                            "Messages and notices deflated for permessage-deflate clients: live ones once "
-                                            "per message and feed, whatever the number of subscribers; "
-                                            "history replayed on a resume once per resuming client.",
-                                            TETHER_METRIC_COUNTER);
   heartbeat_wheel_init(&beats, host, w, beat, NULL);
   return TETHER_OK;
 }
@@ -851,10 +697,7 @@ static void worker_exit(tether_worker *w, void *config) {
   (void)w;
   (void)config;
   heartbeat_wheel_exit(&beats);
-  free(json.data);
-  json.data = NULL;
-  json.capacity = json.length = 0;
-  free_deflate_state();
+  ws_feeds_exit();
 }
 
 static const tether_module module = {

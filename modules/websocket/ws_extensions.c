@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../common/ascii.h"
+
 /* Parameter values we act on are at most 2 characters ("15"); longer ones are read to their end
  * (they may belong to another extension) but only this much is kept. */
 enum { VALUE_KEPT = 8 };
@@ -82,14 +84,8 @@ static int read_param(cursor *c, param *p) {
   }
 }
 
-static int lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }
-
 static int is_name(const char *s, size_t n, const char *name) {
-  size_t i;
-  if (n != strlen(name)) return 0;
-  for (i = 0; i < n; ++i)
-    if (lower((unsigned char)s[i]) != name[i]) return 0;
-  return 1;
+  return n == strlen(name) && ascii_equal_ignoring_case(s, name, n);
 }
 
 /* A window size: "8".."15" without leading zeros (RFC 7692 section 7.1.2). 0 if not one. */

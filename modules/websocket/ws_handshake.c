@@ -3,17 +3,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../common/ascii.h"
 #include "sha1.h"
-
-static int lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c; }
-
-/* Case-insensitive equality of two byte strings of the same length (NUL is a byte like any). */
-static int same_ignoring_case(const char *a, const char *b, size_t n) {
-  size_t i;
-  for (i = 0; i < n; ++i)
-    if (lower((unsigned char)a[i]) != lower((unsigned char)b[i])) return 0;
-  return 1;
-}
 
 /* Whether the comma-separated `list` (items trimmed of spaces and tabs) holds `token`. */
 static int has_token(const char *list, size_t length, const char *token, size_t token_length) {
@@ -25,7 +16,7 @@ static int has_token(const char *list, size_t length, const char *token, size_t 
     while (i < length && list[i] != ',') ++i;
     end = i;
     while (end > start && (list[end - 1] == ' ' || list[end - 1] == '\t')) --end;
-    if (end - start == token_length && same_ignoring_case(list + start, token, token_length)) return 1;
+    if (end - start == token_length && ascii_equal_ignoring_case(list + start, token, token_length)) return 1;
   }
   return 0;
 }
