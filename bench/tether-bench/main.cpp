@@ -328,6 +328,8 @@ int fanout_mode(uv_loop_t* loop, const Options& o) {
   swarm.start();
   run_until(loop, [&] { return swarm.settled(); });
   if (swarm.ready_count == 0) usage("no subscriber could connect");
+  std::fprintf(stderr, "READY %zu connected\n", swarm.ready_count);
+  std::fflush(stderr);
   // Let subscriptions settle everywhere (nchan registers them asynchronously).
   std::uint64_t pause = uv_hrtime();
   run_until(loop, [&] { return seconds_since(pause) > 0.5; });

@@ -257,6 +257,7 @@ int Storm::run() {
       kill(o_.reload_pid, SIGHUP);
       reloaded = true;
     }
+    if (now > static_cast<double>(o_.messages) / rate + o_.timeout) return true;  // the server is gone
     return sent == o_.messages && publisher.answered() + publisher.failed() >= o_.messages;
   });
   double published_s = seconds_since(start_ns_);
