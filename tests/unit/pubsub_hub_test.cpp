@@ -470,4 +470,5 @@ TEST_F(PubsubHubTest, TheBusiestChannelsComeMostSubscribersFirstWithTheMessagesD
   hub_->stream_closed(c);
   ASSERT_EQ(hub_->subscribe(&c, *feed_, "cold", std::nullopt), TETHER_OK);
   EXPECT_EQ(hub_->busiest_channels(10).back(), (ChannelLoad{"cold", 1, 0}));
+  for (RecordingSink* sink : {&a, &b, &c}) hub_->stream_closed(*sink);  // the sinks own their subscriptions
 }
