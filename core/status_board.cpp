@@ -207,6 +207,8 @@ std::vector<WorkerArea> StatusBoard::copy_workers() const {
   return areas;
 }
 
+std::size_t StatusBoard::mapping_bytes() { return sizeof(Shared); }
+
 MasterArea& StatusBoard::master_area_for_tests() const { return shared_->master.data; }
 WorkerArea& StatusBoard::worker_area_for_tests(std::size_t slot) const { return shared_->workers[slot].data; }
 std::atomic<std::uint32_t>& StatusBoard::master_sequence_for_tests() const { return shared_->master.sequence; }

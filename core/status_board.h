@@ -123,6 +123,9 @@ class StatusBoard {
   status_layout::MasterArea copy_master() const;
   std::vector<status_layout::WorkerArea> copy_workers() const;  // the slots that report
 
+  // The mapping's size, so that a test can find it as a compromised worker would.
+  static std::size_t mapping_bytes();
+
   // For tests that write the mapping as a compromised worker could.
   status_layout::MasterArea& master_area_for_tests() const;
   status_layout::WorkerArea& worker_area_for_tests(std::size_t slot) const;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/status_board.h"
 #include "support/http_client.h"
 #include "support/json_paths.h"
 #include "support/publisher.h"
@@ -296,4 +297,43 @@ TEST(StatusJson, TheBusiestChannelsAreSummedOverTheWorkersMostSubscribersFirst) 
   // Unsubscribing shows within about a second.
   clients.erase(clients.begin(), clients.begin() + 5);  // every "warm" subscriber
   EXPECT_TRUE(wait_until([&] { return number(status_json(server), "channels.length") == 2; }, 5s));
+}
+
+// A worker taken over can write any byte of the status board (tests/modules/hostile_worker.c
+// fills it with 'A's: odd sequence numbers, huge counts, names without an end). status.json
+// stays valid JSON, and what cannot be read as a record (a state of 'A's, a name without its
+// end) is left out; what can (numbers) is bounded, not trusted. The owners' next writes repair
+// it: each worker's within a second, the master's at its next change (here a reload).
+TEST(StatusJson, AWorkerScribblingOverTheStatusBoardCannotBreakItAndItsOwnersRepairIt) {
+  TetherServer server(2, kRoutes + "[modules.hostile]\npath = \"" + std::string(TETHER_TEST_MODULES_DIR) +
+                             "/hostile_worker.so\"\n[[route]]\npath = \"/hostile/*\"\nhandler = \"hostile\"\n",
+                      kModulesDir);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  WsClient subscriber;
+  ASSERT_EQ(subscriber.open(server.port(), "/ws/news"), 101);
+  ASSERT_TRUE(wait_until([&] { return status_json(server)["channels.0.name"] == quoted("news"); }, 5s));
+
+  auto scribbled = http_get(server.port(), "/hostile/scribble?bytes=" + std::to_string(tether::StatusBoard::mapping_bytes()));
+  ASSERT_TRUE(scribbled);
+  ASSERT_EQ(scribbled->status, 200) << scribbled->body;  // it found the board, and wrote over it
+
+  std::string problem;
+  Paths status = status_json(server, nullptr, &problem);
+  ASSERT_FALSE(status.empty()) << problem;
+  EXPECT_EQ(number(status, "generations.length"), 0) << "no state of 'A's is a state";
+  for (long i = 0; i < number(status, "channels.length"); ++i)
+    EXPECT_EQ(status["channels." + std::to_string(i) + ".name"], quoted("news"));  // no name of 'A's without an end
+  EXPECT_TRUE(wait_until([&] {
+    Paths now = status_json(server);
+    return number(now, "channels.length") == 1 && now["channels.0.name"] == quoted("news") &&
+           number(now, "channels.0.subscribers") == 1;
+  }, 3s)) << "the workers rewrite their slots";
+
+  server.signal(SIGHUP);
+  ASSERT_TRUE(server.wait_for_log("reload complete: generation 2", 10s)) << server.error_log();
+  EXPECT_TRUE(wait_until([&] {
+    Paths now = status_json(server);
+    std::string serving = generation_path(now, 2);
+    return !serving.empty() && now[serving + ".state"] == quoted("serving") && now["reloads.last.ok"] == "true";
+  }, 5s)) << "the master rewrites its area";
 }
