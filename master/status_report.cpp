@@ -1,5 +1,6 @@
 #include "master/status_report.h"
 
+#include <algorithm>
 #include <string>
 
 #include "core/shared_metrics.h"
@@ -35,24 +36,34 @@ void StatusReport::register_metrics() {
                                               MetricType::counter);
 }
 
+// Runs on every turn of the master's loop, which pub/sub traffic makes frequent: in the steady
+// state it allocates nothing (the vectors keep their capacity) and the board skips the write.
 void StatusReport::publish(const Generations& generations, std::uint64_t now_ms) {
   std::int64_t workers[4] = {}, counts[4] = {};
-  std::map<unsigned, Seen> seen;
-  status_.generations.clear();
+  std::size_t n = 0;
+  std::vector<GenerationStatus>& list = status_.generations;  // by number, as generations.all()
   for (const Generation& g : generations.all()) {
+    // Generations only go (anywhere) and come (at the end): those before this one's last entry
+    // have gone.
+    auto at = list.begin() + static_cast<std::ptrdiff_t>(n);
+    auto last = std::find_if(at, list.end(), [&](const GenerationStatus& s) { return s.number == g.number; });
+    auto entry = last == list.end() ? list.emplace(at) : list.erase(at, last);
+    GenerationStatus& shown = *entry;
+    ++n;
     GenerationState state = status_state_of(g.state);
-    auto before = seen_.find(g.number);
-    std::uint64_t since = before != seen_.end() && before->second.state == state ? before->second.since_ms : now_ms;
-    seen[g.number] = Seen{state, since};
-    GenerationStatus shown{g.number, state, since, g.workers, {}};
+    // The same generation in the same state as last time keeps its "since".
+    if (shown.number != g.number || shown.state != state) shown.since_ms = now_ms;
+    shown.number = g.number;
+    shown.state = state;
+    shown.workers = g.workers;
+    shown.pids.clear();
     for (const WorkerProcess& p : g.processes)
       if (p.pid != 0) shown.pids.push_back(static_cast<std::int32_t>(p.pid));
     auto s = static_cast<std::size_t>(state);
     workers[s] += static_cast<std::int64_t>(shown.pids.size());
     counts[s] += 1;
-    status_.generations.push_back(std::move(shown));
   }
-  seen_ = std::move(seen);
+  status_.generations.resize(n);
   for (std::size_t s = 0; s < 4; ++s) {
     shared_metrics().set(0, workers_metric_[s], workers[s]);
     shared_metrics().set(0, generations_metric_[s], counts[s]);

@@ -6,7 +6,6 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <string_view>
 
 #include "core/status_board.h"
@@ -24,12 +23,7 @@ class StatusReport {
   void reload_finished(bool ok, std::string_view message, std::uint64_t now_ms);
 
  private:
-  struct Seen {
-    GenerationState state;
-    std::uint64_t since_ms;
-  };
-  std::map<unsigned, Seen> seen_;  // by generation number, for "since"
-  MasterStatus status_;
+  MasterStatus status_;  // as last published: each generation's "since" carries over
   std::uint32_t workers_metric_[4] = {};      // by GenerationState
   std::uint32_t generations_metric_[4] = {};  // by GenerationState
   std::uint32_t reload_success_metric_ = 0;
