@@ -15,6 +15,8 @@
 #include "core/log.h"
 #include "core/shared_metrics.h"
 #include "core/shared_zones.h"
+#include "core/status_board.h"
+#include "core/wall_clock.h"
 #include "master/pid_file.h"
 
 namespace tether {
@@ -71,6 +73,11 @@ bool Master::start() {
     return false;
   }
   core_metrics().register_all(shared_metrics());
+  if (!status_board().create(&why)) {
+    LOG_ERROR("%s", why.c_str());
+    return false;
+  }
+  status_report_.register_metrics();
   if (!shared_zones().create(config_->server.shared_memory, &why)) {
     LOG_ERROR("%s", why.c_str());
     return false;
@@ -117,6 +124,7 @@ void Master::run_loop() {
           owners.push_back(Owner{&g, &p, true});
         }
       }
+    status_report_.publish(generations_, unix_time_ms());
     int timeout = -1;
     if (auto next = time_to_next_deadline())
       timeout = static_cast<int>(std::chrono::ceil<milliseconds>(*next).count());
@@ -245,6 +253,7 @@ void Master::on_worker_exit(Generation& generation, WorkerProcess& process, int 
   process.pid = 0;
   process.control.reset();
   close_pubsub(process);
+  status_board().clear_slot(process.metrics_slot);
   shared_metrics().release_slot(process.metrics_slot);
   process.metrics_slot = 0;
   WorkerExit exit = Generations::worker_exited(generation, process, shutdown_ != Shutdown::none);

@@ -14,6 +14,7 @@
 #include "master/listener_set.h"
 #include "master/privileges.h"
 #include "master/service_notify.h"
+#include "master/status_report.h"
 #include "master/worker_process.h"
 
 namespace tether {
@@ -51,6 +52,7 @@ class Master {
 
   void request_reload();
   void begin_reload();
+  void reload_failed(const std::string& why);
   void notify_still_serving();
   void on_generation_ready(Generation& fresh);
   void abandon(Generation& fresh, const std::string& why);
@@ -76,6 +78,7 @@ class Master {
   LocalBroker broker_;
   std::optional<SteadyClock::time_point> broker_expiry_;  // when the oldest kept message expires
   Generations generations_;  // the state machine of reloads and stops (master/generations.h)
+  StatusReport status_report_;  // generations and reloads for the status page and /metrics
   UniqueFd signal_fd_;
   ServiceNotifier notifier_;
   bool announced_ready_ = false;

@@ -10,6 +10,7 @@
 #include "core/control_message.h"
 #include "core/log.h"
 #include "core/shared_metrics.h"
+#include "core/wall_clock.h"
 #include "master/master.h"
 #include "master/module_check.h"
 
@@ -31,7 +32,9 @@ void Master::begin_reload() {
     for (const ConfigError& error : loaded.errors) LOG_ERROR("%s", error.to_string().c_str());
     LOG_ERROR("reload failed: configuration has %zu error(s); generation %u keeps serving", loaded.errors.size(),
               generations_.active() ? generations_.active()->number : 0);
-    notify_still_serving();
+    std::string first = loaded.errors.front().to_string();
+    if (loaded.errors.size() > 1) first += " (and " + std::to_string(loaded.errors.size() - 1) + " more)";
+    reload_failed(first);
     return;
   }
   std::vector<std::string> module_errors = check_modules_in_child(*loaded.config);
@@ -39,7 +42,7 @@ void Master::begin_reload() {
     for (const std::string& error : module_errors) LOG_ERROR("%s", error.c_str());
     LOG_ERROR("reload failed: modules could not be loaded; generation %u keeps serving",
               generations_.active() ? generations_.active()->number : 0);
-    notify_still_serving();
+    reload_failed(module_errors.front());
     return;
   }
   std::string why;
@@ -47,7 +50,7 @@ void Master::begin_reload() {
   if (!resolve_worker_identity(loaded.config->server.user, &identity, &why) ||
       !listeners_.prepare(*loaded.config, loaded.config->server.resolved_workers(), retired_listener_fds(), &why)) {
     LOG_ERROR("reload failed: %s; the running generation keeps serving", why.c_str());
-    notify_still_serving();
+    reload_failed(why);
     return;
   }
   identity_ = identity;
@@ -62,6 +65,7 @@ void Master::on_generation_ready(Generation& fresh) {
   broker_.configure(config_->pubsub);
   shared_metrics().add(0, core_metrics().reloads, 1);
   shared_metrics().set(0, core_metrics().generation, fresh.number);
+  status_report_.reload_finished(true, "", unix_time_ms());
   if (previous) {
     previous->retired_listeners = listeners_.retire_unlisted(*fresh.config);
     drain(*previous);
@@ -81,11 +85,17 @@ void Master::abandon(Generation& fresh, const std::string& why) {
   for (WorkerProcess& p : fresh.processes)
     if (p.pid != 0) ::kill(p.pid, SIGKILL);
   listeners_.rollback_staged();
-  notify_still_serving();
+  reload_failed("generation " + std::to_string(fresh.number) + " " + why);
   if (generations_.take_pending_reload()) begin_reload();
 }
 
-// A reload that failed ends systemd's RELOADING state too: the old generation is still ready.
+// A failed reload is the last reload's result on the status page (`why`, cut to fit), and it
+// ends systemd's RELOADING state too: the old generation is still ready.
+void Master::reload_failed(const std::string& why) {
+  status_report_.reload_finished(false, why, unix_time_ms());
+  notify_still_serving();
+}
+
 void Master::notify_still_serving() {
   Generation* active = generations_.active();
   notifier_.ready("reload failed; serving generation " + std::to_string(active ? active->number : 0));

@@ -19,6 +19,7 @@
 #include "worker/control_channel.h"
 #include "worker/host/crash_report.h"
 #include "worker/host/module_runtime.h"
+#include "worker/pubsub/channel_report.h"
 #include "worker/pubsub/master_link_broker.h"
 #include "worker/pubsub/publish_endpoint.h"
 #include "worker/pubsub/redis_broker.h"
@@ -57,6 +58,7 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
     goodbyes_ = std::make_unique<GoodbyeSchedule>(&loop_);
     hub_ = std::make_unique<PubsubHub>(&loop_, make_broker(startup), config_->pubsub, slot_, metrics_slot_);
     publish_ = std::make_unique<PublishEndpoint>(*hub_);
+    channel_report_ = std::make_unique<ChannelReport>(&loop_, *hub_, metrics_slot_);
     modules_ = std::make_unique<ModuleRuntime>(*config_, std::move(modules), &loop_, slot_, generation_, metrics_slot_,
                                                hub_.get());
     tls_contexts_.resize(config_->listen.size());
@@ -321,6 +323,7 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
 
   void stop_modules_and_loop() {
     modules_->stop();
+    channel_report_->close();
     hub_->close();
     goodbyes_->close();
     if (idle_master_link_) idle_master_link_->close();
@@ -343,6 +346,7 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
   std::unique_ptr<MasterLinkBroker> idle_master_link_;  // broker = "redis": read, and nothing delivered
   std::unique_ptr<PubsubHub> hub_;
   std::unique_ptr<PublishEndpoint> publish_;
+  std::unique_ptr<ChannelReport> channel_report_;  // the busiest channels, for the status page
   std::unique_ptr<ModuleRuntime> modules_;  // destroyed (dlclose) only after the loop has closed
   std::vector<std::unique_ptr<TlsContext>> tls_contexts_;  // by [[listen]] index; null for plain TCP
   std::vector<Listener> listeners_;                         // by [[listen]] index

@@ -25,6 +25,9 @@
  *     io_update(), io_stop()) for a module's own clients of other services, and who sent a
  *     request (request_authorized(), request_has_publish_token(), request_publish_allowed() and
  *     the module hook publish_allowed).
+ *   - ABI 1.5 adds the server's status, for status pages: status_take() copies what the master
+ *     knows of its generations and reloads, and the busiest channels over every worker, into a
+ *     snapshot read with status_generation(), status_reload() and status_channel().
  *   - Nothing C++ crosses this boundary: no exceptions, no STL types, no memory allocated on one
  *     side and freed on the other (each side frees what it allocated).
  *
@@ -64,7 +67,7 @@ extern "C" {
 #endif
 
 #define TETHER_MODULE_ABI_MAJOR 1
-#define TETHER_MODULE_ABI_MINOR 4
+#define TETHER_MODULE_ABI_MINOR 5
 
 /* The symbol every module exports: const tether_module *tether_module_entry(void). */
 #define TETHER_MODULE_ENTRY tether_module_entry
@@ -105,6 +108,7 @@ typedef struct tether_connection tether_connection; /* a client connection; vali
 typedef struct tether_feed tether_feed;       /* a wire format for pub/sub messages (1.1); valid until worker_exit */
 typedef struct tether_buffer tether_buffer;   /* bytes a feed encoder appends to (1.1) */
 typedef struct tether_io tether_io;           /* a descriptor watched on the loop (1.4); valid until io_stop() */
+typedef struct tether_status tether_status;   /* a snapshot of the server's status (1.5); valid until status_release() */
 
 /* A metric handle from metric_register(); 0 is "no metric". */
 typedef uint32_t tether_metric;
@@ -230,6 +234,40 @@ enum {
 /* `events`: READ and/or WRITE that are ready, and/or ERROR (after which the io is no longer
  * watched: io_stop() it, or io_update() to watch again). May call io_stop() on its own io. */
 typedef void (*tether_io_cb)(tether_io *io, int events, void *user);
+
+/* The server's status (1.5), as status_take() copied it. Strings are NUL-terminated and, like
+ * `pids`, valid until status_release(). Each struct's `size` is set by the caller. */
+typedef enum tether_generation_state {
+  TETHER_GENERATION_STARTING = 0, /* forked by a reload, waiting for every worker to be ready */
+  TETHER_GENERATION_SERVING = 1,  /* the generation that accepts new connections */
+  TETHER_GENERATION_DRAINING = 2, /* replaced by a reload: finishing its connections (drain_timeout) */
+  TETHER_GENERATION_STOPPING = 3, /* told to stop (a stop, a failed reload): exiting */
+} tether_generation_state;
+
+typedef struct tether_generation_info {
+  size_t size;                   /* sizeof(tether_generation_info) */
+  unsigned number;               /* 1 for the first generation, +1 for each reload */
+  tether_generation_state state;
+  uint64_t since_ms;             /* unix time in ms it entered `state` (as the master saw it) */
+  unsigned workers;              /* worker processes configured */
+  const int32_t *pids;           /* the running ones (at most 64 shown) */
+  size_t pid_count;
+} tether_generation_info;
+
+typedef struct tether_reload_info {
+  size_t size;                   /* sizeof(tether_reload_info) */
+  uint64_t time_ms;              /* unix time in ms the last reload ended; 0: none yet */
+  int ok;                        /* 1: it succeeded, 0: it failed (the old generation serves on) */
+  const char *message;           /* why it failed (the first error, at most 255 bytes); "" if ok */
+} tether_reload_info;
+
+typedef struct tether_channel_info {
+  size_t size;                   /* sizeof(tether_channel_info) */
+  const char *name;              /* a valid channel name */
+  size_t name_length;
+  uint64_t subscribers;          /* over every worker */
+  uint64_t messages;             /* delivered since it last had no subscriber (the most any worker saw) */
+} tether_channel_info;
 
 /* Functions the server offers to modules. */
 typedef struct tether_host {
@@ -423,6 +461,23 @@ typedef struct tether_host {
    * publish_allowed hook of every module that has one. TETHER_OK unless one refused
    * (TETHER_ERROR: answer 403). */
   int (*request_publish_allowed)(tether_request *request, const char *channel, size_t channel_length);
+
+  /* ---- ABI 1.5: status. Check host->abi_minor >= 5 before using these. ---- */
+
+  /* A snapshot of the server's status: the generations and the last reload (from the master),
+   * and the `max_channels` channels with the most subscribers over every worker (each worker
+   * reports its 10 busiest about once a second, so a channel busy on no single worker may be
+   * missing, and counts may be a second old). What other processes wrote is checked before it
+   * gets here: counts are bounded, strings terminated, names valid. NULL when out of memory.
+   * Release it with status_release(), in the same hook or later on the same worker. */
+  tether_status *(*status_take)(tether_worker *worker, size_t max_channels);
+  void (*status_release)(tether_status *status);
+  /* TETHER_OK with *info filled, TETHER_ERROR for an index out of range or a size too small. */
+  size_t (*status_generation_count)(const tether_status *status);
+  int (*status_generation)(const tether_status *status, size_t index, tether_generation_info *info);
+  int (*status_reload)(const tether_status *status, tether_reload_info *info);
+  size_t (*status_channel_count)(const tether_status *status);
+  int (*status_channel)(const tether_status *status, size_t index, tether_channel_info *info);
 } tether_host;
 
 /* A module's descriptor. Every hook may be NULL. `config` is what create_config returned for

@@ -1,5 +1,5 @@
 /*
- * health — liveness, readiness and Prometheus metrics.
+ * health — liveness, readiness, Prometheus metrics and the live status page.
  *
  * Routes name it as their handler; what a route serves is its [route.health] endpoint, or by
  * default the last segment of the route's path:
@@ -7,7 +7,11 @@
  *   "readyz"   200 "ready", or 503 with the reason: "draining" once this worker drains
  *              (reload or stop), or what its broker lacks (broker = "redis" unreachable)
  *   "metrics"  every metric of the shared registry, summed over all workers, in the
- *              Prometheus text format (version 0.0.4)
+ *              Prometheus text format (version 0.0.4)  (metrics_page.c)
+ *   "status"   the live status page: one self-contained HTML page that shows status.json,
+ *              fetched every second  (status_page.c, status.html)
+ *   "status.json"  generations and workers, connections, subscribers, message counters,
+ *              reloads and the busiest channels (status_json.c; docs/status.md)
  *
  *   [modules.health]            # no settings
  *   [[route]]
@@ -18,17 +22,46 @@
  *   handler = "health"
  *   [route.health]
  *   endpoint = "healthz"
+ *   [[route]]
+ *   path = "/status"            # and "/status.json": the page fetches it beside itself
+ *   handler = "health"
  *
  * Built only against <tether/module.h>, like a third-party module.
  */
-#include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <tether/module.h>
 
-typedef enum { ENDPOINT_FROM_PATH = 0, ENDPOINT_HEALTHZ, ENDPOINT_READYZ, ENDPOINT_METRICS } endpoint;
+#include "metrics_page.h"
+#include "status_json.h"
+#include "status_page.h"
+
+typedef enum {
+  ENDPOINT_FROM_PATH = 0,
+  ENDPOINT_HEALTHZ,
+  ENDPOINT_READYZ,
+  ENDPOINT_METRICS,
+  ENDPOINT_STATUS,
+  ENDPOINT_STATUS_JSON,
+} endpoint;
+
+static const struct {
+  const char *name;
+  endpoint which;
+} endpoints[] = {
+    {"healthz", ENDPOINT_HEALTHZ}, {"readyz", ENDPOINT_READYZ},           {"metrics", ENDPOINT_METRICS},
+    {"status", ENDPOINT_STATUS},   {"status.json", ENDPOINT_STATUS_JSON},
+};
+#define ENDPOINT_COUNT (sizeof endpoints / sizeof endpoints[0])
+
+/* The endpoint named by `name` (`length` bytes), ENDPOINT_FROM_PATH if none. */
+static endpoint endpoint_named(const char *name, size_t length) {
+  size_t i;
+  for (i = 0; i < ENDPOINT_COUNT; ++i)
+    if (strlen(endpoints[i].name) == length && memcmp(endpoints[i].name, name, length) == 0) return endpoints[i].which;
+  return ENDPOINT_FROM_PATH;
+}
 
 typedef struct {
   endpoint which;
@@ -52,11 +85,10 @@ static int create_route_config(const tether_host *h, tether_config *settings, vo
   route = calloc(1, sizeof *route);
   if (!route) return TETHER_ERROR;
   if (host->config_string(settings, "endpoint", &name) == TETHER_OK) {
-    if (strcmp(name, "healthz") == 0) route->which = ENDPOINT_HEALTHZ;
-    else if (strcmp(name, "readyz") == 0) route->which = ENDPOINT_READYZ;
-    else if (strcmp(name, "metrics") == 0) route->which = ENDPOINT_METRICS;
-    else {
-      host->config_error(settings, "endpoint", "must be \"healthz\", \"readyz\" or \"metrics\"");
+    route->which = endpoint_named(name, strlen(name));
+    if (route->which == ENDPOINT_FROM_PATH) {
+      host->config_error(settings, "endpoint",
+                         "must be \"healthz\", \"readyz\", \"metrics\", \"status\" or \"status.json\"");
       free(route);
       return TETHER_ERROR;
     }
@@ -80,86 +112,7 @@ static endpoint endpoint_of(const tether_request *request, const route_config *r
   length = 0;
   while (last - length > info.route && last[-(long)length - 1] != '/') ++length;
   last -= length;
-  if (length == 7 && memcmp(last, "healthz", 7) == 0) return ENDPOINT_HEALTHZ;
-  if (length == 6 && memcmp(last, "readyz", 6) == 0) return ENDPOINT_READYZ;
-  if (length == 7 && memcmp(last, "metrics", 7) == 0) return ENDPOINT_METRICS;
-  return ENDPOINT_FROM_PATH;
-}
-
-/* A growing text buffer for the metrics page. */
-typedef struct {
-  char *data;
-  size_t length, capacity;
-  int failed;
-} text;
-
-static void append(text *t, const char *format, ...) {
-  va_list args;
-  int n;
-  for (;;) {
-    size_t room = t->capacity - t->length;
-    va_start(args, format);
-    n = vsnprintf(t->data ? t->data + t->length : NULL, room, format, args);
-    va_end(args);
-    if (n < 0) {
-      t->failed = 1;
-      return;
-    }
-    if ((size_t)n < room) {
-      t->length += (size_t)n;
-      return;
-    }
-    {
-      size_t capacity = t->capacity ? t->capacity * 2 : 4096;
-      char *grown;
-      while (capacity - t->length <= (size_t)n) capacity *= 2;
-      grown = realloc(t->data, capacity);
-      if (!grown) {
-        t->failed = 1;
-        return;
-      }
-      t->data = grown;
-      t->capacity = capacity;
-    }
-  }
-}
-
-/* Prometheus wants every sample of a family together, after one HELP and one TYPE line. Each
- * metric is read once (a read sums it over every worker): the page costs one pass over the
- * registry, then grouping by name in local memory. */
-static int serve_metrics(tether_request *request) {
-  size_t count = host->metric_count(), i, j;
-  tether_metric_sample *samples = calloc(count ? count : 1, sizeof *samples);
-  char *pending = calloc(count ? count : 1, 1); /* read and not yet on the page */
-  text page = {NULL, 0, 0, 0};
-  int status;
-  if (!samples || !pending) page.failed = 1;
-  for (i = 0; i < count && !page.failed; ++i) {
-    samples[i].size = sizeof samples[i];
-    pending[i] = host->metric_read(i, &samples[i]) == TETHER_OK;
-  }
-  for (i = 0; i < count && !page.failed; ++i) {
-    const tether_metric_sample *first = &samples[i];
-    if (!pending[i]) continue;
-    append(&page, "# HELP %s %s\n# TYPE %s %s\n", first->name, first->help, first->name,
-           first->type == TETHER_METRIC_GAUGE ? "gauge" : "counter");
-    for (j = i; j < count; ++j) {
-      const tether_metric_sample *s = &samples[j];
-      if (!pending[j] || strcmp(s->name, first->name) != 0) continue;
-      pending[j] = 0;
-      if (s->labels[0]) append(&page, "%s{%s} %" PRId64 "\n", s->name, s->labels, s->value);
-      else append(&page, "%s %" PRId64 "\n", s->name, s->value);
-    }
-  }
-  free(samples);
-  free(pending);
-  if (page.failed) {
-    free(page.data);
-    return TETHER_ERROR;
-  }
-  status = host->respond(request, 200, "text/plain; version=0.0.4; charset=utf-8", page.data, page.length);
-  free(page.data);
-  return status;
+  return endpoint_named(last, length);
 }
 
 /* 200 "ready", or 503 with the reason: draining, or the broker unreachable. */
@@ -189,8 +142,11 @@ static int content(tether_request *request, void *config, void *route) {
     case ENDPOINT_READYZ:
       return serve_readyz(request);
     case ENDPOINT_METRICS:
-      host->response_header(request, "Cache-Control", "no-store");
-      return serve_metrics(request);
+      return serve_metrics(host, request);
+    case ENDPOINT_STATUS:
+      return serve_status_page(host, request);
+    case ENDPOINT_STATUS_JSON:
+      return serve_status_json(host, request);
     case ENDPOINT_FROM_PATH:
       break;
   }
@@ -202,7 +158,7 @@ static const tether_module health_module = {
     .abi_major = TETHER_MODULE_ABI_MAJOR,
     .abi_minor = TETHER_MODULE_ABI_MINOR,
     .name = "health",
-    .version = "1.0.0",
+    .version = "1.1.0",
     .create_config = create_config,
     .create_route_config = create_route_config,
     .destroy_route_config = destroy_route_config,

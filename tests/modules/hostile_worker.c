@@ -5,10 +5,15 @@
  *   .../oversized  a frame header announcing a gigabyte
  *   .../garbage    a frame of an unknown type
  *   .../bad-name   a publish to the channel "a b"
- * It answers 200 "sent" (if the master has not killed the worker first).
+ * It answers 200 "sent" (if the master has not killed the worker first). And
+ *   .../scribble?bytes=N  fills every shared anonymous mapping of N bytes (rounded up to pages:
+ *                  the status board's size) with 'A's, as a worker that was taken over could
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <tether/module.h>
 
 static const tether_host *host;
@@ -53,6 +58,22 @@ static size_t bad_name_publish(unsigned char *out) {
   return frame(out, (uint32_t)n, 1, body, n);
 }
 
+/* Every "/dev/zero (deleted)" mapping (MAP_SHARED | MAP_ANONYMOUS) of `bytes` bytes: filled. */
+static int scribble(size_t bytes) {
+  char line[512];
+  int found = 0;
+  FILE *maps = fopen("/proc/self/maps", "r");
+  if (!maps) return 0;
+  while (fgets(line, sizeof line, maps)) {
+    unsigned long start, end;
+    if (sscanf(line, "%lx-%lx", &start, &end) != 2 || !strstr(line, "/dev/zero") || end - start != bytes) continue;
+    memset((void *)start, 'A', bytes);
+    ++found;
+  }
+  fclose(maps);
+  return found;
+}
+
 static int content(tether_request *request, void *config, void *route) {
   tether_request_info info;
   unsigned char bytes[128];
@@ -63,6 +84,15 @@ static int content(tether_request *request, void *config, void *route) {
   memset(&info, 0, sizeof info);
   info.size = sizeof info;
   if (fd < 0 || host->request_info(request, &info) != TETHER_OK) return TETHER_ERROR;
+  if (info.path_length >= 8 && memcmp(info.path + info.path_length - 8, "scribble", 8) == 0) {
+    char number[32] = "";
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), bytes;
+    if (info.query_length > 6 && info.query_length - 6 < sizeof number) memcpy(number, info.query + 6, info.query_length - 6);
+    bytes = strtoul(number, NULL, 10); /* "bytes=N" */
+    bytes = (bytes + page - 1) / page * page;
+    if (bytes == 0 || scribble(bytes) == 0) return host->respond(request, 404, "text/plain", "no such mapping\n", 16);
+    return host->respond(request, 200, "text/plain", "sent\n", 5);
+  }
   if (info.path_length >= 9 && memcmp(info.path + info.path_length - 9, "oversized", 9) == 0)
     n = frame(bytes, 1u << 30, 1, "", 0);
   else if (info.path_length >= 7 && memcmp(info.path + info.path_length - 7, "garbage", 7) == 0)

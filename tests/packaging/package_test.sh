@@ -49,6 +49,7 @@ check "systemd-analyze verify accepts the unit" systemd-analyze verify /lib/syst
 healthy() { for _ in $(seq 50); do curl -fsS --max-time 2 http://127.0.0.1:8080/healthz >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
 check "/healthz answers 200 from the installed health module" healthy
 check "/metrics is served by the installed module" bash -c 'curl -fsS --max-time 2 http://127.0.0.1:8080/metrics | grep -q "^tether_generation 1$"'
+check "/status.json shows the serving generation" bash -c 'curl -fsS --max-time 2 http://127.0.0.1:8080/status.json | grep -q "\"number\":1,\"state\":\"serving\""'
 check "tether.js and its types are installed" test -f /usr/share/tether/js/tether.js -a -f /usr/share/tether/js/tether.d.ts
 check "/tether.js serves the installed file as JavaScript" bash -c 'curl -fsS --max-time 2 -D $work/js.headers http://127.0.0.1:8080/tether.js | cmp - /usr/share/tether/js/tether.js && grep -qi "^content-type: text/javascript" $work/js.headers'
 check "workers run as tether" bash -c "ps -o user= --ppid $server_pid | sort -u | grep -qx tether"

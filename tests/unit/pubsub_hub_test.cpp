@@ -449,3 +449,26 @@ TEST_F(PubsubHubTest, ASubscriberThatGotItsHistoryCancelsNothingWhenItLeaves) {
   hub_->stream_closed(sink);
   EXPECT_TRUE(broker_->cancelled.empty());
 }
+
+// --- The busiest channels, for the status page ---
+
+TEST_F(PubsubHubTest, TheBusiestChannelsComeMostSubscribersFirstWithTheMessagesDeliveredToThem) {
+  RecordingSink a, b, c;
+  for (RecordingSink* sink : {&a, &b, &c}) ASSERT_EQ(hub_->subscribe(sink, *feed_, "hot", std::nullopt), TETHER_OK);
+  ASSERT_EQ(hub_->subscribe(&a, *feed_, "warm", std::nullopt), TETHER_OK);
+  ASSERT_EQ(hub_->subscribe(&b, *feed_, "warm", std::nullopt), TETHER_OK);
+  ASSERT_EQ(hub_->subscribe(&c, *feed_, "cold", std::nullopt), TETHER_OK);
+  broker_->deliver("cold", MessageId{1, 1}, "x");
+  broker_->deliver("cold", MessageId{1, 2}, "y");
+  broker_->deliver("hot", MessageId{1, 1}, "z");
+  broker_->end_batch();
+  EXPECT_EQ(hub_->busiest_channels(10),
+            (std::vector<ChannelLoad>{{"hot", 3, 1}, {"warm", 2, 0}, {"cold", 1, 2}}));
+  EXPECT_EQ(hub_->busiest_channels(2), (std::vector<ChannelLoad>{{"hot", 3, 1}, {"warm", 2, 0}}));
+  EXPECT_TRUE(hub_->busiest_channels(0).empty());
+  // A channel's count starts again once it has had no subscriber.
+  hub_->stream_closed(c);
+  ASSERT_EQ(hub_->subscribe(&c, *feed_, "cold", std::nullopt), TETHER_OK);
+  EXPECT_EQ(hub_->busiest_channels(10).back(), (ChannelLoad{"cold", 1, 0}));
+  for (RecordingSink* sink : {&a, &b, &c}) hub_->stream_closed(*sink);  // the sinks own their subscriptions
+}

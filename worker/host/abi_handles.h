@@ -10,6 +10,7 @@
 //   tether_timer       a libuv timer a module started (host/module_api.cpp)
 //   tether_io          a libuv poll handle on a module's descriptor (host/module_api.cpp)
 //   tether_config      a TOML table handed to a module's config hooks
+//   tether_status      a checked copy of the status board (host/status_api.cpp)
 //
 // The C header declares them in the global namespace, so they are defined there.
 #pragma once
@@ -25,6 +26,7 @@
 
 #include "core/config.h"
 #include "core/config_parser.h"
+#include "core/status_board.h"
 
 namespace tether {
 class Connection;
@@ -41,6 +43,11 @@ struct tether_feed {};
 
 struct tether_buffer {
   std::string bytes;
+};
+
+struct tether_status {
+  tether::MasterStatus master;
+  std::vector<tether::ChannelLoad> channels;
 };
 
 struct tether_config {

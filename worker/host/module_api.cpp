@@ -14,6 +14,7 @@
 #include "core/shared_zones.h"
 #include "core/units.h"
 #include "worker/host/module_runtime.h"
+#include "worker/host/status_api.h"
 #include "worker/http/http_response.h"
 #include "worker/http/http_session.h"
 #include "worker/pubsub/publish_endpoint.h"
@@ -576,6 +577,13 @@ const tether_host kHost = {
     request_authorized,
     request_has_publish_token,
     request_publish_allowed,
+    status_api::take,
+    status_api::release,
+    status_api::generation_count,
+    status_api::generation,
+    status_api::reload,
+    status_api::channel_count,
+    status_api::channel,
 };
 
 }  // namespace

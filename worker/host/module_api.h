@@ -10,7 +10,7 @@
 
 namespace tether {
 
-// The host function table given to every module (ABI 1.4).
+// The host function table given to every module (ABI 1.5).
 const tether_host& module_host_table();
 // Stops and frees the timers modules left running on `worker` (at exit). Returns how many.
 std::size_t close_module_timers(const tether_worker* worker);

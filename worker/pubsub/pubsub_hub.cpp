@@ -137,6 +137,7 @@ void PubsubHub::deliver(const BrokerMessage& m) {
   };
   std::vector<Encoded> encoded(feeds_.size());
   HubChannel& channel = *it->second;
+  ++channel.messages;
   std::int64_t queued = 0;
   // A queue overflow may end the stream, unsubscribing `s` (and, with the channel's last
   // subscriber, freeing the channel): for_each holds the next one first.
@@ -227,6 +228,31 @@ void PubsubHub::gap(std::string_view channel_name, MessageId since) {
     }
     if (!f || sink.queue_frame(f)) touch(sink);
   });
+}
+
+// A pass over the channels with a bounded heap: a second's work for a status page costs this
+// worker O(channels) once a second, whatever the number of subscribers.
+std::vector<ChannelLoad> PubsubHub::busiest_channels(std::size_t limit) const {
+  auto busier = [](const HubChannel* a, const HubChannel* b) {
+    if (a->subscribers.size() != b->subscribers.size()) return a->subscribers.size() > b->subscribers.size();
+    if (a->messages != b->messages) return a->messages > b->messages;
+    return a->name < b->name;
+  };
+  std::vector<const HubChannel*> heap;  // the `limit` busiest so far, the least busy on top
+  if (limit == 0) return {};
+  for (const auto& [name, channel] : channels_) {
+    if (heap.size() == limit && !busier(channel.get(), heap.front())) continue;
+    if (heap.size() == limit) {
+      std::pop_heap(heap.begin(), heap.end(), busier);
+      heap.pop_back();
+    }
+    heap.push_back(channel.get());
+    std::push_heap(heap.begin(), heap.end(), busier);
+  }
+  std::sort_heap(heap.begin(), heap.end(), busier);
+  std::vector<ChannelLoad> busiest;
+  for (const HubChannel* c : heap) busiest.push_back(ChannelLoad{c->name, c->subscribers.size(), c->messages});
+  return busiest;
 }
 
 FrameRef PubsubHub::dropped_notice(const FrameSink& sink, std::uint64_t count) {

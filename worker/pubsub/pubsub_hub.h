@@ -25,6 +25,7 @@
 
 #include "core/config.h"
 #include "core/intrusive_list.h"
+#include "core/status_board.h"
 #include "worker/host/abi_handles.h"  // tether_feed: modules' handle for a Feed
 #include "worker/pubsub/broker.h"
 #include "worker/pubsub/frame_sink.h"
@@ -51,6 +52,7 @@ struct Subscription : ListLink<HubChannel>, ForwardLink<FrameSink> {
 struct HubChannel {
   std::string name;
   IntrusiveList<Subscription, HubChannel> subscribers;  // newest first; its size is this worker's count
+  std::uint64_t messages = 0;  // delivered here since the channel got its first subscriber
 };
 
 // Whether a publish reached the broker, and if not why.
@@ -85,6 +87,10 @@ class PubsubHub final : private Broker::Delivery {
 
   // The host function encoders append with (tether_host.buffer_append).
   static void buffer_append(tether_buffer* out, const void* data, std::size_t length);
+
+  // This worker's `limit` channels with the most subscribers (then the most messages), for the
+  // status page (worker/pubsub/channel_report.h).
+  std::vector<ChannelLoad> busiest_channels(std::size_t limit) const;
 
   Broker& broker() { return *broker_; }
   // Worker exit: closes the broker and the flush timer.

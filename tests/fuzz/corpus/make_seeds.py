@@ -289,10 +289,26 @@ def ws_inflate_seeds():
     write("ws_inflate", "bad-utf8", bytes([7 | 2 << 3 | 1 << 5, 0]) + compressed(b"ok \xc0\xaf"))
 
 
+def status_board_seeds():
+    # the master's area, then worker areas, laid out as core/status_board.h (x86-64, packed as
+    # the compiler lays them out: no padding in these records)
+    def generation(number, state, pids):
+        return struct.pack("<IIIIQ", number, state, 2, len(pids), 1000) + b"".join(struct.pack("<i", p) for p in pids).ljust(64 * 4, b"\0")
+
+    def channel(name, subscribers, messages):
+        return name.encode().ljust(136, b"\0") + struct.pack("<QQ", subscribers, messages)
+
+    master = (struct.pack("<IIQ", 2, 0, 5000) + generation(1, 2, [101]) + generation(2, 1, [201, 202]) +
+              bytes(14 * (24 + 256)) + b"tether.toml:3:1: unknown key".ljust(256, b"\0"))
+    worker = struct.pack("<iI", 100, 2) + channel("news", 5, 9) + channel("sport", 2, 1) + bytes(8 * 152)
+    write("status_board", "honest", master + worker + worker)
+    write("status_board", "short", master[:100])
+
+
 if __name__ == "__main__":
     makers = {f.__name__: f for f in (http_seeds, pubsub_seeds, config_seeds, message_id_seeds, tls_seeds,
                                       redis_reply_seeds, jwt_seeds, auth_token_seeds, backend_answer_seeds,
-                                      backend_url_seeds, ws_extensions_seeds, ws_inflate_seeds)}
+                                      backend_url_seeds, ws_extensions_seeds, ws_inflate_seeds, status_board_seeds)}
     # No argument: all of them; else only the named ones (e.g. ws_inflate_seeds).
     for name in sys.argv[1:] or makers:
         makers[name]()

@@ -1,0 +1,143 @@
+// What the status page shows beyond the metrics, in memory shared by the master and every worker
+// (an anonymous MAP_SHARED mapping the master creates before it forks anything, like
+// shared_metrics()):
+//   - the master's area: its generations (number, state, since when, worker pids) and the result
+//     of the last reload. Only the master writes it.
+//   - one area per worker process, indexed by its metrics slot: its busiest channels (name,
+//     subscribers, messages), which the worker rewrites about once a second (worker/pubsub/
+//     channel_report.h) and the master clears when the process exits.
+// Each area is written under a sequence lock: the writer never waits, a reader copies the area
+// and retries (a bounded number of times) if a write overlapped. No reader ever blocks a writer,
+// so a compromised worker cannot stall the master.
+//
+// Every process can write the whole mapping: what a reader copies out is untrusted, and only
+// read_master_status() / merge_busiest_channels() (which check every count, index and string)
+// turn it into values.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tether {
+
+// The raw records, as they lie in shared memory (plain data: copied out, then checked).
+namespace status_layout {
+inline constexpr std::size_t kMaxGenerations = 16;   // generations shown (the oldest first)
+inline constexpr std::size_t kMaxPids = 64;          // worker pids shown per generation
+inline constexpr std::size_t kMessageBytes = 256;    // the last reload's message, NUL included
+inline constexpr std::size_t kTopChannels = 10;      // channels each worker reports
+inline constexpr std::size_t kChannelNameBytes = 136;  // a channel name (at most 128) and its NUL
+inline constexpr std::size_t kWorkerSlots = 256;     // metrics slots that report channels
+
+struct GenerationRecord {
+  std::uint32_t number;
+  std::uint32_t state;  // GenerationState
+  std::uint32_t workers;  // configured
+  std::uint32_t pid_count;
+  std::uint64_t since_ms;  // unix time it entered this state
+  std::int32_t pids[kMaxPids];
+};
+
+struct MasterArea {
+  std::uint32_t generation_count;
+  std::uint32_t reload_ok;       // the last reload: 1 succeeded, 0 failed
+  std::uint64_t reload_time_ms;  // 0: no reload yet
+  GenerationRecord generations[kMaxGenerations];
+  char reload_message[kMessageBytes];  // why it failed
+};
+
+struct ChannelRecord {
+  char name[kChannelNameBytes];
+  std::uint64_t subscribers;
+  std::uint64_t messages;
+};
+
+struct WorkerArea {
+  std::int32_t pid;  // 0: the slot reports nothing
+  std::uint32_t channel_count;
+  ChannelRecord channels[kTopChannels];
+};
+}  // namespace status_layout
+
+enum class GenerationState : std::uint32_t { starting = 0, serving = 1, draining = 2, stopping = 3 };
+const char* generation_state_name(GenerationState state);
+
+struct GenerationStatus {
+  unsigned number = 0;
+  GenerationState state = GenerationState::starting;
+  std::uint64_t since_ms = 0;
+  unsigned workers = 0;
+  std::vector<std::int32_t> pids;  // the running processes
+  bool operator==(const GenerationStatus&) const = default;
+};
+
+struct ReloadStatus {
+  std::uint64_t time_ms = 0;  // 0: none yet
+  bool ok = false;
+  std::string message;  // why it failed; empty when it succeeded
+  bool operator==(const ReloadStatus&) const = default;
+};
+
+struct MasterStatus {
+  std::vector<GenerationStatus> generations;
+  ReloadStatus last_reload;
+  bool operator==(const MasterStatus&) const = default;
+};
+
+// A channel's load: on one worker, or summed over all of them.
+struct ChannelLoad {
+  std::string name;
+  std::uint64_t subscribers = 0;
+  std::uint64_t messages = 0;  // relayed to the channel since it last had no subscriber
+  bool operator==(const ChannelLoad&) const = default;
+};
+
+// Checked values out of the raw records. Counts are clamped to the arrays, strings end at their
+// field (a name without its NUL, or not a valid channel name, is left out), states out of range
+// and pids <= 0 are dropped.
+MasterStatus read_master_status(const status_layout::MasterArea& area);
+// The workers' lists merged by name: subscribers summed (saturating), messages the highest any
+// worker saw (each worker with subscribers gets every message). The `limit` busiest, most
+// subscribers first (then most messages, then by name).
+std::vector<ChannelLoad> merge_busiest_channels(const std::vector<status_layout::WorkerArea>& areas, std::size_t limit);
+
+class StatusBoard {
+ public:
+  // Maps the shared memory. Call once, in the master, before forking.
+  bool create(std::string* why);
+  bool ready() const { return shared_ != nullptr; }
+
+  // Master: replaces its area (does nothing when it is the same as last time).
+  void write_master(const MasterStatus& status);
+  // Worker: replaces its slot's channels (slot 0, shared by workers without a slot of their own,
+  // and slots >= kWorkerSlots report nothing).
+  void write_channels(std::size_t slot, std::int32_t pid, const std::vector<ChannelLoad>& busiest);
+  // Master: the process of `slot` is gone.
+  void clear_slot(std::size_t slot);
+
+  // Reader: copies (not yet checked).
+  status_layout::MasterArea copy_master() const;
+  std::vector<status_layout::WorkerArea> copy_workers() const;  // the slots that report
+
+  // The mapping's size, so that a test can find it as a compromised worker would.
+  static std::size_t mapping_bytes();
+
+  // For tests that write the mapping as a compromised worker could.
+  status_layout::MasterArea& master_area_for_tests() const;
+  status_layout::WorkerArea& worker_area_for_tests(std::size_t slot) const;
+  std::atomic<std::uint32_t>& master_sequence_for_tests() const;
+
+ private:
+  struct Shared;
+  Shared* shared_ = nullptr;
+  status_layout::MasterArea last_written_{};  // the master's, to skip identical writes
+};
+
+// The process-wide instance (created by the master, inherited by workers).
+StatusBoard& status_board();
+
+}  // namespace tether

@@ -1,0 +1,27 @@
+/* A growing text buffer for the pages the health module builds (/metrics, /status.json). An
+ * allocation that fails marks it failed; every later append is then a no-op, so a page is built
+ * without checks at each step and checked once at the end. */
+#ifndef TETHER_HEALTH_TEXT_H
+#define TETHER_HEALTH_TEXT_H
+
+#include <stddef.h>
+
+typedef struct {
+  char *data;
+  size_t length, capacity;
+  int failed;
+} text;
+
+void text_printf(text *t, const char *format, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void text_append(text *t, const void *data, size_t length);
+/* `data` as a quoted JSON string: escaped by modules/common/json.c (control bytes, quotes,
+ * invalid UTF-8), and '<', '>' and '&' as \u003c, \u003e, \u0026, so that the text is also safe
+ * inside an HTML <script> element. */
+void text_json_string(text *t, const char *data, size_t length);
+void text_free(text *t);
+
+#endif

@@ -1,0 +1,106 @@
+// The status page (/status) in headless Chromium (tests/browser/status_page.mjs, puppeteer-core
+// driving Debian's chromium, both installed by scripts/install-deps.sh): during a reload held
+// open by subscribers on the old generation, the page renders, a screenshot is taken, and the
+// figures read from its DOM agree with /metrics read at that moment.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <string>
+
+#include "support/json_paths.h"
+#include "support/sse_client.h"
+#include "support/tether_server.h"
+#include "support/ws_client.h"
+
+using namespace tether::test;
+
+namespace {
+
+const std::string kServerExtra = "modules_dir = \"" + std::string(TETHER_MODULES_BUILD_DIR) +
+                                 "\"\ndrain_timeout = \"60s\"\ndrain_spread = \"0s\"\n";
+const std::string kBrowserDir = std::string(TETHER_SOURCE_DIR) + "/tests/browser";
+
+const std::string kRoutes = R"(
+[modules.health]
+[modules.websocket]
+[modules.sse]
+
+[[route]]
+path = "/metrics"
+handler = "health"
+
+[[route]]
+path = "/status"
+handler = "health"
+
+[[route]]
+path = "/status.json"
+handler = "health"
+
+[[route]]
+path = "/pub/*"
+handler = "publish"
+
+[[route]]
+path = "/ws/*"
+handler = "websocket"
+
+[[route]]
+path = "/sse/*"
+handler = "sse"
+)";
+
+}  // namespace
+
+TEST(BrowserStatusPage, ShowsADrainingGenerationAndFiguresThatAgreeWithMetrics) {
+  TetherServer server(2, kRoutes, kServerExtra);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  // Generation 1 is held open by a WebSocket and an SSE subscriber; one more WebSocket
+  // subscribes to generation 2 once it serves.
+  WsClient old_ws, new_ws;
+  SseClient old_sse;
+  ASSERT_EQ(old_ws.open(server.port(), "/ws/news"), 101);
+  ASSERT_EQ(old_sse.open(server.port(), "/sse/news"), 200);
+  ASSERT_TRUE(wait_for_subscribers(server.port(), "news", 2));
+  server.signal(SIGHUP);
+  ASSERT_TRUE(server.wait_for_log("reload complete: generation 2", 10s)) << server.error_log();
+  ASSERT_EQ(new_ws.open(server.port(), "/ws/sport"), 101);
+  ASSERT_TRUE(wait_for_subscribers(server.port(), "sport", 1));
+
+  std::string screenshot = server.dir() + "/status.png";
+  std::string args = "{\"url\":\"http://127.0.0.1:" + std::to_string(server.port()) + "/status\",\"screenshot\":\"" +
+                     screenshot + "\",\"expectDraining\":true}";
+  std::string output;
+  int exit_status = run_command("cd " + kBrowserDir + " && node status_page.mjs '" + args + "' 2>&1", &output);
+  if (output.find("Cannot find package 'puppeteer-core'") != std::string::npos)
+    output += "\n(puppeteer-core is not installed: run scripts/install-deps.sh)";
+  ASSERT_EQ(exit_status, 0) << output << server.error_log();
+
+  // The screenshot is a real PNG of a rendered page, not an empty one.
+  std::string png = read_file(screenshot);
+  EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  EXPECT_GT(png.size(), 20'000u) << "a blank page compresses to a few KB";
+
+  std::string line = output.substr(output.rfind('{', output.find("\"agreed\"")));
+  line = line.substr(0, line.find('\n'));
+  std::string problem;
+  JsonPaths result = json_paths(line, server.dir(), &problem);
+  ASSERT_FALSE(result.empty()) << problem << output;
+  EXPECT_EQ(result["agreed"], "true") << output;
+  EXPECT_EQ(result["stale"], json_quoted("false")) << output;
+  // What the page showed, which /metrics confirmed.
+  EXPECT_EQ(json_number(result, "figures.connections.websocket"), 2) << output;
+  EXPECT_EQ(json_number(result, "figures.connections.sse"), 1) << output;
+  EXPECT_EQ(json_number(result, "figures.subscribers"), 3) << output;
+  EXPECT_EQ(json_number(result, "figures.workers.serving"), 2) << output;
+  EXPECT_GE(json_number(result, "figures.workers.draining"), 1) << output;
+  EXPECT_EQ(json_number(result, "figures.reloads"), 1) << output;
+  EXPECT_EQ(result["figures.lastReloadOk"], json_quoted("true")) << output;
+  ASSERT_EQ(json_number(result, "figures.generations.length"), 2) << output;
+  EXPECT_EQ(json_number(result, "figures.generations.0.number"), 1) << output;
+  EXPECT_EQ(result["figures.generations.0.state"], json_quoted("draining")) << output;
+  EXPECT_EQ(json_number(result, "figures.generations.1.number"), 2) << output;
+  EXPECT_EQ(result["figures.generations.1.state"], json_quoted("serving")) << output;
+  EXPECT_EQ(result["figures.channels.0.name"], json_quoted("news")) << output;
+  EXPECT_EQ(json_number(result, "figures.channels.0.subscribers"), 2) << output;
+}

@@ -1,0 +1,156 @@
+// The status board (core/status_board.h): what the master and the workers write reaches a reader
+// in another process, and what a compromised worker could write there (any byte of the mapping)
+// comes out bounded, terminated and valid, or not at all.
+#include "core/status_board.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <limits>
+
+using namespace tether;
+using namespace tether::status_layout;
+
+namespace {
+
+MasterStatus two_generations() {
+  MasterStatus status;
+  status.generations.push_back({1, GenerationState::draining, 1000, 2, {101}});
+  status.generations.push_back({2, GenerationState::serving, 2000, 2, {201, 202}});
+  status.last_reload = ReloadStatus{2000, false, "tether.toml:3:1: unknown key \"x\""};
+  return status;
+}
+
+WorkerArea worker(std::int32_t pid, std::vector<ChannelLoad> channels) {
+  WorkerArea area{};
+  area.pid = pid;
+  area.channel_count = static_cast<std::uint32_t>(channels.size());
+  for (std::size_t i = 0; i < channels.size(); ++i) {
+    std::memcpy(area.channels[i].name, channels[i].name.data(), channels[i].name.size());
+    area.channels[i].subscribers = channels[i].subscribers;
+    area.channels[i].messages = channels[i].messages;
+  }
+  return area;
+}
+
+}  // namespace
+
+TEST(StatusBoard, WhatTheMasterWritesAWorkerForkedBeforeReads) {
+  StatusBoard board;
+  std::string why;
+  ASSERT_TRUE(board.create(&why)) << why;
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  pid_t child = fork();
+  if (child == 0) {
+    char byte;
+    if (read(ready[0], &byte, 1) != 1) _exit(2);
+    _exit(read_master_status(board.copy_master()) == two_generations() ? 0 : 1);
+  }
+  board.write_master(two_generations());
+  ASSERT_EQ(write(ready[1], "x", 1), 1);
+  int status = 0;
+  waitpid(child, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  close(ready[0]);
+  close(ready[1]);
+}
+
+TEST(StatusBoard, TheWorkersBusiestChannelsAreMergedByNameWithTheirSubscribersSummed) {
+  StatusBoard board;
+  std::string why;
+  ASSERT_TRUE(board.create(&why)) << why;
+  board.write_channels(1, 100, {{"hot", 7, 5}, {"warm", 2, 9}});
+  board.write_channels(2, 200, {{"hot", 5, 4}, {"cold", 1, 1}});
+  board.write_channels(3, 300, {{"warm", 4, 9}});
+  EXPECT_EQ(merge_busiest_channels(board.copy_workers(), 10),
+            (std::vector<ChannelLoad>{{"hot", 12, 5}, {"warm", 6, 9}, {"cold", 1, 1}}));
+  EXPECT_EQ(merge_busiest_channels(board.copy_workers(), 1), (std::vector<ChannelLoad>{{"hot", 12, 5}}));
+  // A process that is gone reports nothing more.
+  board.clear_slot(2);
+  EXPECT_EQ(merge_busiest_channels(board.copy_workers(), 10),
+            (std::vector<ChannelLoad>{{"hot", 7, 5}, {"warm", 6, 9}}));
+}
+
+TEST(StatusBoard, SlotZeroAndSlotsBeyondTheBoardReportNothing) {
+  StatusBoard board;
+  std::string why;
+  ASSERT_TRUE(board.create(&why)) << why;
+  board.write_channels(0, 100, {{"shared", 1, 0}});
+  board.write_channels(kWorkerSlots, 100, {{"beyond", 1, 0}});
+  EXPECT_TRUE(board.copy_workers().empty());
+}
+
+TEST(StatusBoard, AnIdenticalMasterStatusIsNotWrittenAgain) {
+  StatusBoard board;
+  std::string why;
+  ASSERT_TRUE(board.create(&why)) << why;
+  board.write_master(two_generations());
+  std::uint32_t sequence = board.master_sequence_for_tests().load();
+  board.write_master(two_generations());
+  EXPECT_EQ(board.master_sequence_for_tests().load(), sequence);
+  MasterStatus changed = two_generations();
+  changed.generations.pop_back();
+  board.write_master(changed);
+  EXPECT_NE(board.master_sequence_for_tests().load(), sequence);
+}
+
+// --- What a compromised worker could leave in the mapping ---
+
+TEST(StatusBoard, HostileGenerationCountsAndStatesAreBounded) {
+  MasterArea area{};
+  area.generation_count = std::numeric_limits<std::uint32_t>::max();
+  for (std::size_t i = 0; i < kMaxGenerations; ++i) {
+    area.generations[i].number = static_cast<std::uint32_t>(i + 1);
+    area.generations[i].state = 1;
+    area.generations[i].pid_count = std::numeric_limits<std::uint32_t>::max();
+    for (std::size_t p = 0; p < kMaxPids; ++p) area.generations[i].pids[p] = p % 2 ? -5 : 42;
+  }
+  area.generations[3].state = 77;  // no such state: left out
+  MasterStatus status = read_master_status(area);
+  ASSERT_EQ(status.generations.size(), kMaxGenerations - 1);
+  EXPECT_EQ(status.generations[3].number, 5u);
+  for (const GenerationStatus& g : status.generations) {
+    EXPECT_EQ(g.state, GenerationState::serving);
+    EXPECT_EQ(g.pids.size(), kMaxPids / 2);  // at most kMaxPids read; the negative ones dropped
+    EXPECT_EQ(g.pids.front(), 42);
+  }
+}
+
+TEST(StatusBoard, AReloadMessageWithoutItsTerminatorIsLeftOut) {
+  MasterArea area{};
+  area.reload_time_ms = 5;
+  area.reload_ok = 0;
+  std::memset(area.reload_message, 'A', sizeof area.reload_message);
+  EXPECT_EQ(read_master_status(area).last_reload, (ReloadStatus{5, false, ""}));
+  area.reload_message[10] = '\0';
+  EXPECT_EQ(read_master_status(area).last_reload.message, std::string(10, 'A'));
+  area.reload_ok = 0xffffffff;  // any non-zero is success, and success has no message
+  EXPECT_EQ(read_master_status(area).last_reload, (ReloadStatus{5, true, ""}));
+}
+
+TEST(StatusBoard, HostileChannelRecordsAreBoundedValidatedAndSaturated) {
+  WorkerArea liar = worker(7, {{"ok", std::numeric_limits<std::uint64_t>::max(), 1}});
+  liar.channel_count = std::numeric_limits<std::uint32_t>::max();  // read as kTopChannels
+  std::memset(liar.channels[1].name, 'x', sizeof liar.channels[1].name);  // no NUL
+  std::strcpy(liar.channels[2].name, "a\"</script>\x01");                 // not a channel name
+  std::strcpy(liar.channels[3].name, "");                                  // empty
+  std::strcpy(liar.channels[9].name, "last");
+  liar.channels[9].subscribers = 3;
+  WorkerArea honest = worker(8, {{"ok", 10, 2}});
+  WorkerArea gone = worker(0, {{"ghost", 100, 0}});  // pid 0: the slot reports nothing
+  EXPECT_EQ(merge_busiest_channels({liar, honest, gone}, 10),
+            (std::vector<ChannelLoad>{{"ok", std::numeric_limits<std::uint64_t>::max(), 2}, {"last", 3, 0}}));
+}
+
+TEST(StatusBoard, AReaderGivesUpWaitingForAWriterThatNeverFinishes) {
+  StatusBoard board;
+  std::string why;
+  ASSERT_TRUE(board.create(&why)) << why;
+  board.write_master(two_generations());
+  board.master_sequence_for_tests().store(1);  // "a write is under way", forever
+  // It returns (with what the area holds, which is checked as ever) instead of spinning.
+  EXPECT_EQ(read_master_status(board.copy_master()), two_generations());
+}

@@ -1,0 +1,77 @@
+// What the master publishes of its generations (master/status_report.h), read back from the
+// status board as a worker would: states, pids, and since when each generation is in its state,
+// which a change elsewhere in the list must not reset.
+#include "master/status_report.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+
+namespace tether {
+namespace {
+
+using namespace std::chrono_literals;
+
+const SteadyClock::time_point kT0 = SteadyClock::time_point{} + 1h;
+
+ConfigPtr config_with(unsigned workers) {
+  auto config = std::make_shared<Config>();
+  config->server.workers = workers;
+  return config;
+}
+
+MasterStatus published() { return read_master_status(status_board().copy_master()); }
+
+class StatusReportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (!status_board().ready()) ASSERT_TRUE(status_board().create(&why)) << why;
+  }
+  Generations generations;
+  StatusReport report;
+};
+
+}  // namespace
+
+TEST_F(StatusReportTest, EachGenerationKeepsItsSinceUntilItsStateChanges) {
+  Generation& first = generations.add(config_with(2), Generation::State::active, kT0);
+  first.processes[0].pid = 101;
+  first.processes[1].pid = 102;
+  report.publish(generations, 1000);
+  EXPECT_EQ(published().generations, (std::vector<GenerationStatus>{{1, GenerationState::serving, 1000, 2, {101, 102}}}));
+
+  Generation& second = generations.add(config_with(1), Generation::State::starting, kT0);
+  second.processes[0].pid = 201;
+  report.publish(generations, 2000);
+  report.publish(generations, 2500);  // nothing changed: nothing moves
+  EXPECT_EQ(published().generations, (std::vector<GenerationStatus>{{1, GenerationState::serving, 1000, 2, {101, 102}},
+                                                                    {2, GenerationState::starting, 2000, 1, {201}}}));
+
+  second.state = Generation::State::active;
+  first.state = Generation::State::draining;
+  first.processes[1].pid = 0;  // one of its workers has exited
+  report.publish(generations, 3000);
+  EXPECT_EQ(published().generations, (std::vector<GenerationStatus>{{1, GenerationState::draining, 3000, 2, {101}},
+                                                                    {2, GenerationState::serving, 3000, 1, {201}}}));
+
+  // The drained generation goes: the one after it keeps its "since".
+  first.processes[0].pid = 0;
+  generations.remove_finished(false);
+  report.publish(generations, 4000);
+  EXPECT_EQ(published().generations, (std::vector<GenerationStatus>{{2, GenerationState::serving, 3000, 1, {201}}}));
+}
+
+TEST_F(StatusReportTest, TheLastReloadsResultKeepsOnlyAFailuresMessage) {
+  generations.add(config_with(1), Generation::State::active, kT0);
+  report.publish(generations, 1000);
+  report.reload_finished(false, "tether.toml:3:1: unknown key", 5000);
+  EXPECT_EQ(published().last_reload, (ReloadStatus{5000, false, "tether.toml:3:1: unknown key"}));
+  report.reload_finished(true, "ignored", 6000);
+  EXPECT_EQ(published().last_reload, (ReloadStatus{6000, true, ""}));
+  EXPECT_EQ(published().generations.size(), 1u);  // a reload's result leaves the generations as they were
+  report.reload_finished(false, std::string(1000, 'x'), 7000);
+  EXPECT_EQ(published().last_reload.message, std::string(status_layout::kMessageBytes - 1, 'x'));  // cut to fit
+}
+
+}  // namespace tether
