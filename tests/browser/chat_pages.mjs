@@ -8,9 +8,11 @@
 //   lines           [{ from: "A" | "B", text }] or [{ raw }] (published by a third party with
 //                   POST {url}chat/pub/{room}, as it is: not JSON)
 //   blockWebSocket  [...] who has no WebSocket (as behind a proxy that refuses upgrades)
+//   killAfter, workerPids  after that many lines, SIGKILL those pids (tether's workers) and wait
+//                   until every page showed "reconnecting" and is connected again
 // After each line it waits until every page in the room shows it, then a moment for duplicates.
 // Prints one JSON line: per person the transcript read from the DOM ([author, text, kind] with kind
-// mine, theirs or unreadable), the connection state shown, the alerts the page raised, and the
+// mine, theirs or unreadable), the connection states it went through and the one shown, the alerts the page raised, and the
 // elements in the message list that the page does not make itself (markup from a message).
 // Exit status 0 when the conversation went through, 1 otherwise (the error on stderr).
 import { readFileSync } from 'node:fs';
@@ -37,6 +39,12 @@ async function openPage(who) {
   await page.evaluateOnNewDocument((blockWebSocket) => {
     window.alerts = 0;
     window.alert = () => { window.alerts += 1; };
+    window.states = [];
+    addEventListener('DOMContentLoaded', () => {
+      const state = document.getElementById('state');
+      new MutationObserver(() => window.states.push(state.dataset.state))
+        .observe(state, { attributes: true, attributeFilter: ['data-state'] });
+    });
     if (blockWebSocket) {
       window.WebSocket = class {
         constructor() {
@@ -80,10 +88,20 @@ async function report(page) {
       li.classList.contains('unreadable') ? 'unreadable' : li.classList.contains('mine') ? 'mine' : 'theirs',
     ]),
     state: document.getElementById('state').textContent,
+    states: window.states,
     input: document.getElementById('text').value,
     alerts: window.alerts,
     foreign: [...document.querySelectorAll('#messages *')].map((e) => e.tagName).filter((t) => !known.includes(t)),
   }), [...pageElements]);
+}
+
+async function killWorkers(pages) {
+  for (const page of pages) await page.evaluate(() => { window.states = []; });
+  for (const pid of args.workerPids) process.kill(pid, 'SIGKILL');
+  for (const page of pages) {
+    await page.waitForFunction(() => window.states.includes('reconnecting') &&
+                               document.getElementById('state').dataset.state === 'connected', { timeout: waitMs });
+  }
 }
 
 let status = 0;
@@ -103,6 +121,7 @@ try {
       await say(pages[line.from], line.text, i % 2 === 1);
     }
     for (const page of Object.values(pages)) await shown(page, i + 1);
+    if (i + 1 === args.killAfter) await killWorkers(Object.values(pages));
   }
   await new Promise((resolve) => setTimeout(resolve, 500)); // time for a duplicate to show
   const result = {};

@@ -84,8 +84,8 @@ void install_example(TetherServer& server) {
   server.write_config(config);
 }
 
-// Runs the conversation; returns the runner's exit status, its JSON (stdout) and its stderr.
-int chat(const TetherServer& server, const std::string& blocked, std::string& result, std::string& log) {
+// Runs the conversation (`options`: more members of chat_pages.mjs's ARGS, each after a comma); returns the runner's exit status, its JSON (stdout) and its stderr.
+int chat(const TetherServer& server, const std::string& options, std::string& result, std::string& log) {
   std::string lines;
   for (const Line& line : kConversation) {
     if (!lines.empty()) lines += ",";
@@ -94,7 +94,7 @@ int chat(const TetherServer& server, const std::string& blocked, std::string& re
   }
   std::string args = "{\"url\":\"http://127.0.0.1:" + std::to_string(server.port()) + "/\",\"room\":\"tea-room\"," +
                      "\"people\":{\"A\":\"" + kName[0] + "\",\"B\":\"" + kName[1] + "\"},\"bJoinsAfter\":" +
-                     std::to_string(kBobJoinsAfter) + ",\"blockWebSocket\":[" + blocked + "],\"lines\":[" + lines + "]}";
+                     std::to_string(kBobJoinsAfter) + options + ",\"lines\":[" + lines + "]}";
   std::ofstream(server.dir() + "/chat.json") << args;
   std::string out = server.dir() + "/chat.out";
   int status = tether::test::run_command(
@@ -155,7 +155,25 @@ TEST(ChatExample, APageWithoutWebSocketChatsOverSseAndThePublishApi) {
   ASSERT_NO_FATAL_FAILURE(install_example(server));
   ASSERT_TRUE(server.start()) << server.error_log();
   std::string result, log;
-  ASSERT_EQ(chat(server, "\"B\"", result, log), 0) << result << log << server.error_log();
+  ASSERT_EQ(chat(server, ",\"blockWebSocket\":[\"B\"]", result, log), 0) << result << log << server.error_log();
   expect_every_message_once_in_order_as_text(result);
   EXPECT_NE(result.find("\"state\":\"connected (SSE)\""), std::string::npos) << result;
+}
+
+// The workers die while the two talk (kill -9): both pages show "reconnecting", come back by
+// themselves (the master starts new workers) and resume, missing and repeating nothing.
+TEST(ChatExample, BothPagesShowReconnectingWhenTheWorkersDieAndMissNothing) {
+  ASSERT_TRUE(browser_available()) << "node, chromium or puppeteer-core missing: run scripts/install-deps.sh";
+  TetherServer server;
+  ASSERT_NO_FATAL_FAILURE(install_example(server));
+  ASSERT_TRUE(server.start()) << server.error_log();
+  std::string pids;
+  for (pid_t pid : server.worker_pids()) pids += (pids.empty() ? "" : ",") + std::to_string(pid);
+  ASSERT_FALSE(pids.empty());
+  std::string result, log;
+  std::string kill = ",\"killAfter\":3,\"workerPids\":[" + pids + "]";
+  ASSERT_EQ(chat(server, kill, result, log), 0) << result << log << server.error_log();
+  expect_every_message_once_in_order_as_text(result);
+  EXPECT_EQ(tether::test::count_occurrences(result, "\"states\":[\"reconnecting\""), 2) << result;
+  EXPECT_EQ(tether::test::count_occurrences(result, "\"state\":\"connected\""), 2) << result;
 }
