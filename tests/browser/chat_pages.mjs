@@ -12,7 +12,8 @@
 //                   until every page showed "reconnecting" and is connected again
 // After each line it waits until every page in the room shows it, then a moment for duplicates.
 // Prints one JSON line: per person the transcript read from the DOM ([author, text, kind] with kind
-// mine, theirs or unreadable), the connection states it went through and the one shown, the alerts the page raised, and the
+// mine, theirs or unreadable), the connection states it went through and the one shown, whether
+// the join form is still shown, the alerts the page raised, and the
 // elements in the message list that the page does not make itself (markup from a message).
 // Exit status 0 when the conversation went through, 1 otherwise (the error on stderr).
 import { readFileSync } from 'node:fs';
@@ -90,6 +91,7 @@ async function report(page) {
     state: document.getElementById('state').textContent,
     states: window.states,
     input: document.getElementById('text').value,
+    joinShown: getComputedStyle(document.getElementById('join')).display !== 'none',
     alerts: window.alerts,
     foreign: [...document.querySelectorAll('#messages *')].map((e) => e.tagName).filter((t) => !known.includes(t)),
   }), [...pageElements]);

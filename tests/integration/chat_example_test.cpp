@@ -127,10 +127,12 @@ void expect_every_message_once_in_order_as_text(const std::string& result) {
     std::string page = who == "A" ? result.substr(at, b - at) : result.substr(at);
     EXPECT_NE(page.find(expected_transcript(who)), std::string::npos) << who << " shows " << page << "\nexpected "
                                                                        << expected_transcript(who);
-    // The hostile line made no element and ran nothing; the sent text left the input.
+    // The hostile line made no element and ran nothing; the sent text left the input; the join
+    // form gave way to the room.
     EXPECT_NE(page.find("\"foreign\":[]"), std::string::npos) << page;
     EXPECT_NE(page.find("\"alerts\":0"), std::string::npos) << page;
     EXPECT_NE(page.find("\"input\":\"\""), std::string::npos) << page;
+    EXPECT_NE(page.find("\"joinShown\":false"), std::string::npos) << page;
   }
 }
 
