@@ -13,14 +13,14 @@
 // After each line it waits until every page in the room shows it, then a moment for duplicates.
 // Prints one JSON line: per person the transcript read from the DOM ([author, text, kind] with kind
 // mine, theirs or unreadable), the connection states it went through and the one shown, whether
-// the join form is still shown, the alerts the page raised, and the
-// elements in the message list that the page does not make itself (markup from a message).
+// the join form is still shown, the alerts the page raised, and the elements in the message list
+// that the page does not make itself (markup from a message).
 // Exit status 0 when the conversation went through, 1 otherwise (the error on stderr).
 import { readFileSync } from 'node:fs';
 import puppeteer from 'puppeteer-core';
 
 const args = JSON.parse(readFileSync(process.argv[2], 'utf8'));
-const waitMs = args.waitMs ?? 10000;
+const waitMs = args.waitMs ?? 20000; // per step: typing and reconnecting are slow on a loaded machine
 const pageElements = new Set(['LI', 'DIV', 'SPAN', 'TIME', 'P']);
 
 const browser = await puppeteer.launch({
