@@ -170,6 +170,16 @@ export class TetherClient {
       this.socket.send(JSON.stringify({ type: "refresh", token }));
   }
 
+  // Sends text on the open WebSocket, for routes with client_messages = "publish" (a chat room:
+  // the server publishes it to the first channel, the sender gets it back like everyone else) or
+  // "echo". False when there is nothing to send it on: not connected, or over SSE, which is one
+  // way only (publish() is the way there).
+  send(text) {
+    if (!this.socket || this.transport !== "websocket" || this.socket.readyState !== 1) return false;
+    this.socket.send(String(text));
+    return true;
+  }
+
   close() {
     this.closed = true;
     clearTimeout(this.timer);

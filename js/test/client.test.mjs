@@ -85,3 +85,22 @@ test("a WebSocket that never opens is followed by EventSource, which is kept onc
   assert.equal(sockets[2].url, "http://h/sse/a?channel=b&lastEventId=e-5");
   client.close();
 });
+
+test("send() goes out on an open WebSocket only: not while connecting, not after a loss, never over SSE", async () => {
+  const client = new TetherClient("http://h", { channels: ["room"], backoff: { initialMs: 1, maxMs: 1 } });
+  await tick();
+  assert.equal(client.send("early"), false);
+  sockets[0].open();
+  assert.equal(client.send("hello"), true);
+  assert.deepEqual(sockets[0].sent, ["hello"]);
+  sockets[0].serverClose(1006);
+  assert.equal(client.send("while away"), false);
+  client.close();
+
+  const sse = new TetherClient("http://h", { channels: ["room"], transport: "sse" });
+  await tick();
+  sockets.at(-1).open();
+  assert.equal(sse.send("one way"), false);
+  assert.deepEqual(sockets.at(-1).sent, []);
+  sse.close();
+});

@@ -53,7 +53,10 @@ class TetherServer {
   int port() const { return port_; }
   pid_t master_pid() const { return master_; }
   const std::string& dir() const { return dir_; }
-  std::string config_path() const { return dir_ + "/tether.toml"; }
+  // The config file start() runs: dir()/tether.toml unless use_config_file() named another (a
+  // shipped config copied into dir(), whose relative paths need the layout it was written in).
+  std::string config_path() const { return config_file_.empty() ? dir_ + "/tether.toml" : config_file_; }
+  void use_config_file(const std::string& path) { config_file_ = path; }
   std::string pid_file() const { return dir_ + "/tether.pid"; }
   std::string error_log_path() const { return dir_ + "/error.log"; }
   std::string error_log() const;
@@ -72,6 +75,7 @@ class TetherServer {
   std::string dir_;
   std::string config_;
   int port_;
+  std::string config_file_;
   pid_t master_ = 0;
   unsigned fd_limit_ = 0;
   std::vector<std::pair<std::string, std::string>> env_;
