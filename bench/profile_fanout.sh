@@ -78,7 +78,8 @@ perf record -g -F 999 -p "$workers" -o "$work/perf.data" -- sleep 600 2>/dev/nul
 wait "$bench" || true
 cpu_after=$(tree_cpu_ms "$server")
 master_after=$(awk '{print $14 + $15}' "/proc/$server/stat")
-kill -INT "$stat_workers" "$stat_master" "$record" 2>/dev/null || true
+# Each perf stops when its command (the sleep) ends; a script's background jobs ignore SIGINT.
+for p in "$stat_workers" "$stat_master" "$record"; do pkill -TERM -P "$p" sleep 2>/dev/null || true; done
 wait "$stat_workers" "$stat_master" "$record" 2>/dev/null || true
 
 result=$(cat "$work/result.json")
@@ -89,12 +90,12 @@ echo "profile: $SUBSCRIBERS subscribers x $MESSAGES messages of $SIZE B, window 
 echo "  result: $result"
 awk -v d="$delivered" -v ms=$((cpu_after - cpu_before)) -v m=$(( (master_after - master_before) * 1000 / hz )) \
   -v sw="$(count "$work/stat.workers" raw_syscalls:sys_enter)" -v sm="$(count "$work/stat.master" raw_syscalls:sys_enter)" \
-  -v cw="$(count "$work/stat.workers" context-switches)" -v cm="$(count "$work/stat.master" context-switches)" 'BEGIN {
+  -v cw="$(count "$work/stat.workers" context-switches)" -v cm="$(count "$work/stat.master" context-switches)" -v subs="$SUBSCRIBERS" 'BEGIN {
   printf "  server CPU %.2f us per delivery (master %.2f us, %.0f%%)\n", ms * 1000 / d, m * 1000 / d, ms ? 100 * m / ms : 0
-  printf "  system calls per delivery: workers %.4f, master %.4f (per message: workers %.0f, master %.0f)\n", sw / d, sm / d, sw * ENVIRON["SUBSCRIBERS"] / d, sm * ENVIRON["SUBSCRIBERS"] / d
+  printf "  system calls per delivery: workers %.4f, master %.4f (per message: workers %.0f, master %.0f)\n", sw / d, sm / d, sw * subs / d, sm * subs / d
   printf "  context switches: workers %d, master %d\n", cw, cm }'
 [ -n "$PERF_EVENTS" ] && cat "$work/stat.workers"
 echo "  workers' profile, by symbol (self):"
-perf report -i "$work/perf.data" --no-children -g none --sort dso,sym --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -"$TOP"
+perf report -i "$work/perf.data" --no-children -g none --sort dso,sym --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -"$TOP" || true
 echo "  by shared object:"
-perf report -i "$work/perf.data" --no-children -g none --sort dso --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -8
+perf report -i "$work/perf.data" --no-children -g none --sort dso --stdio 2>/dev/null | grep -v '^#' | grep -v '^$' | head -8 || true
