@@ -55,7 +55,8 @@ export declare class TetherClient {
   on<K extends keyof Events>(event: K, listener: (value: Events[K]) => void): this;
   off<K extends keyof Events>(event: K, listener: (value: Events[K]) => void): this;
   setToken(token: string): void;
-  /** Sends text on the open WebSocket (client_messages = "publish" or "echo"); false when not connected or over SSE. */
+  /** Sends text on the open WebSocket (client_messages = "publish" or "echo"); false when not connected or over SSE.
+   *  A text that is exactly {"type":"refresh","token":...} is a token renewal to tether, never published: see setToken(). */
   send(text: string): boolean;
   connect(): void;
   close(): void;
