@@ -67,6 +67,12 @@ void copy_text(char (&field)[N], std::string_view text) {
   std::memcpy(field, text.data(), n);
 }
 
+// The latest time a record may carry: JavaScript's Date ends at 8.64e15 ms (year 275760); a
+// time beyond it (a worker's scribble) would make the page's date formatting throw. Read as 0,
+// "unknown".
+constexpr std::uint64_t kLatestTimeMs = 8'640'000'000'000'000;
+std::uint64_t sane_time(std::uint64_t ms) { return ms > kLatestTimeMs ? 0 : ms; }
+
 std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
   return b > std::numeric_limits<std::uint64_t>::max() - a ? std::numeric_limits<std::uint64_t>::max() : a + b;
 }
@@ -97,14 +103,14 @@ MasterStatus read_master_status(const MasterArea& area) {
     GenerationStatus g;
     g.number = r.number;
     g.state = static_cast<GenerationState>(r.state);
-    g.since_ms = r.since_ms;
+    g.since_ms = sane_time(r.since_ms);
     g.workers = r.workers;
     std::size_t pids = std::min<std::size_t>(r.pid_count, kMaxPids);
     for (std::size_t p = 0; p < pids; ++p)
       if (r.pids[p] > 0) g.pids.push_back(r.pids[p]);
     status.generations.push_back(std::move(g));
   }
-  status.last_reload.time_ms = area.reload_time_ms;
+  status.last_reload.time_ms = sane_time(area.reload_time_ms);
   status.last_reload.ok = area.reload_ok != 0;
   std::string_view message;
   if (!status.last_reload.ok && terminated_text(area.reload_message, &message)) status.last_reload.message = message;

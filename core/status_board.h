@@ -98,7 +98,7 @@ struct ChannelLoad {
 
 // Checked values out of the raw records. Counts are clamped to the arrays, strings end at their
 // field (a name without its NUL, or not a valid channel name, is left out), states out of range
-// and pids <= 0 are dropped.
+// and pids <= 0 are dropped, times beyond what JavaScript's Date can hold (8.64e15 ms) read as 0.
 MasterStatus read_master_status(const status_layout::MasterArea& area);
 // The workers' lists merged by name: subscribers summed (saturating), messages the highest any
 // worker saw (each worker with subscribers gets every message). The `limit` busiest, most

@@ -119,6 +119,19 @@ TEST(StatusBoard, HostileGenerationCountsAndStatesAreBounded) {
   }
 }
 
+TEST(StatusBoard, TimesBeyondWhatADateCanHoldReadAsUnknown) {
+  MasterArea area{};
+  area.generation_count = 2;
+  area.generations[0] = GenerationRecord{1, 1, 1, 0, std::numeric_limits<std::uint64_t>::max(), {}};
+  area.generations[1] = GenerationRecord{2, 0, 1, 0, 8'640'000'000'000'000, {}};  // the last valid Date
+  area.reload_time_ms = 8'640'000'000'000'001;
+  MasterStatus status = read_master_status(area);
+  ASSERT_EQ(status.generations.size(), 2u);
+  EXPECT_EQ(status.generations[0].since_ms, 0u);
+  EXPECT_EQ(status.generations[1].since_ms, 8'640'000'000'000'000u);
+  EXPECT_EQ(status.last_reload.time_ms, 0u);
+}
+
 TEST(StatusBoard, AReloadMessageWithoutItsTerminatorIsLeftOut) {
   MasterArea area{};
   area.reload_time_ms = 5;
