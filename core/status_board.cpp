@@ -160,8 +160,9 @@ void StatusBoard::write_master(const MasterStatus& status) {
   if (!shared_) return;
   MasterArea area{};
   area.generation_count = static_cast<std::uint32_t>(std::min(status.generations.size(), kMaxGenerations));
+  std::size_t first = status.generations.size() - area.generation_count;  // the newest are kept
   for (std::size_t i = 0; i < area.generation_count; ++i) {
-    const GenerationStatus& g = status.generations[i];
+    const GenerationStatus& g = status.generations[first + i];
     GenerationRecord& r = area.generations[i];
     r.number = g.number;
     r.state = static_cast<std::uint32_t>(g.state);

@@ -26,7 +26,10 @@ namespace tether {
 
 // The raw records, as they lie in shared memory (plain data: copied out, then checked).
 namespace status_layout {
-inline constexpr std::size_t kMaxGenerations = 16;   // generations shown (the oldest first)
+// Generations shown (the oldest first): as many as [server] max_draining_generations (at most
+// 64) lets drain, plus the serving and a starting one. Should more exist (generations being
+// stopped), the newest are kept: the serving and starting ones are what matter most.
+inline constexpr std::size_t kMaxGenerations = 64 + 2;
 inline constexpr std::size_t kMaxPids = 64;          // worker pids shown per generation
 inline constexpr std::size_t kMessageBytes = 256;    // the last reload's message, NUL included
 inline constexpr std::size_t kTopChannels = 10;      // channels each worker reports
@@ -111,7 +114,8 @@ class StatusBoard {
   bool create(std::string* why);
   bool ready() const { return shared_ != nullptr; }
 
-  // Master: replaces its area (does nothing when it is the same as last time).
+  // Master: replaces its area (does nothing when it is the same as last time). Past
+  // kMaxGenerations, the newest generations are written.
   void write_master(const MasterStatus& status);
   // Worker: replaces its slot's channels (slot 0, shared by workers without a slot of their own,
   // and slots >= kWorkerSlots report nothing).

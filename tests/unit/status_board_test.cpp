@@ -97,6 +97,32 @@ TEST(StatusBoard, AnIdenticalMasterStatusIsNotWrittenAgain) {
   EXPECT_NE(board.master_sequence_for_tests().load(), sequence);
 }
 
+TEST(StatusBoard, TwentyGenerationsAreAllShownWithTheServingOneLast) {
+  StatusBoard board;
+  std::string why;
+  ASSERT_TRUE(board.create(&why)) << why;
+  MasterStatus status;
+  for (unsigned n = 1; n <= 19; ++n) status.generations.push_back({n, GenerationState::draining, n, 1, {}});
+  status.generations.push_back({20, GenerationState::serving, 20, 1, {2000}});
+  board.write_master(status);
+  EXPECT_EQ(read_master_status(board.copy_master()), status);
+}
+
+TEST(StatusBoard, PastWhatTheAreaHoldsTheNewestGenerationsAreKept) {
+  StatusBoard board;
+  std::string why;
+  ASSERT_TRUE(board.create(&why)) << why;
+  MasterStatus status;
+  unsigned total = kMaxGenerations + 4;
+  for (unsigned n = 1; n < total; ++n) status.generations.push_back({n, GenerationState::stopping, n, 1, {}});
+  status.generations.push_back({total, GenerationState::starting, total, 1, {4242}});
+  board.write_master(status);
+  MasterStatus shown = read_master_status(board.copy_master());
+  ASSERT_EQ(shown.generations.size(), kMaxGenerations);
+  EXPECT_EQ(shown.generations.front().number, 5u);
+  EXPECT_EQ(shown.generations.back(), status.generations.back());
+}
+
 // --- What a compromised worker could leave in the mapping ---
 
 TEST(StatusBoard, HostileGenerationCountsAndStatesAreBounded) {
