@@ -174,8 +174,10 @@ void StatusBoard::write_master(const MasterStatus& status) {
   area.reload_time_ms = status.last_reload.time_ms;
   area.reload_ok = status.last_reload.ok ? 1 : 0;
   copy_text(area.reload_message, status.last_reload.message);
-  if (std::memcmp(&area, &last_written_, sizeof area) == 0) return;
-  last_written_ = area;
+  // Compared with what the mapping holds, not with what this process wrote last: a worker's
+  // scribble differs, and is overwritten.
+  MasterArea current = locked_read(shared_->master);
+  if (std::memcmp(&area, &current, sizeof area) == 0) return;
   locked_write(shared_->master, area);
 }
 

@@ -114,7 +114,8 @@ class StatusBoard {
   bool create(std::string* why);
   bool ready() const { return shared_ != nullptr; }
 
-  // Master: replaces its area (does nothing when it is the same as last time). Past
+  // Master: replaces its area (does nothing when the mapping already holds the same, so a
+  // worker's scribble is repaired at the master's next write). Past
   // kMaxGenerations, the newest generations are written.
   void write_master(const MasterStatus& status);
   // Worker: replaces its slot's channels (slot 0, shared by workers without a slot of their own,
@@ -138,7 +139,6 @@ class StatusBoard {
  private:
   struct Shared;
   Shared* shared_ = nullptr;
-  status_layout::MasterArea last_written_{};  // the master's, to skip identical writes
 };
 
 // The process-wide instance (created by the master, inherited by workers).

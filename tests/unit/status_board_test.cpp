@@ -123,6 +123,16 @@ TEST(StatusBoard, PastWhatTheAreaHoldsTheNewestGenerationsAreKept) {
   EXPECT_EQ(shown.generations.back(), status.generations.back());
 }
 
+TEST(StatusBoard, TheMastersNextWriteRepairsWhatAWorkerScribbledOverItsArea) {
+  StatusBoard board;
+  std::string why;
+  ASSERT_TRUE(board.create(&why)) << why;
+  board.write_master(two_generations());
+  std::memset(&board.master_area_for_tests(), 'A', sizeof(MasterArea));
+  board.write_master(two_generations());  // the same status as before: still written
+  EXPECT_EQ(read_master_status(board.copy_master()), two_generations());
+}
+
 // --- What a compromised worker could leave in the mapping ---
 
 TEST(StatusBoard, HostileGenerationCountsAndStatesAreBounded) {
