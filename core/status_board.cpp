@@ -62,9 +62,9 @@ bool terminated_text(const char (&field)[N], std::string_view* text) {
 
 template <std::size_t N>
 void copy_text(char (&field)[N], std::string_view text) {
-  std::size_t n = std::min(N - 1, text.size());
+  std::string_view kept = utf8_prefix(text, N - 1);
   std::memset(field, 0, N);
-  std::memcpy(field, text.data(), n);
+  std::memcpy(field, kept.data(), kept.size());
 }
 
 // The latest time a record may carry: JavaScript's Date ends at 8.64e15 ms (year 275760); a
@@ -83,6 +83,14 @@ struct StatusBoard::Shared {
   Locked<MasterArea> master;
   Locked<WorkerArea> workers[kWorkerSlots];
 };
+
+std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  std::size_t n = max_bytes;
+  // Back over continuation bytes (10xxxxxx) to the start of the sequence the cut falls in.
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+  return text.substr(0, n);
+}
 
 const char* generation_state_name(GenerationState state) {
   switch (state) {

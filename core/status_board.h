@@ -108,6 +108,10 @@ MasterStatus read_master_status(const status_layout::MasterArea& area);
 // subscribers first (then most messages, then by name).
 std::vector<ChannelLoad> merge_busiest_channels(const std::vector<status_layout::WorkerArea>& areas, std::size_t limit);
 
+// The longest start of `text` of at most `max_bytes` that does not end inside a UTF-8 sequence
+// (what a text field keeps of a longer text).
+std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes);
+
 class StatusBoard {
  public:
   // Maps the shared memory. Call once, in the master, before forking.

@@ -17,6 +17,12 @@ GenerationState status_state_of(Generation::State state) {
   return GenerationState::stopping;
 }
 
+std::string reload_failure_message(std::string_view first_error, std::size_t errors) {
+  std::string suffix = errors > 1 ? " (and " + std::to_string(errors - 1) + " more)" : "";
+  std::string message(utf8_prefix(first_error, status_layout::kMessageBytes - 1 - suffix.size()));
+  return message + suffix;
+}
+
 void StatusReport::register_metrics() {
   SharedMetrics& m = shared_metrics();
   for (std::uint32_t s = 0; s < 4; ++s) {

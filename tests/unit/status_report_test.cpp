@@ -74,4 +74,16 @@ TEST_F(StatusReportTest, TheLastReloadsResultKeepsOnlyAFailuresMessage) {
   EXPECT_EQ(published().last_reload.message, std::string(status_layout::kMessageBytes - 1, 'x'));  // cut to fit
 }
 
+TEST(ReloadFailureMessage, TheCountOfOtherErrorsSurvivesTheCutWhichEndsOnACharacter) {
+  std::string first = "tether.toml:1:1: " + std::string(300, '\xC3');  // not yet a character: cut below
+  for (std::size_t i = 18; i < first.size(); i += 2) first[i] = '\xA9';  // "é" after "é"
+  std::string message = reload_failure_message(first, 3);
+  EXPECT_LE(message.size(), status_layout::kMessageBytes - 1);
+  ASSERT_TRUE(message.ends_with(" (and 2 more)")) << message;
+  std::string kept = message.substr(0, message.size() - std::string(" (and 2 more)").size());
+  EXPECT_EQ(first.substr(0, kept.size()), kept);
+  EXPECT_NE(static_cast<unsigned char>(kept.back()), 0xC3u) << "not cut inside a character";
+  EXPECT_EQ(reload_failure_message("short", 1), "short");
+}
+
 }  // namespace tether
