@@ -81,7 +81,13 @@ TEST(BrowserStatusPage, ShowsADrainingGenerationAndFiguresThatAgreeWithMetrics) 
   EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
   EXPECT_GT(png.size(), 20'000u) << "a blank page compresses to a few KB";
 
-  std::string line = output.substr(output.rfind('{', output.find("\"agreed\"")));
+  std::size_t agreed = output.find("\"agreed\"");
+  std::size_t start = agreed == std::string::npos ? agreed : output.rfind('{', agreed);
+  if (start == std::string::npos) {
+    ADD_FAILURE() << "no result line in the output of status_page.mjs:\n" << output;
+    return;
+  }
+  std::string line = output.substr(start);
   line = line.substr(0, line.find('\n'));
   std::string problem;
   JsonPaths result = json_paths(line, server.dir(), &problem);
