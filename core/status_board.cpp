@@ -25,10 +25,11 @@ struct Locked {
   T data;
 };
 
-// A reader gives up waiting for a quiet moment after this many tries and takes its last copy:
-// whatever it holds is checked before use, and a writer that never finishes (a compromised
-// worker) must not make a reader spin.
-constexpr int kReadAttempts = 64;
+// A reader gives up waiting for a quiet moment after this many tries: whatever it copies is
+// checked before use, and a writer that never finishes (a compromised worker leaving every
+// sequence odd) must not make each status.json read spin over every slot. An honest write is
+// a memcpy of a few KB, so a few tries see it through.
+constexpr int kReadAttempts = 4;
 
 template <typename T>
 void locked_write(Locked<T>& record, const T& value) {
@@ -39,15 +40,18 @@ void locked_write(Locked<T>& record, const T& value) {
   record.sequence.store((s | 1u) + 1, std::memory_order_release);
 }
 
+// The record, or its last copy when no try saw a quiet moment (then *quiet is false).
 template <typename T>
-T locked_read(const Locked<T>& record) {
+T locked_read(const Locked<T>& record, bool* quiet = nullptr) {
   T copy;
-  for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
+  bool settled = false;
+  for (int attempt = 0; attempt < kReadAttempts && !settled; ++attempt) {
     std::uint32_t before = record.sequence.load(std::memory_order_acquire);
     std::memcpy(&copy, &record.data, sizeof copy);
     std::atomic_thread_fence(std::memory_order_acquire);
-    if ((before & 1u) == 0 && record.sequence.load(std::memory_order_relaxed) == before) break;
+    settled = (before & 1u) == 0 && record.sequence.load(std::memory_order_relaxed) == before;
   }
+  if (quiet) *quiet = settled;
   return copy;
 }
 
@@ -164,6 +168,10 @@ bool StatusBoard::create(std::string* why) {
   return true;
 }
 
+StatusBoard::~StatusBoard() {
+  if (shared_) munmap(shared_, sizeof(Shared));
+}
+
 void StatusBoard::write_master(const MasterStatus& status) {
   if (!shared_) return;
   MasterArea area{};
@@ -190,7 +198,7 @@ void StatusBoard::write_master(const MasterStatus& status) {
 }
 
 void StatusBoard::write_channels(std::size_t slot, std::int32_t pid, const std::vector<ChannelLoad>& busiest) {
-  if (!shared_ || slot == 0 || slot >= kWorkerSlots) return;  // 0: no slot of its own
+  if (!shared_ || !reports_channels(slot)) return;
   WorkerArea area{};
   area.pid = pid;
   area.channel_count = static_cast<std::uint32_t>(std::min(busiest.size(), kTopChannels));
@@ -218,8 +226,9 @@ std::vector<WorkerArea> StatusBoard::copy_workers() const {
   for (const Locked<WorkerArea>& slot : shared_->workers) {
     // A cheap look first: most slots are empty, and copying them all would cost 400 KB a read.
     if (slot.sequence.load(std::memory_order_relaxed) == 0) continue;
-    WorkerArea area = locked_read(slot);
-    if (area.pid > 0) areas.push_back(area);
+    bool quiet = false;
+    WorkerArea area = locked_read(slot, &quiet);
+    if (quiet && area.pid > 0) areas.push_back(area);  // a slot always mid-write is skipped
   }
   return areas;
 }
@@ -229,10 +238,13 @@ std::size_t StatusBoard::mapping_bytes() { return sizeof(Shared); }
 MasterArea& StatusBoard::master_area_for_tests() const { return shared_->master.data; }
 WorkerArea& StatusBoard::worker_area_for_tests(std::size_t slot) const { return shared_->workers[slot].data; }
 std::atomic<std::uint32_t>& StatusBoard::master_sequence_for_tests() const { return shared_->master.sequence; }
+std::atomic<std::uint32_t>& StatusBoard::worker_sequence_for_tests(std::size_t slot) const {
+  return shared_->workers[slot].sequence;
+}
 
 StatusBoard& status_board() {
-  static StatusBoard instance;
-  return instance;
+  static StatusBoard* instance = new StatusBoard;  // never destroyed (see ~StatusBoard)
+  return *instance;
 }
 
 }  // namespace tether

@@ -114,6 +114,13 @@ std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes);
 
 class StatusBoard {
  public:
+  StatusBoard() = default;
+  StatusBoard(const StatusBoard&) = delete;
+  StatusBoard& operator=(const StatusBoard&) = delete;
+  // Unmaps (a test's board). The process-wide one is never destroyed: forked workers and exit
+  // handlers may still read it.
+  ~StatusBoard();
+
   // Maps the shared memory. Call once, in the master, before forking.
   bool create(std::string* why);
   bool ready() const { return shared_ != nullptr; }
@@ -128,6 +135,9 @@ class StatusBoard {
   // Master: the process of `slot` is gone.
   void clear_slot(std::size_t slot);
 
+  // Whether a worker with metrics slot `slot` has a slot of the board (not 0, below kWorkerSlots).
+  static bool reports_channels(std::size_t slot) { return slot != 0 && slot < status_layout::kWorkerSlots; }
+
   // Reader: copies (not yet checked).
   status_layout::MasterArea copy_master() const;
   std::vector<status_layout::WorkerArea> copy_workers() const;  // the slots that report
@@ -139,6 +149,7 @@ class StatusBoard {
   status_layout::MasterArea& master_area_for_tests() const;
   status_layout::WorkerArea& worker_area_for_tests(std::size_t slot) const;
   std::atomic<std::uint32_t>& master_sequence_for_tests() const;
+  std::atomic<std::uint32_t>& worker_sequence_for_tests(std::size_t slot) const;
 
  private:
   struct Shared;

@@ -203,3 +203,15 @@ TEST(StatusBoard, AReaderGivesUpWaitingForAWriterThatNeverFinishes) {
   // It returns (with what the area holds, which is checked as ever) instead of spinning.
   EXPECT_EQ(read_master_status(board.copy_master()), two_generations());
 }
+
+TEST(StatusBoard, AWorkerSlotForeverMidWriteIsSkipped) {
+  StatusBoard board;
+  std::string why;
+  ASSERT_TRUE(board.create(&why)) << why;
+  board.write_channels(1, 100, {{"stuck", 1, 0}});
+  board.write_channels(2, 200, {{"fine", 1, 0}});
+  board.worker_sequence_for_tests(1).store(7);  // odd: "a write is under way", forever
+  std::vector<WorkerArea> areas = board.copy_workers();
+  ASSERT_EQ(areas.size(), 1u);
+  EXPECT_EQ(areas[0].pid, 200);
+}
