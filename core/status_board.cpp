@@ -117,6 +117,7 @@ MasterStatus read_master_status(const MasterArea& area) {
     g.state = static_cast<GenerationState>(r.state);
     g.since_ms = sane_time(r.since_ms);
     g.workers = r.workers;
+    g.running = r.running;
     std::size_t pids = std::min<std::size_t>(r.pid_count, kMaxPids);
     for (std::size_t p = 0; p < pids; ++p)
       if (r.pids[p] > 0) g.pids.push_back(r.pids[p]);
@@ -186,6 +187,7 @@ void StatusBoard::write_master(const MasterStatus& status) {
     r.since_ms = g.since_ms;
     r.pid_count = static_cast<std::uint32_t>(std::min(g.pids.size(), kMaxPids));
     std::copy_n(g.pids.begin(), r.pid_count, r.pids);
+    r.running = g.running;
   }
   area.reload_time_ms = status.last_reload.time_ms;
   area.reload_ok = status.last_reload.ok ? 1 : 0;

@@ -43,6 +43,7 @@ struct GenerationRecord {
   std::uint32_t pid_count;
   std::uint64_t since_ms;  // unix time it entered this state
   std::int32_t pids[kMaxPids];
+  std::uint32_t running;  // processes running: all of them, where pids holds at most kMaxPids
 };
 
 struct MasterArea {
@@ -74,7 +75,8 @@ struct GenerationStatus {
   GenerationState state = GenerationState::starting;
   std::uint64_t since_ms = 0;
   unsigned workers = 0;
-  std::vector<std::int32_t> pids;  // the running processes
+  std::vector<std::int32_t> pids;  // the running processes (at most kMaxPids once read back)
+  unsigned running = 0;            // how many run (more than pids holds past kMaxPids)
   bool operator==(const GenerationStatus&) const = default;
 };
 

@@ -65,6 +65,7 @@ void StatusReport::publish(const Generations& generations, std::uint64_t now_ms)
     shown.pids.clear();
     for (const WorkerProcess& p : g.processes)
       if (p.pid != 0) shown.pids.push_back(static_cast<std::int32_t>(p.pid));
+    shown.running = static_cast<unsigned>(shown.pids.size());
     auto s = static_cast<std::size_t>(state);
     workers[s] += static_cast<std::int64_t>(shown.pids.size());
     counts[s] += 1;

@@ -252,6 +252,7 @@ typedef struct tether_generation_info {
   unsigned workers;              /* worker processes configured */
   const int32_t *pids;           /* the running ones (at most 64 shown) */
   size_t pid_count;
+  size_t running;                /* how many run: all of them, where pids shows at most 64 */
 } tether_generation_info;
 
 typedef struct tether_reload_info {

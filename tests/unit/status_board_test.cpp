@@ -215,3 +215,17 @@ TEST(StatusBoard, AWorkerSlotForeverMidWriteIsSkipped) {
   ASSERT_EQ(areas.size(), 1u);
   EXPECT_EQ(areas[0].pid, 200);
 }
+
+TEST(StatusBoard, AGenerationOfMoreThan64WorkersListsSomePidsButCountsThemAll) {
+  StatusBoard board;
+  std::string why;
+  ASSERT_TRUE(board.create(&why)) << why;
+  MasterStatus status;
+  GenerationStatus big{1, GenerationState::serving, 1000, 100, {}, 100};
+  for (std::int32_t pid = 1; pid <= 100; ++pid) big.pids.push_back(pid);
+  status.generations.push_back(big);
+  board.write_master(status);
+  GenerationStatus shown = read_master_status(board.copy_master()).generations.at(0);
+  EXPECT_EQ(shown.pids.size(), kMaxPids);
+  EXPECT_EQ(shown.running, 100u);
+}

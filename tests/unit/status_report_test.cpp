@@ -39,27 +39,27 @@ TEST_F(StatusReportTest, EachGenerationKeepsItsSinceUntilItsStateChanges) {
   first.processes[0].pid = 101;
   first.processes[1].pid = 102;
   report.publish(generations, 1000);
-  EXPECT_EQ(published().generations, (std::vector<GenerationStatus>{{1, GenerationState::serving, 1000, 2, {101, 102}}}));
+  EXPECT_EQ(published().generations, (std::vector<GenerationStatus>{{1, GenerationState::serving, 1000, 2, {101, 102}, 2}}));
 
   Generation& second = generations.add(config_with(1), Generation::State::starting, kT0);
   second.processes[0].pid = 201;
   report.publish(generations, 2000);
   report.publish(generations, 2500);  // nothing changed: nothing moves
-  EXPECT_EQ(published().generations, (std::vector<GenerationStatus>{{1, GenerationState::serving, 1000, 2, {101, 102}},
-                                                                    {2, GenerationState::starting, 2000, 1, {201}}}));
+  EXPECT_EQ(published().generations, (std::vector<GenerationStatus>{{1, GenerationState::serving, 1000, 2, {101, 102}, 2},
+                                                                    {2, GenerationState::starting, 2000, 1, {201}, 1}}));
 
   second.state = Generation::State::active;
   first.state = Generation::State::draining;
   first.processes[1].pid = 0;  // one of its workers has exited
   report.publish(generations, 3000);
-  EXPECT_EQ(published().generations, (std::vector<GenerationStatus>{{1, GenerationState::draining, 3000, 2, {101}},
-                                                                    {2, GenerationState::serving, 3000, 1, {201}}}));
+  EXPECT_EQ(published().generations, (std::vector<GenerationStatus>{{1, GenerationState::draining, 3000, 2, {101}, 1},
+                                                                    {2, GenerationState::serving, 3000, 1, {201}, 1}}));
 
   // The drained generation goes: the one after it keeps its "since".
   first.processes[0].pid = 0;
   generations.remove_finished(false);
   report.publish(generations, 4000);
-  EXPECT_EQ(published().generations, (std::vector<GenerationStatus>{{2, GenerationState::serving, 3000, 1, {201}}}));
+  EXPECT_EQ(published().generations, (std::vector<GenerationStatus>{{2, GenerationState::serving, 3000, 1, {201}, 1}}));
 }
 
 TEST_F(StatusReportTest, TheLastReloadsResultKeepsOnlyAFailuresMessage) {
