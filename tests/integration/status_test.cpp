@@ -170,7 +170,11 @@ TEST(StatusJson, BothEndpointsAreNeverCachedAndThePageIsSelfContained) {
   EXPECT_EQ(page->status, 200);
   EXPECT_EQ(page->header("cache-control"), "no-store");
   EXPECT_EQ(page->header("content-type"), "text/html; charset=utf-8");
-  EXPECT_NE(page->header("content-security-policy").find("default-src 'none'"), std::string::npos);
+  std::string policy = page->header("content-security-policy");
+  EXPECT_NE(policy.find("default-src 'none'"), std::string::npos) << policy;
+  EXPECT_NE(policy.find("script-src 'sha256-"), std::string::npos) << "no 'unsafe-inline' script: " << policy;
+  EXPECT_EQ(policy.find("script-src 'unsafe-inline'"), std::string::npos) << policy;
+  EXPECT_NE(policy.find("frame-ancestors 'none'"), std::string::npos) << policy;
   EXPECT_NE(page->body.find("fetch('status.json'"), std::string::npos);
   // Nothing loaded from elsewhere, and no data put in as HTML.
   for (const char* outside : {"src=\"http", "href=\"http", "@import", "url(", "innerHTML", "outerHTML", "insertAdjacentHTML"})
