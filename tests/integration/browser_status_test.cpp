@@ -7,7 +7,9 @@
 
 #include <string>
 
+#include "support/browser.h"
 #include "support/json_paths.h"
+#include "support/status_routes.h"
 #include "support/sse_client.h"
 #include "support/tether_server.h"
 #include "support/ws_client.h"
@@ -20,39 +22,12 @@ const std::string kServerExtra = "modules_dir = \"" + std::string(TETHER_MODULES
                                  "\"\ndrain_timeout = \"60s\"\ndrain_spread = \"0s\"\n";
 const std::string kBrowserDir = std::string(TETHER_SOURCE_DIR) + "/tests/browser";
 
-const std::string kRoutes = R"(
-[modules.health]
-[modules.websocket]
-[modules.sse]
-
-[[route]]
-path = "/metrics"
-handler = "health"
-
-[[route]]
-path = "/status"
-handler = "health"
-
-[[route]]
-path = "/status.json"
-handler = "health"
-
-[[route]]
-path = "/pub/*"
-handler = "publish"
-
-[[route]]
-path = "/ws/*"
-handler = "websocket"
-
-[[route]]
-path = "/sse/*"
-handler = "sse"
-)";
+const std::string kRoutes = status_routes_toml();
 
 }  // namespace
 
 TEST(BrowserStatusPage, ShowsADrainingGenerationAndFiguresThatAgreeWithMetrics) {
+  ASSERT_TRUE(browser_available()) << "node, chromium or puppeteer-core missing: run scripts/install-deps.sh";
   TetherServer server(2, kRoutes, kServerExtra);
   ASSERT_TRUE(server.start()) << server.error_log();
   // Generation 1 is held open by a WebSocket and an SSE subscriber; one more WebSocket
@@ -72,8 +47,6 @@ TEST(BrowserStatusPage, ShowsADrainingGenerationAndFiguresThatAgreeWithMetrics) 
                      screenshot + "\",\"expectDraining\":true}";
   std::string output;
   int exit_status = run_command("cd " + kBrowserDir + " && node status_page.mjs '" + args + "' 2>&1", &output);
-  if (output.find("Cannot find package 'puppeteer-core'") != std::string::npos)
-    output += "\n(puppeteer-core is not installed: run scripts/install-deps.sh)";
   ASSERT_EQ(exit_status, 0) << output << server.error_log();
 
   // The screenshot is a real PNG of a rendered page, not an empty one.
