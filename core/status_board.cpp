@@ -173,8 +173,12 @@ StatusBoard::~StatusBoard() {
   if (shared_) munmap(shared_, sizeof(Shared));
 }
 
-void StatusBoard::write_master(const MasterStatus& status) {
+void StatusBoard::write_master(const MasterStatus& status, std::uint64_t now_ms) {
   if (!shared_) return;
+  constexpr std::uint64_t kRewriteMs = 1000;
+  if (written_ && status == last_status_ && shared_->master.sequence.load(std::memory_order_relaxed) == last_sequence_ &&
+      now_ms >= last_write_ms_ && now_ms - last_write_ms_ < kRewriteMs)
+    return;
   MasterArea area{};
   area.generation_count = static_cast<std::uint32_t>(std::min(status.generations.size(), kMaxGenerations));
   std::size_t first = status.generations.size() - area.generation_count;  // the newest are kept
@@ -192,11 +196,11 @@ void StatusBoard::write_master(const MasterStatus& status) {
   area.reload_time_ms = status.last_reload.time_ms;
   area.reload_ok = status.last_reload.ok ? 1 : 0;
   copy_text(area.reload_message, status.last_reload.message);
-  // Compared with what the mapping holds, not with what this process wrote last: a worker's
-  // scribble differs, and is overwritten.
-  MasterArea current = locked_read(shared_->master);
-  if (std::memcmp(&area, &current, sizeof area) == 0) return;
   locked_write(shared_->master, area);
+  written_ = true;
+  last_status_ = status;
+  last_sequence_ = shared_->master.sequence.load(std::memory_order_relaxed);
+  last_write_ms_ = now_ms;
 }
 
 void StatusBoard::write_channels(std::size_t slot, std::int32_t pid, const std::vector<ChannelLoad>& busiest) {

@@ -127,10 +127,12 @@ class StatusBoard {
   bool create(std::string* why);
   bool ready() const { return shared_ != nullptr; }
 
-  // Master: replaces its area (does nothing when the mapping already holds the same, so a
-  // worker's scribble is repaired at the master's next write). Past
-  // kMaxGenerations, the newest generations are written.
-  void write_master(const MasterStatus& status);
+  // Master: replaces its area (past kMaxGenerations, with the newest generations). It skips the
+  // write (the master calls this on every turn of its loop) when the status is the one it
+  // wrote last, the area's sequence is still the one it left and that write is less than a
+  // second old (`now_ms`: the wall clock): a worker's scribble is repaired at once if it
+  // touched the sequence, within a second if not.
+  void write_master(const MasterStatus& status, std::uint64_t now_ms);
   // Worker: replaces its slot's channels (slot 0, shared by workers without a slot of their own,
   // and slots >= kWorkerSlots report nothing).
   void write_channels(std::size_t slot, std::int32_t pid, const std::vector<ChannelLoad>& busiest);
@@ -156,6 +158,11 @@ class StatusBoard {
  private:
   struct Shared;
   Shared* shared_ = nullptr;
+  // The master's last write, to skip identical ones.
+  bool written_ = false;
+  MasterStatus last_status_;
+  std::uint32_t last_sequence_ = 0;
+  std::uint64_t last_write_ms_ = 0;
 };
 
 // The process-wide instance (created by the master, inherited by workers).

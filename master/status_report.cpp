@@ -75,7 +75,7 @@ void StatusReport::publish(const Generations& generations, std::uint64_t now_ms)
     shared_metrics().set(0, workers_metric_[s], workers[s]);
     shared_metrics().set(0, generations_metric_[s], counts[s]);
   }
-  status_board().write_master(status_);
+  status_board().write_master(status_, now_ms);
 }
 
 void StatusReport::reload_finished(bool ok, std::string_view message, std::uint64_t now_ms) {
@@ -83,7 +83,7 @@ void StatusReport::reload_finished(bool ok, std::string_view message, std::uint6
   shared_metrics().set(0, reload_success_metric_, ok ? 1 : 0);
   shared_metrics().set(0, reload_time_metric_, static_cast<std::int64_t>(now_ms / 1000));
   if (!ok) shared_metrics().add(0, reload_failures_metric_, 1);
-  status_board().write_master(status_);
+  status_board().write_master(status_, now_ms);
 }
 
 }  // namespace tether

@@ -49,7 +49,7 @@ TEST(StatusBoard, WhatTheMasterWritesAWorkerForkedBeforeReads) {
     if (read(ready[0], &byte, 1) != 1) _exit(2);
     _exit(read_master_status(board.copy_master()) == two_generations() ? 0 : 1);
   }
-  board.write_master(two_generations());
+  board.write_master(two_generations(), 1000);
   ASSERT_EQ(write(ready[1], "x", 1), 1);
   int status = 0;
   waitpid(child, &status, 0);
@@ -87,13 +87,13 @@ TEST(StatusBoard, AnIdenticalMasterStatusIsNotWrittenAgain) {
   StatusBoard board;
   std::string why;
   ASSERT_TRUE(board.create(&why)) << why;
-  board.write_master(two_generations());
+  board.write_master(two_generations(), 1000);
   std::uint32_t sequence = board.master_sequence_for_tests().load();
-  board.write_master(two_generations());
+  board.write_master(two_generations(), 1999);
   EXPECT_EQ(board.master_sequence_for_tests().load(), sequence);
   MasterStatus changed = two_generations();
   changed.generations.pop_back();
-  board.write_master(changed);
+  board.write_master(changed, 1999);
   EXPECT_NE(board.master_sequence_for_tests().load(), sequence);
 }
 
@@ -104,7 +104,7 @@ TEST(StatusBoard, TwentyGenerationsAreAllShownWithTheServingOneLast) {
   MasterStatus status;
   for (unsigned n = 1; n <= 19; ++n) status.generations.push_back({n, GenerationState::draining, n, 1, {}});
   status.generations.push_back({20, GenerationState::serving, 20, 1, {2000}});
-  board.write_master(status);
+  board.write_master(status, 1000);
   EXPECT_EQ(read_master_status(board.copy_master()), status);
 }
 
@@ -116,7 +116,7 @@ TEST(StatusBoard, PastWhatTheAreaHoldsTheNewestGenerationsAreKept) {
   unsigned total = kMaxGenerations + 4;
   for (unsigned n = 1; n < total; ++n) status.generations.push_back({n, GenerationState::stopping, n, 1, {}});
   status.generations.push_back({total, GenerationState::starting, total, 1, {4242}});
-  board.write_master(status);
+  board.write_master(status, 1000);
   MasterStatus shown = read_master_status(board.copy_master());
   ASSERT_EQ(shown.generations.size(), kMaxGenerations);
   EXPECT_EQ(shown.generations.front().number, 5u);
@@ -127,10 +127,16 @@ TEST(StatusBoard, TheMastersNextWriteRepairsWhatAWorkerScribbledOverItsArea) {
   StatusBoard board;
   std::string why;
   ASSERT_TRUE(board.create(&why)) << why;
-  board.write_master(two_generations());
-  std::memset(&board.master_area_for_tests(), 'A', sizeof(MasterArea));
-  board.write_master(two_generations());  // the same status as before: still written
+  board.write_master(two_generations(), 1000);
+  std::memset(&board.master_area_for_tests(), 'A', sizeof(MasterArea));  // the sequence untouched
+  board.write_master(two_generations(), 1500);
+  EXPECT_NE(read_master_status(board.copy_master()), two_generations()) << "less than a second later";
+  board.write_master(two_generations(), 2000);  // the same status as before: written again
   EXPECT_EQ(read_master_status(board.copy_master()), two_generations());
+
+  board.master_sequence_for_tests().store(0x41414141);  // odd, and not the one it left
+  board.write_master(two_generations(), 2001);
+  EXPECT_EQ(read_master_status(board.copy_master()), two_generations()) << "at once";
 }
 
 // --- What a compromised worker could leave in the mapping ---
@@ -198,7 +204,7 @@ TEST(StatusBoard, AReaderGivesUpWaitingForAWriterThatNeverFinishes) {
   StatusBoard board;
   std::string why;
   ASSERT_TRUE(board.create(&why)) << why;
-  board.write_master(two_generations());
+  board.write_master(two_generations(), 1000);
   board.master_sequence_for_tests().store(1);  // "a write is under way", forever
   // It returns (with what the area holds, which is checked as ever) instead of spinning.
   EXPECT_EQ(read_master_status(board.copy_master()), two_generations());
@@ -224,7 +230,7 @@ TEST(StatusBoard, AGenerationOfMoreThan64WorkersListsSomePidsButCountsThemAll) {
   GenerationStatus big{1, GenerationState::serving, 1000, 100, {}, 100};
   for (std::int32_t pid = 1; pid <= 100; ++pid) big.pids.push_back(pid);
   status.generations.push_back(big);
-  board.write_master(status);
+  board.write_master(status, 1000);
   GenerationStatus shown = read_master_status(board.copy_master()).generations.at(0);
   EXPECT_EQ(shown.pids.size(), kMaxPids);
   EXPECT_EQ(shown.running, 100u);
