@@ -83,3 +83,28 @@ TEST(BrowserStatusPage, ShowsADrainingGenerationAndFiguresThatAgreeWithMetrics) 
   EXPECT_EQ(result["figures.channels.0.name"], json_quoted("news")) << output;
   EXPECT_EQ(json_number(result, "figures.channels.0.subscribers"), 2) << output;
 }
+
+// A status.json valid as JSON but extreme in its values (a generation and a reload at
+// UINT64_MAX ms, which no Date holds, the node's own time too) still renders: the page guards
+// its dates and renders each section on its own, so one field cannot blank the page.
+TEST(BrowserStatusPage, ExtremeValuesInStatusJsonNeitherThrowNorBlankThePage) {
+  ASSERT_TRUE(browser_available()) << "node, chromium or puppeteer-core missing: run scripts/install-deps.sh";
+  TetherServer server(1, kRoutes, kServerExtra);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  const std::string json =
+      R"({"version":1,"server":"x","time_ms":18446744073709551615,)"
+      R"("generations":[{"number":1,"state":"serving","since_ms":18446744073709551615,"workers":2,"running":2,"pids":[1,2]}],)"
+      R"("workers":{"starting":0,"serving":2,"draining":0,"stopping":0},"connections":{"http":1},"subscribers":7,)"
+      R"("messages":{"published":18446744073709551615,"delivered":0,"dropped":0},)"
+      R"("reloads":{"total":1,"failed":0,"last":{"time_ms":18446744073709551615,"ok":true,"message":""}},"channels":[]})";
+  std::string escaped;  // as a JSON string (the document has no backslash)
+  for (char c : json) escaped += c == '"' ? std::string("\\\"") : std::string(1, c);
+  std::string args = "{\"url\":\"http://127.0.0.1:" + std::to_string(server.port()) + "/status\",\"json\":\"" +
+                     escaped + "\"}";
+  std::string output;
+  int exit_status = run_command("cd " + kBrowserDir + " && node status_page_extremes.mjs '" + args + "' 2>&1", &output);
+  EXPECT_EQ(exit_status, 0) << output;
+  EXPECT_NE(output.find("\"stale\":\"false\""), std::string::npos) << output;
+  EXPECT_NE(output.find("\"rows\":1"), std::string::npos) << output;
+  EXPECT_NE(output.find("\"subscribers\":\"7\""), std::string::npos) << output;
+}
