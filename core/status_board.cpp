@@ -25,10 +25,11 @@ struct Locked {
   T data;
 };
 
-// A reader gives up waiting for a quiet moment after this many tries and takes its last copy:
-// whatever it holds is checked before use, and a writer that never finishes (a compromised
-// worker) must not make a reader spin.
-constexpr int kReadAttempts = 64;
+// A reader gives up waiting for a quiet moment after this many tries: whatever it copies is
+// checked before use, and a writer that never finishes (a compromised worker leaving every
+// sequence odd) must not make each status.json read spin over every slot. An honest write is
+// a memcpy of a few KB, so a few tries see it through.
+constexpr int kReadAttempts = 4;
 
 template <typename T>
 void locked_write(Locked<T>& record, const T& value) {
@@ -39,15 +40,18 @@ void locked_write(Locked<T>& record, const T& value) {
   record.sequence.store((s | 1u) + 1, std::memory_order_release);
 }
 
+// The record, or its last copy when no try saw a quiet moment (then *quiet is false).
 template <typename T>
-T locked_read(const Locked<T>& record) {
+T locked_read(const Locked<T>& record, bool* quiet = nullptr) {
   T copy;
-  for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
+  bool settled = false;
+  for (int attempt = 0; attempt < kReadAttempts && !settled; ++attempt) {
     std::uint32_t before = record.sequence.load(std::memory_order_acquire);
     std::memcpy(&copy, &record.data, sizeof copy);
     std::atomic_thread_fence(std::memory_order_acquire);
-    if ((before & 1u) == 0 && record.sequence.load(std::memory_order_relaxed) == before) break;
+    settled = (before & 1u) == 0 && record.sequence.load(std::memory_order_relaxed) == before;
   }
+  if (quiet) *quiet = settled;
   return copy;
 }
 
@@ -62,10 +66,16 @@ bool terminated_text(const char (&field)[N], std::string_view* text) {
 
 template <std::size_t N>
 void copy_text(char (&field)[N], std::string_view text) {
-  std::size_t n = std::min(N - 1, text.size());
+  std::string_view kept = utf8_prefix(text, N - 1);
   std::memset(field, 0, N);
-  std::memcpy(field, text.data(), n);
+  std::memcpy(field, kept.data(), kept.size());
 }
+
+// The latest time a record may carry: JavaScript's Date ends at 8.64e15 ms (year 275760); a
+// time beyond it (a worker's scribble) would make the page's date formatting throw. Read as 0,
+// "unknown".
+constexpr std::uint64_t kLatestTimeMs = 8'640'000'000'000'000;
+std::uint64_t sane_time(std::uint64_t ms) { return ms > kLatestTimeMs ? 0 : ms; }
 
 std::uint64_t saturating_add(std::uint64_t a, std::uint64_t b) {
   return b > std::numeric_limits<std::uint64_t>::max() - a ? std::numeric_limits<std::uint64_t>::max() : a + b;
@@ -77,6 +87,14 @@ struct StatusBoard::Shared {
   Locked<MasterArea> master;
   Locked<WorkerArea> workers[kWorkerSlots];
 };
+
+std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes) {
+  if (text.size() <= max_bytes) return text;
+  std::size_t n = max_bytes;
+  // Back over continuation bytes (10xxxxxx) to the start of the sequence the cut falls in.
+  while (n > 0 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80) --n;
+  return text.substr(0, n);
+}
 
 const char* generation_state_name(GenerationState state) {
   switch (state) {
@@ -97,14 +115,15 @@ MasterStatus read_master_status(const MasterArea& area) {
     GenerationStatus g;
     g.number = r.number;
     g.state = static_cast<GenerationState>(r.state);
-    g.since_ms = r.since_ms;
+    g.since_ms = sane_time(r.since_ms);
     g.workers = r.workers;
+    g.running = r.running;
     std::size_t pids = std::min<std::size_t>(r.pid_count, kMaxPids);
     for (std::size_t p = 0; p < pids; ++p)
       if (r.pids[p] > 0) g.pids.push_back(r.pids[p]);
     status.generations.push_back(std::move(g));
   }
-  status.last_reload.time_ms = area.reload_time_ms;
+  status.last_reload.time_ms = sane_time(area.reload_time_ms);
   status.last_reload.ok = area.reload_ok != 0;
   std::string_view message;
   if (!status.last_reload.ok && terminated_text(area.reload_message, &message)) status.last_reload.message = message;
@@ -150,12 +169,21 @@ bool StatusBoard::create(std::string* why) {
   return true;
 }
 
-void StatusBoard::write_master(const MasterStatus& status) {
+StatusBoard::~StatusBoard() {
+  if (shared_) munmap(shared_, sizeof(Shared));
+}
+
+void StatusBoard::write_master(const MasterStatus& status, std::uint64_t now_ms) {
   if (!shared_) return;
+  constexpr std::uint64_t kRewriteMs = 1000;
+  if (written_ && status == last_status_ && shared_->master.sequence.load(std::memory_order_relaxed) == last_sequence_ &&
+      now_ms >= last_write_ms_ && now_ms - last_write_ms_ < kRewriteMs)
+    return;
   MasterArea area{};
   area.generation_count = static_cast<std::uint32_t>(std::min(status.generations.size(), kMaxGenerations));
+  std::size_t first = status.generations.size() - area.generation_count;  // the newest are kept
   for (std::size_t i = 0; i < area.generation_count; ++i) {
-    const GenerationStatus& g = status.generations[i];
+    const GenerationStatus& g = status.generations[first + i];
     GenerationRecord& r = area.generations[i];
     r.number = g.number;
     r.state = static_cast<std::uint32_t>(g.state);
@@ -163,17 +191,20 @@ void StatusBoard::write_master(const MasterStatus& status) {
     r.since_ms = g.since_ms;
     r.pid_count = static_cast<std::uint32_t>(std::min(g.pids.size(), kMaxPids));
     std::copy_n(g.pids.begin(), r.pid_count, r.pids);
+    r.running = g.running;
   }
   area.reload_time_ms = status.last_reload.time_ms;
   area.reload_ok = status.last_reload.ok ? 1 : 0;
   copy_text(area.reload_message, status.last_reload.message);
-  if (std::memcmp(&area, &last_written_, sizeof area) == 0) return;
-  last_written_ = area;
   locked_write(shared_->master, area);
+  written_ = true;
+  last_status_ = status;
+  last_sequence_ = shared_->master.sequence.load(std::memory_order_relaxed);
+  last_write_ms_ = now_ms;
 }
 
 void StatusBoard::write_channels(std::size_t slot, std::int32_t pid, const std::vector<ChannelLoad>& busiest) {
-  if (!shared_ || slot == 0 || slot >= kWorkerSlots) return;  // 0: no slot of its own
+  if (!shared_ || !reports_channels(slot)) return;
   WorkerArea area{};
   area.pid = pid;
   area.channel_count = static_cast<std::uint32_t>(std::min(busiest.size(), kTopChannels));
@@ -201,8 +232,9 @@ std::vector<WorkerArea> StatusBoard::copy_workers() const {
   for (const Locked<WorkerArea>& slot : shared_->workers) {
     // A cheap look first: most slots are empty, and copying them all would cost 400 KB a read.
     if (slot.sequence.load(std::memory_order_relaxed) == 0) continue;
-    WorkerArea area = locked_read(slot);
-    if (area.pid > 0) areas.push_back(area);
+    bool quiet = false;
+    WorkerArea area = locked_read(slot, &quiet);
+    if (quiet && area.pid > 0) areas.push_back(area);  // a slot always mid-write is skipped
   }
   return areas;
 }
@@ -212,10 +244,13 @@ std::size_t StatusBoard::mapping_bytes() { return sizeof(Shared); }
 MasterArea& StatusBoard::master_area_for_tests() const { return shared_->master.data; }
 WorkerArea& StatusBoard::worker_area_for_tests(std::size_t slot) const { return shared_->workers[slot].data; }
 std::atomic<std::uint32_t>& StatusBoard::master_sequence_for_tests() const { return shared_->master.sequence; }
+std::atomic<std::uint32_t>& StatusBoard::worker_sequence_for_tests(std::size_t slot) const {
+  return shared_->workers[slot].sequence;
+}
 
 StatusBoard& status_board() {
-  static StatusBoard instance;
-  return instance;
+  static StatusBoard* instance = new StatusBoard;  // never destroyed (see ~StatusBoard)
+  return *instance;
 }
 
 }  // namespace tether

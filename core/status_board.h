@@ -26,7 +26,10 @@ namespace tether {
 
 // The raw records, as they lie in shared memory (plain data: copied out, then checked).
 namespace status_layout {
-inline constexpr std::size_t kMaxGenerations = 16;   // generations shown (the oldest first)
+// Generations shown (the oldest first): as many as [server] max_draining_generations (at most
+// 64) lets drain, plus the serving and a starting one. Should more exist (generations being
+// stopped), the newest are kept: the serving and starting ones are what matter most.
+inline constexpr std::size_t kMaxGenerations = 64 + 2;
 inline constexpr std::size_t kMaxPids = 64;          // worker pids shown per generation
 inline constexpr std::size_t kMessageBytes = 256;    // the last reload's message, NUL included
 inline constexpr std::size_t kTopChannels = 10;      // channels each worker reports
@@ -40,6 +43,7 @@ struct GenerationRecord {
   std::uint32_t pid_count;
   std::uint64_t since_ms;  // unix time it entered this state
   std::int32_t pids[kMaxPids];
+  std::uint32_t running;  // processes running: all of them, where pids holds at most kMaxPids
 };
 
 struct MasterArea {
@@ -71,7 +75,8 @@ struct GenerationStatus {
   GenerationState state = GenerationState::starting;
   std::uint64_t since_ms = 0;
   unsigned workers = 0;
-  std::vector<std::int32_t> pids;  // the running processes
+  std::vector<std::int32_t> pids;  // the running processes (at most kMaxPids once read back)
+  unsigned running = 0;            // how many run (more than pids holds past kMaxPids)
   bool operator==(const GenerationStatus&) const = default;
 };
 
@@ -98,26 +103,44 @@ struct ChannelLoad {
 
 // Checked values out of the raw records. Counts are clamped to the arrays, strings end at their
 // field (a name without its NUL, or not a valid channel name, is left out), states out of range
-// and pids <= 0 are dropped.
+// and pids <= 0 are dropped, times beyond what JavaScript's Date can hold (8.64e15 ms) read as 0.
 MasterStatus read_master_status(const status_layout::MasterArea& area);
 // The workers' lists merged by name: subscribers summed (saturating), messages the highest any
 // worker saw (each worker with subscribers gets every message). The `limit` busiest, most
 // subscribers first (then most messages, then by name).
 std::vector<ChannelLoad> merge_busiest_channels(const std::vector<status_layout::WorkerArea>& areas, std::size_t limit);
 
+// The longest start of `text` of at most `max_bytes` that does not end inside a UTF-8 sequence
+// (what a text field keeps of a longer text).
+std::string_view utf8_prefix(std::string_view text, std::size_t max_bytes);
+
 class StatusBoard {
  public:
+  StatusBoard() = default;
+  StatusBoard(const StatusBoard&) = delete;
+  StatusBoard& operator=(const StatusBoard&) = delete;
+  // Unmaps (a test's board). The process-wide one is never destroyed: forked workers and exit
+  // handlers may still read it.
+  ~StatusBoard();
+
   // Maps the shared memory. Call once, in the master, before forking.
   bool create(std::string* why);
   bool ready() const { return shared_ != nullptr; }
 
-  // Master: replaces its area (does nothing when it is the same as last time).
-  void write_master(const MasterStatus& status);
+  // Master: replaces its area (past kMaxGenerations, with the newest generations). It skips the
+  // write (the master calls this on every turn of its loop) when the status is the one it
+  // wrote last, the area's sequence is still the one it left and that write is less than a
+  // second old (`now_ms`: the wall clock): a worker's scribble is repaired at once if it
+  // touched the sequence, within a second if not.
+  void write_master(const MasterStatus& status, std::uint64_t now_ms);
   // Worker: replaces its slot's channels (slot 0, shared by workers without a slot of their own,
   // and slots >= kWorkerSlots report nothing).
   void write_channels(std::size_t slot, std::int32_t pid, const std::vector<ChannelLoad>& busiest);
   // Master: the process of `slot` is gone.
   void clear_slot(std::size_t slot);
+
+  // Whether a worker with metrics slot `slot` has a slot of the board (not 0, below kWorkerSlots).
+  static bool reports_channels(std::size_t slot) { return slot != 0 && slot < status_layout::kWorkerSlots; }
 
   // Reader: copies (not yet checked).
   status_layout::MasterArea copy_master() const;
@@ -130,11 +153,16 @@ class StatusBoard {
   status_layout::MasterArea& master_area_for_tests() const;
   status_layout::WorkerArea& worker_area_for_tests(std::size_t slot) const;
   std::atomic<std::uint32_t>& master_sequence_for_tests() const;
+  std::atomic<std::uint32_t>& worker_sequence_for_tests(std::size_t slot) const;
 
  private:
   struct Shared;
   Shared* shared_ = nullptr;
-  status_layout::MasterArea last_written_{};  // the master's, to skip identical writes
+  // The master's last write, to skip identical ones.
+  bool written_ = false;
+  MasterStatus last_status_;
+  std::uint32_t last_sequence_ = 0;
+  std::uint64_t last_write_ms_ = 0;
 };
 
 // The process-wide instance (created by the master, inherited by workers).

@@ -24,6 +24,9 @@ namespace {
 
 using std::chrono::milliseconds;
 
+// The longest the master's loop sleeps (see run()).
+constexpr int kStatusRepairMs = 1000;
+
 std::string describe_exit(int status) {
   if (WIFSIGNALED(status)) {
     std::string text = "killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
@@ -125,9 +128,11 @@ void Master::run_loop() {
         }
       }
     status_report_.publish(generations_, unix_time_ms());
-    int timeout = -1;
+    // At least one turn a second, even idle: publish() then repairs the status board's master
+    // area within a second of a worker scribbling over it.
+    int timeout = kStatusRepairMs;
     if (auto next = time_to_next_deadline())
-      timeout = static_cast<int>(std::chrono::ceil<milliseconds>(*next).count());
+      timeout = std::min(timeout, static_cast<int>(std::chrono::ceil<milliseconds>(*next).count()));
     int n = ::poll(fds.data(), fds.size(), timeout);
     if (n < 0 && errno != EINTR) {
       LOG_ERROR("poll(): %s", std::strerror(errno));

@@ -32,9 +32,7 @@ void Master::begin_reload() {
     for (const ConfigError& error : loaded.errors) LOG_ERROR("%s", error.to_string().c_str());
     LOG_ERROR("reload failed: configuration has %zu error(s); generation %u keeps serving", loaded.errors.size(),
               generations_.active() ? generations_.active()->number : 0);
-    std::string first = loaded.errors.front().to_string();
-    if (loaded.errors.size() > 1) first += " (and " + std::to_string(loaded.errors.size() - 1) + " more)";
-    reload_failed(first);
+    reload_failed(reload_failure_message(loaded.errors.front().to_string(), loaded.errors.size()));
     return;
   }
   std::vector<std::string> module_errors = check_modules_in_child(*loaded.config);

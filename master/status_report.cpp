@@ -17,6 +17,12 @@ GenerationState status_state_of(Generation::State state) {
   return GenerationState::stopping;
 }
 
+std::string reload_failure_message(std::string_view first_error, std::size_t errors) {
+  std::string suffix = errors > 1 ? " (and " + std::to_string(errors - 1) + " more)" : "";
+  std::string message(utf8_prefix(first_error, status_layout::kMessageBytes - 1 - suffix.size()));
+  return message + suffix;
+}
+
 void StatusReport::register_metrics() {
   SharedMetrics& m = shared_metrics();
   for (std::uint32_t s = 0; s < 4; ++s) {
@@ -59,6 +65,7 @@ void StatusReport::publish(const Generations& generations, std::uint64_t now_ms)
     shown.pids.clear();
     for (const WorkerProcess& p : g.processes)
       if (p.pid != 0) shown.pids.push_back(static_cast<std::int32_t>(p.pid));
+    shown.running = static_cast<unsigned>(shown.pids.size());
     auto s = static_cast<std::size_t>(state);
     workers[s] += static_cast<std::int64_t>(shown.pids.size());
     counts[s] += 1;
@@ -68,7 +75,7 @@ void StatusReport::publish(const Generations& generations, std::uint64_t now_ms)
     shared_metrics().set(0, workers_metric_[s], workers[s]);
     shared_metrics().set(0, generations_metric_[s], counts[s]);
   }
-  status_board().write_master(status_);
+  status_board().write_master(status_, now_ms);
 }
 
 void StatusReport::reload_finished(bool ok, std::string_view message, std::uint64_t now_ms) {
@@ -76,7 +83,7 @@ void StatusReport::reload_finished(bool ok, std::string_view message, std::uint6
   shared_metrics().set(0, reload_success_metric_, ok ? 1 : 0);
   shared_metrics().set(0, reload_time_metric_, static_cast<std::int64_t>(now_ms / 1000));
   if (!ok) shared_metrics().add(0, reload_failures_metric_, 1);
-  status_board().write_master(status_);
+  status_board().write_master(status_, now_ms);
 }
 
 }  // namespace tether

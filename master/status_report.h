@@ -5,7 +5,9 @@
 // tether_last_reload_timestamp_seconds, and the counter tether_reload_failures_total.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "core/status_board.h"
@@ -30,6 +32,10 @@ class StatusReport {
   std::uint32_t reload_time_metric_ = 0;
   std::uint32_t reload_failures_metric_ = 0;
 };
+
+// A failed reload's message for the board: the first of `errors` errors, cut (at a UTF-8
+// boundary) so that " (and N more)" still fits in status_layout::kMessageBytes.
+std::string reload_failure_message(std::string_view first_error, std::size_t errors);
 
 // Generation::State as the status page names it (active is "serving").
 GenerationState status_state_of(Generation::State state);

@@ -16,6 +16,7 @@
 #include "worker/transport/connection.h"
 #include "worker/transport/goodbye_schedule.h"
 #include "core/shared_metrics.h"
+#include "core/status_board.h"
 #include "worker/control_channel.h"
 #include "worker/host/crash_report.h"
 #include "worker/host/module_runtime.h"
@@ -58,7 +59,9 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
     goodbyes_ = std::make_unique<GoodbyeSchedule>(&loop_);
     hub_ = std::make_unique<PubsubHub>(&loop_, make_broker(startup), config_->pubsub, slot_, metrics_slot_);
     publish_ = std::make_unique<PublishEndpoint>(*hub_);
-    channel_report_ = std::make_unique<ChannelReport>(&loop_, *hub_, metrics_slot_);
+    // A slot that cannot report (0, shared; or past the board) is not worth a scan a second.
+    if (StatusBoard::reports_channels(metrics_slot_))
+      channel_report_ = std::make_unique<ChannelReport>(&loop_, *hub_, metrics_slot_);
     modules_ = std::make_unique<ModuleRuntime>(*config_, std::move(modules), &loop_, slot_, generation_, metrics_slot_,
                                                hub_.get());
     tls_contexts_.resize(config_->listen.size());
@@ -323,7 +326,7 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
 
   void stop_modules_and_loop() {
     modules_->stop();
-    channel_report_->close();
+    if (channel_report_) channel_report_->close();
     hub_->close();
     goodbyes_->close();
     if (idle_master_link_) idle_master_link_->close();
@@ -346,7 +349,7 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
   std::unique_ptr<MasterLinkBroker> idle_master_link_;  // broker = "redis": read, and nothing delivered
   std::unique_ptr<PubsubHub> hub_;
   std::unique_ptr<PublishEndpoint> publish_;
-  std::unique_ptr<ChannelReport> channel_report_;  // the busiest channels, for the status page
+  std::unique_ptr<ChannelReport> channel_report_;  // the busiest channels, for the status page (or none)
   std::unique_ptr<ModuleRuntime> modules_;  // destroyed (dlclose) only after the loop has closed
   std::vector<std::unique_ptr<TlsContext>> tls_contexts_;  // by [[listen]] index; null for plain TCP
   std::vector<Listener> listeners_;                         // by [[listen]] index

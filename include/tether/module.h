@@ -252,6 +252,7 @@ typedef struct tether_generation_info {
   unsigned workers;              /* worker processes configured */
   const int32_t *pids;           /* the running ones (at most 64 shown) */
   size_t pid_count;
+  size_t running;                /* how many run: all of them, where pids shows at most 64 */
 } tether_generation_info;
 
 typedef struct tether_reload_info {
@@ -468,7 +469,9 @@ typedef struct tether_host {
    * and the `max_channels` channels with the most subscribers over every worker (each worker
    * reports its 10 busiest about once a second, so a channel busy on no single worker may be
    * missing, and counts may be a second old). What other processes wrote is checked before it
-   * gets here: counts are bounded, strings terminated, names valid. NULL when out of memory.
+   * gets here: counts are bounded, strings terminated, names valid. Only workers with a metrics
+   * slot below 256 report channels (more than 255 worker processes at once: the others' are
+   * missing). NULL when out of memory.
    * Release it with status_release(), in the same hook or later on the same worker. */
   tether_status *(*status_take)(tether_worker *worker, size_t max_channels);
   void (*status_release)(tether_status *status);

@@ -66,9 +66,9 @@ static void write_generations(const tether_host *host, const tether_status *stat
     memset(&g, 0, sizeof g);
     g.size = sizeof g;
     if (host->status_generation(status, i, &g) != TETHER_OK || (unsigned)g.state > TETHER_GENERATION_STOPPING) continue;
-    workers[g.state] += g.pid_count;
+    workers[g.state] += g.running;
     text_printf(out, "%s{\"number\":%u,\"state\":\"%s\",\"since_ms\":%" PRIu64 ",\"workers\":%u,\"running\":%zu,\"pids\":[",
-                written++ ? "," : "", g.number, state_names[g.state], g.since_ms, g.workers, g.pid_count);
+                written++ ? "," : "", g.number, state_names[g.state], g.since_ms, g.workers, g.running);
     for (p = 0; p < g.pid_count; ++p) text_printf(out, "%s%" PRId32, p ? "," : "", g.pids[p]);
     text_printf(out, "]}");
   }

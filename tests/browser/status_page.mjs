@@ -86,7 +86,11 @@ try {
   const page = await browser.newPage();
   await page.setViewport({ width: 1200, height: 900 });
   page.on('console', (message) => console.error(`page: ${message.text()}`));
-  page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
+  // An exception in the page is a failure even when the figures agree.
+  page.on('pageerror', (error) => {
+    console.error(`page error: ${error.message}`);
+    status = 1;
+  });
   await page.goto(args.url);
   await page.waitForFunction(
     (expectDraining) => Number(document.body.dataset.rendered) >= 2 &&

@@ -40,10 +40,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (master.generations.size() > kMaxGenerations) fail("more generations than the area holds");
   for (const GenerationStatus& g : master.generations) {
     if (g.state > GenerationState::stopping) fail("a state out of range");
+    if (g.since_ms > 8'640'000'000'000'000) fail("a time no JavaScript Date can hold");
     if (g.pids.size() > kMaxPids) fail("more pids than a record holds");
     for (std::int32_t pid : g.pids)
       if (pid <= 0) fail("a pid <= 0");
   }
+  if (master.last_reload.time_ms > 8'640'000'000'000'000) fail("a reload time no JavaScript Date can hold");
   if (master.last_reload.message.size() >= kMessageBytes) fail("a message longer than its field");
   if (master.last_reload.ok && !master.last_reload.message.empty()) fail("a success with a message");
 

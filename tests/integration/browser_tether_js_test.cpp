@@ -16,10 +16,12 @@
 
 #include <fstream>
 
+#include "support/browser.h"
 #include "support/http_client.h"
 #include "support/tether_server.h"
 
 using namespace std::chrono_literals;
+using tether::test::browser_available;
 using tether::test::TetherServer;
 
 namespace {
@@ -38,12 +40,6 @@ std::string config(const std::string& history, bool websocket = true) {
 }
 
 const std::string kServer = "modules_dir = \"" TETHER_MODULES_BUILD_DIR "\"\ndrain_timeout = \"2s\"\ndrain_spread = \"1s\"\n";
-
-bool browser_available() {
-  std::string out;
-  return tether::test::run_command("command -v node && test -x ${CHROMIUM:-/usr/bin/chromium} && test -d " + kSource +
-                                      "/tests/browser/node_modules/puppeteer-core", &out) == 0;
-}
 
 // The driver, started in the background: its stdout (the scenario's JSON) goes to a file.
 struct Page {

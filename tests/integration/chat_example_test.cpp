@@ -16,7 +16,10 @@
 #include <string>
 #include <vector>
 
+#include "support/browser.h"
 #include "support/tether_server.h"
+
+using tether::test::browser_available;
 
 using tether::test::TetherServer;
 
@@ -45,12 +48,6 @@ const std::vector<Line> kConversation = {
 };
 const int kBobJoinsAfter = 1;
 const char* kName[] = {"Ada", "Bob"};
-
-bool browser_available() {
-  std::string out;
-  return tether::test::run_command("command -v node && test -x ${CHROMIUM:-/usr/bin/chromium} && test -d " + kSource +
-                                       "/tests/browser/node_modules/puppeteer-core", &out) == 0;
-}
 
 std::string json_string(const std::string& text) {
   std::string out = "\"";

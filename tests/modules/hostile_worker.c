@@ -8,7 +8,10 @@
  * It answers 200 "sent" (if the master has not killed the worker first). And
  *   .../scribble?bytes=N  fills every shared anonymous mapping of N bytes (rounded up to pages:
  *                  the status board's size) with 'A's, as a worker that was taken over could
+ *   .../extreme-times?bytes=N  writes into that mapping a valid master area (under its sequence
+ *                  lock) whose generation and last reload carry the time UINT64_MAX ms
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,8 +61,11 @@ static size_t bad_name_publish(unsigned char *out) {
   return frame(out, (uint32_t)n, 1, body, n);
 }
 
-/* Every "/dev/zero (deleted)" mapping (MAP_SHARED | MAP_ANONYMOUS) of `bytes` bytes: filled. */
-static int scribble(size_t bytes) {
+static void write_extreme_times(unsigned char *board);
+
+/* Every "/dev/zero (deleted)" mapping (MAP_SHARED | MAP_ANONYMOUS) of `bytes` bytes: filled
+ * with 'A's, or (extreme) given a master area with extreme times. */
+static int scribble(size_t bytes, int extreme) {
   char line[512];
   int found = 0;
   FILE *maps = fopen("/proc/self/maps", "r");
@@ -67,11 +73,45 @@ static int scribble(size_t bytes) {
   while (fgets(line, sizeof line, maps)) {
     unsigned long start, end;
     if (sscanf(line, "%lx-%lx", &start, &end) != 2 || !strstr(line, "/dev/zero") || end - start != bytes) continue;
-    memset((void *)start, 'A', bytes);
+    if (extreme) write_extreme_times((unsigned char *)start);
+    else memset((void *)start, 'A', bytes);
     ++found;
   }
   fclose(maps);
   return found;
+}
+
+/* The master's area as core/status_board.h lays it out (x86-64/aarch64: u64 aligned to 8):
+ * a u32 sequence, then the area at offset 8. */
+struct generation_record {
+  uint32_t number, state, workers, pid_count;
+  uint64_t since_ms;
+  int32_t pids[64];
+  uint32_t running;
+};
+struct master_area {
+  uint32_t generation_count, reload_ok;
+  uint64_t reload_time_ms;
+  struct generation_record generations[1]; /* the first of them */
+};
+
+static void write_extreme_times(unsigned char *board) {
+  volatile uint32_t *sequence = (volatile uint32_t *)board;
+  struct master_area area;
+  uint32_t s = *sequence;
+  memset(&area, 0, sizeof area);
+  area.generation_count = 1;
+  area.reload_ok = 1;
+  area.reload_time_ms = UINT64_MAX;
+  area.generations[0].number = 1;
+  area.generations[0].state = 1; /* serving */
+  area.generations[0].workers = 2;
+  area.generations[0].since_ms = UINT64_MAX;
+  *sequence = s | 1u;
+  __sync_synchronize();
+  memcpy(board + 8, &area, sizeof area);
+  __sync_synchronize();
+  *sequence = (s | 1u) + 1;
 }
 
 static int content(tether_request *request, void *config, void *route) {
@@ -84,13 +124,14 @@ static int content(tether_request *request, void *config, void *route) {
   memset(&info, 0, sizeof info);
   info.size = sizeof info;
   if (fd < 0 || host->request_info(request, &info) != TETHER_OK) return TETHER_ERROR;
-  if (info.path_length >= 8 && memcmp(info.path + info.path_length - 8, "scribble", 8) == 0) {
+  int extreme = info.path_length >= 13 && memcmp(info.path + info.path_length - 13, "extreme-times", 13) == 0;
+  if (extreme || (info.path_length >= 8 && memcmp(info.path + info.path_length - 8, "scribble", 8) == 0)) {
     char number[32] = "";
     size_t page = (size_t)sysconf(_SC_PAGESIZE), bytes;
     if (info.query_length > 6 && info.query_length - 6 < sizeof number) memcpy(number, info.query + 6, info.query_length - 6);
     bytes = strtoul(number, NULL, 10); /* "bytes=N" */
     bytes = (bytes + page - 1) / page * page;
-    if (bytes == 0 || scribble(bytes) == 0) return host->respond(request, 404, "text/plain", "no such mapping\n", 16);
+    if (bytes == 0 || scribble(bytes, extreme) == 0) return host->respond(request, 404, "text/plain", "no such mapping\n", 16);
     return host->respond(request, 200, "text/plain", "sent\n", 5);
   }
   if (info.path_length >= 9 && memcmp(info.path + info.path_length - 9, "oversized", 9) == 0)

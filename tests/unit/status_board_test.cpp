@@ -49,7 +49,7 @@ TEST(StatusBoard, WhatTheMasterWritesAWorkerForkedBeforeReads) {
     if (read(ready[0], &byte, 1) != 1) _exit(2);
     _exit(read_master_status(board.copy_master()) == two_generations() ? 0 : 1);
   }
-  board.write_master(two_generations());
+  board.write_master(two_generations(), 1000);
   ASSERT_EQ(write(ready[1], "x", 1), 1);
   int status = 0;
   waitpid(child, &status, 0);
@@ -87,14 +87,56 @@ TEST(StatusBoard, AnIdenticalMasterStatusIsNotWrittenAgain) {
   StatusBoard board;
   std::string why;
   ASSERT_TRUE(board.create(&why)) << why;
-  board.write_master(two_generations());
+  board.write_master(two_generations(), 1000);
   std::uint32_t sequence = board.master_sequence_for_tests().load();
-  board.write_master(two_generations());
+  board.write_master(two_generations(), 1999);
   EXPECT_EQ(board.master_sequence_for_tests().load(), sequence);
   MasterStatus changed = two_generations();
   changed.generations.pop_back();
-  board.write_master(changed);
+  board.write_master(changed, 1999);
   EXPECT_NE(board.master_sequence_for_tests().load(), sequence);
+}
+
+TEST(StatusBoard, TwentyGenerationsAreAllShownWithTheServingOneLast) {
+  StatusBoard board;
+  std::string why;
+  ASSERT_TRUE(board.create(&why)) << why;
+  MasterStatus status;
+  for (unsigned n = 1; n <= 19; ++n) status.generations.push_back({n, GenerationState::draining, n, 1, {}});
+  status.generations.push_back({20, GenerationState::serving, 20, 1, {2000}});
+  board.write_master(status, 1000);
+  EXPECT_EQ(read_master_status(board.copy_master()), status);
+}
+
+TEST(StatusBoard, PastWhatTheAreaHoldsTheNewestGenerationsAreKept) {
+  StatusBoard board;
+  std::string why;
+  ASSERT_TRUE(board.create(&why)) << why;
+  MasterStatus status;
+  unsigned total = kMaxGenerations + 4;
+  for (unsigned n = 1; n < total; ++n) status.generations.push_back({n, GenerationState::stopping, n, 1, {}});
+  status.generations.push_back({total, GenerationState::starting, total, 1, {4242}});
+  board.write_master(status, 1000);
+  MasterStatus shown = read_master_status(board.copy_master());
+  ASSERT_EQ(shown.generations.size(), kMaxGenerations);
+  EXPECT_EQ(shown.generations.front().number, 5u);
+  EXPECT_EQ(shown.generations.back(), status.generations.back());
+}
+
+TEST(StatusBoard, TheMastersNextWriteRepairsWhatAWorkerScribbledOverItsArea) {
+  StatusBoard board;
+  std::string why;
+  ASSERT_TRUE(board.create(&why)) << why;
+  board.write_master(two_generations(), 1000);
+  std::memset(&board.master_area_for_tests(), 'A', sizeof(MasterArea));  // the sequence untouched
+  board.write_master(two_generations(), 1500);
+  EXPECT_NE(read_master_status(board.copy_master()), two_generations()) << "less than a second later";
+  board.write_master(two_generations(), 2000);  // the same status as before: written again
+  EXPECT_EQ(read_master_status(board.copy_master()), two_generations());
+
+  board.master_sequence_for_tests().store(0x41414141);  // odd, and not the one it left
+  board.write_master(two_generations(), 2001);
+  EXPECT_EQ(read_master_status(board.copy_master()), two_generations()) << "at once";
 }
 
 // --- What a compromised worker could leave in the mapping ---
@@ -117,6 +159,19 @@ TEST(StatusBoard, HostileGenerationCountsAndStatesAreBounded) {
     EXPECT_EQ(g.pids.size(), kMaxPids / 2);  // at most kMaxPids read; the negative ones dropped
     EXPECT_EQ(g.pids.front(), 42);
   }
+}
+
+TEST(StatusBoard, TimesBeyondWhatADateCanHoldReadAsUnknown) {
+  MasterArea area{};
+  area.generation_count = 2;
+  area.generations[0] = GenerationRecord{1, 1, 1, 0, std::numeric_limits<std::uint64_t>::max(), {}};
+  area.generations[1] = GenerationRecord{2, 0, 1, 0, 8'640'000'000'000'000, {}};  // the last valid Date
+  area.reload_time_ms = 8'640'000'000'000'001;
+  MasterStatus status = read_master_status(area);
+  ASSERT_EQ(status.generations.size(), 2u);
+  EXPECT_EQ(status.generations[0].since_ms, 0u);
+  EXPECT_EQ(status.generations[1].since_ms, 8'640'000'000'000'000u);
+  EXPECT_EQ(status.last_reload.time_ms, 0u);
 }
 
 TEST(StatusBoard, AReloadMessageWithoutItsTerminatorIsLeftOut) {
@@ -149,8 +204,34 @@ TEST(StatusBoard, AReaderGivesUpWaitingForAWriterThatNeverFinishes) {
   StatusBoard board;
   std::string why;
   ASSERT_TRUE(board.create(&why)) << why;
-  board.write_master(two_generations());
+  board.write_master(two_generations(), 1000);
   board.master_sequence_for_tests().store(1);  // "a write is under way", forever
   // It returns (with what the area holds, which is checked as ever) instead of spinning.
   EXPECT_EQ(read_master_status(board.copy_master()), two_generations());
+}
+
+TEST(StatusBoard, AWorkerSlotForeverMidWriteIsSkipped) {
+  StatusBoard board;
+  std::string why;
+  ASSERT_TRUE(board.create(&why)) << why;
+  board.write_channels(1, 100, {{"stuck", 1, 0}});
+  board.write_channels(2, 200, {{"fine", 1, 0}});
+  board.worker_sequence_for_tests(1).store(7);  // odd: "a write is under way", forever
+  std::vector<WorkerArea> areas = board.copy_workers();
+  ASSERT_EQ(areas.size(), 1u);
+  EXPECT_EQ(areas[0].pid, 200);
+}
+
+TEST(StatusBoard, AGenerationOfMoreThan64WorkersListsSomePidsButCountsThemAll) {
+  StatusBoard board;
+  std::string why;
+  ASSERT_TRUE(board.create(&why)) << why;
+  MasterStatus status;
+  GenerationStatus big{1, GenerationState::serving, 1000, 100, {}, 100};
+  for (std::int32_t pid = 1; pid <= 100; ++pid) big.pids.push_back(pid);
+  status.generations.push_back(big);
+  board.write_master(status, 1000);
+  GenerationStatus shown = read_master_status(board.copy_master()).generations.at(0);
+  EXPECT_EQ(shown.pids.size(), kMaxPids);
+  EXPECT_EQ(shown.running, 100u);
 }

@@ -39,27 +39,27 @@ TEST_F(StatusReportTest, EachGenerationKeepsItsSinceUntilItsStateChanges) {
   first.processes[0].pid = 101;
   first.processes[1].pid = 102;
   report.publish(generations, 1000);
-  EXPECT_EQ(published().generations, (std::vector<GenerationStatus>{{1, GenerationState::serving, 1000, 2, {101, 102}}}));
+  EXPECT_EQ(published().generations, (std::vector<GenerationStatus>{{1, GenerationState::serving, 1000, 2, {101, 102}, 2}}));
 
   Generation& second = generations.add(config_with(1), Generation::State::starting, kT0);
   second.processes[0].pid = 201;
   report.publish(generations, 2000);
   report.publish(generations, 2500);  // nothing changed: nothing moves
-  EXPECT_EQ(published().generations, (std::vector<GenerationStatus>{{1, GenerationState::serving, 1000, 2, {101, 102}},
-                                                                    {2, GenerationState::starting, 2000, 1, {201}}}));
+  EXPECT_EQ(published().generations, (std::vector<GenerationStatus>{{1, GenerationState::serving, 1000, 2, {101, 102}, 2},
+                                                                    {2, GenerationState::starting, 2000, 1, {201}, 1}}));
 
   second.state = Generation::State::active;
   first.state = Generation::State::draining;
   first.processes[1].pid = 0;  // one of its workers has exited
   report.publish(generations, 3000);
-  EXPECT_EQ(published().generations, (std::vector<GenerationStatus>{{1, GenerationState::draining, 3000, 2, {101}},
-                                                                    {2, GenerationState::serving, 3000, 1, {201}}}));
+  EXPECT_EQ(published().generations, (std::vector<GenerationStatus>{{1, GenerationState::draining, 3000, 2, {101}, 1},
+                                                                    {2, GenerationState::serving, 3000, 1, {201}, 1}}));
 
   // The drained generation goes: the one after it keeps its "since".
   first.processes[0].pid = 0;
   generations.remove_finished(false);
   report.publish(generations, 4000);
-  EXPECT_EQ(published().generations, (std::vector<GenerationStatus>{{2, GenerationState::serving, 3000, 1, {201}}}));
+  EXPECT_EQ(published().generations, (std::vector<GenerationStatus>{{2, GenerationState::serving, 3000, 1, {201}, 1}}));
 }
 
 TEST_F(StatusReportTest, TheLastReloadsResultKeepsOnlyAFailuresMessage) {
@@ -72,6 +72,18 @@ TEST_F(StatusReportTest, TheLastReloadsResultKeepsOnlyAFailuresMessage) {
   EXPECT_EQ(published().generations.size(), 1u);  // a reload's result leaves the generations as they were
   report.reload_finished(false, std::string(1000, 'x'), 7000);
   EXPECT_EQ(published().last_reload.message, std::string(status_layout::kMessageBytes - 1, 'x'));  // cut to fit
+}
+
+TEST(ReloadFailureMessage, TheCountOfOtherErrorsSurvivesTheCutWhichEndsOnACharacter) {
+  std::string first = "tether.toml:1:1: " + std::string(300, '\xC3');  // not yet a character: cut below
+  for (std::size_t i = 18; i < first.size(); i += 2) first[i] = '\xA9';  // "é" after "é"
+  std::string message = reload_failure_message(first, 3);
+  EXPECT_LE(message.size(), status_layout::kMessageBytes - 1);
+  ASSERT_TRUE(message.ends_with(" (and 2 more)")) << message;
+  std::string kept = message.substr(0, message.size() - std::string(" (and 2 more)").size());
+  EXPECT_EQ(first.substr(0, kept.size()), kept);
+  EXPECT_NE(static_cast<unsigned char>(kept.back()), 0xC3u) << "not cut inside a character";
+  EXPECT_EQ(reload_failure_message("short", 1), "short");
 }
 
 }  // namespace tether

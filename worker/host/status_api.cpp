@@ -45,6 +45,7 @@ int generation(const tether_status* status, size_t index, tether_generation_info
   info->workers = g.workers;
   info->pids = g.pids.data();
   info->pid_count = g.pids.size();
+  info->running = g.running;
   return TETHER_OK;
 }
 
