@@ -17,18 +17,13 @@
 // that the page does not make itself (markup from a message).
 // Exit status 0 when the conversation went through, 1 otherwise (the error on stderr).
 import { readFileSync } from 'node:fs';
-import puppeteer from 'puppeteer-core';
+import { launchChromium } from './chromium.mjs';
 
 const args = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const waitMs = args.waitMs ?? 20000; // per step: typing and reconnecting are slow on a loaded machine
 const pageElements = new Set(['LI', 'DIV', 'SPAN', 'TIME', 'P']);
 
-const browser = await puppeteer.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  // --no-sandbox: the tests run as root in CI, where Chromium's sandbox cannot start.
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
-});
+const browser = await launchChromium();
 const watchdog = setTimeout(() => { console.error('no result within 90 s'); process.exit(1); }, 90000);
 
 async function openPage(who) {

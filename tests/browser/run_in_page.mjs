@@ -4,7 +4,7 @@
 // test, so that the scenario's requests are same-origin; about:blank without it) and its result
 // is printed as one JSON line. The exit status is 0 when it returned, 1 when it threw or timed out (the error on stderr).
 import { readFileSync } from 'node:fs';
-import puppeteer from 'puppeteer-core';
+import { launchChromium } from './chromium.mjs';
 
 const [scenarioPath, argsJson = '{}'] = process.argv.slice(2);
 if (!scenarioPath) {
@@ -15,12 +15,7 @@ const scenario = readFileSync(scenarioPath, 'utf8').trim();
 const args = JSON.parse(argsJson);
 const timeoutMs = args.timeoutMs ?? 20000;
 
-const browser = await puppeteer.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  // --no-sandbox: the tests run as root in CI, where Chromium's sandbox cannot start.
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
-});
+const browser = await launchChromium();
 let status = 0;
 try {
   const page = await browser.newPage();

@@ -7,7 +7,7 @@
 // the two differ (the page shows what status.json said up to a second before); the run fails
 // when they never agree. Prints one JSON line: {agreed, attempts, figures, differences, ...}.
 import { statSync } from 'node:fs';
-import puppeteer from 'puppeteer-core';
+import { launchChromium } from './chromium.mjs';
 
 const args = JSON.parse(process.argv[2] ?? '{}');
 const timeoutMs = args.timeoutMs ?? 20000;
@@ -75,12 +75,7 @@ function differences(figures, metrics) {
   return found;
 }
 
-const browser = await puppeteer.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  // --no-sandbox: the tests run as root in CI, where Chromium's sandbox cannot start.
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
-});
+const browser = await launchChromium();
 let status = 0;
 try {
   const page = await browser.newPage();

@@ -4,15 +4,10 @@
 //   node status_page_extremes.mjs '{"url": "http://127.0.0.1:PORT/status", "json": "{...}"}'
 // The page's requests for status.json are answered with `json`. Prints one JSON line
 // {rendered, stale, state, rows, subscribers}; exits 1 on a page error, a stale page or a timeout.
-import puppeteer from 'puppeteer-core';
+import { launchChromium } from './chromium.mjs';
 
 const args = JSON.parse(process.argv[2] ?? '{}');
-const browser = await puppeteer.launch({
-  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-  headless: true,
-  // --no-sandbox: the tests run as root in CI, where Chromium's sandbox cannot start.
-  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
-});
+const browser = await launchChromium();
 let status = 0;
 try {
   const page = await browser.newPage();
