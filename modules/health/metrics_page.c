@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "text.h"
+#include "../common/text.h"
 
 /* Prometheus wants every sample of a family together, after one HELP and one TYPE line. Each
  * metric is read once (a read sums it over every worker): the page costs one pass over the

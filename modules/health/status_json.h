@@ -8,7 +8,7 @@
 
 #include <tether/module.h>
 
-#include "text.h"
+#include "../common/text.h"
 
 /* The channels listed, at most. */
 #define STATUS_BUSIEST_CHANNELS 10

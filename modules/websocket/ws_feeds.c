@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../common/json.h"
+#include "../common/text.h"
 #include "../common/utf8.h"
 #include "ws_codec.h"
 #include "ws_deflate.h"
@@ -14,28 +15,18 @@ static tether_worker *worker;
 static tether_feed *plain_feeds[2];
 static tether_metric compressed_metric;
 
-typedef struct {
-  char *data;
-  size_t length, capacity;
-} growable;
+static text json; /* reused for every encoding: hooks run on one thread */
 
-static growable json; /* reused for every encoding: hooks run on one thread */
+/* json_escape()'s sink. */
+static void json_append(void *out, const void *data, size_t length) { text_append(out, data, length); }
 
-static void json_append(void *out, const void *data, size_t length) {
-  growable *g = out;
-  if (g->length + length > g->capacity) {
-    size_t capacity = g->capacity ? g->capacity : 256;
-    char *grown;
-    while (capacity < g->length + length) capacity *= 2;
-    if (!(grown = realloc(g->data, capacity))) return;
-    g->data = grown;
-    g->capacity = capacity;
-  }
-  memcpy(g->data + g->length, data, length);
-  g->length += length;
+static void json_literal(const char *s) { text_append(&json, s, strlen(s)); }
+
+/* Starts the next encoding in `json`: empty, and not failed. */
+static void json_begin(void) {
+  json.length = 0;
+  json.failed = 0;
 }
-
-static void json_literal(const char *s) { json_append(&json, s, strlen(s)); }
 
 /* A permessage-deflate feed: its messages compressed for clients that asked for this window.
  * The format's user pointer; plain feeds have none. */
@@ -79,25 +70,26 @@ static int emit_frame(const deflate_feed *f, tether_buffer *out, uint8_t opcode,
 }
 
 static int encode_json(void *user, const tether_message *m, tether_buffer *out) {
-  json.length = 0;
+  json_begin();
   json_literal("{\"channel\":\"");
-  json_append(&json, m->channel, m->channel_length);
+  text_append(&json, m->channel, m->channel_length);
   json_literal("\",\"id\":\"");
-  json_append(&json, m->id, m->id_length);
+  text_append(&json, m->id, m->id_length);
   json_literal("\",\"data\":\"");
   json_escape(m->data, m->data_length, json_append, &json);
   json_literal("\"}");
+  if (json.failed) return TETHER_ERROR; /* out of memory: this message is skipped, never cut short */
   return emit_frame(user, out, WS_OP_TEXT, json.data, json.length);
 }
 
 static int encode_json_notice(void *user, const tether_notice *n, tether_buffer *out) {
   char number[32];
-  json.length = 0;
+  json_begin();
   if (n->kind == TETHER_NOTICE_GAP) {
     json_literal("{\"event\":\"gap\",\"channel\":\"");
-    json_append(&json, n->channel, n->channel_length);
+    text_append(&json, n->channel, n->channel_length);
     json_literal("\",\"since\":\"");
-    json_append(&json, n->since, n->since_length);
+    text_append(&json, n->since, n->since_length);
     json_literal("\"}");
   } else {
     snprintf(number, sizeof number, "%llu", (unsigned long long)n->count);
@@ -105,6 +97,7 @@ static int encode_json_notice(void *user, const tether_notice *n, tether_buffer 
     json_literal(number);
     json_literal("}");
   }
+  if (json.failed) return TETHER_ERROR; /* out of memory: this message is skipped, never cut short */
   return emit_frame(user, out, WS_OP_TEXT, json.data, json.length);
 }
 
@@ -162,8 +155,6 @@ void ws_feeds_exit(void) {
       ws_deflater_destroy(deflaters[l][w]);
       deflaters[l][w] = NULL;
     }
-  free(json.data);
-  json.data = NULL;
-  json.capacity = json.length = 0;
+  text_free(&json);
   plain_feeds[0] = plain_feeds[1] = NULL;
 }

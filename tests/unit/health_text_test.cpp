@@ -1,4 +1,4 @@
-// The health module's JSON strings (modules/health/text.c): whatever bytes a string holds (a
+// The health module's JSON strings (modules/common/text.c): whatever bytes a string holds (a
 // reload's message quoting the config, a channel name from shared memory), the result is one
 // valid JSON string that is also safe inside an HTML <script> element.
 #include <gtest/gtest.h>
@@ -6,7 +6,7 @@
 #include <string>
 
 extern "C" {
-#include "modules/health/text.h"
+#include "modules/common/text.h"
 }
 
 namespace {

@@ -1,8 +1,9 @@
-/* A growing text buffer for the pages the health module builds (/metrics, /status.json). An
- * allocation that fails marks it failed; every later append is then a no-op, so a page is built
- * without checks at each step and checked once at the end. */
-#ifndef TETHER_HEALTH_TEXT_H
-#define TETHER_HEALTH_TEXT_H
+/* A growing text buffer, for what the modules build piece by piece (the health module's pages,
+ * the websocket module's JSON frames). An allocation that fails marks it failed; every later
+ * append is then a no-op, so a text is built without checks at each step and checked once at
+ * the end. */
+#ifndef TETHER_MODULES_COMMON_TEXT_H
+#define TETHER_MODULES_COMMON_TEXT_H
 
 #include <stddef.h>
 
@@ -18,7 +19,7 @@ void text_printf(text *t, const char *format, ...)
 #endif
     ;
 void text_append(text *t, const void *data, size_t length);
-/* `data` as a quoted JSON string: escaped by modules/common/json.c (control bytes, quotes,
+/* `data` as a quoted JSON string: escaped by json.c (control bytes, quotes,
  * invalid UTF-8), and '<', '>' and '&' as \u003c, \u003e, \u0026, so that the text is also safe
  * inside an HTML <script> element. */
 void text_json_string(text *t, const char *data, size_t length);

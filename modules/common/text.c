@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../common/json.h"
+#include "json.h"
 
 static int reserve(text *t, size_t more) {
   size_t capacity;
