@@ -1,5 +1,7 @@
 #include "support/redis_server.h"
 
+#include "support/ports.h"
+
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
@@ -18,21 +20,6 @@
 namespace tether::test {
 
 namespace {
-
-// A loopback port the kernel says is free now (redis-server binds it a moment later).
-int pick_free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0)
-    port = ntohs(address.sin_port);
-  ::close(fd);
-  return port;
-}
 
 std::string render(const redisReply* reply) {
   switch (reply->type) {
@@ -57,7 +44,7 @@ std::string render(const redisReply* reply) {
 RedisServer::RedisServer(bool appendonly) : appendonly_(appendonly) {
   char pattern[] = "/tmp/tether-redis-XXXXXX";
   dir_ = ::mkdtemp(pattern);
-  port_ = pick_free_port();
+  port_ = free_port();
 }
 
 RedisServer::~RedisServer() {

@@ -9,14 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "support/ports.h"
 #include "wait_until.h"
 
 namespace tether::test {
 
 using namespace std::chrono_literals;
 
-// A TCP port on 127.0.0.1 that is free right now (the kernel picks it).
-int free_port();
 // Binds and listens on 127.0.0.1:port without SO_REUSEPORT, so that nobody else can bind it
 // (with `share`: with SO_REUSEPORT, as a second tether of the same user would, which the kernel
 // lets any SO_REUSEPORT socket of that user join). Returns the socket (close it to release the
