@@ -316,7 +316,10 @@ typedef struct tether_host {
    * with request_continue()), even if the client went away meanwhile. */
   tether_worker *(*request_worker)(const tether_request *request);
   int (*request_info)(const tether_request *request, tether_request_info *info);
-  /* The value of header `name` (case-insensitive), NULL if absent; not NUL-terminated. */
+  /* The value of header `name` (case-insensitive), NULL if absent; not NUL-terminated. A field
+   * the client sent on several lines comes as one value, its lines joined with ", " in order
+   * (RFC 9110 5.3; Cookie lines with "; "), so "Connection: keep-alive" plus "Connection: Upgrade"
+   * reads "keep-alive, Upgrade" and a singleton field sent twice reads as a value to refuse. */
   const char *(*request_header)(const tether_request *request, const char *name, size_t *length);
   /* Adds a header to the response respond() will send. The server sets Content-Length, Date,
    * Server and Connection itself. TETHER_ERROR for Content-Length, Transfer-Encoding, a name

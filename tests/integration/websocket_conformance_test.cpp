@@ -317,6 +317,33 @@ TEST_F(WebSocketConformance, AMissingOrMalformedKeyIsABadRequest) {
   }
 }
 
+// A field on several lines is one list (RFC 9110 section 5.3): "Connection: Upgrade" and
+// "Connection: keep-alive", offers of subprotocols on two lines.
+TEST_F(WebSocketConformance, AFieldSentOnSeveralLinesReadsAsOneList) {
+  WsClient c;
+  ASSERT_EQ(c.open(server_->port(), "/echo/room",
+                   "Origin: https://good.example\r\nConnection: keep-alive\r\n"
+                   "Sec-WebSocket-Protocol: other\r\nSec-WebSocket-Protocol: chat.v1\r\n"),
+            101)
+      << c.response_head();
+  EXPECT_NE(c.response_head().find("Sec-WebSocket-Protocol: chat.v1\r\n"), std::string::npos) << c.response_head();
+  ASSERT_TRUE(c.send_text("both lines read"));
+  auto frame = c.read_frame();
+  ASSERT_TRUE(frame);
+  EXPECT_EQ(frame->payload, "both lines read");
+}
+
+// A field meant to come once that comes twice is not read as its first line.
+TEST_F(WebSocketConformance, AKeyOrAnOriginSentTwiceIsRefused) {
+  WsClient keys;
+  EXPECT_EQ(keys.open(server_->port(), "/echo/room",
+                      "Origin: https://good.example\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"),
+            400);
+  WsClient origins;
+  EXPECT_EQ(origins.open(server_->port(), "/echo/room", "Origin: https://good.example\r\nOrigin: https://evil.example\r\n"),
+            403);
+}
+
 TEST_F(WebSocketConformance, APlainGetGets426AndAPostGets405) {
   auto plain = http_get(server_->port(), "/echo/room");
   ASSERT_TRUE(plain);

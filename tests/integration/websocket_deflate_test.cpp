@@ -262,6 +262,21 @@ TEST_F(WebSocketDeflate, AWindowTheClientAsksForIsAnsweredAndUsed) {
   }
 }
 
+// RFC 7692 section 5.1: the offers may come on several Sec-WebSocket-Extensions lines, each
+// line a list, read in order as one list.
+TEST_F(WebSocketDeflate, AnOfferOnASecondExtensionsLineIsNegotiated) {
+  WsClient client;
+  ASSERT_EQ(client.open(port(), "/echo/lines",
+                        "Sec-WebSocket-Extensions: x-webkit-unknown\r\nSec-WebSocket-Extensions: permessage-deflate\r\n"),
+            101);
+  EXPECT_NE(client.response_head().find("Sec-WebSocket-Extensions: permessage-deflate"), std::string::npos)
+      << client.response_head();
+  client.send_raw(ws_frame(0x1, client_compressed("hello"), true, 4));
+  auto echo = client.read_message();
+  ASSERT_TRUE(echo);
+  EXPECT_EQ(*echo, "hello");
+}
+
 TEST_F(WebSocketDeflate, CompressedClientMessagesAreInflatedAcrossFragments) {
   WsClient client;
   ASSERT_EQ(client.open(port(), "/echo/fragments", kOffer), 101);

@@ -395,6 +395,26 @@ TEST_F(HttpSessionTest, HeaderValuesLoseTheirTrailingWhitespace) {
   EXPECT_EQ(*session().header("host"), "x");
 }
 
+TEST_F(HttpSessionTest, AFieldOnSeveralLinesReadsAsItsLinesJoinedInOrder) {
+  session().feed("GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nX-A: 1\r\nconnection: Upgrade\r\n"
+                 "Cookie: a=1\r\nCONNECTION: te\r\nCookie: b=2\r\n\r\n");
+  for (int lookup = 0; lookup < 2; ++lookup) {  // the second lookup reads the folded line
+    ASSERT_NE(session().header("Connection"), nullptr);
+    EXPECT_EQ(*session().header("Connection"), "keep-alive, Upgrade, te");
+    EXPECT_EQ(*session().header("cookie"), "a=1; b=2");
+    EXPECT_EQ(*session().header("x-a"), "1");
+  }
+  EXPECT_EQ(session().header(""), nullptr);
+}
+
+TEST_F(HttpSessionTest, FoldedLinesDoNotCarryIntoTheNextRequest) {
+  exchange("GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\nX-A: 2\r\n\r\n");
+  EXPECT_EQ(*session().header("x-a"), "1, 2");
+  exchange("GET / HTTP/1.1\r\nHost: x\r\nX-B: 3\r\nX-A: 4\r\n\r\n");
+  EXPECT_EQ(*session().header("x-a"), "4");
+  EXPECT_EQ(*session().header("x-b"), "3");
+}
+
 TEST(HttpResponse, EveryRfc9110StatusHasItsReasonPhrase) {
   EXPECT_STREQ(tether::http_status_reason(426), "Upgrade Required");
   for (int status : {100, 101, 200, 201, 202, 203, 204, 205, 206, 300, 301, 302, 303, 304, 305, 307, 308, 400,

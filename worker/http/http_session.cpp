@@ -141,10 +141,26 @@ void HttpSession::resume_input() {
 
 void HttpSession::start_drain() { draining_ = true; }
 
+// A field sent on several lines means what its values mean joined with commas, in order
+// (RFC 9110 §5.3): "Connection: keep-alive" then "Connection: Upgrade", or two
+// Sec-WebSocket-Extensions lines. Cookie lines join with "; " (RFC 6265 §5.4). The first lookup
+// folds the later lines into the first and unnames them, so each lookup is one pass whatever the
+// count of lines, and a singleton field sent twice reads as a value its reader refuses ("a, b"),
+// never as whichever line came first.
 const std::string* HttpSession::header(std::string_view name) const {
-  for (std::size_t i = 0; i < header_count_; ++i)
-    if (equals_ignoring_case(headers_[i].first, name)) return &headers_[i].second;
-  return nullptr;
+  if (name.empty()) return nullptr;  // folded lines are unnamed
+  std::pair<std::string, std::string>* first = nullptr;
+  for (std::size_t i = 0; i < header_count_; ++i) {
+    auto& line = headers_[i];
+    if (!equals_ignoring_case(line.first, name)) continue;
+    if (!first) {
+      first = &line;
+      continue;
+    }
+    first->second.append(equals_ignoring_case(name, "cookie") ? "; " : ", ").append(line.second);
+    line.first.clear();  // an empty name matches no lookup (a parsed name is never empty)
+  }
+  return first ? &first->second : nullptr;
 }
 
 bool HttpSession::count_header_bytes(std::size_t length) {

@@ -148,7 +148,8 @@ class HttpSession {
   std::string_view body() const { return body_; }
   int http_major() const { return parser_.http_major; }
   int http_minor() const { return parser_.http_minor; }
-  // The value of a request header (case-insensitive name); nullptr if absent.
+  // The value of a request header (case-insensitive name), its lines joined if it came on
+  // several; nullptr if absent.
   const std::string* header(std::string_view name) const;
 
   // The connection that carries the session, as modules see it (set by the transport), and the
@@ -213,7 +214,8 @@ class HttpSession {
   std::string method_;
   std::string url_;
   std::string body_;
-  std::vector<std::pair<std::string, std::string>> headers_;
+  // Mutable: header() folds a field's repeated lines into its first on lookup.
+  mutable std::vector<std::pair<std::string, std::string>> headers_;
   std::size_t header_count_ = 0;
   bool in_header_name_ = false;
   bool in_header_value_ = false;
