@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/config_toml.h"
 #include "support/http_client.h"
 #include "support/publisher.h"
 #include "support/resuming_subscriber.h"
@@ -28,22 +29,8 @@ std::string limits(int rate) {
   return "\n[limits]\nmax_accept_rate = " + std::to_string(rate) + "\n\n[pubsub]\nhistory_size = 10000\n";
 }
 
-const std::string kRoutes = R"(
-[modules.health]
-[modules.websocket]
-
-[[route]]
-path = "/metrics"
-handler = "health"
-
-[[route]]
-path = "/pub/*"
-handler = "publish"
-
-[[route]]
-path = "/ws/*"
-handler = "websocket"
-)";
+const std::string kRoutes = modules_toml({"health", "websocket"}) + route_toml("/metrics", "health") +
+                            route_toml("/pub/*", "publish") + route_toml("/ws/*", "websocket");
 
 // A metric, read once a connection is let through (a read over the rate is told 503 too).
 long metric_when_admitted(int port, const std::string& name) {

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/config_toml.h"
 #include "support/http_client.h"
 #include "support/publisher.h"
 #include "support/resuming_subscriber.h"
@@ -24,33 +25,11 @@ namespace {
 const std::string kServerExtra = "modules_dir = \"" + std::string(TETHER_MODULES_BUILD_DIR) + "\"\n";
 
 // /ws/* and /sse/* live at most a second; /long/* (WebSocket) as long as it likes.
-const std::string kAgedRoutes = R"(
-[modules.health]
-[modules.websocket]
-[modules.sse]
-
-[[route]]
-path = "/metrics"
-handler = "health"
-
-[[route]]
-path = "/pub/*"
-handler = "publish"
-
-[[route]]
-path = "/ws/*"
-handler = "websocket"
-max_connection_age = "1s"
-
-[[route]]
-path = "/sse/*"
-handler = "sse"
-max_connection_age = "1s"
-
-[[route]]
-path = "/long/*"
-handler = "websocket"
-)";
+const std::string kAgedRoutes = modules_toml({"health", "websocket", "sse"}) + route_toml("/metrics", "health") +
+                                route_toml("/pub/*", "publish") +
+                                route_toml("/ws/*", "websocket", "max_connection_age = \"1s\"\n") +
+                                route_toml("/sse/*", "sse", "max_connection_age = \"1s\"\n") +
+                                route_toml("/long/*", "websocket");
 
 }  // namespace
 

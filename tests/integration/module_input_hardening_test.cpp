@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/config_toml.h"
 #include "support/http_client.h"
 #include "support/tether_server.h"
 #include "support/ws_client.h"
@@ -24,29 +25,10 @@ namespace {
 
 const std::string kBuiltinModules = TETHER_MODULES_BUILD_DIR;
 
-const std::string kConfig = R"(
-[modules.websocket]
-[modules.sse]
-
-[[route]]
-path = "/pub/*"
-handler = "publish"
-
-[[route]]
-path = "/ws/*"
-handler = "websocket"
-
-[[route]]
-path = "/echo/*"
-handler = "websocket"
-[route.websocket]
-client_messages = "echo"
-format = "raw"
-
-[[route]]
-path = "/sse/*"
-handler = "sse"
-)";
+const std::string kConfig =
+    modules_toml({"websocket", "sse"}) + route_toml("/pub/*", "publish") + route_toml("/ws/*", "websocket") +
+    route_toml("/echo/*", "websocket", "[route.websocket]\nclient_messages = \"echo\"\nformat = \"raw\"\n") +
+    route_toml("/sse/*", "sse");
 
 const std::string kUpgradeHeaders =
     "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/config_toml.h"
 #include "support/http_client.h"
 #include "support/publisher.h"
 #include "support/tether_server.h"
@@ -26,35 +27,14 @@ namespace {
 const std::string kBuiltinModules = TETHER_MODULES_BUILD_DIR;
 const std::string kModulesDir = "modules_dir = \"" + kBuiltinModules + "\"\n";
 
-const std::string kPubsub = R"(
-[modules.health]
-[modules.websocket]
-[modules.sse]
-[modules.keepalive]
-
-[[route]]
-path = "/metrics"
-handler = "health"
-
-[[route]]
-path = "/pub/*"
-handler = "publish"
-
-[[route]]
-path = "/ws/*"
-handler = "websocket"
-
-[[route]]
-path = "/sse/*"
-handler = "sse"
-)";
+const std::string kModules = modules_toml({"health", "websocket", "sse", "keepalive"});
+const std::string kPubsub = kModules + route_toml("/metrics", "health") + route_toml("/pub/*", "publish") +
+                            route_toml("/ws/*", "websocket") + route_toml("/sse/*", "sse");
 
 // kPubsub with `settings` ([route.<module>] tables) for the /ws/* route.
 std::string with_ws_route_settings(const std::string& settings) {
-  std::string config = kPubsub;
-  const std::string route = "path = \"/ws/*\"\nhandler = \"websocket\"\n";
-  config.insert(config.find(route) + route.size(), settings);
-  return config;
+  return kModules + route_toml("/metrics", "health") + route_toml("/pub/*", "publish") +
+         route_toml("/ws/*", "websocket", settings) + route_toml("/sse/*", "sse");
 }
 
 std::string data_of(const std::string& json) { return Publisher::json_field(json, "data"); }

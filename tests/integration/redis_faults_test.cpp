@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/config_toml.h"
 #include "support/http_client.h"
 #include "support/publisher.h"
 #include "support/redis_server.h"
@@ -28,26 +29,8 @@ const std::string kModulesDir = "modules_dir = \"" + std::string(TETHER_MODULES_
 constexpr auto kCommandTimeout = 500ms;
 
 std::string redis_config(const RedisServer& redis) {
-  return R"(
-[modules.health]
-[modules.websocket]
-
-[[route]]
-path = "/metrics"
-handler = "health"
-
-[[route]]
-path = "/readyz"
-handler = "health"
-
-[[route]]
-path = "/pub/*"
-handler = "publish"
-
-[[route]]
-path = "/ws/*"
-handler = "websocket"
-
+  return modules_toml({"health", "websocket"}) + route_toml("/metrics", "health") + route_toml("/readyz", "health") +
+         route_toml("/pub/*", "publish") + route_toml("/ws/*", "websocket") + R"(
 [pubsub]
 broker = "redis"
 history_size = 1000

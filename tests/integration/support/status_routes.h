@@ -4,38 +4,14 @@
 
 #include <string>
 
+#include "support/config_toml.h"
+
 namespace tether::test {
 
 inline std::string status_routes_toml() {
-  return R"(
-[modules.health]
-[modules.websocket]
-[modules.sse]
-
-[[route]]
-path = "/metrics"
-handler = "health"
-
-[[route]]
-path = "/status"
-handler = "health"
-
-[[route]]
-path = "/status.json"
-handler = "health"
-
-[[route]]
-path = "/pub/*"
-handler = "publish"
-
-[[route]]
-path = "/ws/*"
-handler = "websocket"
-
-[[route]]
-path = "/sse/*"
-handler = "sse"
-)";
+  return modules_toml({"health", "websocket", "sse"}) + route_toml("/metrics", "health") + route_toml("/status", "health") +
+         route_toml("/status.json", "health") + route_toml("/pub/*", "publish") + route_toml("/ws/*", "websocket") +
+         route_toml("/sse/*", "sse");
 }
 
 }  // namespace tether::test
