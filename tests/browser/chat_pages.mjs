@@ -13,7 +13,8 @@
 // After each line it waits until every page in the room shows it, then a moment for duplicates.
 // Prints one JSON line: per person the transcript read from the DOM ([author, text, kind] with kind
 // mine, theirs or unreadable), the connection states it went through and the one shown, whether
-// the join form is still shown, the alerts the page raised, and the elements in the message list
+// the join form is still shown, the alerts the page raised, what its Content-Security-Policy
+// refused (directive and URI), and the elements in the message list
 // that the page does not make itself (markup from a message).
 // Exit status 0 when the conversation went through, 1 otherwise (the error on stderr).
 import { readFileSync } from 'node:fs';
@@ -35,6 +36,8 @@ async function openPage(who) {
   await page.evaluateOnNewDocument((blockWebSocket) => {
     window.alerts = 0;
     window.alert = () => { window.alerts += 1; };
+    window.cspViolations = [];
+    addEventListener('securitypolicyviolation', (e) => window.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
     window.states = [];
     addEventListener('DOMContentLoaded', () => {
       const state = document.getElementById('state');
@@ -88,6 +91,7 @@ async function report(page) {
     input: document.getElementById('text').value,
     joinShown: getComputedStyle(document.getElementById('join')).display !== 'none',
     alerts: window.alerts,
+    csp: window.cspViolations,
     foreign: [...document.querySelectorAll('#messages *')].map((e) => e.tagName).filter((t) => !known.includes(t)),
   }), [...pageElements]);
 }

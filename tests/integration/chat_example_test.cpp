@@ -64,12 +64,13 @@ void replace_once(std::string& text, const std::string& from, const std::string&
   text.replace(text.find(from), from.size(), to);
 }
 
-// dir/examples/chat/{chat.toml,index.html} and dir/js/tether.js, as in the source tree.
+// dir/examples/chat/{chat.toml,index.html,chat.js,chat.css} and dir/js/tether.js, as in the source tree.
 void install_example(TetherServer& server) {
   namespace fs = std::filesystem;
   fs::create_directories(server.dir() + "/examples/chat");
   fs::create_directories(server.dir() + "/js");
-  fs::copy_file(kExample + "/index.html", server.dir() + "/examples/chat/index.html");
+  for (const char* file : {"index.html", "chat.js", "chat.css"})
+    fs::copy_file(kExample + "/" + file, server.dir() + "/examples/chat/" + file);
   fs::copy_file(kSource + "/js/tether.js", server.dir() + "/js/tether.js");
   std::string config = tether::test::read_file(kExample + "/chat.toml");
   const std::string port = std::to_string(server.port());
@@ -128,6 +129,8 @@ void expect_every_message_once_in_order_as_text(const std::string& result) {
     // form gave way to the room.
     EXPECT_NE(page.find("\"foreign\":[]"), std::string::npos) << page;
     EXPECT_NE(page.find("\"alerts\":0"), std::string::npos) << page;
+    // Its own script and style load under its policy, which refuses anything inline.
+    EXPECT_NE(page.find("\"csp\":[]"), std::string::npos) << page;
     EXPECT_NE(page.find("\"input\":\"\""), std::string::npos) << page;
     EXPECT_NE(page.find("\"joinShown\":false"), std::string::npos) << page;
   }
