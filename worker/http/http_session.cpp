@@ -208,6 +208,7 @@ int HttpSession::on_message_begin(llhttp_t* parser) {
   s.url_.clear();
   s.body_.clear();
   s.header_count_ = 0;
+  s.trim_kept_request_memory();
   s.in_header_name_ = false;
   s.in_header_value_ = false;
   s.line_named_ = false;
@@ -362,6 +363,26 @@ bool HttpSession::can_answer() const {
 // Whether the connection stays open for another request after the answer in hand.
 bool HttpSession::keeps_alive() const {
   return keep_alive_ && keep_alive_allowed_ && !draining_ && (max_requests_ == 0 || requests_answered_ + 1 < max_requests_);
+}
+
+// Buffers are reused from request to request, but what one request grew them to is kept only up
+// to a small size. Header entries are reused slot by slot: without this, a client sending one long
+// value in a new slot each time (k short lines, then a long one) would make one keep-alive
+// connection hold a whole max_header_size per slot it ever used.
+void HttpSession::trim_kept_request_memory() {
+  constexpr std::size_t kKeptSlots = 32;          // more lines than most requests have
+  constexpr std::size_t kKeptPerString = 256;     // longer than most names and values
+  constexpr std::size_t kKeptBody = 64 * 1024;
+  if (headers_.size() > kKeptSlots) {
+    headers_.resize(kKeptSlots);
+    headers_.shrink_to_fit();
+  }
+  for (auto& [name, value] : headers_) {
+    if (name.capacity() > kKeptPerString) std::string().swap(name);
+    if (value.capacity() > kKeptPerString) std::string().swap(value);
+  }
+  if (url_.capacity() > kKeptPerString * 4) std::string().swap(url_);
+  if (body_.capacity() > kKeptBody) std::string().swap(body_);
 }
 
 void HttpSession::release_request_memory() {

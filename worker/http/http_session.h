@@ -188,6 +188,7 @@ class HttpSession {
   void answer_error(int status);
   int finish_header_line();
   int reject(int status);
+  void trim_kept_request_memory();
 
   const HttpLimits& limits_;
   const Router& router_;
