@@ -1,5 +1,6 @@
 #include "core/status_board.h"
 
+#include <sched.h>
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -28,7 +29,8 @@ struct Locked {
 // A reader gives up waiting for a quiet moment after this many tries: whatever it copies is
 // checked before use, and a writer that never finishes (a compromised worker leaving every
 // sequence odd) must not make each status.json read spin over every slot. An honest write is
-// a memcpy of a few KB, so a few tries see it through.
+// a memcpy of a few KB, so a few tries see it through, each after yielding the processor to a
+// writer that was preempted mid-copy.
 constexpr int kReadAttempts = 4;
 
 template <typename T>
@@ -46,6 +48,7 @@ T locked_read(const Locked<T>& record, bool* quiet = nullptr) {
   T copy;
   bool settled = false;
   for (int attempt = 0; attempt < kReadAttempts && !settled; ++attempt) {
+    if (attempt > 0) sched_yield();
     std::uint32_t before = record.sequence.load(std::memory_order_acquire);
     std::memcpy(&copy, &record.data, sizeof copy);
     std::atomic_thread_fence(std::memory_order_acquire);
@@ -221,9 +224,13 @@ void StatusBoard::clear_slot(std::size_t slot) {
   locked_write(shared_->workers[slot], WorkerArea{});
 }
 
+// A copy no try saw quiet may mix two writes (a new generation count with old records): shown as
+// nothing, for that read, rather than as a status that never was.
 MasterArea StatusBoard::copy_master() const {
   if (!shared_) return MasterArea{};
-  return locked_read(shared_->master);
+  bool quiet = false;
+  MasterArea area = locked_read(shared_->master, &quiet);
+  return quiet ? area : MasterArea{};
 }
 
 std::vector<WorkerArea> StatusBoard::copy_workers() const {

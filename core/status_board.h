@@ -142,7 +142,8 @@ class StatusBoard {
   // Whether a worker with metrics slot `slot` has a slot of the board (not 0, below kWorkerSlots).
   static bool reports_channels(std::size_t slot) { return slot != 0 && slot < status_layout::kWorkerSlots; }
 
-  // Reader: copies (not yet checked).
+  // Reader: copies (not yet checked). The master's area comes empty when no try found it between
+  // writes (a writer preempted mid-copy, or a worker holding its sequence odd).
   status_layout::MasterArea copy_master() const;
   std::vector<status_layout::WorkerArea> copy_workers() const;  // the slots that report
 

@@ -395,7 +395,8 @@ typedef struct tether_host {
   /* A wire format for this worker's subscribers; call in worker_init. The format is copied;
    * `user` must stay valid until worker_exit. NULL on error. */
   tether_feed *(*feed_create)(tether_worker *worker, const tether_feed_format *format);
-  /* For encoders: appends bytes to the encoding being built. */
+  /* For encoders: appends bytes to the encoding being built. Should memory run out, the
+   * encoding is skipped (as for TETHER_ERROR), never sent cut short. */
   void (*buffer_append)(tether_buffer *out, const void *data, size_t length);
   /* Subscribes a streamed or upgraded connection to `channel`: from now on every message
    * published to it is encoded with `feed` and written to the connection, in order. With

@@ -43,6 +43,7 @@ struct tether_feed {};
 
 struct tether_buffer {
   std::string bytes;
+  bool failed = false;  // an append ran out of memory: the encoding is skipped, never sent cut short
 };
 
 struct tether_status {

@@ -6,6 +6,7 @@
 #include <cstdarg>
 #include <cstddef>
 #include <cstring>
+#include <new>
 #include <optional>
 #include <unordered_set>
 
@@ -187,9 +188,16 @@ int request_info(const tether_request* request, tether_request_info* info) {
   return TETHER_OK;
 }
 
+// Joining a field's lines may allocate: out of memory, the field reads as absent (nothing may
+// throw into a module).
 const char* request_header(const tether_request* request, const char* name, size_t* length) {
   if (!request->session || !name) return nullptr;
-  const std::string* value = request->session->header(name);
+  const std::string* value = nullptr;
+  try {
+    value = request->session->header(name);
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
   if (!value) return nullptr;
   if (length) *length = value->size();
   return value->data();

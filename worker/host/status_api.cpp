@@ -1,5 +1,6 @@
 #include "worker/host/status_api.h"
 
+#include <memory>
 #include <new>
 
 #include "worker/host/abi_handles.h"
@@ -22,10 +23,10 @@ tether_generation_state abi_state(GenerationState state) {
 // Nothing may throw across the C boundary: out of memory is a NULL snapshot.
 tether_status* take(tether_worker*, size_t max_channels) {
   try {
-    auto* status = new tether_status;
+    auto status = std::make_unique<tether_status>();
     status->master = read_master_status(status_board().copy_master());
     status->channels = merge_busiest_channels(status_board().copy_workers(), max_channels);
-    return status;
+    return status.release();
   } catch (const std::bad_alloc&) {
     return nullptr;
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
 #include <utility>
 
 #include "core/log.h"
@@ -269,14 +270,16 @@ FrameRef PubsubHub::dropped_notice(const FrameSink& sink, std::uint64_t count) {
 
 FrameRef PubsubHub::encode(Feed& feed, const tether_message& message, bool chunked) {
   tether_buffer out;
-  if (feed.format.encode_message(feed.format.user, &message, &out) != TETHER_OK || out.bytes.empty()) return {};
+  if (feed.format.encode_message(feed.format.user, &message, &out) != TETHER_OK || out.failed || out.bytes.empty())
+    return {};
   return chunked ? chunk_frame(out.bytes) : FrameRef::copy_of(out.bytes);
 }
 
 FrameRef PubsubHub::encode_notice(Feed& feed, const tether_notice& notice, bool chunked) {
   if (!feed.format.encode_notice) return {};
   tether_buffer out;
-  if (feed.format.encode_notice(feed.format.user, &notice, &out) != TETHER_OK || out.bytes.empty()) return {};
+  if (feed.format.encode_notice(feed.format.user, &notice, &out) != TETHER_OK || out.failed || out.bytes.empty())
+    return {};
   return chunked ? chunk_frame(out.bytes) : FrameRef::copy_of(out.bytes);
 }
 
@@ -312,8 +315,14 @@ void PubsubHub::flush() {
   saturated_ = busy > kMinBusyNs && 4 * busy > since_last;
 }
 
+// Called by a module's encoder (C): out of memory may not throw into it.
 void PubsubHub::buffer_append(tether_buffer* out, const void* data, std::size_t length) {
-  out->bytes.append(static_cast<const char*>(data), length);
+  if (out->failed) return;
+  try {
+    out->bytes.append(static_cast<const char*>(data), length);
+  } catch (const std::bad_alloc&) {
+    out->failed = true;
+  }
 }
 
 }  // namespace tether
