@@ -108,7 +108,6 @@ connects() {  # path label
     --concurrency "$CONCURRENCY" --hold 0 --label "$2" 2>/dev/null | tail -1 || true
 }
 field() { sed -n "s/.*\"$2\":\\([0-9.]*\\).*/\\1/p" <<< "$1"; }
-median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}'; }
 
 case " $FAMILIES " in *" backend-"*) start_backend ;; esac
 echo "auth bench: $WORKERS workers, $CONNECTIONS WebSocket connects per run ($CONCURRENCY in flight), $RUNS runs, generator on CPU $GEN_CPU ($(nproc) CPUs), load average $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -187,7 +187,6 @@ server_rss_kib() { tree_rss_kib "$server_pid"; }
 
 record() { echo "$1" >> "$OUT"; }
 json_field() { sed -n "s/.*\"$2\":\\([0-9.]*\\).*/\\1/p" <<< "$1"; }
-median() { sort -n | awk '{a[NR]=$1} END {if (NR) print a[int((NR+1)/2)]; else print 0}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 # ---- scenarios

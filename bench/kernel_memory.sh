@@ -15,19 +15,9 @@ CONNECTIONS=${CONNECTIONS:-10000}
 RUNS=${RUNS:-3}
 OUT=${OUT:-/tmp/tether-kernel-memory.jsonl}
 
-command -v pstree >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq psmisc; }
-ulimit -n "$(ulimit -Hn)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target tether websocket tether-bench >/dev/null
-
-work=$(mktemp -d /tmp/tether-kmem-XXXXXX)
-server=""
-cleanup() {
-  [ -n "$server" ] && kill -TERM "$server" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+WORKERS=2
+bench_build build tether websocket tether-bench
+bench_workdir kmem
 
 slab_kib() { awk '/^Slab:/ {print $2}' /proc/meminfo; }
 tcp_pages() { awk '/^TCP:/ {for (i = 1; i <= NF; ++i) if ($i == "mem") print $(i + 1)}' /proc/net/sockstat; }
@@ -36,24 +26,11 @@ slab_caches() { awk 'NR > 2 {print $1, $2 * $4}' /proc/slabinfo | sort; }
 
 for run in $(seq "$RUNS"); do
   port=$(free_port)
-  cat > "$work/tether.toml" <<CONF
-[server]
-workers = 2
-pid_file = "$work/tether.pid"
-error_log = "$work/error.log"
-modules_dir = "$PWD/build/modules"
-[limits]
-max_connections = $CONNECTIONS
-[[listen]]
-address = "127.0.0.1:$port"
-backlog = 65535
-[modules.websocket]
-[[route]]
-path = "/ws/*"
-handler = "websocket"
-[route.websocket]
-format = "raw"
-CONF
+  {
+    server_toml build "$port" "$CONNECTIONS"
+    fanout_routes_toml
+    echo 'format = "raw"'
+  } > "$work/tether.toml"
   build/tether -c "$work/tether.toml" & server=$!
   wait_port "$port"
   sleep 1

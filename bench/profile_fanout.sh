@@ -24,41 +24,14 @@ PERF_EVENTS=${PERF_EVENTS:-}
 TOP=${TOP:-25}
 
 command -v perf >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq linux-perf; }
-command -v pstree >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq psmisc; }
-ulimit -n "$(ulimit -Hn)"
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$BUILD" -j"$(nproc)" --target tether websocket tether-bench >/dev/null
-
-work=$(mktemp -d /tmp/tether-profile-XXXXXX)
-server=""
-cleanup() {
-  [ -n "$server" ] && kill -TERM "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_build "$BUILD" tether websocket tether-bench
+bench_workdir profile
 port=$(free_port)
-cat > "$work/tether.toml" <<CONF
-[server]
-workers = $WORKERS
-pid_file = "$work/tether.pid"
-error_log = "$work/error.log"
-modules_dir = "$PWD/$BUILD/modules"
-[limits]
-max_connections = 1000000
-[[listen]]
-address = "127.0.0.1:$port"
-backlog = 65535
-[modules.websocket]
-[[route]]
-path = "/pub/*"
-handler = "publish"
-[[route]]
-path = "/ws/*"
-handler = "websocket"
-[route.websocket]
-format = "raw"
-max_queue = "8MiB"
-CONF
+{
+  server_toml "$BUILD" "$port" 1000000
+  fanout_routes_toml
+  printf 'format = "raw"\nmax_queue = "8MiB"\n'
+} > "$work/tether.toml"
 "$BUILD"/tether -c "$work/tether.toml" & server=$!
 wait_port "$port"
 sleep 0.5

@@ -19,7 +19,6 @@ MESSAGES=${MESSAGES:-5}
 PORT=${PORT:-18480}
 OUT=${OUT:-/tmp/tether-scale.jsonl}
 
-command -v pstree >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq psmisc; }
 ulimit -n "$(ulimit -Hn)"
 limit=$(ulimit -n)
 per_process=$((limit * 85 / 100))
@@ -27,8 +26,7 @@ WORKERS=${WORKERS:-$(( (CONNECTIONS + per_process - 1) / per_process + 1 ))}
 GENERATORS=${GENERATORS:-$(( (CONNECTIONS + per_process - 1) / per_process ))}
 per_generator=$(( (CONNECTIONS + GENERATORS - 1) / GENERATORS ))
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target tether websocket tether-bench >/dev/null
+bench_build build tether websocket tether-bench
 
 work=$(mktemp -d /tmp/tether-scale-XXXXXX)
 pids=()
@@ -39,27 +37,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat > "$work/tether.toml" <<CONF
-[server]
-workers = $WORKERS
-pid_file = "$work/tether.pid"
-error_log = "$work/error.log"
-modules_dir = "$PWD/build/modules"
-[limits]
-max_connections = $limit
-[[listen]]
-address = "127.0.0.1:$PORT"
-backlog = 65535
-[modules.websocket]
-[[route]]
-path = "/pub/*"
-handler = "publish"
-[[route]]
-path = "/ws/*"
-handler = "websocket"
-[route.websocket]
-format = "raw"
-CONF
+{
+  server_toml build "$PORT" "$limit"
+  fanout_routes_toml
+  echo 'format = "raw"'
+} > "$work/tether.toml"
 build/tether -c "$work/tether.toml" & server=$!
 pids+=("$server")
 wait_port "$PORT"

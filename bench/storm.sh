@@ -30,49 +30,19 @@ SCENARIOS=${SCENARIOS:-"leave leave-limited reload-0 reload-5"}
 OUT=${OUT:-/tmp/tether-storm.jsonl}
 messages=$((RATE * SECONDS_PUBLISHING))
 
-command -v pstree >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq psmisc; }
-ulimit -n "$(ulimit -Hn)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target tether websocket tether-bench >/dev/null
-
-work=$(mktemp -d /tmp/tether-storm-XXXXXX)
-server=""
-cleanup() {
-  [ -n "$server" ] && kill -TERM "$server" 2>/dev/null && wait "$server" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_build build tether websocket tether-bench
+bench_workdir storm
 
 # write_config PORT DRAIN_SPREAD MAX_ACCEPT_RATE
 write_config() {
-  cat > "$work/tether.toml" <<CONF
-[server]
-workers = $WORKERS
-pid_file = "$work/tether.pid"
-error_log = "$work/error.log"
-modules_dir = "$PWD/build/modules"
-drain_timeout = "6s"
-drain_spread = "$2"
-[limits]
-max_connections = $(( $(ulimit -n) - 100 ))
-max_accept_rate = $3
-[[listen]]
-address = "127.0.0.1:$1"
-backlog = 65535
-[pubsub]
-history_size = $((messages + 100))
-history_ttl = "5m"
-[modules.websocket]
-[[route]]
-path = "/pub/*"
-handler = "publish"
-[[route]]
-path = "/ws/*"
-handler = "websocket"
-CONF
+  {
+    server_toml build "$1" $(($(ulimit -n) - 100)) "drain_timeout = \"6s\"
+drain_spread = \"$2\"" "max_accept_rate = $3"
+    fanout_routes_toml
+    printf '[pubsub]\nhistory_size = %s\nhistory_ttl = "5m"\n' $((messages + 100))
+  } > "$work/tether.toml"
 }
 
-median() { sort -n | awk '{a[NR] = $1} END {if (NR == 0) print 0; else print a[int((NR + 1) / 2)]}'; }
 field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" <<< "$2"; }
 
 echo "storm: $SUBSCRIBERS WebSocket subscribers, $WORKERS workers, $messages messages at $RATE/s, $RUNS runs per scenario"
