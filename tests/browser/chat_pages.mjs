@@ -18,7 +18,7 @@
 // that the page does not make itself (markup from a message).
 // Exit status 0 when the conversation went through, 1 otherwise (the error on stderr).
 import { readFileSync } from 'node:fs';
-import { launchChromium } from './chromium.mjs';
+import { blockWebSocket, launchChromium } from './chromium.mjs';
 
 const args = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const waitMs = args.waitMs ?? 20000; // per step: typing and reconnecting are slow on a loaded machine
@@ -32,8 +32,8 @@ async function openPage(who) {
   const page = await context.newPage();
   page.on('console', (message) => console.error(`page ${who}: ${message.text()}`));
   page.on('pageerror', (error) => console.error(`page ${who}: ${error.message}`));
-  const blocked = (args.blockWebSocket ?? []).includes(who);
-  await page.evaluateOnNewDocument((blockWebSocket) => {
+  if ((args.blockWebSocket ?? []).includes(who)) await page.evaluateOnNewDocument(blockWebSocket);
+  await page.evaluateOnNewDocument(() => {
     window.alerts = 0;
     window.alert = () => { window.alerts += 1; };
     window.cspViolations = [];
@@ -44,17 +44,7 @@ async function openPage(who) {
       new MutationObserver(() => window.states.push(state.dataset.state))
         .observe(state, { attributes: true, attributeFilter: ['data-state'] });
     });
-    if (blockWebSocket) {
-      window.WebSocket = class {
-        constructor() {
-          this.readyState = 0;
-          setTimeout(() => { this.readyState = 3; this.onclose?.({ code: 1006, reason: '' }); }, 10);
-        }
-        close() {}
-        send() { throw new Error('not open'); }
-      };
-    }
-  }, blocked);
+  });
   await page.goto(args.url);
   return page;
 }

@@ -10,3 +10,16 @@ export function launchChromium() {
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'],
   });
 }
+
+// Run in a page before its own scripts (page.evaluateOnNewDocument(blockWebSocket)): a WebSocket
+// that never opens and closes with 1006 at once, as behind a proxy that blocks them.
+export function blockWebSocket() {
+  window.WebSocket = class {
+    constructor() {
+      this.readyState = 0;
+      setTimeout(() => { this.readyState = 3; this.onclose?.({ code: 1006, reason: '' }); }, 10);
+    }
+    close() {}
+    send() { throw new Error('not open'); }
+  };
+}

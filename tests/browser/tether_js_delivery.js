@@ -5,16 +5,6 @@
 // args.awayAfter: after that many messages the client is closed, args.awayCount more are
 // published, then a new client resumes from the old one's lastId (the gap scenario).
 async (args) => {
-  if (args.blockWebSocket) {
-    window.WebSocket = class {
-      constructor() {
-        this.readyState = 0;
-        setTimeout(() => { this.readyState = 3; this.onclose?.({ code: 1006, reason: '' }); }, 10);
-      }
-      close() {}
-      send() { throw new Error('not open'); }
-    };
-  }
   const { TetherClient } = await import('/tether.js');
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   const received = [], gaps = [], opens = [], closes = [], errors = [];
