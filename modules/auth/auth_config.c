@@ -188,6 +188,20 @@ static int read_backend(const tether_host *host, tether_config *settings, auth_r
   return ok;
 }
 
+/* Every key but require is the backend's: on another route it would be silently ignored, and
+ * a route the operator meant to ask a backend would not. */
+static int only_require(const tether_host *host, tether_config *settings) {
+  size_t count = host->config_key_count(settings);
+  for (size_t i = 0; i < count; ++i) {
+    const char *key = host->config_key(settings, i);
+    if (key && strcmp(key, "require") != 0) {
+      host->config_error(settings, key, "is read only with require = \"backend\"");
+      return 0;
+    }
+  }
+  return 1;
+}
+
 int auth_route_create(const tether_host *host, tether_config *settings, const auth_config *config, auth_route **out) {
   static const char *const known[] = {"require", "backend", "backend_timeout", "connect_timeout", "on_backend_error",
                                       "pool_size", "max_idle", "idle_timeout", "queue_size", "failure_threshold",
@@ -210,10 +224,7 @@ int auth_route_create(const tether_host *host, tether_config *settings, const au
     ok = 0;
   }
   if (ok && r->require == AUTH_REQUIRE_BACKEND) ok = read_backend(host, settings, r);
-  if (ok && r->require != AUTH_REQUIRE_BACKEND && host->config_string(settings, "backend", &require) == TETHER_OK) {
-    host->config_error(settings, "backend", "backend is for require = \"backend\"");
-    ok = 0;
-  }
+  if (ok && r->require != AUTH_REQUIRE_BACKEND) ok = only_require(host, settings);
   if (!ok) {
     free(r);
     return TETHER_ERROR;

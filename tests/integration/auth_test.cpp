@@ -387,6 +387,24 @@ TEST_F(AuthTest, BadKeysAndSecretsFailTheConfigCheckAtTheirPlace) {
   }
 }
 
+// A backend's key on a route that requires a token (or nothing) would be ignored: it is an error.
+TEST_F(AuthTest, BackendKeysOnATokenRouteFailTheConfigCheckAtTheirPlace) {
+  const std::string config = auth_config(secret_setting());
+  const std::string token_route = "path = \"/ws/*\"\nhandler = \"websocket\"\n[route.auth]\nrequire = \"token\"\n";
+  ASSERT_NE(config.find(token_route), std::string::npos) << config;
+  for (const char* key : {"backend = \"http://127.0.0.1:9/auth\"\n", "cache_ttl = \"5s\"\n", "pool_size = 4\n",
+                          "on_backend_error = \"allow\"\n"}) {
+    SCOPED_TRACE(key);
+    std::string with_key = config;
+    with_key.insert(with_key.find(token_route) + token_route.size(), key);
+    TetherServer server(2, with_key, kModulesDir);
+    std::string output;
+    EXPECT_NE(run_command(std::string(TETHER_BINARY) + " -t -c " + server.config_path() + " 2>&1", &output), 0);
+    EXPECT_NE(output.find("is read only with require = \"backend\""), std::string::npos) << output;
+    EXPECT_TRUE(names_a_place(output)) << output;
+  }
+}
+
 TEST_F(AuthTest, AReloadPicksUpARotatedKey) {
   auto tokens = mint({{"rsa", "RS256", R"({"sub":"u","channels":["news"]})"},
                       {"ec", "ES256", R"({"sub":"u","channels":["news"]})"}});
