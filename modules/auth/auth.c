@@ -50,6 +50,7 @@
 
 #include "../common/connection_map.h"
 #include "../common/limiter.h"
+#include "../common/shared_limiter.h"
 #include "../common/refusal.h"
 #include "../common/subscription.h"
 #include "auth_backend.h"
@@ -89,23 +90,18 @@ static int create_route_config(const tether_host *h, tether_config *settings, vo
 }
 static void destroy_route_config(void *route) { auth_route_free(route); }
 
-/* The users' counts live in shared memory for as long as the master: every generation must count
- * in the same table, so max_users cannot change on a reload (a second table would split a user's
- * connections between the generations, and the first would never be freed). The first worker to
- * count records the size; a worker of a reload that asks for another fails, and so the reload. */
-static int same_users_table(const auth_config *c) {
-  uint64_t *recorded = host->shared_zone("auth.users.size", sizeof *recorded), expected = 0;
-  uint64_t wanted = (uint64_t)c->max_users;
-  if (!recorded) {
-    host->log(TETHER_LOG_ERROR, "auth", "no shared memory: raise [server] shared_memory");
-    return 0;
-  }
-  if (__atomic_compare_exchange_n(recorded, &expected, wanted, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) ||
-      expected == wanted)
-    return 1;
-  host->log(TETHER_LOG_ERROR, "auth",
-            "max_users is %llu, but the server counts users in a table for %llu: changing it needs a restart",
-            (unsigned long long)wanted, (unsigned long long)expected);
+/* The users' counts live in one table for every generation (shared_limiter.h): max_users cannot
+ * change on a reload. A worker of a reload that asks for another size fails, and so the reload. */
+static int attach_users_table(const auth_config *c) {
+  rl_dimensions wanted = {8, (uint32_t)c->max_users}, had;
+  users = rl_shared_state(host, "auth.users", wanted, &had);
+  if (users) return 1;
+  if (had.addresses)
+    host->log(TETHER_LOG_ERROR, "auth",
+              "max_users is %u, but the server counts users in a table for %u: changing it needs a restart",
+              wanted.addresses, had.addresses);
+  else
+    host->log(TETHER_LOG_ERROR, "auth", "no shared memory for the users' table: raise [server] shared_memory");
   return 0;
 }
 
@@ -128,17 +124,8 @@ static int worker_init(const tether_host *h, tether_worker *worker, void *config
                                                 "Backend authorizations that got no usable answer.", TETHER_METRIC_COUNTER);
   if (host->abi_minor >= 4) auth_backend_init(host, worker, backend_decided);
   if (!c->max_connections_per_user) return TETHER_OK;
-  if (!same_users_table(c)) return TETHER_ERROR;
-  {
-    size_t size = rl_state_size(8, (uint32_t)c->max_users);
-    void *zone = host->shared_zone("auth.users", size);
-    if (!zone) {
-      host->log(TETHER_LOG_ERROR, "auth", "no shared memory for %zu bytes: raise [server] shared_memory", size);
-      return TETHER_ERROR;
-    }
-    users = rl_state_attach(zone, 8, (uint32_t)c->max_users);
-    user_seed = rl_state_secret(users);
-  }
+  if (!attach_users_table(c)) return TETHER_ERROR;
+  user_seed = rl_state_secret(users);
   self = (uint32_t)getpid();
   counting = rl_owner_start(users, self);
   if (!counting)

@@ -33,6 +33,10 @@
 #include "../common/clock.h"
 #include "../common/connection_map.h"
 #include "../common/limiter.h"
+#include "../common/shared_limiter.h"
+
+/* Addresses the table counts connections of, when max_connections_per_address is set. */
+enum { kCountedAddresses = 65536 };
 
 typedef enum { KEY_ADDRESS, KEY_HEADER, KEY_SEGMENT } key_kind;
 
@@ -154,17 +158,23 @@ static void destroy_route_config(void *route) { free(route); }
 
 static int worker_init(const tether_host *h, tether_worker *worker, void *config) {
   const module_config *c = config;
-  uint32_t addresses = c->max_connections ? 65536 : 8;
-  size_t size = rl_state_size((uint32_t)c->max_keys, addresses);
-  void *zone;
+  /* One table for every generation (shared_limiter.h): its dimensions cannot change on a reload. */
+  rl_dimensions wanted = {(uint32_t)c->max_keys, c->max_connections ? kCountedAddresses : 8}, had;
   (void)worker;
   host = h;
-  zone = host->shared_zone("ratelimit", size);
-  if (!zone) {
-    host->log(TETHER_LOG_ERROR, "ratelimit", "no shared memory for %zu bytes: raise [server] shared_memory", size);
+  state = rl_shared_state(host, "ratelimit", wanted, &had);
+  if (!state && had.keys) {
+    host->log(TETHER_LOG_ERROR, "ratelimit",
+              "max_keys = %u with max_connections_per_address %s, but the server keeps its limits in a table for "
+              "%u keys %s: changing either needs a restart",
+              wanted.keys, c->max_connections ? "on" : "off", had.keys,
+              had.addresses == kCountedAddresses ? "that counts connections" : "that does not count connections");
     return TETHER_ERROR;
   }
-  state = rl_state_attach(zone, (uint32_t)c->max_keys, addresses);
+  if (!state) {
+    host->log(TETHER_LOG_ERROR, "ratelimit", "no shared memory for its table: raise [server] shared_memory");
+    return TETHER_ERROR;
+  }
   self = (uint32_t)getpid();
   counting = 1;
   if (c->max_connections && !rl_owner_start(state, self)) {

@@ -1,6 +1,8 @@
 // The ratelimit module: limits hold across all workers, per client address.
 #include <gtest/gtest.h>
 
+#include <csignal>
+
 #include <fstream>
 #include <map>
 #include <memory>
@@ -59,6 +61,33 @@ TEST(Ratelimit, ABurstSpreadOverAllWorkersGetsExactlyTheBurst) {
   log << in.rdbuf();
   EXPECT_NE(log.str().find("\"GET /limited HTTP/1.1\" 429 22 worker=0"), std::string::npos);
   EXPECT_NE(log.str().find("\"GET /limited HTTP/1.1\" 429 22 worker=1"), std::string::npos);
+}
+
+// Every generation counts in the one table: a reload keeps what a client has used, and a reload
+// that would need a table of other dimensions is refused (the old generation keeps its limits).
+TEST(Ratelimit, AReloadKeepsTheBucketsAndOneThatResizesTheTableIsRefused) {
+  TetherServer server(2, kLimits);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  EXPECT_EQ(burst(server.port(), "127.0.0.5", "/limited", 10)[200], 10);
+  server.signal(SIGHUP);
+  ASSERT_TRUE(server.wait_for_log("reload complete: generation 2", 10s)) << server.error_log();
+  EXPECT_EQ(burst(server.port(), "127.0.0.5", "/limited", 3)[429], 3) << "the new generation forgot the bucket";
+  for (const std::string& change : {std::string("max_connections_per_address = 3\nmax_keys = 128\n"),
+                                    std::string("max_connections_per_address = 0\n")}) {
+    SCOPED_TRACE(change);
+    const std::string counted = "max_connections_per_address = 3\n";
+    std::string config = server.default_config();
+    config.replace(config.find(counted), counted.size(), change);
+    server.write_config(config);
+    int failures = count_occurrences(server.error_log(), "reload failed");
+    server.signal(SIGHUP);
+    ASSERT_TRUE(wait_until([&] { return count_occurrences(server.error_log(), "reload failed") > failures; }, 10s))
+        << server.error_log();
+    EXPECT_NE(server.error_log().find("changing either needs a restart"), std::string::npos) << server.error_log();
+    EXPECT_EQ(burst(server.port(), "127.0.0.5", "/limited", 2)[429], 2);
+    EXPECT_EQ(burst(server.port(), "127.0.0.6", "/limited", 2)[200], 2);
+  }
+  EXPECT_EQ(server.error_log().find("reload complete: generation 3"), std::string::npos) << server.error_log();
 }
 
 TEST(Ratelimit, AHeaderCanBeTheKey) {
