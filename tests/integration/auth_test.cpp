@@ -595,3 +595,37 @@ TEST_F(AuthTest, WithOnBackendErrorAllowAnUnreachableBackendLetsClientsIn) {
   EXPECT_EQ(ws_status(server.port(), "/ws/news"), 101);
   EXPECT_GE(metrics(server.port())["tether_auth_backend_failures_total"], 1);
 }
+
+// Requests pipelined behind one the backend is asked about: a plain GET (426 once allowed), then
+// an upgrade with a ping right after it, to a route the backend is asked about too (the upgrade
+// comes late) or to one without auth (it comes as the parser resumes after the late 426). Each
+// waits for its turn, and the ping, which belongs to the WebSocket, is answered.
+TEST_F(AuthTest, AnUpgradePipelinedBehindADeferredRequestGetsItsFramesHandedOver) {
+  AuthBackend backend;
+  ASSERT_TRUE(backend.start());
+  const std::string open_route = "[[route]]\npath = \"/open/*\"\nhandler = \"websocket\"\n";
+  TetherServer server(1, backend_config(backend.url("/auth"), "cache_ttl = \"0s\"\n" + open_route), kModulesDir);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  backend.set_mode("allow");
+  for (const std::string path : {"/ws/news", "/open/news"}) {
+    SCOPED_TRACE(path);
+    HttpClient client;
+    ASSERT_TRUE(client.connect(server.port()));
+    const std::string upgrade = "GET " + path +
+                                " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                                "Authorization: Bearer a\r\n\r\n";
+    ASSERT_TRUE(client.send("GET /ws/news HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\r\n\r\n" + upgrade +
+                            ws_frame(0x9, "are you there")));
+    auto plain = client.read_response();
+    ASSERT_TRUE(plain);
+    EXPECT_EQ(plain->status, 426);
+    auto switched = client.read_response();
+    ASSERT_TRUE(switched);
+    ASSERT_EQ(switched->status, 101);
+    std::string pong = client.read_bytes(2 + 13, 5s);
+    ASSERT_EQ(pong.size(), 15u) << server.error_log();
+    EXPECT_EQ(static_cast<unsigned char>(pong[0]), 0x8A);
+    EXPECT_EQ(pong.substr(2), "are you there");
+  }
+}

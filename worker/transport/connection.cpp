@@ -471,10 +471,22 @@ void Connection::handle_closed() {
   delete this;
 }
 
+// A late answer may hand the connection to a module: after an upgrade the bytes that came after
+// the request go to it, after a stream the request's memory is given back, both once the module
+// has set the connection up (ConnectionHost::after_late_hand_over).
 void Connection::on_deferred_answer() {
+  bool handed = session_ && (session_->phase() == HttpSession::Phase::upgraded ||
+                             session_->phase() == HttpSession::Phase::streaming);
   flush_output();
   after_output_progress();
+  if (handed && !closed_) host_.after_late_hand_over(*this);
 }
+
+void Connection::finish_late_hand_over() {
+  if (!closed_) after_session_parsed();
+}
+
+void ConnectionHost::after_late_hand_over(Connection& connection) { connection.finish_late_hand_over(); }
 
 void Connection::on_request_answered(const RequestSummary& summary) {
   if (summary.status >= 100 && summary.status < 600)

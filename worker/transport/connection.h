@@ -61,6 +61,11 @@ class ConnectionHost {
   virtual void schedule_goodbye(Connection& connection, std::uint64_t earliest_ms, std::uint64_t latest_ms) {
     (void)connection, (void)earliest_ms, (void)latest_ms;
   }
+  // A request answered late (a module's deferred answer) handed the connection to a module (an
+  // upgrade or a stream): once this loop turn's callbacks are over, the host calls
+  // connection.finish_late_hand_over() (not before: the module is still setting the connection
+  // up). Default: at once.
+  virtual void after_late_hand_over(Connection& connection);
   // Once its socket is gone, on a later loop turn than close_now() (modules' connection_closed
   // hooks run here); the connection is deleted when this returns.
   virtual void on_connection_closed(Connection& connection) = 0;
@@ -134,6 +139,9 @@ class Connection final : public tether_connection,
   int fd() const { return transport_.fd(); }
   const Listener& listener() const { return *listener_; }
   PubsubHub& hub() { return host_.hub(); }
+
+  // What follows a late hand-over to a module (ConnectionHost::after_late_hand_over).
+  void finish_late_hand_over();
 
   // Whether connection_accepted hooks ran and accepted it (so connection_closed hooks run too).
   bool announced_to_modules = false;
