@@ -629,3 +629,31 @@ TEST_F(AuthTest, AnUpgradePipelinedBehindADeferredRequestGetsItsFramesHandedOver
     EXPECT_EQ(pong.substr(2), "are you there");
   }
 }
+
+// A client cut off while the backend is asked about its request (it floods past what a waiting
+// request may buffer, then leaves): the module still holds the request, and its late answer must
+// find it marked "client gone", not freed (under ASan a use after free kills the worker).
+TEST_F(AuthTest, AClientCutOffWhileTheBackendIsAskedLeavesTheRequestToTheModule) {
+  AuthBackend backend;
+  ASSERT_TRUE(backend.start());
+  TetherServer server(1,
+                      backend_config(backend.url("/auth"), "cache_ttl = \"0s\"\nbackend_timeout = \"300ms\"\n") +
+                          "[limits]\nmax_header_size = \"1KiB\"\nmax_body_size = \"1KiB\"\n",
+                      kModulesDir);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  auto workers = server.worker_pids();
+  ASSERT_EQ(workers.size(), 1u);
+  backend.set_mode("hang");
+  for (int i = 0; i < 3; ++i) {
+    HttpClient client;
+    ASSERT_TRUE(client.connect(server.port()));
+    ASSERT_TRUE(client.send("GET /ws/news HTTP/1.1\r\nHost: x\r\n\r\n"));
+    ASSERT_TRUE(wait_until([&] { return backend.requests() > i; }, 5s));
+    client.send(std::string(8192, 'x'));  // past the 2 KiB a waiting request may buffer
+    client.close();
+  }
+  std::this_thread::sleep_for(600ms);  // every backend_timeout has passed: the module answered
+  backend.set_mode("allow");
+  EXPECT_EQ(ws_status(server.port(), "/ws/news"), 101) << server.error_log();
+  EXPECT_EQ(server.worker_pids(), workers) << server.error_log();
+}

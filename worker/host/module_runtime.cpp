@@ -213,12 +213,14 @@ RequestDispatcher::Outcome ModuleRuntime::run_handler(HttpSession& session, cons
 
 // A request a module still has to answer outlives its session: it is marked client_left (or
 // left_in_access), and the module's respond() (or request_continue()) releases it.
-void ModuleRuntime::session_closed(HttpSession& session, bool waiting) {
+// A request a module deferred is the module's until it answers, whatever the session says: it
+// is marked, not freed.
+void ModuleRuntime::session_closed(HttpSession& session, bool /*waiting*/) {
   using State = tether_request::State;
   tether_request* request = session.module_request();
   if (!request) return;
   session.set_module_request(nullptr);
-  if (waiting && (request->state == State::deferred || request->state == State::in_access)) {
+  if (request->state == State::deferred || request->state == State::in_access) {
     request->state = request->state == State::deferred ? State::client_left : State::left_in_access;
     request->session = nullptr;
   } else {

@@ -76,8 +76,10 @@ HttpSession::HttpSession(const HttpLimits& limits, const Router& router, Request
   parser_.data = this;
 }
 
+// A deferred request may have been cut off (the client flooded, or went away) and the phase set
+// to closing meanwhile: it still waits for its answer, and its module still holds it.
 HttpSession::~HttpSession() {
-  if (dispatcher_) dispatcher_->session_closed(*this, phase_ == Phase::waiting);
+  if (dispatcher_) dispatcher_->session_closed(*this, deferred_ && !answered_);
 }
 
 void HttpSession::feed(std::string_view data) {
@@ -220,6 +222,7 @@ int HttpSession::on_message_begin(llhttp_t* parser) {
   if (s.requests_answered_ > 0) s.phase_clock_started_ = false;  // the first keeps its clock
   s.pending_error_ = 0;
   s.answered_ = false;
+  s.deferred_ = false;
   s.vouched_ = false;
   return 0;
 }
@@ -344,7 +347,10 @@ void HttpSession::handle_request() {
     outcome = dispatcher_ ? dispatcher_->run_handler(*this, *route) : Outcome::declined;
     if (outcome == Outcome::declined) answer(404, "text/plain", "", default_error_body(404));
   }
-  if (outcome == Outcome::deferred && !answered_) phase_ = Phase::waiting;
+  if (outcome == Outcome::deferred && !answered_) {
+    phase_ = Phase::waiting;
+    deferred_ = true;
+  }
 }
 
 void HttpSession::continue_request() {

@@ -222,6 +222,7 @@ class HttpSession {
   bool in_header_value_ = false;
   bool line_named_ = false;  // the header line being parsed has begun with its name
   bool answered_ = false;
+  bool deferred_ = false;  // a dispatcher deferred the request (it answers later, even if cut off)
   bool vouched_ = false;
   bool has_host_ = false;
   bool expect_continue_ = false;
