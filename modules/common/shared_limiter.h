@@ -3,7 +3,7 @@
  * Zones live as long as the master, and a zone is found by its name and size: were a reload to
  * ask for a table of other dimensions, it would get a second one, the old and new generations
  * would count apart while the old drains, and the first table would never be freed. So the first
- * worker to ask records the dimensions (in a zone "<name>.size"), and a worker of a reload that
+ * worker to ask records the dimensions (in a zone "<name>.dimensions"), and a worker of a reload that
  * asks for others is refused: changing them needs a restart, as in nginx. */
 #pragma once
 

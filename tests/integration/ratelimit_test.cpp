@@ -90,6 +90,20 @@ TEST(Ratelimit, AReloadKeepsTheBucketsAndOneThatResizesTheTableIsRefused) {
   EXPECT_EQ(server.error_log().find("reload complete: generation 3"), std::string::npos) << server.error_log();
 }
 
+// A table that did not fit in shared memory fixes nothing: a reload asking for a smaller one works.
+TEST(Ratelimit, AReloadRefusedForWantOfSharedMemoryLeavesRoomForASmallerTable) {
+  TetherServer server(1, "", "shared_memory = \"1MiB\"\n");
+  ASSERT_TRUE(server.start()) << server.error_log();
+  const std::string module = "[modules.ratelimit]\npath = \"" + kBuiltinModules + "/ratelimit.so\"\n";
+  server.write_config(server.default_config() + module + "max_keys = 16777216\n");
+  server.signal(SIGHUP);
+  ASSERT_TRUE(server.wait_for_log("reload failed", 10s)) << server.error_log();
+  EXPECT_NE(server.error_log().find("no shared memory"), std::string::npos) << server.error_log();
+  server.write_config(server.default_config() + module + "max_keys = 1024\n");
+  server.signal(SIGHUP);
+  EXPECT_TRUE(server.wait_for_log("reload complete", 10s)) << server.error_log();
+}
+
 TEST(Ratelimit, AHeaderCanBeTheKey) {
   TetherServer server(2, kLimits);
   ASSERT_TRUE(server.start()) << server.error_log();

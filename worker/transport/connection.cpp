@@ -486,8 +486,6 @@ void Connection::finish_late_hand_over() {
   if (!closed_) after_session_parsed();
 }
 
-void ConnectionHost::after_late_hand_over(Connection& connection) { connection.finish_late_hand_over(); }
-
 void Connection::on_request_answered(const RequestSummary& summary) {
   if (summary.status >= 100 && summary.status < 600)
     shared_metrics().add(host_.metrics_slot(), core_metrics().requests[summary.status / 100 - 1], 1);

@@ -63,9 +63,9 @@ class ConnectionHost {
   }
   // A request answered late (a module's deferred answer) handed the connection to a module (an
   // upgrade or a stream): once this loop turn's callbacks are over, the host calls
-  // connection.finish_late_hand_over() (not before: the module is still setting the connection
-  // up). Default: at once.
-  virtual void after_late_hand_over(Connection& connection);
+  // connection.finish_late_hand_over(), never before: the module is still setting the connection
+  // up, and the session that answered is still on the stack.
+  virtual void after_late_hand_over(Connection& connection) = 0;
   // Once its socket is gone, on a later loop turn than close_now() (modules' connection_closed
   // hooks run here); the connection is deleted when this returns.
   virtual void on_connection_closed(Connection& connection) = 0;
