@@ -143,3 +143,24 @@ TEST(Upgrade, WithoutTheUpgradeHeaderTheModuleAnswersNormally) {
   ASSERT_TRUE(answer);
   EXPECT_EQ(answer->status, 426);
 }
+
+// A stream whose client is cut off for flooding (more pipelined input than a request in progress
+// may keep) still ends when its module says so: the module frees its state after stream_end(),
+// and no on_close may follow (under ASan, one would be a use after free that kills the worker).
+TEST(Streaming, AStreamWhoseClientWasCutOffEndsWhenItsModuleEndsIt) {
+  TetherServer server(1, "[limits]\nmax_header_size = \"1KiB\"\nmax_body_size = \"1KiB\"\n" + kProbe);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  auto workers = server.worker_pids();
+  HttpClient flooder;
+  ASSERT_TRUE(flooder.connect(server.port()));
+  ASSERT_TRUE(flooder.send("GET /stream HTTP/1.1\r\nHost: t\r\n\r\n"));
+  ASSERT_TRUE(flooder.read_bytes(9, 2s).rfind("HTTP/1.1 ", 0) == 0);  // streaming
+  ASSERT_TRUE(flooder.send(std::string(8192, 'x')));
+  std::this_thread::sleep_for(600ms);  // the probe ended its stream after four 50 ms ticks
+  flooder.close();
+  std::this_thread::sleep_for(200ms);
+  auto version = http_get(server.port(), "/version");
+  ASSERT_TRUE(version) << server.error_log();
+  EXPECT_EQ(version->status, 200);
+  EXPECT_EQ(server.worker_pids(), workers) << server.error_log();
+}

@@ -223,14 +223,16 @@ int response_header(tether_request* request, const char* name, const char* value
 }
 
 int respond(tether_request* request, int status, const char* content_type, const void* body, size_t length) {
-  // A final status only (1xx are interim; upgrade() sends 101), in the range RFC 9110 §15 defines.
-  if (status < 200 || status > 599) return TETHER_ERROR;
-  if (content_type && !valid_header_text(content_type, false)) return TETHER_ERROR;
+  // Nothing to send when the client left: the answer ends the request, whatever it says (a
+  // refused answer would leave it unreleased, as the module answers once).
   if (request->state == tether_request::State::client_left ||
-      request->state == tether_request::State::left_in_access) {  // nothing to send: the answer ends it
+      request->state == tether_request::State::left_in_access) {
     request->owner->release(request);
     return TETHER_OK;
   }
+  // A final status only (1xx are interim; upgrade() sends 101), in the range RFC 9110 §15 defines.
+  if (status < 200 || status > 599) return TETHER_ERROR;
+  if (content_type && !valid_header_text(content_type, false)) return TETHER_ERROR;
   request->state = tether_request::State::in_hand;
   std::string headers = std::move(request->response_headers);
   request->response_headers.clear();
@@ -268,14 +270,20 @@ int connection_heartbeat(const tether_connection* connection, uint64_t* interval
 // ---- streamed responses and upgrades
 
 // Both answer the request, which is then in hand again. A request whose client left has no
-// connection to stream on: NULL, and respond() is still to come for it (module.h).
+// connection to stream on: NULL, and respond() is still to come for it (module.h). So is it for
+// one whose connection closed meanwhile (a reset) though the session still answered: it keeps
+// the state it waited in, so that the session's end marks it and that respond() releases it.
 tether_connection* hand_over(tether_request* request, bool started, const tether_stream_callbacks* callbacks,
                              void* user) {
   if (!started) return nullptr;
+  tether_request::State waited_as = request->state;
   request->state = tether_request::State::in_hand;
   request->response_headers.clear();
   tether_connection* connection = request->session->connection();
-  return connection_of(connection).attach_module_stream(callbacks, request->route, user) ? connection : nullptr;
+  if (connection_of(connection).attach_module_stream(callbacks, request->route, user)) return connection;
+  if (waited_as == tether_request::State::deferred || waited_as == tether_request::State::in_access)
+    request->state = waited_as;
+  return nullptr;
 }
 
 tether_connection* stream_start(tether_request* request, int status, const char* content_type,

@@ -236,16 +236,19 @@ bool Connection::takes_frames() const {
 }
 
 void Connection::end_module_stream() {
-  // Only a streamed response ends (an upgraded connection is the module's until it closes).
-  if (!session_ || session_->phase() != HttpSession::Phase::streaming) return;
-  if (!closed_) {
+  // Only a streamed response ends (an upgraded connection is the module's until it closes). A
+  // stream whose session turned to closing meanwhile (a client cut off for flooding) ends too:
+  // the module may free its state after stream_end(), so no on_close may follow (module.h).
+  if (!session_ || !module_stream_ || session_->phase() == HttpSession::Phase::upgraded) return;
+  bool streaming = session_->phase() == HttpSession::Phase::streaming;
+  if (!closed_ && streaming) {
     request_released_ = false;
     module_stream_->leave_hub();
     module_stream_->flush(true);
   }
-  module_stream_.reset();  // the module is done with it: no on_close for this connection
-  if (closed_) return;     // closing already (or the last write failed): no request follows
-  session_->end_stream();  // the session resumes with pipelined requests (on_deferred_answer)
+  module_stream_.reset();                // the module is done with it: no on_close for this connection
+  if (closed_ || !streaming) return;     // closing already (or the last write failed): no request follows
+  session_->end_stream();                // the session resumes with pipelined requests (on_deferred_answer)
 }
 
 void Connection::close_for_module() {
@@ -471,18 +474,19 @@ void Connection::handle_closed() {
   delete this;
 }
 
-// A late answer may hand the connection to a module: after an upgrade the bytes that came after
-// the request go to it, after a stream the request's memory is given back, both once the module
-// has set the connection up (ConnectionHost::after_late_hand_over).
+// A late answer is written at once; the rest waits for the worker's idle turn
+// (ConnectionHost::after_late_hand_over), when the session that answered is off the stack and
+// a module that took the connection over has set it up: then the bytes that came after an
+// upgrade go to the module, a stream gives its request memory back, and held pipelined input
+// resumes (which may end in an upgrade that resets the session).
 void Connection::on_deferred_answer() {
-  bool handed = session_ && (session_->phase() == HttpSession::Phase::upgraded ||
-                             session_->phase() == HttpSession::Phase::streaming);
   flush_output();
-  after_output_progress();
-  if (handed && !closed_) host_.after_late_hand_over(*this);
+  if (!closed_) host_.after_late_hand_over(*this);
 }
 
 void Connection::finish_late_hand_over() {
+  if (closed_) return;
+  after_output_progress();
   if (!closed_) after_session_parsed();
 }
 

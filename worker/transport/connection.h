@@ -61,10 +61,10 @@ class ConnectionHost {
   virtual void schedule_goodbye(Connection& connection, std::uint64_t earliest_ms, std::uint64_t latest_ms) {
     (void)connection, (void)earliest_ms, (void)latest_ms;
   }
-  // A request answered late (a module's deferred answer) handed the connection to a module (an
-  // upgrade or a stream): once this loop turn's callbacks are over, the host calls
-  // connection.finish_late_hand_over(), never before: the module is still setting the connection
-  // up, and the session that answered is still on the stack.
+  // A request was answered late (a module's deferred answer, perhaps an upgrade or a stream):
+  // once this loop turn's callbacks are over, the host calls connection.finish_late_hand_over(),
+  // never before: the session that answered is still on the stack, and a module that took the
+  // connection over is still setting it up.
   virtual void after_late_hand_over(Connection& connection) = 0;
   // Once its socket is gone, on a later loop turn than close_now() (modules' connection_closed
   // hooks run here); the connection is deleted when this returns.
@@ -140,7 +140,7 @@ class Connection final : public tether_connection,
   const Listener& listener() const { return *listener_; }
   PubsubHub& hub() { return host_.hub(); }
 
-  // What follows a late hand-over to a module (ConnectionHost::after_late_hand_over).
+  // What follows a late answer (ConnectionHost::after_late_hand_over).
   void finish_late_hand_over();
 
   // Whether connection_accepted hooks ran and accepted it (so connection_closed hooks run too).
