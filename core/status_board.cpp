@@ -151,13 +151,9 @@ std::vector<ChannelLoad> merge_busiest_channels(const std::vector<WorkerArea>& a
   std::vector<ChannelLoad> busiest;
   busiest.reserve(merged.size());
   for (auto& [name, load] : merged) busiest.push_back(std::move(load));
-  auto busier = [](const ChannelLoad& a, const ChannelLoad& b) {
-    if (a.subscribers != b.subscribers) return a.subscribers > b.subscribers;
-    if (a.messages != b.messages) return a.messages > b.messages;
-    return a.name < b.name;
-  };
   std::size_t kept = std::min(limit, busiest.size());
-  std::partial_sort(busiest.begin(), busiest.begin() + static_cast<std::ptrdiff_t>(kept), busiest.end(), busier);
+  std::partial_sort(busiest.begin(), busiest.begin() + static_cast<std::ptrdiff_t>(kept), busiest.end(),
+                    [](const ChannelLoad& a, const ChannelLoad& b) { return busier(a, b); });
   busiest.resize(kept);
   return busiest;
 }

@@ -101,6 +101,18 @@ struct ChannelLoad {
   bool operator==(const ChannelLoad&) const = default;
 };
 
+// The order the busiest channels are listed in, by each worker and over all of them: more
+// subscribers first, then more messages, then by name.
+inline bool busier(std::uint64_t subscribers, std::uint64_t messages, std::string_view name,
+                   std::uint64_t other_subscribers, std::uint64_t other_messages, std::string_view other_name) {
+  if (subscribers != other_subscribers) return subscribers > other_subscribers;
+  if (messages != other_messages) return messages > other_messages;
+  return name < other_name;
+}
+inline bool busier(const ChannelLoad& a, const ChannelLoad& b) {
+  return busier(a.subscribers, a.messages, a.name, b.subscribers, b.messages, b.name);
+}
+
 // Checked values out of the raw records. Counts are clamped to the arrays, strings end at their
 // field (a name without its NUL, or not a valid channel name, is left out), states out of range
 // and pids <= 0 are dropped, times beyond what JavaScript's Date can hold (8.64e15 ms) read as 0.

@@ -235,9 +235,7 @@ void PubsubHub::gap(std::string_view channel_name, MessageId since) {
 // worker O(channels) once a second, whatever the number of subscribers.
 std::vector<ChannelLoad> PubsubHub::busiest_channels(std::size_t limit) const {
   auto busier = [](const HubChannel* a, const HubChannel* b) {
-    if (a->subscribers.size() != b->subscribers.size()) return a->subscribers.size() > b->subscribers.size();
-    if (a->messages != b->messages) return a->messages > b->messages;
-    return a->name < b->name;
+    return tether::busier(a->subscribers.size(), a->messages, a->name, b->subscribers.size(), b->messages, b->name);
   };
   std::vector<const HubChannel*> heap;  // the `limit` busiest so far, the least busy on top
   if (limit == 0) return {};
