@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "support/http_client.h"
+#include "support/publisher.h"
 #include "support/test_pki.h"
 #include "support/tether_server.h"
 #include "support/ws_client.h"
@@ -327,4 +328,27 @@ TEST(ModuleCallbacks, ConnectionClosedIsToldThePeerOfAClientThatReset) {
   // start() itself made one connection that closed normally.
   EXPECT_TRUE(server.wait_for_log("[probe] closed 127.0.0.1", std::chrono::seconds(3), 6)) << server.error_log();
   EXPECT_EQ(count_occurrences(server.error_log(), "[probe] closed no peer"), 0) << server.error_log();
+}
+
+// A WebSocket client that stops reading is closed by its module (here: over its queue, with the
+// "disconnect" policy) while the close frame cannot go out: the writes in flight then get
+// header_timeout, not forever (its fd, its state and its queue were held until the next drain).
+TEST(WebSocketBackpressure, AClosingConnectionWhoseClientReadsNothingIsClosedAfterTheSendTimeout) {
+  TetherServer server(1,
+                      "[limits]\nheader_timeout = \"1s\"\n[modules.health]\n[[route]]\npath = \"/metrics\"\n"
+                      "handler = \"health\"\n[[route]]\npath = \"/pub/*\"\nhandler = \"publish\"\n" +
+                          websocket_routes("[route.websocket]\nformat = \"raw\"\nmax_queue = \"64KiB\"\n"
+                                           "slow_consumer = \"disconnect\"\n"),
+                      kModulesDir);
+  ASSERT_TRUE(server.start()) << server.error_log();
+  WsClient stuck;
+  stuck.set_receive_buffer(4096);
+  ASSERT_EQ(stuck.open(server.port(), "/ws/flood"), 101);
+  auto open_websockets = [&] { return metrics(server.port())["tether_connections_open{kind=\"websocket\"}"]; };
+  ASSERT_EQ(open_websockets(), 1);
+  const std::string message(16 * 1024, 'm');
+  Publisher publisher(server.port());
+  // Past the kernel's buffers and the 64 KiB queue: the module says goodbye that cannot go out.
+  for (int i = 0; i < 600 && open_websockets() == 1; ++i) publisher.send("flood", message);
+  EXPECT_TRUE(wait_until([&] { return open_websockets() == 0; }, 5s)) << server.error_log();
 }

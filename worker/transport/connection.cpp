@@ -304,6 +304,11 @@ void Connection::after_output_progress() {
   if (phase() == HttpSession::Phase::closing) {
     set_reading(false);
     if (transport_.writes_in_flight() == 0) begin_lingering_close();
+    // The last answer or a goodbye (a close frame) is still going out: a client that reads
+    // nothing gets header_timeout for it, as any HTTP answer (upgraded ones included: their
+    // module's heartbeat stops once it said goodbye).
+    else if (timer_purpose_ != TimerPurpose::send && timer_purpose_ != TimerPurpose::linger)
+      arm_timer(TimerPurpose::send, static_cast<std::uint64_t>(host_.limits().header_timeout.count()));
     return;
   }
   // Reading goes on while a module answers (to notice a client that leaves); the session
