@@ -87,9 +87,9 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
     uv_timer_init(&loop_, &exit_timer_);
     uv_timer_init(&loop_, &expiry_timer_);
     uv_check_init(&loop_, &flush_check_);
-    uv_idle_init(&loop_, &late_hand_over_idle_);
+    uv_idle_init(&loop_, &late_answer_idle_);
     accept_retry_timer_.data = drain_timer_.data = exit_timer_.data = expiry_timer_.data = flush_check_.data = this;
-    late_hand_over_idle_.data = this;
+    late_answer_idle_.data = this;
     uv_check_start(&flush_check_, [](uv_check_t* h) { static_cast<Worker*>(h->data)->access_log_.flush(); });
     uv_unref(reinterpret_cast<uv_handle_t*>(&flush_check_));
     for (int signum : {SIGTERM, SIGINT, SIGQUIT, SIGUSR1}) {
@@ -180,22 +180,22 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
 
   // An idle handle, not a check: it runs on this turn when the answer came from a timer, and
   // keeps the next poll from blocking when it came from I/O.
-  void after_late_hand_over(Connection& c) override {
+  void after_late_answer(Connection& c) override {
     if (torn_down_) return;
-    if (late_hand_overs_.empty())
-      uv_idle_start(&late_hand_over_idle_, [](uv_idle_t* h) { static_cast<Worker*>(h->data)->finish_late_hand_overs(); });
-    late_hand_overs_.push_back(&c);
+    if (late_answers_.empty())
+      uv_idle_start(&late_answer_idle_, [](uv_idle_t* h) { static_cast<Worker*>(h->data)->finish_late_answers(); });
+    late_answers_.push_back(&c);
   }
 
-  void finish_late_hand_overs() {
-    uv_idle_stop(&late_hand_over_idle_);
+  void finish_late_answers() {
+    uv_idle_stop(&late_answer_idle_);
     std::vector<Connection*> batch;
-    batch.swap(late_hand_overs_);
-    for (Connection* c : batch) c->finish_late_hand_over();
+    batch.swap(late_answers_);
+    for (Connection* c : batch) c->finish_late_answer();
   }
 
   void on_connection_closed(Connection& c) override {
-    late_hand_overs_.erase(std::remove(late_hand_overs_.begin(), late_hand_overs_.end(), &c), late_hand_overs_.end());
+    late_answers_.erase(std::remove(late_answers_.begin(), late_answers_.end(), &c), late_answers_.end());
     goodbyes_->cancel(c);
     if (modules_->watches_connections() && c.announced_to_modules) modules_->connection_closed(c);
     if (!connections_.remove(c)) return;
@@ -353,7 +353,7 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
     for (uv_handle_t* h : {reinterpret_cast<uv_handle_t*>(&accept_retry_timer_), reinterpret_cast<uv_handle_t*>(&drain_timer_),
                            reinterpret_cast<uv_handle_t*>(&exit_timer_), reinterpret_cast<uv_handle_t*>(&expiry_timer_),
                            reinterpret_cast<uv_handle_t*>(&flush_check_),
-                           reinterpret_cast<uv_handle_t*>(&late_hand_over_idle_)})
+                           reinterpret_cast<uv_handle_t*>(&late_answer_idle_)})
       uv_close(h, nullptr);
   }
 
@@ -382,8 +382,8 @@ class Worker final : public ConnectionHost, public AcceptorOwner, public Request
   uv_timer_t exit_timer_;
   uv_timer_t expiry_timer_;  // sweep_expiries(), while expiring_ != 0
   uv_check_t flush_check_;
-  uv_idle_t late_hand_over_idle_;             // active while late_hand_overs_ is not empty
-  std::vector<Connection*> late_hand_overs_;  // see after_late_hand_over()
+  uv_idle_t late_answer_idle_;             // active while late_answers_ is not empty
+  std::vector<Connection*> late_answers_;  // see after_late_answer()
   std::unique_ptr<GoodbyeSchedule> goodbyes_;  // max_connection_age, drain_spread
   AccessLog access_log_;
   // The live connections: linked here once Connection::start() hands one over, unlinked here

@@ -50,7 +50,7 @@ class ListingHost final : public tether::ConnectionHost {
   tether::RequestDispatcher* dispatcher() override { return nullptr; }
   tether::PubsubHub& hub() override { std::abort(); }  // no module streams here
   std::size_t metrics_slot() const override { return 0; }
-  void after_late_hand_over(Connection&) override {}  // no dispatcher: nothing is answered late
+  void after_late_answer(Connection&) override {}  // no dispatcher: nothing is answered late
   void on_connection_closed(Connection& c) override {
     ++closes_reported;
     connections.remove(c);

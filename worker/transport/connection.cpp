@@ -480,16 +480,16 @@ void Connection::handle_closed() {
 }
 
 // A late answer is written at once; the rest waits for the worker's idle turn
-// (ConnectionHost::after_late_hand_over), when the session that answered is off the stack and
+// (ConnectionHost::after_late_answer), when the session that answered is off the stack and
 // a module that took the connection over has set it up: then the bytes that came after an
 // upgrade go to the module, a stream gives its request memory back, and held pipelined input
 // resumes (which may end in an upgrade that resets the session).
 void Connection::on_deferred_answer() {
   flush_output();
-  if (!closed_) host_.after_late_hand_over(*this);
+  if (!closed_) host_.after_late_answer(*this);
 }
 
-void Connection::finish_late_hand_over() {
+void Connection::finish_late_answer() {
   if (closed_) return;
   after_output_progress();
   if (!closed_) after_session_parsed();

@@ -62,10 +62,10 @@ class ConnectionHost {
     (void)connection, (void)earliest_ms, (void)latest_ms;
   }
   // A request was answered late (a module's deferred answer, perhaps an upgrade or a stream):
-  // once this loop turn's callbacks are over, the host calls connection.finish_late_hand_over(),
+  // once this loop turn's callbacks are over, the host calls connection.finish_late_answer(),
   // never before: the session that answered is still on the stack, and a module that took the
   // connection over is still setting it up.
-  virtual void after_late_hand_over(Connection& connection) = 0;
+  virtual void after_late_answer(Connection& connection) = 0;
   // Once its socket is gone, on a later loop turn than close_now() (modules' connection_closed
   // hooks run here); the connection is deleted when this returns.
   virtual void on_connection_closed(Connection& connection) = 0;
@@ -140,8 +140,8 @@ class Connection final : public tether_connection,
   const Listener& listener() const { return *listener_; }
   PubsubHub& hub() { return host_.hub(); }
 
-  // What follows a late answer (ConnectionHost::after_late_hand_over).
-  void finish_late_hand_over();
+  // What follows a late answer (ConnectionHost::after_late_answer).
+  void finish_late_answer();
 
   // Whether connection_accepted hooks ran and accepted it (so connection_closed hooks run too).
   bool announced_to_modules = false;
