@@ -22,7 +22,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string kServerExtra = "modules_dir = \"" + std::string(TETHER_MODULES_BUILD_DIR) + "\"\n";
+const std::string kServerExtra = built_modules_dir_toml();
 
 // The history holds every message of a test, so a late resume never meets its end.
 std::string limits(int rate) {

@@ -22,7 +22,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string kServerExtra = "modules_dir = \"" + std::string(TETHER_MODULES_BUILD_DIR) + "\"\n";
+const std::string kServerExtra = built_modules_dir_toml();
 
 // /ws/* and /sse/* live at most a second; /long/* (WebSocket) as long as it likes.
 const std::string kAgedRoutes = modules_toml({"health", "websocket", "sse"}) + route_toml("/metrics", "health") +

@@ -23,8 +23,6 @@ using namespace tether::test;
 
 namespace {
 
-const std::string kBuiltinModules = TETHER_MODULES_BUILD_DIR;
-
 const std::string kConfig =
     modules_toml({"websocket", "sse"}) + route_toml("/pub/*", "publish") + route_toml("/ws/*", "websocket") +
     route_toml("/echo/*", "websocket", "[route.websocket]\nclient_messages = \"echo\"\nformat = \"raw\"\n") +
@@ -37,7 +35,7 @@ const std::string kUpgradeHeaders =
 class ModuleInputHardening : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    server_ = std::make_unique<TetherServer>(1, kConfig, "modules_dir = \"" + kBuiltinModules + "\"\n");
+    server_ = std::make_unique<TetherServer>(1, kConfig, built_modules_dir_toml());
     ASSERT_TRUE(server_->start()) << server_->error_log();
   }
   static void TearDownTestSuite() { server_.reset(); }

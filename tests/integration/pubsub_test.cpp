@@ -24,8 +24,7 @@ using namespace tether::test;
 
 namespace {
 
-const std::string kBuiltinModules = TETHER_MODULES_BUILD_DIR;
-const std::string kModulesDir = "modules_dir = \"" + kBuiltinModules + "\"\n";
+const std::string kModulesDir = built_modules_dir_toml();
 
 const std::string kModules = modules_toml({"health", "websocket", "sse", "keepalive"});
 const std::string kPubsub = kModules + route_toml("/metrics", "health") + route_toml("/pub/*", "publish") +

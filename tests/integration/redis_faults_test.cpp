@@ -25,7 +25,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string kModulesDir = "modules_dir = \"" + std::string(TETHER_MODULES_BUILD_DIR) + "\"\n";
+const std::string kModulesDir = built_modules_dir_toml();
 constexpr auto kCommandTimeout = 500ms;
 
 std::string redis_config(const RedisServer& redis) {
